@@ -1,0 +1,15 @@
+import { Command } from "commander";
+import { registerCommands } from "./commands.js";
+
+const program = new Command();
+program
+  .name("rwsplit")
+  .description("Read/write-splitting proxy for MySQL and MariaDB")
+  .version("0.1.0")
+  .showHelpAfterError();
+registerCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});

@@ -1,0 +1,106 @@
+/**
+ * The effective configuration, after validation and defaults (src/config/schema.ts produces it).
+ * Every duration is in milliseconds. Modules receive this (or a slice of it) as an argument; none
+ * reads process.env or files on its own (STYLE.md principle 8).
+ */
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface BackendConfig extends HostPort {
+  /** Stable name used in logs, metrics and /backends; defaults to "host:port". */
+  name: string;
+  /** Relative share of reads (replicas only); default 1. */
+  weight: number;
+  /** Failover preference, higher wins ties (replicas only); default 0. */
+  priority: number;
+}
+
+export interface UserConfig {
+  name: string;
+  /** Plaintext password, or a `*` + 40 hex digits mysql_native_password hash (as ProxySQL allows). */
+  password: string;
+  /** Default schema when the client names none. */
+  defaultSchema?: string;
+}
+
+export type Consistency = "eventual" | "session" | "primary";
+
+export interface Config {
+  /** Where clients connect; default 127.0.0.1:6033. */
+  listen: HostPort;
+  admin: {
+    /** Fastify admin app; default 127.0.0.1:6070. */
+    listen: HostPort;
+    enabled: boolean;
+  };
+  log: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent" };
+  backends: {
+    primary: BackendConfig;
+    replicas: BackendConfig[];
+  };
+  users: UserConfig[];
+  monitor: {
+    user: string;
+    password: string;
+    /** Health/lag check period; default 500. */
+    intervalMs: number;
+    /** A check slower than this is a failure; default 1000. */
+    timeoutMs: number;
+    heartbeat: {
+      enabled: boolean;
+      /** Default 250. */
+      intervalMs: number;
+      /** Schema holding the heartbeat table; default "rwsplit". */
+      schema: string;
+    };
+  };
+  pool: {
+    /** Max backend connections per backend and user; default 200. */
+    maxPerBackend: number;
+    /** Default 3000. */
+    connectTimeoutMs: number;
+    /** Idle connections older than this are closed; default 60000. */
+    idleTimeoutMs: number;
+    /** A connection idle longer than this is pinged before reuse; default 5000. */
+    pingAfterIdleMs: number;
+    /** How long a client waits for a free backend connection before ERR 1040; default 5000. */
+    acquireTimeoutMs: number;
+  };
+  limits: {
+    /** Default 10000. */
+    maxClientConnections: number;
+    /** Largest client packet accepted; default 1 GiB (MariaDB's max_allowed_packet ceiling). */
+    maxAllowedPacket: number;
+  };
+  tls: {
+    /** Offer TLS to clients; default true. */
+    enabled: boolean;
+    /** PEM files; when absent a self-signed certificate is generated at start. */
+    certFile?: string;
+    keyFile?: string;
+  };
+  routing: {
+    /** Default "session" (read-your-writes). */
+    consistency: Consistency;
+    /** When no replica is eligible: serve reads from the primary (default) or fail them. */
+    readFallback: "primary" | "error";
+  };
+  lag: {
+    /** Full weight up to this lag; default 500. */
+    softMs: number;
+    /** Excluded past this lag; default 3000. */
+    maxMs: number;
+    /** Re-admitted only below this mark ...; default 2000. */
+    readmitBelowMs: number;
+    /** ... for this many consecutive checks; default 3. */
+    readmitChecks: number;
+    /** Keep at least this many of the best replicas serving even past maxMs (Vitess-style); default 0. */
+    minServing: number;
+  };
+  /** SIGTERM: how long running statements may finish before connections are closed; default 10000. */
+  drainTimeoutMs: number;
+  redis?: { url: string };
+}

@@ -1,0 +1,117 @@
+/**
+ * The error catalog (STYLE.md principle 5).
+ *
+ * Two kinds of errors live here:
+ * - `RwsplitError`: internal errors, each with a stable `code` that logs, metrics and tests match on.
+ * - `ClientError`: what a MySQL client sees, as an ERR packet: a real MySQL/MariaDB error number, its
+ *   SQLSTATE, and a message that says what to do. `CLIENT_ERRORS` lists every one the proxy sends.
+ */
+
+/** Stable internal error codes. Add new codes here, never inline strings elsewhere. */
+export const ERROR_CODES = {
+  CONFIG_INVALID: "config is invalid",
+  CONFIG_UNREADABLE: "config file cannot be read",
+  PROTOCOL_VIOLATION: "peer sent bytes that break the MySQL protocol",
+  BACKEND_CONNECT_FAILED: "could not connect to a backend",
+  BACKEND_AUTH_FAILED: "backend rejected our credentials",
+  BACKEND_LOST: "backend connection closed unexpectedly",
+  BACKEND_TIMEOUT: "backend did not answer in time",
+  POOL_EXHAUSTED: "no backend connection became free in time",
+  NO_BACKEND: "no backend can serve this statement",
+  SANDBOX_FAILED: "sandbox operation failed",
+  SHUTTING_DOWN: "proxy is shutting down",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class RwsplitError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ERROR_CODES[code], options);
+    this.name = "RwsplitError";
+    this.code = code;
+  }
+}
+
+/** An error to send to a client as an ERR packet. */
+export interface ClientErrorSpec {
+  /** MySQL/MariaDB error number (e.g. 1045 ER_ACCESS_DENIED_ERROR). */
+  readonly errno: number;
+  /** Five-character SQLSTATE. */
+  readonly sqlState: string;
+  readonly message: string;
+}
+
+/**
+ * Every ERR the proxy itself generates. Numbers and SQLSTATEs are the server's own
+ * (MariaDB's include/mysqld_error.h and the client library's errmsg.h) so that drivers map them to
+ * the right exception classes.
+ */
+export const CLIENT_ERRORS = {
+  accessDenied: (user: string, host: string, usingPassword: boolean): ClientErrorSpec => ({
+    errno: 1045,
+    sqlState: "28000",
+    message: `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? "YES" : "NO"})`,
+  }),
+  tooManyConnections: (limit: number): ClientErrorSpec => ({
+    errno: 1040,
+    sqlState: "08004",
+    message: `Too many connections: rwsplit accepts at most ${limit} client connections (limits.max_client_connections); retry later or raise the limit`,
+  }),
+  unknownCommand: (command: number, name: string): ClientErrorSpec => ({
+    errno: 1047,
+    sqlState: "08S01",
+    message: `Unknown command ${name} (0x${command.toString(16).padStart(2, "0")}): rwsplit does not proxy it; use COM_QUERY or a supported command`,
+  }),
+  malformedPacket: (detail: string): ClientErrorSpec => ({
+    errno: 1835,
+    sqlState: "HY000",
+    message: `Malformed communication packet: ${detail}`,
+  }),
+  handshakeError: (detail: string): ClientErrorSpec => ({
+    errno: 1043,
+    sqlState: "08S01",
+    message: `Bad handshake: ${detail}`,
+  }),
+  authPluginUnsupported: (plugin: string): ClientErrorSpec => ({
+    errno: 1251,
+    sqlState: "08004",
+    message: `Client does not support authentication protocol requested by server (${plugin}); use mysql_native_password or caching_sha2_password`,
+  }),
+  secureTransportRequired: (): ClientErrorSpec => ({
+    errno: 3159,
+    sqlState: "HY000",
+    message:
+      "Connections using insecure transport are prohibited: full caching_sha2_password authentication needs TLS or the server's RSA public key",
+  }),
+  backendUnavailable: (detail: string): ClientErrorSpec => ({
+    errno: 2003,
+    sqlState: "HY000",
+    message: `Can't connect to a backend MySQL server: ${detail}; check /backends on the admin port`,
+  }),
+  lostConnection: (detail: string): ClientErrorSpec => ({
+    errno: 2013,
+    sqlState: "HY000",
+    message: `Lost connection to MySQL server during query: ${detail}; the statement may or may not have run, retry if it is safe to`,
+  }),
+  poolTimeout: (backend: string, waitedMs: number): ClientErrorSpec => ({
+    errno: 1040,
+    sqlState: "08004",
+    message: `Too many connections: no backend connection to ${backend} became free within ${waitedMs} ms (pool.max_per_backend); retry later or raise the pool size`,
+  }),
+  shuttingDown: (): ClientErrorSpec => ({
+    errno: 1053,
+    sqlState: "08S01",
+    message: "Server shutdown in progress: rwsplit is draining; reconnect to another instance",
+  }),
+  unknownStatement: (id: number, command: string): ClientErrorSpec => ({
+    errno: 1243,
+    sqlState: "HY000",
+    message: `Unknown prepared statement handler (${id}) given to ${command}`,
+  }),
+  packetTooLarge: (max: number): ClientErrorSpec => ({
+    errno: 1153,
+    sqlState: "08S01",
+    message: `Got a packet bigger than 'max_allowed_packet' bytes (${max})`,
+  }),
+} as const;
