@@ -1,0 +1,338 @@
+import { MAX_PAYLOAD } from "./buffer-writer.js";
+import { ServerStatus } from "./constants/server-status.js";
+
+/**
+ * What a backend sends back for one command, as far as the relay needs to know it: where the
+ * response ends, the final status flags, and the few packets the proxy must read (OK, ERR,
+ * PREPARE_OK, LOCAL INFILE request). Rows and column definitions are skipped by length, never
+ * decoded (STYLE.md principle 3).
+ *
+ * Response shapes (MySQL internals manual, "COM_QUERY Response", "Binary Protocol Resultset",
+ * "COM_STMT_PREPARE Response"):
+ *   resultset := column_count, column_def * n, [EOF], row *, (EOF | OK-as-EOF 0xFE | ERR)
+ *   query     := (OK | ERR | LOCAL_INFILE_REQUEST 0xFB | resultset), repeated while the
+ *                terminator carries SERVER_MORE_RESULTS_EXISTS
+ *   prepare   := PREPARE_OK, param_def * p, [EOF], column_def * c, [EOF]  |  ERR
+ */
+export const ResponseKind = {
+  /** COM_QUERY and COM_STMT_EXECUTE: OK, ERR, LOCAL INFILE or result sets. */
+  RESULTSET: 1,
+  /** COM_STMT_PREPARE */
+  PREPARE: 2,
+  /** COM_FIELD_LIST: column definitions closed by EOF (or ERR). */
+  FIELD_LIST: 3,
+  /** One OK / ERR / EOF packet: COM_PING, COM_INIT_DB, COM_SET_OPTION, COM_STMT_RESET, ... */
+  SIMPLE: 4,
+  /** COM_STATISTICS: one string packet (or ERR). */
+  STRING: 5,
+} as const;
+export type ResponseKind = (typeof ResponseKind)[keyof typeof ResponseKind];
+
+enum Phase {
+  Idle,
+  First,
+  Columns,
+  ColumnsEof,
+  Rows,
+  PrepParams,
+  PrepParamsEof,
+  PrepColumns,
+  PrepColumnsEof,
+  Simple,
+  StringPacket,
+  FieldList,
+  /** The server asked for a LOCAL INFILE: the client's file follows, then one OK/ERR. */
+  Infile,
+  Done,
+}
+
+/** Packets the scanner hands over whole (all small). */
+export const Captured = {
+  OK: 1,
+  ERR: 2,
+  EOF: 3,
+  PREPARE_OK: 4,
+  INFILE_REQUEST: 5,
+  COLUMN_COUNT: 6,
+} as const;
+export type Captured = (typeof Captured)[keyof typeof Captured];
+
+export interface ScannerListener {
+  /**
+   * A packet the proxy reads. `payload` is valid only during the call. `inChunk` is true when the
+   * packet lies whole in the chunk being scanned (so edits to `payload` edit that chunk).
+   */
+  onPacket(type: Captured, payload: Buffer, inChunk: boolean): void;
+}
+
+/** Result of `scan`: the response is not over yet. */
+export const NOT_DONE = -1;
+
+/**
+ * A byte-level state machine over one backend connection's stream. `begin(kind)` before sending
+ * a command; `scan(chunk)` for every chunk received; it returns the offset just past the end of
+ * the response (NOT_DONE while more is to come). Input may be split at any byte.
+ */
+export class ResponseScanner {
+  private phase: Phase = Phase.Idle;
+  private kind: ResponseKind = ResponseKind.SIMPLE;
+  /** Bytes of the current packet's payload still to skip. */
+  private skipLeft = 0;
+  /** Partial header: 4 header bytes + the payload's first byte. */
+  private readonly head = Buffer.alloc(5);
+  private headHave = 0;
+  /** The current physical packet had length 0xFFFFFF: the next one continues it. */
+  private continued = false;
+  /** A captured packet being assembled across chunks. */
+  private capture: Buffer | null = null;
+  private captureHave = 0;
+  private captureType: Captured = Captured.OK;
+  private columnsLeft = 0;
+  private paramsLeft = 0;
+  /** Status flags of the last OK/EOF seen. */
+  status = 0;
+  /** The ERR packet's error number when the response ended with one, else 0. */
+  errno = 0;
+
+  constructor(
+    private deprecateEof: boolean,
+    private readonly listener: ScannerListener,
+  ) {}
+
+  setDeprecateEof(on: boolean): void {
+    this.deprecateEof = on;
+  }
+
+  begin(kind: ResponseKind): void {
+    this.kind = kind;
+    this.errno = 0;
+    this.skipLeft = 0;
+    this.headHave = 0;
+    this.continued = false;
+    this.capture = null;
+    this.phase = firstPhase(kind);
+  }
+
+  /** The server asked for a LOCAL INFILE and waits for the client's data. */
+  get awaitingInfile(): boolean {
+    return this.phase === Phase.Infile;
+  }
+
+  /** The client finished sending its file: the server's OK/ERR comes next. */
+  infileSent(): void {
+    this.phase = Phase.First;
+  }
+
+  get idle(): boolean {
+    return this.phase === Phase.Idle || this.phase === Phase.Done;
+  }
+
+  scan(chunk: Buffer, start = 0): number {
+    const n = chunk.length;
+    let i = start;
+    for (;;) {
+      if (this.capture !== null) {
+        if (i >= n) return NOT_DONE;
+        const k = Math.min(this.capture.length - this.captureHave, n - i);
+        chunk.copy(this.capture, this.captureHave, i, i + k);
+        this.captureHave += k;
+        i += k;
+        if (this.captureHave < this.capture.length) return NOT_DONE;
+        const payload = this.capture;
+        this.capture = null;
+        this.handle(this.captureType, payload, false);
+        continue;
+      }
+      if (this.skipLeft > 0) {
+        if (i >= n) return NOT_DONE;
+        const k = Math.min(this.skipLeft, n - i);
+        i += k;
+        this.skipLeft -= k;
+        continue;
+      }
+      if (this.phase === Phase.Done || this.phase === Phase.Idle || this.phase === Phase.Infile) {
+        return i;
+      }
+      if (i >= n) return NOT_DONE;
+      // A packet header (plus the payload's first byte, which says what the packet is).
+      let len: number;
+      let first: number;
+      let payloadStart: number;
+      if (this.headHave === 0 && n - i >= 5) {
+        len = chunk[i]! | (chunk[i + 1]! << 8) | (chunk[i + 2]! << 16);
+        first = len > 0 ? chunk[i + 4]! : 0;
+        payloadStart = i + 4;
+        i += 4;
+      } else {
+        while (this.headHave < 4 && i < n) this.head[this.headHave++] = chunk[i++]!;
+        if (this.headHave < 4) return NOT_DONE;
+        len = this.head[0]! | (this.head[1]! << 8) | (this.head[2]! << 16);
+        if (len > 0 && this.headHave < 5) {
+          if (i >= n) return NOT_DONE;
+          this.head[4] = chunk[i]!;
+          this.headHave = 5;
+        }
+        first = len > 0 ? this.head[4]! : 0;
+        // The payload starts at i (its first byte, when it was saved above, is still at chunk[i]).
+        payloadStart = i;
+        this.headHave = 0;
+      }
+      const wasContinued = this.continued;
+      this.continued = len === MAX_PAYLOAD;
+      const type = wasContinued ? 0 : this.classify(first, len);
+      if (type === 0) {
+        this.skipLeft = len;
+        i = payloadStart;
+        continue;
+      }
+      if (payloadStart + len <= n) {
+        this.handle(type, chunk.subarray(payloadStart, payloadStart + len), true);
+        i = payloadStart + len;
+      } else {
+        this.capture = Buffer.allocUnsafe(len);
+        this.captureType = type;
+        this.captureHave = 0;
+        i = payloadStart;
+      }
+    }
+  }
+
+  /** Which packets must be read whole (0 = skip by length). Advances counting phases. */
+  private classify(first: number, len: number): Captured | 0 {
+    switch (this.phase) {
+      case Phase.First:
+        if (first === 0x00) return this.kind === ResponseKind.PREPARE ? Captured.PREPARE_OK : Captured.OK;
+        if (first === 0xff) return Captured.ERR;
+        if (first === 0xfb && this.kind === ResponseKind.RESULTSET) return Captured.INFILE_REQUEST;
+        return Captured.COLUMN_COUNT;
+      case Phase.Columns:
+        if (--this.columnsLeft === 0) this.phase = this.deprecateEof ? Phase.Rows : Phase.ColumnsEof;
+        return 0;
+      case Phase.ColumnsEof:
+        return Captured.EOF;
+      case Phase.Rows:
+        if (first === 0xfe && (this.deprecateEof ? len < MAX_PAYLOAD : len < 9)) {
+          return this.deprecateEof ? Captured.OK : Captured.EOF;
+        }
+        if (first === 0xff) return Captured.ERR;
+        return 0;
+      case Phase.PrepParams:
+        if (--this.paramsLeft === 0) this.afterParams();
+        return 0;
+      case Phase.PrepParamsEof:
+        this.afterParamsEof();
+        return 0;
+      case Phase.PrepColumns:
+        if (--this.columnsLeft === 0) this.phase = this.deprecateEof ? Phase.Done : Phase.PrepColumnsEof;
+        return 0;
+      case Phase.PrepColumnsEof:
+        this.phase = Phase.Done;
+        return 0;
+      case Phase.FieldList:
+        if (first === 0xfe && len < 9) return Captured.EOF;
+        if (first === 0xfe && this.deprecateEof && len < MAX_PAYLOAD) return Captured.OK;
+        if (first === 0xff) return Captured.ERR;
+        return 0;
+      case Phase.Simple:
+        if (first === 0xff) return Captured.ERR;
+        if (first === 0xfe && len < 9) return Captured.EOF;
+        return Captured.OK;
+      case Phase.StringPacket:
+        if (first === 0xff) return Captured.ERR;
+        this.phase = Phase.Done;
+        return 0;
+      default:
+        return 0;
+    }
+  }
+
+  private handle(type: Captured, payload: Buffer, inChunk: boolean): void {
+    switch (type) {
+      case Captured.OK:
+        this.status = okStatusFlags(payload);
+        this.phase = this.status & ServerStatus.MORE_RESULTS_EXISTS ? Phase.First : Phase.Done;
+        break;
+      case Captured.EOF: {
+        this.status = payload.length >= 5 ? payload[3]! | (payload[4]! << 8) : this.status;
+        if (this.phase === Phase.ColumnsEof) {
+          // A cursor was opened (COM_STMT_EXECUTE with CURSOR_TYPE_READ_ONLY): rows come by COM_STMT_FETCH.
+          this.phase = this.status & ServerStatus.CURSOR_EXISTS ? Phase.Done : Phase.Rows;
+        } else if (this.phase === Phase.FieldList || this.phase === Phase.Simple) {
+          this.phase = Phase.Done;
+        } else {
+          this.phase = this.status & ServerStatus.MORE_RESULTS_EXISTS ? Phase.First : Phase.Done;
+        }
+        break;
+      }
+      case Captured.ERR:
+        this.errno = payload.length >= 3 ? payload[1]! | (payload[2]! << 8) : 0;
+        this.phase = Phase.Done;
+        break;
+      case Captured.COLUMN_COUNT: {
+        const count = lenencAt(payload, 0);
+        this.columnsLeft = count;
+        this.phase = count > 0 ? Phase.Columns : Phase.Rows;
+        break;
+      }
+      case Captured.PREPARE_OK: {
+        const numColumns = payload.length >= 7 ? payload[5]! | (payload[6]! << 8) : 0;
+        const numParams = payload.length >= 9 ? payload[7]! | (payload[8]! << 8) : 0;
+        this.columnsLeft = numColumns;
+        this.paramsLeft = numParams;
+        if (numParams > 0) this.phase = Phase.PrepParams;
+        else this.afterParamsEof();
+        break;
+      }
+      case Captured.INFILE_REQUEST:
+        this.phase = Phase.Infile;
+        break;
+    }
+    this.listener.onPacket(type, payload, inChunk);
+  }
+
+  private afterParams(): void {
+    this.phase = this.deprecateEof ? Phase.PrepColumns : Phase.PrepParamsEof;
+    if (this.deprecateEof) this.afterParamsEof();
+  }
+
+  private afterParamsEof(): void {
+    this.phase = this.columnsLeft > 0 ? Phase.PrepColumns : Phase.Done;
+  }
+}
+
+function firstPhase(kind: ResponseKind): Phase {
+  switch (kind) {
+    case ResponseKind.RESULTSET:
+    case ResponseKind.PREPARE:
+      return Phase.First;
+    case ResponseKind.FIELD_LIST:
+      return Phase.FieldList;
+    case ResponseKind.STRING:
+      return Phase.StringPacket;
+    default:
+      return Phase.Simple;
+  }
+}
+
+function lenencAt(buf: Buffer, off: number): number {
+  const first = buf[off]!;
+  if (first < 0xfb) return first;
+  if (first === 0xfc) return buf.readUInt16LE(off + 1);
+  if (first === 0xfd) return buf.readUIntLE(off + 1, 3);
+  return buf.readUInt32LE(off + 1) + buf.readUInt32LE(off + 5) * 0x1_0000_0000;
+}
+
+function lenencSize(first: number): number {
+  if (first < 0xfb) return 1;
+  if (first === 0xfc) return 3;
+  if (first === 0xfd) return 4;
+  return 9;
+}
+
+/** OK packet (0x00 or 0xFE header): status flags after two length-encoded integers. */
+function okStatusFlags(payload: Buffer): number {
+  let off = 1;
+  off += lenencSize(payload[off]!);
+  off += lenencSize(payload[off]!);
+  return off + 1 < payload.length ? payload[off]! | (payload[off + 1]! << 8) : 0;
+}

@@ -1,0 +1,293 @@
+import { CLIENT_ERRORS, RwsplitError } from "../errors.js";
+import {
+  BackendConnection,
+  type BackendCredentials,
+  type BackendEndpoint,
+  BackendState,
+} from "./backend-connection.js";
+
+export interface PoolOptions {
+  maxPerBackend: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  pingAfterIdleMs: number;
+  acquireTimeoutMs: number;
+}
+
+/**
+ * What makes two backend connections interchangeable: same user, same wire-format flags (so
+ * result bytes can be relayed unchanged) and same handshake collation.
+ */
+export interface PoolKey {
+  user: string;
+  wireFlags: number;
+  collation: number;
+}
+
+export function poolKeyString(k: PoolKey): string {
+  return `${k.user}\u0000${k.wireFlags}\u0000${k.collation}`;
+}
+
+export interface AcquireRequest {
+  key: PoolKey;
+  keyString: string;
+  credentials: BackendCredentials;
+  schema: string | null;
+}
+
+interface Waiter {
+  req: AcquireRequest;
+  resolve: (c: BackendConnection) => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * SQL run on every new backend connection: MariaDB then reports, in each OK packet, the session
+ * variables a statement changed, the schema, and whether other session state (user variables,
+ * temporary tables, prepared statements) changed. That is how sessions are tracked.
+ */
+export const SESSION_TRACK_INIT_SQL =
+  "SET SESSION session_track_system_variables='*', session_track_schema=ON, session_track_state_change=ON";
+
+export interface PoolStats {
+  open: number;
+  idle: number;
+  busy: number;
+  waiting: number;
+  connecting: number;
+  max: number;
+}
+
+/**
+ * The connections to one backend server. Idle connections are kept per PoolKey; the limit counts
+ * every connection to this backend of one user (open + connecting). A client that finds none
+ * free waits up to `acquireTimeoutMs`, then gets ERR 1040, never a silent hang (ProxySQL #1347).
+ */
+export class BackendPool {
+  private readonly idle = new Map<string, BackendConnection[]>();
+  private readonly openByUser = new Map<string, number>();
+  private readonly waiters: Waiter[] = [];
+  private readonly all = new Set<BackendConnection>();
+  private connecting = 0;
+  private closed = false;
+  private readonly reaper: NodeJS.Timeout;
+  /** Failures to connect, for the monitor and /backends. */
+  lastError: string | null = null;
+  onConnectError: ((err: RwsplitError) => void) | null = null;
+
+  constructor(
+    readonly endpoint: BackendEndpoint,
+    private readonly opts: PoolOptions,
+  ) {
+    this.reaper = setInterval(() => this.reapIdle(), Math.min(1000, Math.max(100, opts.idleTimeoutMs / 4)));
+    this.reaper.unref();
+  }
+
+  /** A ready idle connection, synchronously, or null (hot path: no promise). */
+  tryAcquire(keyString: string, now: number): BackendConnection | null {
+    const list = this.idle.get(keyString);
+    if (list === undefined) return null;
+    while (list.length > 0) {
+      const conn = list.pop()!;
+      if (conn.state !== BackendState.IDLE) continue;
+      if (now - conn.lastUsedAt > this.opts.pingAfterIdleMs) {
+        // Long idle: may have been closed by the server's wait_timeout. Checked asynchronously.
+        list.push(conn);
+        return null;
+      }
+      conn.state = BackendState.LEASED;
+      return conn;
+    }
+    return null;
+  }
+
+  async acquire(req: AcquireRequest): Promise<BackendConnection> {
+    if (this.closed) throw new RwsplitError("SHUTTING_DOWN");
+    const list = this.idle.get(req.keyString);
+    while (list !== undefined && list.length > 0) {
+      const conn = list.pop()!;
+      if (conn.state !== BackendState.IDLE) continue;
+      conn.state = BackendState.LEASED;
+      if (Date.now() - conn.lastUsedAt > this.opts.pingAfterIdleMs) {
+        // mysqljs/mysql #1816: a pooled connection killed by wait_timeout must not reach a client.
+        try {
+          const r = await conn.ping();
+          if (r.err) throw new Error(r.err.message);
+        } catch {
+          conn.destroy();
+          continue;
+        }
+      }
+      return conn;
+    }
+    if (this.countFor(req.key.user) < this.opts.maxPerBackend) return this.open(req);
+    // At the limit: an idle connection of the same user with other wire flags can make room.
+    if (this.evictIdleOf(req.key.user)) return this.open(req);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        const spec = CLIENT_ERRORS.poolTimeout(this.endpoint.name, this.opts.acquireTimeoutMs);
+        reject(new RwsplitError("POOL_EXHAUSTED", spec.message));
+      }, this.opts.acquireTimeoutMs);
+      const waiter: Waiter = { req, resolve, reject, timer };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private countFor(user: string): number {
+    return this.openByUser.get(user) ?? 0;
+  }
+
+  private async open(req: AcquireRequest): Promise<BackendConnection> {
+    const user = req.key.user;
+    this.openByUser.set(user, this.countFor(user) + 1);
+    this.connecting++;
+    let conn: BackendConnection;
+    try {
+      conn = await BackendConnection.connect({
+        endpoint: this.endpoint,
+        credentials: req.credentials,
+        wireFlags: req.key.wireFlags,
+        collation: req.key.collation,
+        schema: req.schema,
+        connectTimeoutMs: this.opts.connectTimeoutMs,
+        initSql: SESSION_TRACK_INIT_SQL,
+      });
+    } catch (e) {
+      this.connecting--;
+      this.openByUser.set(user, this.countFor(user) - 1);
+      const err = e instanceof RwsplitError ? e : new RwsplitError("BACKEND_CONNECT_FAILED", String(e));
+      this.lastError = err.message;
+      this.onConnectError?.(err);
+      this.serveWaiters();
+      throw err;
+    }
+    this.connecting--;
+    this.lastError = null;
+    if (this.closed) {
+      conn.quit();
+      throw new RwsplitError("SHUTTING_DOWN");
+    }
+    this.all.add(conn);
+    conn.onClosed = (c) => this.forget(c, user);
+    conn.state = BackendState.LEASED;
+    return conn;
+  }
+
+  /** Returns a connection after a statement; it goes to a waiter first. */
+  release(conn: BackendConnection, keyString: string): void {
+    if (conn.state === BackendState.CLOSED) return;
+    if (conn.busy) {
+      conn.destroy();
+      return;
+    }
+    conn.lastUsedAt = Date.now();
+    const w = this.waiters.length > 0 ? this.takeWaiter(keyString) : null;
+    if (w !== null) {
+      conn.state = BackendState.LEASED;
+      w.resolve(conn);
+      return;
+    }
+    if (this.closed) {
+      conn.quit();
+      return;
+    }
+    conn.state = BackendState.IDLE;
+    let list = this.idle.get(keyString);
+    if (list === undefined) {
+      list = [];
+      this.idle.set(keyString, list);
+    }
+    list.push(conn);
+    if (this.waiters.length > 0) this.serveWaiters();
+  }
+
+  private takeWaiter(keyString: string): Waiter | null {
+    const i = this.waiters.findIndex((w) => w.req.keyString === keyString);
+    if (i < 0) return null;
+    const [w] = this.waiters.splice(i, 1);
+    clearTimeout(w!.timer);
+    return w!;
+  }
+
+  /** A waiter whose key has no idle connection: open one if the limit allows, or evict. */
+  private serveWaiters(): void {
+    for (let i = 0; i < this.waiters.length; i++) {
+      const w = this.waiters[i]!;
+      const user = w.req.key.user;
+      if (this.countFor(user) < this.opts.maxPerBackend || this.evictIdleOf(user)) {
+        this.waiters.splice(i, 1);
+        clearTimeout(w.timer);
+        this.open(w.req).then(w.resolve, w.reject);
+        return;
+      }
+    }
+  }
+
+  private evictIdleOf(user: string): boolean {
+    for (const list of this.idle.values()) {
+      for (let i = 0; i < list.length; i++) {
+        const conn = list[i]!;
+        if (conn.user === user && conn.state === BackendState.IDLE) {
+          list.splice(i, 1);
+          conn.quit();
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private forget(conn: BackendConnection, user: string): void {
+    if (!this.all.delete(conn)) return;
+    this.openByUser.set(user, this.countFor(user) - 1);
+    if (this.waiters.length > 0) this.serveWaiters();
+  }
+
+  private reapIdle(): void {
+    const now = Date.now();
+    for (const list of this.idle.values()) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const conn = list[i]!;
+        if (conn.state !== BackendState.IDLE) {
+          list.splice(i, 1);
+        } else if (now - conn.lastUsedAt > this.opts.idleTimeoutMs) {
+          list.splice(i, 1);
+          conn.quit();
+        }
+      }
+    }
+  }
+
+  stats(): PoolStats {
+    let idle = 0;
+    for (const list of this.idle.values()) for (const c of list) if (c.state === BackendState.IDLE) idle++;
+    return {
+      open: this.all.size,
+      idle,
+      busy: this.all.size - idle,
+      waiting: this.waiters.length,
+      connecting: this.connecting,
+      max: this.opts.maxPerBackend,
+    };
+  }
+
+  /** Closes idle connections now, the rest when released; rejects waiters. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.reaper);
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new RwsplitError("SHUTTING_DOWN"));
+    }
+    for (const list of this.idle.values()) for (const c of list.splice(0)) c.quit();
+  }
+
+  /** Destroys every connection (after the drain timeout). */
+  destroyAll(): void {
+    this.close();
+    for (const c of [...this.all]) c.destroy();
+  }
+}

@@ -1,0 +1,814 @@
+import type net from "node:net";
+import tls from "node:tls";
+import { CLIENT_ERRORS, type ClientErrorSpec, RwsplitError } from "../errors.js";
+import { BufferReader } from "../protocol/buffer-reader.js";
+import { toPackets } from "../protocol/buffer-writer.js";
+import { Capability, WIRE_FORMAT_CAPABILITIES } from "../protocol/constants/capabilities.js";
+import { Command, commandName } from "../protocol/constants/commands.js";
+import { ServerStatus } from "../protocol/constants/server-status.js";
+import { type Packet, PacketFramer } from "../protocol/framing.js";
+import { encodeEof } from "../protocol/packets/eof.js";
+import { encodeErr } from "../protocol/packets/err.js";
+import { decodeOk, encodeOk } from "../protocol/packets/ok.js";
+import { Captured, NOT_DONE, ResponseKind } from "../protocol/response-scanner.js";
+import type { BackendConnection, RelaySink } from "./backend-connection.js";
+import type { AcquireRequest, BackendPool } from "./backend-pool.js";
+import { type AuthIo, type AuthResult, type AuthStep, ClientAuth } from "./client-auth.js";
+import type { ProxyContext } from "./context.js";
+import {
+  boundFlagOffset,
+  rememberOnConnection,
+  StatementRegistry,
+  withParamTypes,
+} from "./prepared-statements.js";
+import { Pin, SessionState, varsSyncSql } from "./session-state.js";
+import type { ProxyUser } from "./user-directory.js";
+
+/** Client session phases (STYLE.md principle 4). */
+export const SessionPhase = {
+  AUTH: "auth",
+  /** Authenticated, no command in flight. */
+  IDLE: "idle",
+  /** A command is being served (backend acquisition, state sync, relay). */
+  BUSY: "busy",
+  /** The server asked for a LOCAL INFILE: client packets go to the backend until an empty one. */
+  INFILE: "infile",
+  CLOSED: "closed",
+} as const;
+export type SessionPhase = (typeof SessionPhase)[keyof typeof SessionPhase];
+
+/** A command on its way to a backend. */
+interface Dispatch {
+  pool: BackendPool;
+  route: "primary" | "replica";
+  reason: string;
+  command: number;
+  kind: ResponseKind;
+  bytes: Buffer;
+  /** Rewrites the bytes for the chosen connection (statement ids, parameter types). */
+  beforeSend: ((conn: BackendConnection) => Promise<Buffer> | Buffer) | null;
+  prepare: InFlight["prepare"];
+  /** COM_SET_OPTION: the multi-statements setting it asks for. */
+  multiStatements: boolean | null;
+}
+
+/** The statement in flight. */
+interface InFlight {
+  conn: BackendConnection;
+  pool: BackendPool;
+  route: "primary" | "replica";
+  reason: string;
+  command: number;
+  startedMs: number;
+  /** Some response bytes already reached the client (so a failure cannot be answered cleanly). */
+  forwarded: boolean;
+  /** Response chunks held back to rewrite (COM_STMT_PREPARE), else null. */
+  held: Buffer[] | null;
+  /** For COM_STMT_PREPARE: the SQL and what PREPARE_OK said. */
+  prepare: { sql: string; payload: Buffer; backendId: number; numParams: number; numColumns: number } | null;
+  errno: number;
+  multiStatements: boolean | null;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One client connection: authentication, then commands. Statements borrow a pooled backend
+ * connection and give it back when their response is relayed, unless the session is pinned
+ * (transaction, autocommit off, state that cannot be replayed). Session variables and schema
+ * travel with the session: a connection is synced before it serves a statement.
+ */
+export class ClientSession implements RelaySink, AuthIo {
+  phase: SessionPhase = SessionPhase.AUTH;
+  readonly connectionId: number;
+  readonly remoteHost: string;
+  private socket: net.Socket;
+  private readonly framer: PacketFramer;
+  private readonly auth: ClientAuth;
+  private user: ProxyUser | null = null;
+  private capabilities = 0;
+  private acquireReq: AcquireRequest | null = null;
+  private state: SessionState = new SessionState(null, false);
+  private readonly stmts = new StatementRegistry();
+  /** Why the session is tied to `pinned` (Pin bits). */
+  pins = 0;
+  private pinned: { conn: BackendConnection; pool: BackendPool } | null = null;
+  private current: InFlight | null = null;
+  private lastStatus: number = ServerStatus.AUTOCOMMIT;
+  private waitingDrain = false;
+  secure = false;
+  private readonly resumeBackend = () => {
+    this.waitingDrain = false;
+    this.current?.conn.socket.resume();
+  };
+
+  constructor(
+    socket: net.Socket,
+    private readonly ctx: ProxyContext,
+    private readonly onClosed: (s: ClientSession) => void,
+  ) {
+    this.socket = socket;
+    this.remoteHost = socket.remoteAddress?.replace(/^::ffff:/, "") ?? "unknown";
+    this.connectionId = ctx.nextConnectionId();
+    this.framer = new PacketFramer(ctx.config.limits.maxAllowedPacket);
+    this.auth = new ClientAuth(ctx, this, this.connectionId);
+    socket.setNoDelay(true);
+    this.attachSocket(socket);
+    socket.write(this.auth.greeting());
+  }
+
+  private attachSocket(socket: net.Socket): void {
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", () => {});
+    socket.on("close", () => this.onSocketClose());
+  }
+
+  write(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** A short description for logs and debug output. */
+  describe(): Record<string, unknown> {
+    return {
+      id: this.connectionId,
+      user: this.user?.name ?? null,
+      phase: this.phase,
+      schema: this.state.schema,
+      pins: this.pins,
+      vars: Object.fromEntries(this.state.vars),
+    };
+  }
+
+  private onData(chunk: Buffer): void {
+    this.framer.push(chunk);
+    this.pump();
+  }
+
+  private pump(): void {
+    try {
+      while (
+        this.phase === SessionPhase.AUTH ||
+        this.phase === SessionPhase.IDLE ||
+        this.phase === SessionPhase.INFILE
+      ) {
+        const pkt = this.framer.next();
+        if (pkt === null) return;
+        if (this.phase === SessionPhase.AUTH) this.onAuthPacket(pkt);
+        else if (this.phase === SessionPhase.INFILE) this.onInfilePacket(pkt);
+        else this.onCommand(pkt);
+      }
+    } catch (e) {
+      this.sendError(CLIENT_ERRORS.malformedPacket((e as Error).message), 0);
+      this.close();
+    }
+  }
+
+  // ---- authentication -------------------------------------------------------------------
+
+  /** COM_CHANGE_USER continues its authentication here when it needs more packets. */
+  private authContinuation: ((pkt: Packet) => void) | null = null;
+
+  private onAuthPacket(pkt: Packet): void {
+    if (this.authContinuation !== null) {
+      this.authContinuation(pkt);
+      return;
+    }
+    this.applyAuthStep(this.auth.onPacket(pkt));
+  }
+
+  private applyAuthStep(step: AuthStep): void {
+    switch (step.kind) {
+      case "continue":
+        return;
+      case "start-tls":
+        this.startTls();
+        return;
+      case "fail":
+        this.sendError(step.error, step.seq);
+        this.close();
+        return;
+      case "done":
+        this.loggedIn(step.result);
+        return;
+    }
+  }
+
+  private startTls(): void {
+    const raw = this.socket;
+    raw.removeAllListeners("data");
+    raw.removeAllListeners("close");
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: this.ctx.tls!.secureContext });
+    this.socket = secure;
+    this.secure = true;
+    this.attachSocket(secure);
+  }
+
+  private loggedIn(r: AuthResult): void {
+    this.user = r.user;
+    this.capabilities = r.capabilities;
+    const wireFlags = r.capabilities & (WIRE_FORMAT_CAPABILITIES | Capability.SESSION_TRACK);
+    this.acquireReq = {
+      key: { user: r.user.name, wireFlags, collation: r.collation },
+      keyString: `${r.user.name}\u0000${wireFlags}\u0000${r.collation}`,
+      credentials: this.ctx.users.credentials(r.user),
+      schema: r.schema,
+    };
+    this.state = new SessionState(r.schema, (r.capabilities & Capability.MULTI_STATEMENTS) !== 0);
+    if (!(r.capabilities & Capability.SESSION_TRACK)) this.pins |= Pin.NO_SESSION_TRACK;
+    this.phase = SessionPhase.IDLE;
+    this.socket.write(encodeOk(r.okSeq, { status: this.lastStatus }, this.capabilities));
+  }
+
+  // ---- commands -----------------------------------------------------------------------
+
+  private onCommand(pkt: Packet): void {
+    const p = pkt.payload;
+    const cmd = p.length > 0 ? p[0]! : -1;
+    switch (cmd) {
+      case Command.QUERY:
+        this.forward(pkt, ResponseKind.RESULTSET, "statement");
+        return;
+      case Command.PING:
+        this.replyOk(pkt.seq + 1);
+        return;
+      case Command.QUIT:
+        this.close();
+        return;
+      case Command.INIT_DB:
+        this.forward(pkt, ResponseKind.SIMPLE, "session");
+        return;
+      case Command.SET_OPTION: {
+        // int<2> option: 0 = MYSQL_OPTION_MULTI_STATEMENTS_ON, 1 = OFF.
+        const d = this.dispatch(cmd, ResponseKind.SIMPLE, pkt.frame ?? toPackets(p, pkt.seq), "session");
+        d.multiStatements = p.length >= 3 ? p.readUInt16LE(1) === 0 : null;
+        this.run(d);
+        return;
+      }
+      case Command.FIELD_LIST:
+        this.forward(pkt, ResponseKind.FIELD_LIST, "read");
+        return;
+      case Command.STATISTICS:
+        this.forward(pkt, ResponseKind.STRING, "read");
+        return;
+      case Command.STMT_PREPARE:
+        this.prepare(pkt);
+        return;
+      case Command.STMT_EXECUTE:
+        this.execute(pkt);
+        return;
+      case Command.STMT_SEND_LONG_DATA:
+        this.longData(pkt);
+        return;
+      case Command.STMT_CLOSE:
+        this.stmts.delete(p.length >= 5 ? p.readUInt32LE(1) : 0);
+        return;
+      case Command.STMT_RESET: {
+        const id = p.length >= 5 ? p.readUInt32LE(1) : 0;
+        const stmt = this.stmts.get(id);
+        if (stmt === undefined) {
+          this.sendError(CLIENT_ERRORS.unknownStatement(id, "COM_STMT_RESET"), pkt.seq + 1);
+          return;
+        }
+        stmt.longData = [];
+        this.replyOk(pkt.seq + 1);
+        return;
+      }
+      case Command.RESET_CONNECTION:
+        this.resetConnection(pkt.seq + 1);
+        return;
+      case Command.CHANGE_USER:
+        this.changeUser(pkt);
+        return;
+      default:
+        this.sendError(CLIENT_ERRORS.unknownCommand(cmd, commandName(cmd)), pkt.seq + 1);
+        return;
+    }
+  }
+
+  /** Where a command goes. Routing by statement comes with the read/write split. */
+  private dispatch(command: number, kind: ResponseKind, bytes: Buffer, reason: string): Dispatch {
+    const pinned = this.pinned;
+    return {
+      pool: pinned !== null ? pinned.pool : this.ctx.upstreams.primary,
+      route: "primary",
+      reason: pinned !== null ? "pinned" : reason,
+      command,
+      kind,
+      bytes,
+      beforeSend: null,
+      prepare: null,
+      multiStatements: null,
+    };
+  }
+
+  private forward(pkt: Packet, kind: ResponseKind, reason: string): void {
+    const bytes = pkt.frame ?? toPackets(pkt.payload, pkt.seq);
+    this.run(this.dispatch(pkt.payload[0]!, kind, bytes, reason));
+  }
+
+  /**
+   * Acquires a connection (synchronously when an idle, synced one is ready: the hot path), syncs
+   * session state if it lags, then relays the command.
+   */
+  private run(d: Dispatch): void {
+    this.phase = SessionPhase.BUSY;
+    const ready = this.readyConnection(d.pool);
+    if (ready !== null && d.beforeSend === null) {
+      this.send(ready, d, d.bytes);
+      return;
+    }
+    this.runAsync(d, ready);
+  }
+
+  private async runAsync(d: Dispatch, ready: BackendConnection | null): Promise<void> {
+    let conn: BackendConnection | null = ready;
+    try {
+      if (conn === null) conn = await this.acquire(d.pool);
+      if (this.isClosed()) {
+        this.giveBack(conn, d.pool, true);
+        return;
+      }
+      await this.sync(conn);
+      const out = d.beforeSend !== null ? await d.beforeSend(conn) : d.bytes;
+      if (this.isClosed()) {
+        this.giveBack(conn, d.pool, true);
+        return;
+      }
+      this.send(conn, d, out);
+    } catch (e) {
+      if (conn !== null) this.giveBack(conn, d.pool, conn.busy);
+      this.failStatement(e, 1);
+    }
+  }
+
+  /** A pinned or idle, already-synced connection, or null when async work is needed. */
+  private readyConnection(pool: BackendPool): BackendConnection | null {
+    const pinned = this.pinned;
+    if (pinned !== null && pinned.pool === pool) return pinned.conn.state === "closed" ? null : pinned.conn;
+    const conn = pool.tryAcquire(this.acquireReq!.keyString, Date.now());
+    if (conn === null) return null;
+    if (conn.syncedOwner === this.state && conn.syncedVersion === this.state.version) return conn;
+    if (this.inSync(conn)) {
+      conn.syncedOwner = this.state;
+      conn.syncedVersion = this.state.version;
+      return conn;
+    }
+    pool.release(conn, this.acquireReq!.keyString);
+    return null;
+  }
+
+  private async acquire(pool: BackendPool): Promise<BackendConnection> {
+    const pinned = this.pinned;
+    if (pinned !== null && pinned.pool === pool) {
+      if (pinned.conn.state !== "closed") return pinned.conn;
+      const lost = this.pins & (Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.UNTRACKED_STATE);
+      this.unpin();
+      if (lost) {
+        throw new RwsplitError(
+          "BACKEND_LOST",
+          "the backend connection holding this session's transaction or session state was lost; its uncommitted changes are gone",
+        );
+      }
+    }
+    const req = this.acquireReq!;
+    return pool.acquire({ ...req, schema: this.state.schema });
+  }
+
+  private inSync(conn: BackendConnection): boolean {
+    const s = this.state;
+    if (conn.schema !== s.schema && s.schema !== null) return false;
+    if (conn.multiStatements !== s.multiStatements) return false;
+    if (conn.vars.size !== s.vars.size) return false;
+    for (const [k, v] of s.vars) if (conn.vars.get(k) !== v) return false;
+    return true;
+  }
+
+  /** Brings a connection's schema, variables and options to the session's. */
+  private async sync(conn: BackendConnection): Promise<void> {
+    const s = this.state;
+    if (conn.syncedOwner === s && conn.syncedVersion === s.version) return;
+    if (s.schema !== null && conn.schema !== s.schema) {
+      const payload = Buffer.concat([Buffer.from([Command.INIT_DB]), Buffer.from(s.schema, "utf8")]);
+      const r = await conn.command(payload);
+      if (r.err) throw new BackendStatementError(r.err);
+      conn.schema = s.schema;
+    }
+    const sql = varsSyncSql(s.vars, conn.vars);
+    if (sql !== null) {
+      const r = await conn.query(sql);
+      if (r.err) throw new BackendStatementError(r.err);
+      conn.vars.clear();
+      for (const [k, v] of s.vars) conn.vars.set(k, v);
+    }
+    if (conn.multiStatements !== s.multiStatements) {
+      // COM_SET_OPTION: int<2> 0 = MYSQL_OPTION_MULTI_STATEMENTS_ON, 1 = OFF.
+      const r = await conn.command(Buffer.from([Command.SET_OPTION, s.multiStatements ? 0 : 1, 0]));
+      if (r.err) throw new BackendStatementError(r.err);
+      conn.multiStatements = s.multiStatements;
+    }
+    conn.syncedOwner = s;
+    conn.syncedVersion = s.version;
+  }
+
+  private send(conn: BackendConnection, d: Dispatch, bytes: Buffer): void {
+    this.current = {
+      conn,
+      pool: d.pool,
+      route: d.route,
+      reason: d.reason,
+      command: d.command,
+      startedMs: performance.now(),
+      forwarded: false,
+      held: d.kind === ResponseKind.PREPARE ? [] : null,
+      prepare: d.prepare,
+      errno: 0,
+      multiStatements: d.multiStatements,
+    };
+    conn.relay(d.kind, this, bytes);
+  }
+
+  // ---- relay (RelaySink) ----------------------------------------------------------------
+
+  onRelayData(chunk: Buffer, end: number): void {
+    const cur = this.current;
+    if (cur === null) return;
+    const data = end === NOT_DONE || end === chunk.length ? chunk : chunk.subarray(0, end);
+    if (cur.held !== null) {
+      cur.held.push(data);
+    } else if (data.length > 0 && this.phase !== SessionPhase.CLOSED) {
+      cur.forwarded = true;
+      if (!this.socket.write(data) && !this.waitingDrain) {
+        // Backpressure: a slow client pauses the backend instead of the proxy buffering rows.
+        this.waitingDrain = true;
+        cur.conn.socket.pause();
+        this.socket.once("drain", this.resumeBackend);
+      }
+    }
+    if (end === NOT_DONE) return;
+    if (cur.conn.scanner.awaitingInfile) {
+      this.pins |= Pin.LOCAL_INFILE;
+      this.phase = SessionPhase.INFILE;
+      this.pump();
+      return;
+    }
+    this.finish(cur);
+  }
+
+  onPacket(type: Captured, payload: Buffer, _inChunk: boolean): void {
+    const cur = this.current;
+    if (cur === null) return;
+    if (type === Captured.OK) {
+      this.lastStatus = cur.conn.scanner.status;
+      if (payload[0] === 0x00) this.trackOk(cur.conn, payload);
+      else if (this.lastStatus & ServerStatus.SESSION_STATE_CHANGED) this.trackOk(cur.conn, payload);
+    } else if (type === Captured.EOF) {
+      this.lastStatus = cur.conn.scanner.status;
+    } else if (type === Captured.ERR) {
+      cur.errno = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
+    } else if (type === Captured.PREPARE_OK && cur.prepare !== null) {
+      cur.prepare.backendId = payload.readUInt32LE(1);
+      cur.prepare.numColumns = payload.readUInt16LE(5);
+      cur.prepare.numParams = payload.readUInt16LE(7);
+    }
+  }
+
+  /** Reads what an OK packet says about the session: last insert id, tracked state changes. */
+  private trackOk(conn: BackendConnection, payload: Buffer): void {
+    // Fast check: affected_rows and last_insert_id are single bytes < 0xFB almost always.
+    const status = this.lastStatus;
+    if (!(status & ServerStatus.SESSION_STATE_CHANGED) && payload[1]! < 0xfb && payload[2] === 0) return;
+    const ok = decodeOk(payload, conn.capabilities);
+    if (ok.lastInsertId !== 0) {
+      this.state.lastInsertId = ok.lastInsertId;
+      conn.lastInsertId = ok.lastInsertId;
+    }
+    if (ok.sessionState.length === 0) return;
+    const before = this.state.version;
+    if (this.state.apply(ok.sessionState)) this.pins |= Pin.UNTRACKED_STATE;
+    if (this.state.version !== before) {
+      // The connection made the change itself: it is in sync with the new state.
+      conn.schema = this.state.schema;
+      conn.vars.clear();
+      for (const [k, v] of this.state.vars) conn.vars.set(k, v);
+      conn.syncedOwner = this.state;
+      conn.syncedVersion = this.state.version;
+    }
+  }
+
+  onRelayError(err: RwsplitError): void {
+    const cur = this.current;
+    if (cur === null) return;
+    this.current = null;
+    if (this.pinned?.conn === cur.conn) this.unpin();
+    if (this.waitingDrain) {
+      this.socket.off("drain", this.resumeBackend);
+      this.waitingDrain = false;
+    }
+    this.ctx.hooks.onStatement(cur.route, cur.pool.endpoint.name, cur.reason, 0, 2013);
+    if (cur.forwarded) {
+      // Mid-result: the client's parser is inside a result set; closing is the honest answer.
+      this.close();
+      return;
+    }
+    this.phase = SessionPhase.IDLE;
+    this.sendError(CLIENT_ERRORS.lostConnection(err.message), 1);
+    this.pump();
+  }
+
+  private finish(cur: InFlight): void {
+    this.current = null;
+    if (cur.held !== null) this.flushPrepare(cur);
+    const status = this.lastStatus;
+    let pins = this.pins & ~(Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.LOCAL_INFILE);
+    if (status & ServerStatus.IN_TRANS) pins |= Pin.TRANSACTION;
+    if (!(status & ServerStatus.AUTOCOMMIT)) pins |= Pin.AUTOCOMMIT_OFF;
+    if (cur.multiStatements !== null && cur.errno === 0) {
+      // COM_SET_OPTION ran on this connection: the session and the connection agree.
+      this.state.setMultiStatements(cur.multiStatements);
+      cur.conn.multiStatements = cur.multiStatements;
+      if (cur.conn.syncedOwner === this.state) cur.conn.syncedVersion = this.state.version;
+    }
+    this.pins = pins;
+    this.ctx.hooks.onStatement(
+      cur.route,
+      cur.pool.endpoint.name,
+      cur.reason,
+      (performance.now() - cur.startedMs) * 1e6,
+      cur.errno,
+    );
+    if (pins !== 0) {
+      if (this.pinned === null) this.pinned = { conn: cur.conn, pool: cur.pool };
+    } else if (this.pinned !== null) {
+      this.unpin();
+    } else {
+      cur.pool.release(cur.conn, this.acquireReq!.keyString);
+    }
+    if (this.phase === SessionPhase.CLOSED) return;
+    this.phase = SessionPhase.IDLE;
+    if (this.ctx.draining()) {
+      this.close();
+      return;
+    }
+    this.pump();
+  }
+
+  private unpin(): void {
+    const p = this.pinned;
+    this.pinned = null;
+    this.pins &= Pin.NO_SESSION_TRACK;
+    if (p === null) return;
+    if (p.conn.state !== "closed") p.pool.release(p.conn, this.acquireReq!.keyString);
+  }
+
+  // ---- LOCAL INFILE -------------------------------------------------------------------------
+
+  private onInfilePacket(pkt: Packet): void {
+    const conn = this.current?.conn;
+    if (conn === undefined) return;
+    const last = pkt.payload.length === 0;
+    conn.forwardInfile(pkt.frame ?? toPackets(pkt.payload, pkt.seq), last, this);
+    if (last) this.phase = SessionPhase.BUSY;
+  }
+
+  // ---- prepared statements ------------------------------------------------------------------
+
+  private prepare(pkt: Packet): void {
+    const bytes = pkt.frame ?? toPackets(pkt.payload, pkt.seq);
+    const d = this.dispatch(Command.STMT_PREPARE, ResponseKind.PREPARE, bytes, "prepare");
+    d.prepare = {
+      sql: pkt.payload.toString("utf8", 1),
+      payload: Buffer.from(pkt.payload),
+      backendId: -1,
+      numParams: 0,
+      numColumns: 0,
+    };
+    this.run(d);
+  }
+
+  private flushPrepare(cur: InFlight): void {
+    const held = Buffer.concat(cur.held!);
+    const prep = cur.prepare;
+    if (prep !== null && prep.backendId >= 0 && held[4] === 0x00) {
+      const stmt = this.stmts.add(prep.sql, prep.payload, prep.numParams, prep.numColumns);
+      rememberOnConnection(cur.conn, prep.sql, prep.backendId, prep.numParams, closeOnServer);
+      // PREPARE_OK is the first packet: header (4) + 0x00, then int<4> statement_id.
+      held.writeUInt32LE(stmt.id, 5);
+    }
+    if (held.length > 0) this.socket.write(held);
+  }
+
+  private execute(pkt: Packet): void {
+    const p = pkt.payload;
+    const clientId = p.length >= 5 ? p.readUInt32LE(1) : 0;
+    const stmt = this.stmts.get(clientId);
+    if (stmt === undefined) {
+      this.sendError(CLIENT_ERRORS.unknownStatement(clientId, "COM_STMT_EXECUTE"), pkt.seq + 1);
+      return;
+    }
+    const flagAt = boundFlagOffset(stmt.numParams);
+    const bound = flagAt >= 0 && p.length > flagAt && p[flagAt] === 1;
+    if (bound) stmt.paramTypes = Buffer.from(p.subarray(flagAt + 1, flagAt + 1 + stmt.numParams * 2));
+    const longData = stmt.longData;
+    stmt.longData = [];
+    const build = (conn: BackendConnection): Buffer | Promise<Buffer> => {
+      const have = conn.statements.get(stmt.sql);
+      if (have === undefined)
+        return this.prepareOn(conn, stmt.sql, stmt.preparePayload).then(() => build(conn));
+      let payload = p;
+      if (flagAt >= 0 && !bound && !have.typesSent && stmt.paramTypes !== null) {
+        payload = withParamTypes(p, stmt.numParams, stmt.paramTypes);
+      }
+      if (flagAt >= 0 && (bound || payload !== p)) have.typesSent = true;
+      payload.writeUInt32LE(have.id, 1);
+      for (const ld of longData) {
+        ld.writeUInt32LE(have.id, 5);
+        conn.sendNoReply(ld);
+      }
+      return payload === p && pkt.frame !== null ? pkt.frame : toPackets(payload, pkt.seq);
+    };
+    const needsWork = (conn: BackendConnection) =>
+      !conn.statements.has(stmt.sql) || longData.length > 0 || (flagAt >= 0 && !bound);
+    const d = this.dispatch(Command.STMT_EXECUTE, ResponseKind.RESULTSET, EMPTY, "execute");
+    const ready = this.readyConnection(d.pool);
+    this.phase = SessionPhase.BUSY;
+    if (ready !== null && !needsWork(ready)) {
+      this.send(ready, d, build(ready) as Buffer);
+      return;
+    }
+    d.beforeSend = build;
+    this.runAsync(d, ready);
+  }
+
+  /** Prepares a statement on a connection that lacks it (the client never sees this). */
+  private async prepareOn(conn: BackendConnection, sql: string, preparePayload: Buffer): Promise<void> {
+    const r = await conn.command(preparePayload, ResponseKind.PREPARE);
+    if (r.err) throw new BackendStatementError(r.err);
+    const ok = r.captured.find((c) => c.type === Captured.PREPARE_OK);
+    if (ok === undefined)
+      throw new RwsplitError("PROTOCOL_VIOLATION", "COM_STMT_PREPARE answered without PREPARE_OK");
+    rememberOnConnection(conn, sql, ok.payload.readUInt32LE(1), ok.payload.readUInt16LE(7), closeOnServer);
+  }
+
+  private longData(pkt: Packet): void {
+    const p = pkt.payload;
+    const stmt = p.length >= 5 ? this.stmts.get(p.readUInt32LE(1)) : undefined;
+    // COM_STMT_SEND_LONG_DATA has no response, not even an error (the EXECUTE reports it).
+    if (stmt === undefined) return;
+    stmt.longData.push(Buffer.from(pkt.frame ?? toPackets(p, pkt.seq)));
+  }
+
+  // ---- session commands -------------------------------------------------------------------
+
+  private resetConnection(seq: number): void {
+    const pinned = this.pinned;
+    this.pinned = null;
+    this.pins &= Pin.NO_SESSION_TRACK;
+    if (pinned !== null) pinned.conn.destroy();
+    this.stmts.clear();
+    this.state.reset(this.user?.defaultSchema ?? this.acquireReq?.schema ?? null, this.state.multiStatements);
+    this.lastStatus = ServerStatus.AUTOCOMMIT;
+    if (this.pins & Pin.NO_SESSION_TRACK) {
+      const bytes = toPackets(Buffer.from([Command.RESET_CONNECTION]), 0);
+      this.run(this.dispatch(Command.RESET_CONNECTION, ResponseKind.SIMPLE, bytes, "session"));
+      return;
+    }
+    this.replyOk(seq);
+  }
+
+  /**
+   * COM_CHANGE_USER: int<1> 0x11, string<NUL> user, auth_response (int<1> length + data under
+   * CLIENT_SECURE_CONNECTION), string<NUL> schema, int<2> character_set, string<NUL> plugin,
+   * connection attributes. The session is reset and continues as the new user.
+   */
+  private changeUser(pkt: Packet): void {
+    const r = new BufferReader(pkt.payload, 1);
+    let user: string;
+    let token: Buffer;
+    let schema: string | null;
+    let plugin = "";
+    let collation = this.acquireReq!.key.collation;
+    try {
+      user = r.nulString();
+      token = this.capabilities & Capability.SECURE_CONNECTION ? r.bytes(r.u8()) : r.nulBytes();
+      schema = r.remaining > 0 ? r.nulString() || null : null;
+      if (r.remaining >= 2) collation = r.u16() || collation;
+      if (this.capabilities & Capability.PLUGIN_AUTH && r.remaining > 0) plugin = r.nulString();
+    } catch (e) {
+      this.sendError(CLIENT_ERRORS.malformedPacket(`COM_CHANGE_USER: ${(e as Error).message}`), pkt.seq + 1);
+      return;
+    }
+    this.phase = SessionPhase.AUTH;
+    const step = this.auth.changeUser(user, token, plugin, pkt.seq + 1);
+    const finish = (s: AuthStep) => {
+      this.authContinuation = null;
+      if (s.kind === "done") {
+        const pinned = this.pinned;
+        this.pinned = null;
+        if (pinned !== null) pinned.conn.destroy();
+        this.stmts.clear();
+        this.loggedIn({
+          ...s.result,
+          capabilities: this.capabilities,
+          collation,
+          schema: schema ?? s.result.user.defaultSchema,
+        });
+      } else if (s.kind === "fail") {
+        this.sendError(s.error, s.seq);
+        this.close();
+      }
+    };
+    if (step.kind === "continue") {
+      this.authContinuation = (next: Packet) => finish(this.auth.onPacket(next));
+      return;
+    }
+    finish(step);
+  }
+
+  // ---- replies and errors -------------------------------------------------------------------
+
+  private replyOk(seq: number): void {
+    this.socket.write(encodeOk(seq, { status: this.lastStatus }, this.capabilities));
+  }
+
+  /** Answers an EOF-style status (COM_SET_OPTION on servers that reply with EOF). */
+  replyEof(seq: number): void {
+    this.socket.write(encodeEof(seq, this.lastStatus));
+  }
+
+  private sendError(spec: ClientErrorSpec, seq: number): void {
+    this.ctx.hooks.onClientError(spec.errno);
+    if (this.phase === SessionPhase.CLOSED) return;
+    this.socket.write(encodeErr(seq, spec));
+  }
+
+  private failStatement(e: unknown, seq: number): void {
+    if (this.phase === SessionPhase.CLOSED) return;
+    this.phase = SessionPhase.IDLE;
+    if (e instanceof BackendStatementError) {
+      this.sendError(e.err, seq);
+    } else if (e instanceof RwsplitError) {
+      switch (e.code) {
+        case "POOL_EXHAUSTED":
+          this.sendError({ errno: 1040, sqlState: "08004", message: e.message }, seq);
+          break;
+        case "SHUTTING_DOWN":
+          this.sendError(CLIENT_ERRORS.shuttingDown(), seq);
+          break;
+        case "BACKEND_LOST":
+          this.sendError(CLIENT_ERRORS.lostConnection(e.message), seq);
+          break;
+        default:
+          this.sendError(CLIENT_ERRORS.backendUnavailable(e.message), seq);
+      }
+    } else {
+      this.ctx.logger.error({ err: e, session: this.connectionId }, "unexpected error serving a statement");
+      this.sendError(CLIENT_ERRORS.backendUnavailable(String(e)), seq);
+    }
+    this.pump();
+  }
+
+  private giveBack(conn: BackendConnection, pool: BackendPool, broken: boolean): void {
+    if (this.pinned?.conn === conn) return;
+    if (broken) conn.destroy();
+    else pool.release(conn, this.acquireReq!.keyString);
+  }
+
+  /** A method, not a field read, so the compiler does not narrow it across awaits. */
+  private isClosed(): boolean {
+    return this.phase === SessionPhase.CLOSED;
+  }
+
+  close(): void {
+    if (this.phase === SessionPhase.CLOSED) return;
+    this.socket.end();
+    this.onSocketClose();
+  }
+
+  private onSocketClose(): void {
+    if (this.phase === SessionPhase.CLOSED) return;
+    this.phase = SessionPhase.CLOSED;
+    const cur = this.current;
+    this.current = null;
+    // A connection mid-response or holding a transaction cannot go back to the pool.
+    if (cur !== null) cur.conn.destroy();
+    const pinned = this.pinned;
+    this.pinned = null;
+    if (pinned !== null && pinned.conn !== cur?.conn) pinned.conn.destroy();
+    this.socket.destroy();
+    this.onClosed(this);
+  }
+}
+
+/** A backend's ERR for one of the proxy's own statements, passed to the client as it is. */
+class BackendStatementError extends Error {
+  constructor(readonly err: ClientErrorSpec) {
+    super(err.message);
+  }
+}
+
+function closeOnServer(conn: BackendConnection, id: number): void {
+  const payload = Buffer.allocUnsafe(5);
+  payload[0] = Command.STMT_CLOSE;
+  payload.writeUInt32LE(id, 1);
+  conn.sendNoReply(toPackets(payload, 0));
+}

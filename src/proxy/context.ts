@@ -1,0 +1,40 @@
+import type { KeyObject } from "node:crypto";
+import type { SecureContext } from "node:tls";
+import type { Logger } from "pino";
+import type { Config } from "../config/types.js";
+import type { Upstreams } from "./upstreams.js";
+import type { UserDirectory } from "./user-directory.js";
+
+export interface TlsContext {
+  secureContext: SecureContext;
+  /** PEM sent to clients that ask for it during caching_sha2_password full authentication. */
+  rsaPublicKeyPem: string;
+  rsaPrivateKey: KeyObject;
+}
+
+/** Observations the data path reports (metrics are wired to these by the server). */
+export interface SessionHooks {
+  /** One statement finished: where it ran and why, how long it took (ns), its ERR number or 0. */
+  onStatement(
+    route: "primary" | "replica",
+    backend: string,
+    reason: string,
+    durationNs: number,
+    errno: number,
+  ): void;
+  onClientError(errno: number): void;
+}
+
+/** Everything a client session needs from the proxy, passed down explicitly. */
+export interface ProxyContext {
+  readonly config: Config;
+  readonly users: UserDirectory;
+  readonly upstreams: Upstreams;
+  readonly tls: TlsContext | null;
+  readonly logger: Logger;
+  readonly hooks: SessionHooks;
+  serverVersion(): string;
+  nextConnectionId(): number;
+  /** True once SIGTERM started the drain: sessions close when idle. */
+  draining(): boolean;
+}

@@ -1,0 +1,152 @@
+import net from "node:net";
+import type { Logger } from "pino";
+import type { Config } from "../config/types.js";
+import { CLIENT_ERRORS } from "../errors.js";
+import { encodeErr } from "../protocol/packets/err.js";
+import { BackendConnection } from "./backend-connection.js";
+import { ClientSession } from "./client-session.js";
+import type { ProxyContext, SessionHooks, TlsContext } from "./context.js";
+import { Upstreams } from "./upstreams.js";
+import { UserDirectory } from "./user-directory.js";
+
+export interface ProxyServerOptions {
+  config: Config;
+  logger: Logger;
+  tls: TlsContext | null;
+  hooks?: SessionHooks;
+  /** Upstreams to use instead of building them from config (tests, failover). */
+  upstreams?: Upstreams;
+}
+
+const NO_HOOKS: SessionHooks = { onStatement() {}, onClientError() {} };
+
+/** What rwsplit calls itself until the primary tells us its version. */
+const FALLBACK_VERSION = "5.5.5-10.11.0-MariaDB-rwsplit";
+
+/**
+ * The client-facing TCP server: accepts connections up to limits.max_client_connections, runs a
+ * ClientSession for each, and drains on shutdown (stop accepting, let statements finish, close).
+ */
+export class ProxyServer {
+  readonly upstreams: Upstreams;
+  readonly users: UserDirectory;
+  private readonly server: net.Server;
+  private readonly sessions = new Set<ClientSession>();
+  private nextConnectionId = 1;
+  private draining = false;
+  private listening = false;
+  private serverVersion = FALLBACK_VERSION;
+  private readonly ctx: ProxyContext;
+
+  constructor(private readonly opts: ProxyServerOptions) {
+    this.upstreams = opts.upstreams ?? new Upstreams(opts.config);
+    this.users = new UserDirectory(opts.config.users);
+    this.ctx = {
+      config: opts.config,
+      users: this.users,
+      upstreams: this.upstreams,
+      tls: opts.tls,
+      logger: opts.logger,
+      hooks: opts.hooks ?? NO_HOOKS,
+      serverVersion: () => this.serverVersion,
+      nextConnectionId: () => this.nextConnectionId++,
+      draining: () => this.draining,
+    };
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  get clientCount(): number {
+    return this.sessions.size;
+  }
+
+  isListening(): boolean {
+    return this.listening && !this.draining;
+  }
+
+  sessionsInfo(): Record<string, unknown>[] {
+    return [...this.sessions].map((s) => s.describe());
+  }
+
+  async start(): Promise<{ host: string; port: number }> {
+    await this.learnServerVersion();
+    const { host, port } = this.opts.config.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen({ host, port }, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    this.listening = true;
+    const addr = this.server.address() as net.AddressInfo;
+    this.opts.logger.info({ host: addr.address, port: addr.port }, "rwsplit listening for MySQL clients");
+    return { host: addr.address, port: addr.port };
+  }
+
+  /**
+   * Clients check the server version for features (and "5.5.5-" tells MySQL clients it is
+   * MariaDB): announce the primary's own version string.
+   */
+  private async learnServerVersion(): Promise<void> {
+    const { primary } = this.opts.config.backends;
+    const user = this.opts.config.users.find((u) => !u.password.startsWith("*"));
+    if (user === undefined) return;
+    try {
+      const conn = await BackendConnection.connect({
+        endpoint: primary,
+        credentials: { user: user.name, password: user.password, stage1: null, stage2: null },
+        wireFlags: 0,
+        collation: 45,
+        schema: null,
+        connectTimeoutMs: this.opts.config.pool.connectTimeoutMs,
+      });
+      this.serverVersion = conn.serverVersion;
+      conn.quit();
+    } catch (e) {
+      this.opts.logger.warn(
+        { err: (e as Error).message },
+        "could not reach the primary at start; announcing a generic MariaDB version",
+      );
+    }
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.draining) {
+      socket.end(encodeErr(0, CLIENT_ERRORS.shuttingDown()));
+      return;
+    }
+    const limit = this.opts.config.limits.maxClientConnections;
+    if (this.sessions.size >= limit) {
+      // ER_CON_COUNT_ERROR in place of the greeting, as the server does.
+      socket.on("error", () => {});
+      socket.end(encodeErr(0, CLIENT_ERRORS.tooManyConnections(limit)));
+      this.opts.hooks?.onClientError(1040);
+      return;
+    }
+    const session = new ClientSession(socket, this.ctx, (s) => this.sessions.delete(s));
+    this.sessions.add(session);
+  }
+
+  /**
+   * Stops accepting, lets in-flight statements finish (idle sessions close at once, busy ones
+   * after their statement), and after `timeoutMs` closes whatever is left.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sessions) if (s.phase === "idle" || s.phase === "auth") s.close();
+    const deadline = Date.now() + timeoutMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const s of this.sessions) s.close();
+    this.upstreams.destroyAll();
+    await closed;
+    this.listening = false;
+  }
+
+  /** Immediate stop (tests). */
+  async close(): Promise<void> {
+    await this.drain(0);
+  }
+}

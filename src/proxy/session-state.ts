@@ -1,0 +1,145 @@
+import type { SessionStateChange } from "../protocol/packets/ok.js";
+
+/**
+ * Session variables that are not replayed on another backend connection: the session-tracking
+ * setup itself (the proxy's), values the server maintains (last_gtid, insert/identity ids,
+ * timestamp), and autocommit (a session with autocommit off is pinned to one connection instead).
+ */
+const NOT_REPLAYED = new Set([
+  "session_track_system_variables",
+  "session_track_schema",
+  "session_track_state_change",
+  "session_track_transaction_info",
+  "last_gtid",
+  "autocommit",
+  "insert_id",
+  "last_insert_id",
+  "identity",
+  "timestamp",
+  "rand_seed1",
+  "rand_seed2",
+  "in_transaction",
+  "transaction_isolation",
+  "tx_isolation",
+  "transaction_read_only",
+  "tx_read_only",
+]);
+
+/** Why a session is tied to one backend connection (bit set). */
+export const Pin = {
+  TRANSACTION: 1 << 0,
+  AUTOCOMMIT_OFF: 1 << 1,
+  /** Server reported session state we cannot replay: user variables, temp tables, SQL PREPARE. */
+  UNTRACKED_STATE: 1 << 2,
+  LOCAL_INFILE: 1 << 3,
+  CURSOR: 1 << 4,
+  /** The client did not negotiate CLIENT_SESSION_TRACK, so its session cannot be followed. */
+  NO_SESSION_TRACK: 1 << 5,
+  LOCKS: 1 << 6,
+  TEMP_TABLES: 1 << 7,
+  USER_VARIABLES: 1 << 8,
+} as const;
+
+export function describePins(pins: number): string[] {
+  return Object.entries(Pin)
+    .filter(([, bit]) => pins & bit)
+    .map(([name]) => name.toLowerCase());
+}
+
+/**
+ * What a client session has set that any backend connection serving it must reproduce: the
+ * schema, the session variables the server reported changing (from session-state tracking in OK
+ * packets), the multi-statements option, and the last insert id. `version` moves on every change,
+ * so a connection already synced to this version needs no work (the hot path).
+ */
+export class SessionState {
+  schema: string | null;
+  readonly vars = new Map<string, string>();
+  multiStatements: boolean;
+  lastInsertId = 0;
+  version = 0;
+
+  constructor(schema: string | null, multiStatements: boolean) {
+    this.schema = schema;
+    this.multiStatements = multiStatements;
+  }
+
+  /**
+   * Applies the changes one OK packet reported. Returns true when the server said session state
+   * changed in a way not explained by variables or schema (user variables, temporary tables, ...).
+   */
+  apply(changes: readonly SessionStateChange[]): boolean {
+    let explained = false;
+    let stateChanged = false;
+    for (const c of changes) {
+      if (c.type === "variable") {
+        explained = true;
+        const name = c.name.toLowerCase();
+        if (NOT_REPLAYED.has(name)) continue;
+        if (this.vars.get(name) !== c.value) {
+          this.vars.set(name, c.value);
+          this.version++;
+        }
+      } else if (c.type === "schema") {
+        explained = true;
+        if (this.schema !== c.schema) {
+          this.schema = c.schema;
+          this.version++;
+        }
+      } else if (c.type === "state-change") {
+        stateChanged = c.changed;
+      }
+    }
+    return stateChanged && !explained;
+  }
+
+  setSchema(schema: string): void {
+    if (this.schema !== schema) {
+      this.schema = schema;
+      this.version++;
+    }
+  }
+
+  setMultiStatements(on: boolean): void {
+    if (this.multiStatements !== on) {
+      this.multiStatements = on;
+      this.version++;
+    }
+  }
+
+  reset(schema: string | null, multiStatements: boolean): void {
+    this.schema = schema;
+    this.vars.clear();
+    this.multiStatements = multiStatements;
+    this.lastInsertId = 0;
+    this.version++;
+  }
+}
+
+/**
+ * The SET statement that brings a connection's variables to the session's: changed or new values
+ * assigned, values the session never set put back to DEFAULT. Null when nothing differs.
+ */
+export function varsSyncSql(
+  want: ReadonlyMap<string, string>,
+  have: ReadonlyMap<string, string>,
+): string | null {
+  const parts: string[] = [];
+  for (const [name, value] of want) {
+    if (have.get(name) !== value) parts.push(`${quoteIdent(name)} = ${sqlValue(value)}`);
+  }
+  for (const name of have.keys()) {
+    if (!want.has(name)) parts.push(`${quoteIdent(name)} = DEFAULT`);
+  }
+  return parts.length === 0 ? null : `SET SESSION ${parts.join(", ")}`;
+}
+
+function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/i.test(name) ? name : `\`${name.replace(/`/g, "``")}\``;
+}
+
+function sqlValue(v: string): string {
+  if (/^-?\d+(\.\d+)?$/.test(v)) return v;
+  if (v === "") return "''";
+  return `'${v.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,63 @@
+import pino from "pino";
+import type { Config } from "../../src/config/types.js";
+import { ProxyServer } from "../../src/proxy/server.js";
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** A complete effective config for tests: the sandbox's backends, its app user, a free port. */
+export function testConfig(primary: Endpoint, replicas: Endpoint[], overrides: Partial<Config> = {}): Config {
+  const backend = (e: Endpoint, i: number) => ({
+    name: i < 0 ? "primary" : `replica${i + 1}`,
+    host: e.host,
+    port: e.port,
+    weight: 1,
+    priority: 0,
+  });
+  return {
+    listen: { host: "127.0.0.1", port: 0 },
+    admin: { listen: { host: "127.0.0.1", port: 0 }, enabled: false },
+    log: { level: "silent" },
+    backends: { primary: backend(primary, -1), replicas: replicas.map(backend) },
+    users: [{ name: "app", password: "app-pass" }],
+    monitor: {
+      user: "monitor",
+      password: "monitor-pass",
+      intervalMs: 500,
+      timeoutMs: 1000,
+      heartbeat: { enabled: true, intervalMs: 250, schema: "rwsplit" },
+    },
+    pool: {
+      maxPerBackend: 200,
+      connectTimeoutMs: 3000,
+      idleTimeoutMs: 60000,
+      pingAfterIdleMs: 5000,
+      acquireTimeoutMs: 5000,
+    },
+    limits: { maxClientConnections: 10000, maxAllowedPacket: 1 << 30 },
+    tls: { enabled: false },
+    routing: { consistency: "session", readFallback: "primary" },
+    lag: { softMs: 500, maxMs: 3000, readmitBelowMs: 2000, readmitChecks: 3, minServing: 0 },
+    drainTimeoutMs: 2000,
+    ...overrides,
+  };
+}
+
+export interface TestProxy {
+  server: ProxyServer;
+  host: string;
+  port: number;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts the data path in-process on a free port. */
+export async function startProxy(config: Config): Promise<TestProxy> {
+  const logger = pino({ level: config.log.level });
+  const server = new ProxyServer({ config, logger, tls: null });
+  const { host, port } = await server.start();
+  const close = () => server.close();
+  return { server, host, port, close, [Symbol.asyncDispose]: close };
+}
