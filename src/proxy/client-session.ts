@@ -626,12 +626,11 @@ export class ClientSession implements RelaySink, AuthIo {
       }
       return payload === p && pkt.frame !== null ? pkt.frame : toPackets(payload, pkt.seq);
     };
-    const needsWork = (conn: BackendConnection) =>
-      !conn.statements.has(stmt.sql) || longData.length > 0 || (flagAt >= 0 && !bound);
     const d = this.dispatch(Command.STMT_EXECUTE, ResponseKind.RESULTSET, EMPTY, "execute");
     const ready = this.readyConnection(d.pool);
     this.phase = SessionPhase.BUSY;
-    if (ready !== null && !needsWork(ready)) {
+    // Only a missing statement needs a round trip first; everything else is rewritten in place.
+    if (ready !== null && ready.statements.has(stmt.sql)) {
       this.send(ready, d, build(ready) as Buffer);
       return;
     }
