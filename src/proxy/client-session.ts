@@ -630,7 +630,7 @@ export class ClientSession implements RelaySink, AuthIo {
     const ready = this.readyConnection(d.pool);
     this.phase = SessionPhase.BUSY;
     // Only a missing statement needs a round trip first; everything else is rewritten in place.
-    if (ready !== null && ready.statements.has(stmt.sql)) {
+    if (ready?.statements.has(stmt.sql)) {
       this.send(ready, d, build(ready) as Buffer);
       return;
     }
