@@ -1,7 +1,14 @@
 import { timingSafeEqual } from "node:crypto";
 import { CLIENT_ERRORS, type ClientErrorSpec } from "../errors.js";
-import { decryptSha2Password, verifySha2Fast } from "../protocol/auth/caching-sha2.js";
-import { verifyNative } from "../protocol/auth/native-password.js";
+import {
+  CACHING_SHA2_PLUGIN,
+  decryptSha2Password,
+  SHA2_FAST_AUTH_SUCCESS,
+  SHA2_PERFORM_FULL_AUTH,
+  SHA2_REQUEST_PUBLIC_KEY,
+  verifySha2Fast,
+} from "../protocol/auth/caching-sha2.js";
+import { NATIVE_PASSWORD_PLUGIN, verifyNative } from "../protocol/auth/native-password.js";
 import { newScramble } from "../protocol/auth/scramble.js";
 import { Capability, PROXY_SERVER_CAPABILITIES } from "../protocol/constants/capabilities.js";
 import { DEFAULT_COLLATION } from "../protocol/constants/charsets.js";
@@ -14,13 +21,8 @@ import { isSslRequest } from "../protocol/packets/ssl-request.js";
 import type { ProxyContext } from "./context.js";
 import type { ProxyUser } from "./user-directory.js";
 
-const NATIVE = "mysql_native_password";
-const SHA2 = "caching_sha2_password";
-
-/** caching_sha2_password one-byte messages (sent inside AuthMoreData, 0x01). */
-const SHA2_FAST_AUTH_SUCCESS = 0x03;
-const SHA2_PERFORM_FULL_AUTH = 0x04;
-const SHA2_REQUEST_PUBLIC_KEY = 0x02;
+const NATIVE = NATIVE_PASSWORD_PLUGIN;
+const SHA2 = CACHING_SHA2_PLUGIN;
 
 /** Client authentication phases (explicit states, STYLE.md principle 4). */
 const AuthPhase = {
@@ -28,7 +30,8 @@ const AuthPhase = {
   AWAIT_NATIVE_SWITCH: 2,
   AWAIT_SHA2_FULL: 3,
   AWAIT_SHA2_RSA: 4,
-  DONE: 5,
+  AWAIT_SHA2_SWITCH: 5,
+  DONE: 6,
 } as const;
 type AuthPhase = (typeof AuthPhase)[keyof typeof AuthPhase];
 
@@ -99,6 +102,8 @@ export class ClientAuth {
         return this.onHandshakeResponse(pkt, seq);
       case AuthPhase.AWAIT_NATIVE_SWITCH:
         return this.checkNative(pkt.payload, seq);
+      case AuthPhase.AWAIT_SHA2_SWITCH:
+        return this.checkSha2(pkt.payload, seq);
       case AuthPhase.AWAIT_SHA2_FULL:
         return this.onSha2Full(pkt.payload, seq);
       case AuthPhase.AWAIT_SHA2_RSA:
@@ -147,6 +152,19 @@ export class ClientAuth {
     this.scramble = newScramble();
     this.phase = AuthPhase.AWAIT_NATIVE_SWITCH;
     this.io.write(encodeAuthSwitchRequest(seq, { plugin: NATIVE, data: this.scramble }));
+    return { kind: "continue" };
+  }
+
+  /** caching_sha2_password: the fast path when the user is cached, full authentication otherwise. */
+  private checkSha2(token: Buffer, seq: number): AuthStep {
+    const user = this.user!;
+    if (this.ctx.users.sha2Cached(user.name)) {
+      if (!verifySha2Fast(user.password ?? "", this.scramble, token)) return this.denied(seq, true);
+      this.io.write(encodeAuthMoreData(seq, Buffer.from([SHA2_FAST_AUTH_SUCCESS])));
+      return this.done(seq + 1);
+    }
+    this.phase = AuthPhase.AWAIT_SHA2_FULL;
+    this.io.write(encodeAuthMoreData(seq, Buffer.from([SHA2_PERFORM_FULL_AUTH])));
     return { kind: "continue" };
   }
 

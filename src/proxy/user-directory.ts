@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { UserConfig } from "../config/types.js";
-import { parseNativeHash } from "../protocol/auth/native-password.js";
+import { isNativeHash, parseNativeHash } from "../protocol/auth/native-password.js";
 import type { BackendCredentials } from "./backend-connection.js";
 
 export interface ProxyUser {
@@ -26,7 +26,7 @@ export class UserDirectory {
 
   constructor(users: readonly UserConfig[]) {
     for (const u of users) {
-      const isHash = /^\*[0-9a-fA-F]{40}$/.test(u.password);
+      const isHash = isNativeHash(u.password);
       const stage1 = isHash ? null : sha1(Buffer.from(u.password, "utf8"));
       this.users.set(u.name, {
         name: u.name,
