@@ -11,6 +11,8 @@ import { encodeEof } from "../protocol/packets/eof.js";
 import { encodeErr } from "../protocol/packets/err.js";
 import { decodeOk, encodeOk } from "../protocol/packets/ok.js";
 import { Captured, NOT_DONE, ResponseKind } from "../protocol/response-scanner.js";
+import { type RouteDecision, route } from "../routing/router.js";
+import { routeStatement } from "../routing/statement.js";
 import type { BackendConnection, RelaySink } from "./backend-connection.js";
 import type { AcquireRequest, BackendPool } from "./backend-pool.js";
 import { type AuthIo, type AuthResult, type AuthStep, ClientAuth } from "./client-auth.js";
@@ -50,6 +52,12 @@ interface Dispatch {
   prepare: InFlight["prepare"];
   /** COM_SET_OPTION: the multi-statements setting it asks for. */
   multiStatements: boolean | null;
+  /** Pin bits to set once the statement ran (user variables, temp tables, locks). */
+  pinAfter: number;
+  /** The statement reads LAST_INSERT_ID(): sync the connection's value first. */
+  usesLastInsertId: boolean;
+  /** For reads on a replica: what the replica must satisfy, to retry elsewhere on failure. */
+  replica: { maxLagMs: number | null; minGtid: string | null } | null;
 }
 
 /** The statement in flight. */
@@ -68,6 +76,8 @@ interface InFlight {
   prepare: { sql: string; payload: Buffer; backendId: number; numParams: number; numColumns: number } | null;
   errno: number;
   multiStatements: boolean | null;
+  dispatch: Dispatch;
+  bytes: Buffer;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -226,7 +236,7 @@ export class ClientSession implements RelaySink, AuthIo {
     const cmd = p.length > 0 ? p[0]! : -1;
     switch (cmd) {
       case Command.QUERY:
-        this.forward(pkt, ResponseKind.RESULTSET, "statement");
+        this.query(pkt);
         return;
       case Command.PING:
         this.replyOk(pkt.seq + 1);
@@ -285,20 +295,78 @@ export class ClientSession implements RelaySink, AuthIo {
     }
   }
 
-  /** Where a command goes. Routing by statement comes with the read/write split. */
+  /** A command for the primary (or the pinned connection). */
   private dispatch(command: number, kind: ResponseKind, bytes: Buffer, reason: string): Dispatch {
-    const pinned = this.pinned;
-    return {
-      pool: pinned !== null ? pinned.pool : this.ctx.upstreams.primary,
+    return this.planned({ target: "primary", reason: "write" }, command, kind, bytes, reason);
+  }
+
+  /** Turns a routing decision into a pool: the pinned one, the primary, or a replica. */
+  private planned(
+    decision: RouteDecision,
+    command: number,
+    kind: ResponseKind,
+    bytes: Buffer,
+    reason: string,
+  ): Dispatch {
+    const d: Dispatch = {
+      pool: this.ctx.upstreams.primary,
       route: "primary",
-      reason: pinned !== null ? "pinned" : reason,
+      reason,
       command,
       kind,
       bytes,
       beforeSend: null,
       prepare: null,
       multiStatements: null,
+      pinAfter: 0,
+      usesLastInsertId: false,
+      replica: null,
     };
+    const pinned = this.pinned;
+    if (pinned !== null) {
+      d.pool = pinned.pool;
+      d.route = pinned.pool === this.ctx.upstreams.primary ? "primary" : "replica";
+      d.reason = "pinned";
+      return d;
+    }
+    if (decision.target === "replica") {
+      const req = {
+        maxLagMs: decision.maxLagMs,
+        minGtid: decision.requireCaughtUp ? this.state.lastWriteGtid : null,
+        exclude: null,
+      };
+      const choice = this.ctx.upstreams.picker.pick(req);
+      if (choice.pool !== null) {
+        d.pool = choice.pool;
+        d.route = "replica";
+        d.reason = decision.reason;
+        d.replica = req;
+      } else {
+        d.reason = req.minGtid !== null ? "consistency_fallback" : "no_replica";
+      }
+    }
+    return d;
+  }
+
+  /** COM_QUERY: classify, route, run. */
+  private query(pkt: Packet): void {
+    const s = routeStatement(pkt.payload, 1);
+    const decision = route(s.route, {
+      pinned: this.pinned === null ? null : "primary",
+      pinReason: null,
+      consistency: this.ctx.config.routing.consistency,
+      hasUnreplicatedWrite: this.state.lastWriteGtid !== null,
+    });
+    const d = this.planned(
+      decision,
+      Command.QUERY,
+      ResponseKind.RESULTSET,
+      pkt.frame ?? toPackets(pkt.payload, pkt.seq),
+      decision.reason,
+    );
+    d.pinAfter = s.pinAfter;
+    d.usesLastInsertId = s.usesLastInsertId;
+    this.run(d);
   }
 
   private forward(pkt: Packet, kind: ResponseKind, reason: string): void {
@@ -313,7 +381,11 @@ export class ClientSession implements RelaySink, AuthIo {
   private run(d: Dispatch): void {
     this.phase = SessionPhase.BUSY;
     const ready = this.readyConnection(d.pool);
-    if (ready !== null && d.beforeSend === null) {
+    if (
+      ready !== null &&
+      d.beforeSend === null &&
+      (!d.usesLastInsertId || ready.lastInsertId === this.state.lastInsertId)
+    ) {
       this.send(ready, d, d.bytes);
       return;
     }
@@ -328,7 +400,7 @@ export class ClientSession implements RelaySink, AuthIo {
         this.giveBack(conn, d.pool, true);
         return;
       }
-      await this.sync(conn);
+      await this.sync(conn, d);
       const out = d.beforeSend !== null ? await d.beforeSend(conn) : d.bytes;
       if (this.isClosed()) {
         this.giveBack(conn, d.pool, true);
@@ -384,8 +456,14 @@ export class ClientSession implements RelaySink, AuthIo {
   }
 
   /** Brings a connection's schema, variables and options to the session's. */
-  private async sync(conn: BackendConnection): Promise<void> {
+  private async sync(conn: BackendConnection, d: Dispatch): Promise<void> {
     const s = this.state;
+    if (d.usesLastInsertId && conn.lastInsertId !== s.lastInsertId) {
+      // LAST_INSERT_ID(expr) sets the connection's value: this session's id, on any connection.
+      const r = await conn.query(`DO LAST_INSERT_ID(${s.lastInsertId})`);
+      if (r.err) throw new BackendStatementError(r.err);
+      conn.lastInsertId = s.lastInsertId;
+    }
     if (conn.syncedOwner === s && conn.syncedVersion === s.version) return;
     if (s.schema !== null && conn.schema !== s.schema) {
       const payload = Buffer.concat([Buffer.from([Command.INIT_DB]), Buffer.from(s.schema, "utf8")]);
@@ -423,6 +501,8 @@ export class ClientSession implements RelaySink, AuthIo {
       prepare: d.prepare,
       errno: 0,
       multiStatements: d.multiStatements,
+      dispatch: d,
+      bytes,
     };
     conn.relay(d.kind, this, bytes);
   }
@@ -505,6 +585,12 @@ export class ClientSession implements RelaySink, AuthIo {
       this.waitingDrain = false;
     }
     this.ctx.hooks.onStatement(cur.route, cur.pool.endpoint.name, cur.reason, 0, 2013);
+    const d = cur.dispatch;
+    if (cur.route === "replica" && d.replica !== null) {
+      this.ctx.upstreams.picker.done(cur.pool);
+      this.ctx.upstreams.picker.markDown(cur.pool, err.message);
+      if (!cur.forwarded && this.retryRead(d, cur.pool, cur.bytes)) return;
+    }
     if (cur.forwarded) {
       // Mid-result: the client's parser is inside a result set; closing is the honest answer.
       this.close();
@@ -513,6 +599,24 @@ export class ClientSession implements RelaySink, AuthIo {
     this.phase = SessionPhase.IDLE;
     this.sendError(CLIENT_ERRORS.lostConnection(err.message), 1);
     this.pump();
+  }
+
+  /**
+   * A read failed on a replica before any byte reached the client: run it once more, on another
+   * replica or the primary. The client sees only the delay.
+   */
+  private retryRead(d: Dispatch, failed: BackendPool, bytes: Buffer): boolean {
+    if (d.reason.startsWith("retry")) return false;
+    const choice = this.ctx.upstreams.picker.pick({ ...d.replica!, exclude: failed.endpoint.name });
+    const retry: Dispatch = { ...d, bytes, reason: "retry", beforeSend: null };
+    if (choice.pool !== null) retry.pool = choice.pool;
+    else {
+      retry.pool = this.ctx.upstreams.primary;
+      retry.route = "primary";
+      retry.replica = null;
+    }
+    this.run(retry);
+    return true;
   }
 
   private finish(cur: InFlight): void {
@@ -528,7 +632,9 @@ export class ClientSession implements RelaySink, AuthIo {
       cur.conn.multiStatements = cur.multiStatements;
       if (cur.conn.syncedOwner === this.state) cur.conn.syncedVersion = this.state.version;
     }
+    if (cur.errno === 0) pins |= cur.dispatch.pinAfter;
     this.pins = pins;
+    if (cur.route === "replica" && this.pinned === null) this.ctx.upstreams.picker.done(cur.pool);
     this.ctx.hooks.onStatement(
       cur.route,
       cur.pool.endpoint.name,

@@ -57,6 +57,11 @@ export class SessionState {
   readonly vars = new Map<string, string>();
   multiStatements: boolean;
   lastInsertId = 0;
+  /**
+   * GTID of the session's last write on the primary (MariaDB reports `last_gtid` through session
+   * tracking): a replica serves this session's reads only once it has applied it.
+   */
+  lastWriteGtid: string | null = null;
   version = 0;
 
   constructor(schema: string | null, multiStatements: boolean) {
@@ -75,6 +80,10 @@ export class SessionState {
       if (c.type === "variable") {
         explained = true;
         const name = c.name.toLowerCase();
+        if (name === "last_gtid") {
+          if (c.value !== "") this.lastWriteGtid = c.value;
+          continue;
+        }
         if (NOT_REPLAYED.has(name)) continue;
         if (this.vars.get(name) !== c.value) {
           this.vars.set(name, c.value);
