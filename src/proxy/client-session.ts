@@ -12,7 +12,7 @@ import { encodeErr } from "../protocol/packets/err.js";
 import { decodeOk, encodeOk } from "../protocol/packets/ok.js";
 import { Captured, NOT_DONE, ResponseKind } from "../protocol/response-scanner.js";
 import { type RouteDecision, route } from "../routing/router.js";
-import { routeStatement } from "../routing/statement.js";
+import { type RoutedStatement, routeStatement } from "../routing/statement.js";
 import type { BackendConnection, RelaySink } from "./backend-connection.js";
 import type { AcquireRequest, BackendPool } from "./backend-pool.js";
 import { type AuthIo, type AuthResult, type AuthStep, ClientAuth } from "./client-auth.js";
@@ -351,22 +351,21 @@ export class ClientSession implements RelaySink, AuthIo {
   /** COM_QUERY: classify, route, run. */
   private query(pkt: Packet): void {
     const s = routeStatement(pkt.payload, 1);
+    this.run(this.routed(s, Command.QUERY, pkt.frame ?? toPackets(pkt.payload, pkt.seq)));
+  }
+
+  /** The dispatch for a classified statement (COM_QUERY, or COM_STMT_EXECUTE of its SQL). */
+  private routed(s: RoutedStatement, command: number, bytes: Buffer): Dispatch {
     const decision = route(s.route, {
       pinned: this.pinned === null ? null : "primary",
       pinReason: null,
       consistency: this.ctx.config.routing.consistency,
       hasUnreplicatedWrite: this.state.lastWriteGtid !== null,
     });
-    const d = this.planned(
-      decision,
-      Command.QUERY,
-      ResponseKind.RESULTSET,
-      pkt.frame ?? toPackets(pkt.payload, pkt.seq),
-      decision.reason,
-    );
+    const d = this.planned(decision, command, ResponseKind.RESULTSET, bytes, decision.reason);
     d.pinAfter = s.pinAfter;
     d.usesLastInsertId = s.usesLastInsertId;
-    this.run(d);
+    return d;
   }
 
   private forward(pkt: Packet, kind: ResponseKind, reason: string): void {
@@ -695,7 +694,13 @@ export class ClientSession implements RelaySink, AuthIo {
     const held = Buffer.concat(cur.held!);
     const prep = cur.prepare;
     if (prep !== null && prep.backendId >= 0 && held[4] === 0x00) {
-      const stmt = this.stmts.add(prep.sql, prep.payload, prep.numParams, prep.numColumns);
+      const stmt = this.stmts.add(
+        prep.sql,
+        prep.payload,
+        prep.numParams,
+        prep.numColumns,
+        routeStatement(prep.payload, 1),
+      );
       rememberOnConnection(cur.conn, prep.sql, prep.backendId, prep.numParams, closeOnServer);
       // PREPARE_OK is the first packet: header (4) + 0x00, then int<4> statement_id.
       held.writeUInt32LE(stmt.id, 5);
@@ -732,7 +737,7 @@ export class ClientSession implements RelaySink, AuthIo {
       }
       return payload === p && pkt.frame !== null ? pkt.frame : toPackets(payload, pkt.seq);
     };
-    const d = this.dispatch(Command.STMT_EXECUTE, ResponseKind.RESULTSET, EMPTY, "execute");
+    const d = this.routed(stmt.routed, Command.STMT_EXECUTE, EMPTY);
     const ready = this.readyConnection(d.pool);
     this.phase = SessionPhase.BUSY;
     // Only a missing statement needs a round trip first; everything else is rewritten in place.

@@ -1,3 +1,4 @@
+import type { RoutedStatement } from "../routing/statement.js";
 import type { BackendConnection } from "./backend-connection.js";
 
 /** A statement as the client sees it: the proxy's id, its SQL, and what EXECUTE needs. */
@@ -12,6 +13,8 @@ export interface ClientStatement {
   paramTypes: Buffer | null;
   /** COM_STMT_SEND_LONG_DATA packets waiting for the next EXECUTE (sent to whichever connection runs it). */
   longData: Buffer[];
+  /** How EXECUTE routes: classified once, at PREPARE. */
+  routed: RoutedStatement;
 }
 
 /** Per backend connection, at most this many cached statements; the oldest is closed beyond it. */
@@ -27,7 +30,13 @@ export class StatementRegistry {
   private readonly byId = new Map<number, ClientStatement>();
   private nextId = 1;
 
-  add(sql: string, preparePayload: Buffer, numParams: number, numColumns: number): ClientStatement {
+  add(
+    sql: string,
+    preparePayload: Buffer,
+    numParams: number,
+    numColumns: number,
+    routed: RoutedStatement,
+  ): ClientStatement {
     const stmt: ClientStatement = {
       id: this.nextId++,
       sql,
@@ -36,6 +45,7 @@ export class StatementRegistry {
       numColumns,
       paramTypes: null,
       longData: [],
+      routed,
     };
     this.byId.set(stmt.id, stmt);
     return stmt;
