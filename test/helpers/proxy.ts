@@ -1,6 +1,8 @@
 import pino from "pino";
 import type { Config } from "../../src/config/types.js";
 import { ProxyServer } from "../../src/proxy/server.js";
+import { buildTlsContext } from "../../src/proxy/tls-context.js";
+import { loadTlsMaterial } from "../../src/proxy/tls-material.js";
 
 export interface Endpoint {
   host: string;
@@ -53,10 +55,11 @@ export interface TestProxy {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Starts the data path in-process on a free port. */
-export async function startProxy(config: Config): Promise<TestProxy> {
+/** Starts the data path in-process on a free port (with a self-signed certificate if `tls`). */
+export async function startProxy(config: Config, opts: { tls?: boolean } = {}): Promise<TestProxy> {
   const logger = pino({ level: config.log.level });
-  const server = new ProxyServer({ config, logger, tls: null });
+  const tls = opts.tls ? buildTlsContext(await loadTlsMaterial({ ...config.tls, enabled: true })) : null;
+  const server = new ProxyServer({ config, logger, tls });
   const { host, port } = await server.start();
   const close = () => server.close();
   return { server, host, port, close, [Symbol.asyncDispose]: close };

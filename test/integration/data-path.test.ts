@@ -25,7 +25,7 @@ function direct(extra: mysql.ConnectionOptions = {}) {
 
 beforeAll(async () => {
   sandbox = await startSandbox({ replicas: 1 });
-  proxy = await startProxy(testConfig(sandbox.primary, []));
+  proxy = await startProxy(testConfig(sandbox.primary, sandbox.replicas ?? []));
   const c = await direct();
   await c.query("CREATE DATABASE IF NOT EXISTS other_db");
   await c.query("CREATE TABLE IF NOT EXISTS other_db.marker (id INT PRIMARY KEY)");
@@ -272,9 +272,40 @@ describe("mysql2 through the proxy", () => {
     await small.close();
   });
 
+  test("a 1 GiB result set streams through a slow client with bounded memory", async () => {
+    const { client, result } = await RawClient.login(proxy.host, proxy.port, "app", "app-pass", "app");
+    expect(result.payload[0]).toBe(0x00);
+    // 1,048,576 rows of 1 KiB from MariaDB's sequence engine: no table storage needed.
+    const sql = "SELECT REPEAT('x', 1024) FROM seq_1_to_1048576";
+    const before = process.memoryUsage().rss;
+    let received = 0;
+    let peak = 0;
+    const done = new Promise<void>((resolve) => {
+      client.socket.removeAllListeners("data");
+      client.socket.on("data", (chunk: Buffer) => {
+        received += chunk.length;
+        // A slow reader: pause for 2 ms every 4 MiB.
+        if (received % (4 << 20) < chunk.length) {
+          client.socket.pause();
+          peak = Math.max(peak, process.memoryUsage().rss - before);
+          setTimeout(() => client.socket.resume(), 2);
+        }
+        // Each row is 4 (header) + 3 (length 0xFC xx xx) + 1024 bytes; metadata and EOF come on top.
+        if (received > 1_048_576 * 1031) resolve();
+      });
+    });
+    client.send(0, Buffer.concat([Buffer.from([Command.QUERY]), Buffer.from(sql)]));
+    await done;
+    expect(received).toBeGreaterThan(1 << 30);
+    // The proxy relays as it reads: growth stays far below the result's size.
+    expect(peak).toBeLessThan(256 << 20);
+    client.close();
+  }, 240_000);
+
   test("a backend connection killed mid-query gives the client an error, not a hang", async () => {
     const c = await viaProxy();
-    const running = c.query("SELECT SLEEP(30)").then(
+    // On the primary: a read on a replica would be retried elsewhere (that has its own test).
+    const running = c.query("/* rwsplit: route=primary */ SELECT SLEEP(30)").then(
       () => null,
       (e: { errno?: number; code?: string }) => e,
     );
@@ -282,7 +313,7 @@ describe("mysql2 through the proxy", () => {
     let killed = false;
     for (let i = 0; i < 50 && !killed; i++) {
       const [rows] = await root.query(
-        "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(30)'",
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%SELECT SLEEP(30)' AND USER = 'app'",
       );
       const id = (rows as { ID: number }[])[0]?.ID;
       if (id !== undefined) {
