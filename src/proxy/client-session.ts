@@ -1,4 +1,5 @@
 import type net from "node:net";
+import { Duplex } from "node:stream";
 import tls from "node:tls";
 import { CLIENT_ERRORS, type ClientErrorSpec, RwsplitError } from "../errors.js";
 import { BufferReader } from "../protocol/buffer-reader.js";
@@ -207,7 +208,30 @@ export class ClientSession implements RelaySink, AuthIo {
     const raw = this.socket;
     raw.removeAllListeners("data");
     raw.removeAllListeners("close");
-    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: this.ctx.tls!.secureContext });
+    // Clients send their TLS ClientHello right behind the SSLRequest, often in the same
+    // segment: those bytes are already in the framer and must reach the TLS layer first.
+    const early = this.framer.drain();
+    let transport: Duplex = raw;
+    if (early.length > 0) {
+      const feed = new Duplex({
+        read() {},
+        write(chunk: Buffer, _enc, cb) {
+          raw.write(chunk, cb);
+        },
+        final(cb) {
+          raw.end(cb);
+        },
+      });
+      feed.push(early);
+      raw.on("data", (d: Buffer) => feed.push(d));
+      raw.on("end", () => feed.push(null));
+      raw.on("close", () => feed.destroy());
+      transport = feed;
+    }
+    const secure = new tls.TLSSocket(transport as net.Socket, {
+      isServer: true,
+      secureContext: this.ctx.tls!.secureContext,
+    });
     this.socket = secure;
     this.secure = true;
     this.attachSocket(secure);

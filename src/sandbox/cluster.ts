@@ -308,7 +308,7 @@ export async function waitForReplicas(info: SandboxInfo, ms = 30_000): Promise<v
           async () => {
             const [st] = await rc.query("SHOW SLAVE STATUS");
             const s = (st as Record<string, unknown>[])[0];
-            if (!s || s.Slave_IO_Running !== "Yes" || s.Slave_SQL_Running !== "Yes") return false;
+            if (s?.Slave_IO_Running !== "Yes" || s.Slave_SQL_Running !== "Yes") return false;
             const [w] = await rc.query("SELECT MASTER_GTID_WAIT(?, 0.5) AS w", [pos]);
             return (w as { w: number }[])[0]!.w === 0;
           },
