@@ -1,3 +1,60 @@
 import type { Command } from "commander";
+import { startRwsplit } from "../../app.js";
+import { formatProblems, loadConfig } from "../../config/load.js";
+import { createLogger } from "../../log.js";
 
-export function register(_program: Command): void {}
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function register(program: Command): void {
+  program
+    .command("serve")
+    .description("run the proxy: MySQL clients on --listen, admin HTTP on --admin")
+    .option("-c, --config <file>", "YAML config file (see config.example.yaml)")
+    .option("--listen <host:port>", "where MySQL clients connect (default 127.0.0.1:6033)")
+    .option("--admin <host:port>", "admin HTTP endpoint (default 127.0.0.1:6070)")
+    .option("--primary <host:port>", "the primary backend")
+    .option("--replica <host:port>", "a replica backend (repeatable)", collect)
+    .option("--user <name:password>", "a user clients log in as (repeatable)", collect)
+    .option("--monitor-user <name:password>", "the user the monitor connects as")
+    .option("--log-level <level>", "trace, debug, info, warn, error, fatal or silent")
+    .action(async (opts: Record<string, unknown>) => {
+      let config: ReturnType<typeof loadConfig>;
+      try {
+        config = loadConfig({
+          file: opts.config as string | undefined,
+          env: process.env,
+          flags: {
+            listen: opts.listen as string | undefined,
+            admin: opts.admin as string | undefined,
+            primary: opts.primary as string | undefined,
+            replica: opts.replica as string[] | undefined,
+            user: opts.user as string[] | undefined,
+            monitorUser: opts.monitorUser as string | undefined,
+            logLevel: opts.logLevel as string | undefined,
+          },
+        });
+      } catch (e) {
+        process.stderr.write(`${formatProblems(e)}\n`);
+        process.exit(2);
+      }
+      const logger = createLogger({ level: config.log.level });
+      const app = await startRwsplit(config, logger).catch((e: unknown) => {
+        logger.fatal({ err: e }, "rwsplit could not start");
+        process.exit(1);
+      });
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info(
+          { signal, drainTimeoutMs: config.drainTimeoutMs },
+          "draining: no new clients, finishing statements",
+        );
+        await app.stop();
+        logger.info("rwsplit stopped");
+        process.exit(0);
+      };
+      process.on("SIGTERM", () => void stop("SIGTERM"));
+      process.on("SIGINT", () => void stop("SIGINT"));
+    });
+}

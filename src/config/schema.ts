@@ -1,0 +1,409 @@
+import { z } from "zod";
+import { DURATION_HINT, MAX_DURATION_MS, parseDuration } from "./duration.js";
+import type { BackendConfig, Config, HostPort } from "./types.js";
+
+/**
+ * The one schema for the config file. File keys are snake_case and durations are "500ms"/"2s"/"1m"
+ * or milliseconds; `configSchema` turns a file's parsed YAML into the typed `Config` (camelCase,
+ * `...Ms` numbers). Every object is strict: a misspelt key is an error naming the key it probably
+ * meant, never a silently ignored setting. Every message says what was expected and what was found,
+ * and never echoes a password.
+ */
+
+// ---- messages --------------------------------------------------------------------------------
+
+/** A short rendering of a YAML value for messages: strings quoted, collections summarised. */
+export function show(v: unknown): string {
+  if (v === null) return "an empty value";
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  return String(v);
+}
+
+/** Secrets are described, never shown. */
+function showSecret(v: unknown): string {
+  return typeof v === "string" ? `a ${v.length}-character string` : show(v);
+}
+
+/** Levenshtein distance, for "did you mean" on misspelt keys. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+export function unknownKeyMessage(key: string, known: readonly string[]): string {
+  const near = known
+    .map((k) => ({ k, d: distance(key.toLowerCase(), k) }))
+    .filter(({ k, d }) => d <= Math.max(2, Math.floor(k.length / 3)))
+    .sort((x, y) => x.d - y.d)[0];
+  const hint = near ? `did you mean "${near.k}"?` : `expected one of ${known.join(", ")}`;
+  return `unknown key: ${hint}`;
+}
+
+// ---- leaves ----------------------------------------------------------------------------------
+
+/** `parse` returns the value, undefined for "not what was expected", or a `Reject` with its own message. */
+class Reject {
+  constructor(readonly message: string) {}
+}
+
+function leaf<T>(expected: string, parse: (v: unknown) => T | Reject | undefined, secret = false) {
+  return z.unknown().transform((v, ctx): T => {
+    const out = v === undefined ? new Reject(`missing: expected ${expected}`) : parse(v);
+    if (out === undefined || out instanceof Reject) {
+      const found = secret ? showSecret(v) : show(v);
+      ctx.addIssue({ code: "custom", message: out?.message ?? `expected ${expected}, found ${found}` });
+      return z.NEVER;
+    }
+    return out;
+  });
+}
+
+/** YAML reads `password: 1234` as a number; converting it back could silently change it (0123 → 123). */
+function notQuoted(v: unknown, secret: boolean): Reject | undefined {
+  if (typeof v !== "number" && typeof v !== "boolean") return undefined;
+  const shown = secret ? `a ${typeof v}` : `the ${typeof v} ${String(v)}`;
+  return new Reject(`expected a string, found ${shown}: quote it in YAML`);
+}
+
+const text = (what = "a non-empty string") =>
+  leaf(what, (v) => notQuoted(v, false) ?? (typeof v === "string" && v.length > 0 ? v : undefined));
+
+const bool = () => leaf("true or false", (v) => (typeof v === "boolean" ? v : undefined));
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  leaf(max === Number.MAX_SAFE_INTEGER ? `a whole number >= ${min}` : `a whole number ${min}..${max}`, (v) =>
+    typeof v === "number" && Number.isInteger(v) && v >= min && v <= max ? v : undefined,
+  );
+
+const oneOf = <const T extends readonly string[]>(values: T) =>
+  leaf(`one of ${values.join(", ")}`, (v) => (values.includes(v as string) ? (v as T[number]) : undefined));
+
+/** `positive`: intervals and timeouts, where 0 would spin or fail everything at once. */
+const duration = (positive = true) =>
+  leaf(`${positive ? "a positive " : ""}${DURATION_HINT}`, (v) => {
+    const ms = parseDuration(v);
+    if (ms === null || (positive && ms === 0)) return undefined;
+    if (ms > MAX_DURATION_MS) return new Reject(`expected at most ${MAX_DURATION_MS} ms (~24.8 days), found ${show(v)}`);
+    return ms;
+  });
+
+const KIB = 1024;
+const SIZE_UNIT: Record<string, number> = { "": 1, k: KIB, kib: KIB, m: KIB ** 2, mib: KIB ** 2, g: KIB ** 3, gib: KIB ** 3 };
+
+/** Bytes: a number or MySQL option-file style "64M" / "1G" (powers of 1024, as the server reads them). */
+export function parseByteSize(v: unknown): number | null {
+  if (typeof v === "number") return Number.isInteger(v) && v >= 0 ? v : null;
+  if (typeof v !== "string") return null;
+  const m = /^(\d+)\s*([kmg](?:ib)?)?$/i.exec(v.trim());
+  return m ? Number(m[1]) * SIZE_UNIT[(m[2] ?? "").toLowerCase()]! : null;
+}
+
+/** MariaDB's max_allowed_packet range: 1 KiB up to the protocol's 1 GiB ceiling. */
+const packetSize = () =>
+  leaf('a size from 1024 to 1G, like 16777216, "64M" or "1G"', (v) => {
+    const n = parseByteSize(v);
+    return n !== null && n >= KIB && n <= KIB ** 3 ? n : undefined;
+  });
+
+/** Plaintext, or a mysql_native_password hash as SELECT PASSWORD('...') prints it (ProxySQL accepts both). */
+const password = () =>
+  leaf(
+    "a string",
+    (v) => {
+      if (typeof v !== "string") return notQuoted(v, true);
+      if (v.startsWith("*") && !/^\*[0-9A-Fa-f]{40}$/.test(v)) {
+        return new Reject(
+          `a password starting with "*" is a mysql_native_password hash: expected "*" and 40 hex digits, found ${showSecret(v)}`,
+        );
+      }
+      return v;
+    },
+    true,
+  );
+
+/** The heartbeat schema is interpolated into SQL, so it must be a plain identifier. */
+const identifier = () =>
+  leaf("an identifier of letters, digits, _ and $ (at most 64)", (v) =>
+    typeof v === "string" && /^[A-Za-z_][A-Za-z0-9_$]{0,63}$/.test(v) ? v : undefined,
+  );
+
+const redisUrl = () =>
+  leaf("a redis://[:password@]host:port[/db] or rediss:// URL", (v) => {
+    if (typeof v !== "string") return undefined;
+    try {
+      const u = new URL(v);
+      return u.protocol === "redis:" || u.protocol === "rediss:" ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+
+// ---- addresses -------------------------------------------------------------------------------
+
+/** "host:port", "[::1]:6033" (IPv6 must be bracketed, as in URLs); null with a reason otherwise. */
+export function parseAddress(s: string): HostPort | string {
+  const v = s.trim();
+  const m = /^\[([0-9A-Za-z:.%]+)\]:(\d{1,5})$/.exec(v) ?? /^([^\s:[\]/]+):(\d{1,5})$/.exec(v);
+  if (m) return { host: m[1]!, port: Number(m[2]) };
+  if (!v.includes(":")) return "the :port is missing";
+  if (!v.startsWith("[") && v.indexOf(":") !== v.lastIndexOf(":")) return "put an IPv6 host in brackets, like [::1]:6033";
+  return 'expected "host:port"';
+}
+
+export function formatAddress(a: HostPort): string {
+  return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** Port 0 (any free port) is fine for what rwsplit listens on, never for a backend. */
+function portLeaf(minPort: 0 | 1) {
+  return leaf(`a port number ${minPort}..65535`, (v) =>
+    typeof v === "number" && Number.isInteger(v) && v >= minPort && v <= 65535 ? v : undefined,
+  );
+}
+
+function objectError(expected: string) {
+  return (iss: z.core.$ZodRawIssue) =>
+    iss.code === "invalid_type"
+      ? iss.input === undefined
+        ? `missing: expected ${expected}`
+        : `expected ${expected}, found ${show(iss.input)}`
+      : undefined;
+}
+
+/**
+ * A strict mapping. Unknown keys become one issue per mapping; its message holds one line per key,
+ * in `keys` order, which load.ts splits back into one problem per key.
+ */
+function mapping<S extends z.core.$ZodLooseShape>(shape: S, expected: string) {
+  const known = Object.keys(shape);
+  const wrongType = objectError(expected);
+  return z.strictObject(shape, {
+    error: (iss) =>
+      iss.code === "unrecognized_keys" ? iss.keys.map((k) => unknownKeyMessage(k, known)).join("\n") : wrongType(iss),
+  });
+}
+
+function list<T extends z.ZodType>(element: T, expected: string, min = 0, tooFew = "") {
+  const wrongType = objectError(expected);
+  return z.array(element, { error: (iss) => (iss.code === "too_small" ? tooFew : wrongType(iss)) }).min(min);
+}
+
+/** A string "host:port" becomes {host, port}; anything else goes on to `then` to be checked as a mapping. */
+function fromAddressString<T extends z.ZodType>(portMin: 0 | 1, then: T) {
+  return z
+    .unknown()
+    .transform((v, ctx) => {
+      if (typeof v !== "string") return v;
+      const a = parseAddress(v);
+      if (typeof a === "string" || a.port < portMin || a.port > 65535) {
+        const why = typeof a === "string" ? a : `port must be ${portMin}..65535`;
+        ctx.addIssue({ code: "custom", message: `${why}: expected "host:port" or {host, port}, found ${show(v)}` });
+        return z.NEVER;
+      }
+      return a;
+    })
+    .pipe(then);
+}
+
+const ADDRESS = '"host:port" or {host, port}';
+
+const listenAddress = (host: string, port: number) =>
+  fromAddressString(0, mapping({ host: text("a host name or IP"), port: portLeaf(0) }, ADDRESS)).default({
+    host,
+    port,
+  });
+
+const backend = fromAddressString(
+  1,
+  mapping(
+    {
+      host: text("a host name or IP"),
+      port: portLeaf(1),
+      name: text().optional(),
+      weight: leaf("a number > 0", (v) => (typeof v === "number" && v > 0 && Number.isFinite(v) ? v : undefined)).default(
+        1,
+      ),
+      priority: int(-1000, 1000).default(0),
+    },
+    `${ADDRESS}, optionally with name, weight and priority`,
+  ),
+).transform((b): BackendConfig => ({ ...b, name: b.name ?? formatAddress(b) }));
+
+// ---- the file --------------------------------------------------------------------------------
+
+const user = mapping(
+  { name: text(), password: password(), default_schema: text().optional() },
+  "{name, password, default_schema?}",
+);
+
+/** Sections default to {} and are then filled key by key, so a partial section keeps other defaults. */
+export const fileSchema = mapping(
+  {
+    listen: listenAddress("127.0.0.1", 6033),
+    admin: mapping({ listen: listenAddress("127.0.0.1", 6070), enabled: bool().default(true) }, "a mapping").prefault(
+      {},
+    ),
+    log: mapping(
+      { level: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const).default("info") },
+      "a mapping",
+    ).prefault({}),
+    backends: mapping(
+      { primary: backend, replicas: list(backend, "a list of backends").default([]) },
+      "a mapping with primary and replicas",
+    ).prefault({}),
+    users: list(user, "a list of users ({name, password})", 1, "expected at least one user, found none"),
+    monitor: mapping(
+      {
+        // ProxySQL's mysql-monitor_username / mysql-monitor_password defaults.
+        user: text().default("monitor"),
+        password: password().default("monitor"),
+        interval: duration().default(500),
+        timeout: duration().default(1000),
+        heartbeat: mapping(
+          { enabled: bool().default(true), interval: duration().default(250), schema: identifier().default("rwsplit") },
+          "a mapping",
+        ).prefault({}),
+      },
+      "a mapping",
+    ).prefault({}),
+    pool: mapping(
+      {
+        max_per_backend: int(1).default(200),
+        connect_timeout: duration().default(3000),
+        idle_timeout: duration().default(60_000),
+        ping_after_idle: duration(false).default(5000),
+        acquire_timeout: duration().default(5000),
+      },
+      "a mapping",
+    ).prefault({}),
+    limits: mapping(
+      { max_client_connections: int(1).default(10_000), max_allowed_packet: packetSize().default(KIB ** 3) },
+      "a mapping",
+    ).prefault({}),
+    tls: mapping(
+      { enabled: bool().default(true), cert_file: text("a file path").optional(), key_file: text("a file path").optional() },
+      "a mapping",
+    ).prefault({}),
+    routing: mapping(
+      {
+        consistency: oneOf(["eventual", "session", "primary"] as const).default("session"),
+        read_fallback: oneOf(["primary", "error"] as const).default("primary"),
+      },
+      "a mapping",
+    ).prefault({}),
+    lag: mapping(
+      {
+        soft: duration(false).default(500),
+        max: duration().default(3000),
+        readmit_below: duration(false).default(2000),
+        readmit_checks: int(1).default(3),
+        min_serving: int(0).default(0),
+      },
+      "a mapping",
+    ).prefault({}),
+    drain_timeout: duration(false).default(10_000),
+    redis: mapping({ url: redisUrl() }, "a mapping with url").optional(),
+  },
+  "a YAML mapping of settings",
+);
+
+/** The file after parsing and defaults: still snake_case, durations already in ms. */
+export type FileConfig = z.output<typeof fileSchema>;
+
+/** Checks that span keys; each problem is reported at the key to change. */
+function crossField(f: FileConfig, ctx: z.core.$RefinementCtx<FileConfig>): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  if (f.lag.soft >= f.lag.max) {
+    issue(["lag", "soft"], `expected less than lag.max (${f.lag.max} ms), found ${f.lag.soft} ms`);
+  }
+  if (f.lag.readmit_below > f.lag.max) {
+    issue(["lag", "readmit_below"], `expected at most lag.max (${f.lag.max} ms), found ${f.lag.readmit_below} ms`);
+  }
+  if ((f.tls.cert_file === undefined) !== (f.tls.key_file === undefined)) {
+    const [has, lacks] = f.tls.cert_file === undefined ? ["key_file", "cert_file"] : ["cert_file", "key_file"];
+    issue(["tls", lacks], `missing: tls.${has} is set, so tls.${lacks} is needed too (or neither, for a generated certificate)`);
+  }
+  const all = [f.backends.primary, ...f.backends.replicas];
+  const where = (i: number) => (i === 0 ? ["backends", "primary"] : ["backends", "replicas", i - 1]);
+  const label = (i: number) => (i === 0 ? "backends.primary" : `backends.replicas[${i - 1}]`);
+  const addresses = new Map<string, number>();
+  const names = new Map<string, number>();
+  all.forEach((b, i) => {
+    const addr = `${b.host.toLowerCase()}:${b.port}`;
+    const sameAddr = addresses.get(addr);
+    if (sameAddr !== undefined) issue(where(i), `${formatAddress(b)} is already ${label(sameAddr)}: each backend once`);
+    else addresses.set(addr, i);
+    const sameName = names.get(b.name);
+    if (sameName !== undefined && sameAddr === undefined) {
+      issue([...where(i), "name"], `name "${b.name}" is already used by ${label(sameName)}: names label metrics`);
+    } else names.set(b.name, i);
+  });
+  const users = new Map<string, number>();
+  f.users.forEach((u, i) => {
+    const same = users.get(u.name);
+    if (same !== undefined) issue(["users", i, "name"], `user "${u.name}" is already users[${same}]`);
+    else users.set(u.name, i);
+  });
+}
+
+/** snake_case file values → the typed Config. The return type makes the compiler check every field. */
+function toConfig(f: FileConfig): Config {
+  const { monitor: m, pool: p, lag } = f;
+  return {
+    listen: f.listen,
+    admin: { listen: f.admin.listen, enabled: f.admin.enabled },
+    log: { level: f.log.level },
+    backends: { primary: f.backends.primary, replicas: f.backends.replicas },
+    users: f.users.map((u) => ({
+      name: u.name,
+      password: u.password,
+      ...(u.default_schema === undefined ? {} : { defaultSchema: u.default_schema }),
+    })),
+    monitor: {
+      user: m.user,
+      password: m.password,
+      intervalMs: m.interval,
+      timeoutMs: m.timeout,
+      heartbeat: { enabled: m.heartbeat.enabled, intervalMs: m.heartbeat.interval, schema: m.heartbeat.schema },
+    },
+    pool: {
+      maxPerBackend: p.max_per_backend,
+      connectTimeoutMs: p.connect_timeout,
+      idleTimeoutMs: p.idle_timeout,
+      pingAfterIdleMs: p.ping_after_idle,
+      acquireTimeoutMs: p.acquire_timeout,
+    },
+    limits: { maxClientConnections: f.limits.max_client_connections, maxAllowedPacket: f.limits.max_allowed_packet },
+    tls: {
+      enabled: f.tls.enabled,
+      ...(f.tls.cert_file === undefined ? {} : { certFile: f.tls.cert_file, keyFile: f.tls.key_file }),
+    },
+    routing: { consistency: f.routing.consistency, readFallback: f.routing.read_fallback },
+    lag: {
+      softMs: lag.soft,
+      maxMs: lag.max,
+      readmitBelowMs: lag.readmit_below,
+      readmitChecks: lag.readmit_checks,
+      minServing: lag.min_serving,
+    },
+    drainTimeoutMs: f.drain_timeout,
+    ...(f.redis === undefined ? {} : { redis: { url: f.redis.url } }),
+  };
+}
+
+/** The one schema: parsed YAML (after overrides) in, `Config` out. */
+export const configSchema = fileSchema.superRefine(crossField).transform(toConfig);
+
+// The contract with every other module: the schema produces exactly `Config`, no more, no less.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const exact: Same<z.output<typeof configSchema>, Config> = true;
+void exact;
