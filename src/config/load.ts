@@ -1,196 +1,170 @@
 import { readFileSync } from "node:fs";
-import { parse as parseYaml, YAMLParseError } from "yaml";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { isAlias, LineCounter, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { RwsplitError } from "../errors.js";
-import { fileSchema, toConfig } from "./schema.js";
+import { applyEnv, applyFlags, type CliFlags, type Override, type Raw } from "./overrides.js";
+import { configSchema, show } from "./schema.js";
 import type { Config } from "./types.js";
 
-/** CLI flags of `rwsplit serve` that override file and environment values. */
-export interface CliFlags {
-  listen?: string;
-  admin?: string;
-  primary?: string;
-  replica?: string[];
-  user?: string[];
-  monitorUser?: string;
-  logLevel?: string;
-}
+export type { CliFlags } from "./overrides.js";
 
 export interface ConfigProblem {
+  /** Where, in file terms: `pool.max_per_backend`, `backends.replicas[1].port`, or `file:line:col`. */
   path: string;
+  /** What was expected and what was found. */
   message: string;
 }
 
+/** CONFIG_INVALID (values) or CONFIG_UNREADABLE (file or YAML syntax), with every problem found. */
 export class ConfigError extends RwsplitError {
-  constructor(
-    readonly problems: ConfigProblem[],
-    code: "CONFIG_INVALID" | "CONFIG_UNREADABLE" = "CONFIG_INVALID",
-  ) {
-    super(code, problems.map((p) => `${p.path}: ${p.message}`).join("; "));
+  readonly problems: ConfigProblem[];
+  constructor(code: "CONFIG_INVALID" | "CONFIG_UNREADABLE", problems: ConfigProblem[]) {
+    super(
+      code,
+      `${code === "CONFIG_INVALID" ? "config is invalid" : "config file cannot be read"}: ${problems
+        .map((p) => `${p.path}: ${p.message}`)
+        .join("; ")}`,
+    );
+    this.name = "ConfigError";
+    this.problems = problems;
   }
 }
 
-type Raw = Record<string, unknown>;
-
-function obj(parent: Raw, key: string): Raw {
-  const v = parent[key];
-  if (v !== null && typeof v === "object" && !Array.isArray(v)) return v as Raw;
-  const fresh: Raw = {};
-  parent[key] = fresh;
-  return fresh;
-}
-
-function splitCredential(v: string): { name: string; password: string } {
-  const i = v.indexOf(":");
-  return i < 0 ? { name: v, password: "" } : { name: v.slice(0, i), password: v.slice(i + 1) };
-}
+const MAX_YAML_ERRORS = 5;
 
 /**
- * Environment overrides: RWSPLIT_LISTEN, RWSPLIT_ADMIN_LISTEN, RWSPLIT_LOG_LEVEL,
- * RWSPLIT_PRIMARY, RWSPLIT_REPLICAS (comma-separated), RWSPLIT_USERS (name:password,...),
- * RWSPLIT_MONITOR_USER (name:password), RWSPLIT_REDIS_URL, and RWSPLIT__SECTION__KEY=value for
- * any other key (value read as a YAML scalar).
+ * The file's YAML as plain data. Relative tls paths are resolved against the file's directory, so a
+ * config and its certificate can move together.
  */
-function applyEnv(raw: Raw, env: NodeJS.ProcessEnv): void {
-  const e = (k: string) => (env[k] !== undefined && env[k] !== "" ? env[k] : undefined);
-  if (e("RWSPLIT_LISTEN")) raw.listen = e("RWSPLIT_LISTEN");
-  if (e("RWSPLIT_ADMIN_LISTEN")) obj(raw, "admin").listen = e("RWSPLIT_ADMIN_LISTEN");
-  if (e("RWSPLIT_LOG_LEVEL")) obj(raw, "log").level = e("RWSPLIT_LOG_LEVEL");
-  if (e("RWSPLIT_PRIMARY")) obj(raw, "backends").primary = e("RWSPLIT_PRIMARY");
-  if (e("RWSPLIT_REPLICAS"))
-    obj(raw, "backends").replicas = e("RWSPLIT_REPLICAS")!
-      .split(",")
-      .map((s) => s.trim());
-  if (e("RWSPLIT_USERS")) raw.users = e("RWSPLIT_USERS")!.split(",").map(splitCredential);
-  if (e("RWSPLIT_MONITOR_USER")) {
-    const c = splitCredential(e("RWSPLIT_MONITOR_USER")!);
-    Object.assign(obj(raw, "monitor"), { user: c.name, password: c.password });
+export function readConfigFile(file: string): Raw {
+  let source: string;
+  try {
+    source = readFileSync(file, "utf8");
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why =
+      err.code === "ENOENT" ? "no such file" : err.code === "EACCES" ? "permission denied" : err.message;
+    throw new ConfigError("CONFIG_UNREADABLE", [{ path: file, message: `cannot read the file: ${why}` }]);
   }
-  if (e("RWSPLIT_REDIS_URL")) obj(raw, "redis").url = e("RWSPLIT_REDIS_URL");
-  for (const [k, v] of Object.entries(env)) {
-    if (!k.startsWith("RWSPLIT__") || v === undefined) continue;
-    const path = k.slice("RWSPLIT__".length).toLowerCase().split("__");
-    let at = raw;
-    for (const p of path.slice(0, -1)) at = obj(at, p);
-    at[path[path.length - 1]!] = parseYaml(v);
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return `${file}:${line}:${col}`;
+  };
+  if (doc.errors.length > 0) {
+    const problems = doc.errors
+      .slice(0, MAX_YAML_ERRORS)
+      .map((e) => ({ path: at(e.pos[0]), message: `not valid YAML: ${e.message}` }));
+    throw new ConfigError("CONFIG_UNREADABLE", problems);
   }
-}
-
-function applyFlags(raw: Raw, f: CliFlags): void {
-  if (f.listen) raw.listen = f.listen;
-  if (f.admin) obj(raw, "admin").listen = f.admin;
-  if (f.logLevel) obj(raw, "log").level = f.logLevel;
-  if (f.primary) obj(raw, "backends").primary = f.primary;
-  if (f.replica && f.replica.length > 0) obj(raw, "backends").replicas = f.replica;
-  if (f.user && f.user.length > 0) raw.users = f.user.map(splitCredential);
-  if (f.monitorUser) {
-    const c = splitCredential(f.monitorUser);
-    Object.assign(obj(raw, "monitor"), { user: c.name, password: c.password });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // The usual cause: an unquoted password hash, since `*name` is a YAML alias.
+    let where = file;
+    visit(doc, {
+      Alias(_, node) {
+        if (isAlias(node) && node.range) where = at(node.range[0]);
+        return visit.BREAK;
+      },
+    });
+    const hint = '; a value starting with "*" is a YAML alias: quote password hashes ("*2470C0...")';
+    throw new ConfigError("CONFIG_UNREADABLE", [
+      { path: where, message: `not valid YAML: ${(e as Error).message}${hint}` },
+    ]);
   }
-}
-
-/** File values, then environment overrides, then CLI flags; validated into a Config. */
-export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags?: CliFlags }): Config {
-  let raw: Raw = {};
-  if (opts.file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(opts.file, "utf8");
-    } catch (e) {
-      throw new ConfigError(
-        [{ path: opts.file, message: `cannot read the file: ${(e as Error).message}` }],
-        "CONFIG_UNREADABLE",
-      );
-    }
-    try {
-      const parsed = parseYaml(text) as unknown;
-      if (parsed !== null && parsed !== undefined) {
-        if (typeof parsed !== "object" || Array.isArray(parsed)) {
-          throw new ConfigError([{ path: "(root)", message: "expected a YAML mapping of keys" }]);
-        }
-        raw = parsed as Raw;
-      }
-    } catch (e) {
-      if (e instanceof ConfigError) throw e;
-      const where =
-        e instanceof YAMLParseError && e.linePos
-          ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}`
-          : "";
-      throw new ConfigError(
-        [{ path: opts.file, message: `not valid YAML${where}: ${(e as Error).message.split("\n")[0]}` }],
-        "CONFIG_UNREADABLE",
-      );
+  if (data === null || data === undefined) return {};
+  if (typeof data !== "object" || Array.isArray(data)) {
+    throw new ConfigError("CONFIG_INVALID", [
+      { path: "(root)", message: `expected a YAML mapping of settings, found ${show(data)}` },
+    ]);
+  }
+  const raw = data as Raw;
+  const tls = raw.tls;
+  if (tls !== null && typeof tls === "object" && !Array.isArray(tls)) {
+    const t = tls as Raw;
+    for (const key of ["cert_file", "key_file"]) {
+      const v = t[key];
+      if (typeof v === "string" && v !== "" && !isAbsolute(v)) t[key] = resolve(dirname(file), v);
     }
   }
-  applyEnv(raw, opts.env ?? {});
-  applyFlags(raw, opts.flags ?? {});
-  return validateConfig(raw);
-}
-
-export function validateConfig(raw: unknown): Config {
-  const r = fileSchema.safeParse(raw, { reportInput: true });
-  if (!r.success) throw new ConfigError(problemsOf(r.error.issues));
-  return toConfig(r.data);
+  return raw;
 }
 
 function pathString(path: readonly PropertyKey[]): string {
   let out = "";
-  for (const p of path) out += typeof p === "number" ? `[${p}]` : out === "" ? String(p) : `.${String(p)}`;
-  return out || "(root)";
+  for (const p of path) {
+    if (typeof p === "number") out += `[${p}]`;
+    else out += out === "" ? String(p) : `.${String(p)}`;
+  }
+  return out === "" ? "(root)" : out;
 }
 
-function problemsOf(
-  issues: readonly z.core.$ZodIssue[],
-  prefix: readonly PropertyKey[] = [],
-): ConfigProblem[] {
+/** The override that last wrote `path` or a mapping above it. */
+function sourceOf(path: string, applied: readonly Override[]): string | undefined {
+  for (let i = applied.length - 1; i >= 0; i--) {
+    const o = applied[i]!;
+    if (path === o.path || path.startsWith(`${o.path}.`) || path.startsWith(`${o.path}[`)) return o.source;
+  }
+  return undefined;
+}
+
+function problemsOf(issues: readonly z.core.$ZodIssue[], applied: readonly Override[]): ConfigProblem[] {
   const out: ConfigProblem[] = [];
-  for (const i of issues) {
-    const path = [...prefix, ...i.path];
-    if (i.code === "invalid_union") {
-      // Report the branch that got furthest (its issues are not "wrong type at the root").
-      const branches = i.errors.map((b) =>
-        b.filter((x) => !(x.code === "invalid_type" && x.path.length === 0)),
-      );
-      const best = branches.find((b) => b.length > 0);
-      if (best) {
-        out.push(...problemsOf(best, path));
-        continue;
-      }
-      out.push({
-        path: pathString(path),
-        message: 'expected a "host:port" string or a mapping with host and port',
-      });
-      continue;
+  const add = (path: readonly PropertyKey[], message: string) => {
+    const p = pathString(path);
+    const source = sourceOf(p, applied);
+    out.push({ path: p, message: source === undefined ? message : `${message} (from ${source})` });
+  };
+  for (const issue of issues) {
+    if (issue.code === "unrecognized_keys") {
+      // schema.ts writes one message line per key, in `keys` order.
+      const lines = issue.message.split("\n");
+      for (const [i, k] of issue.keys.entries()) add([...issue.path, k], lines[i] ?? "unknown key");
+    } else {
+      add(issue.path, issue.message);
     }
-    if (i.code === "unrecognized_keys") {
-      for (const k of i.keys)
-        out.push({
-          path: pathString([...path, k]),
-          message: "unknown key (misspelt? see config.example.yaml)",
-        });
-      continue;
-    }
-    if (i.code === "invalid_type") {
-      const got = i.input === undefined ? "nothing (the key is missing)" : JSON.stringify(i.input);
-      out.push({ path: pathString(path), message: `expected ${i.expected}, got ${got}` });
-      continue;
-    }
-    out.push({ path: pathString(path), message: i.message });
   }
   return out;
 }
 
-/** One line per problem, `config: <path>: <message>`, for stderr. */
-export function formatProblems(e: unknown): string {
-  if (e instanceof ConfigError) return e.problems.map((p) => `config: ${p.path}: ${p.message}`).join("\n");
-  return `config: ${e instanceof Error ? e.message : String(e)}`;
+/** Parsed YAML (after overrides) → Config, or a ConfigError listing every problem. */
+export function validateConfig(raw: unknown, applied: readonly Override[] = []): Config {
+  const r = configSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError("CONFIG_INVALID", problemsOf(r.error.issues, applied));
+  return r.data;
 }
 
-/** The effective config as a plain object with passwords masked (check-config, /backends). */
-export function maskSecrets(config: Config): unknown {
-  return {
-    ...config,
-    users: config.users.map((u) => ({ ...u, password: "***" })),
-    monitor: { ...config.monitor, password: "***" },
-  };
+/**
+ * File values, then environment overrides (see overrides.ts), then CLI flags, validated into a
+ * Config. Without a file, flags or environment alone must name a primary and a user.
+ */
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags?: CliFlags }): Config {
+  const file = opts.file ?? opts.flags?.config;
+  const raw = file === undefined ? {} : readConfigFile(file);
+  const env = applyEnv(raw, opts.env ?? {});
+  const flags = applyFlags(raw, opts.flags ?? {});
+  const overrideProblems = [...env.problems, ...flags.problems];
+  const applied = [...env.applied, ...flags.applied];
+  if (overrideProblems.length === 0) return validateConfig(raw, applied);
+  // A malformed override was not applied: skip what validation then says about the same section.
+  const sections = new Set(overrideProblems.map((p) => p.path.split(/[.[]/)[0]));
+  let rest: ConfigProblem[] = [];
+  try {
+    validateConfig(raw, applied);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    rest = e.problems.filter((p) => !sections.has(p.path.split(/[.[]/)[0]));
+  }
+  throw new ConfigError("CONFIG_INVALID", [...overrideProblems, ...rest]);
+}
+
+/** One line per problem, `config: <path>: <message>`, for stderr (check-config and serve exit 2 after it). */
+export function formatProblems(err: unknown): string {
+  if (err instanceof ConfigError)
+    return err.problems.map((p) => `config: ${p.path}: ${p.message}`).join("\n");
+  return `config: ${err instanceof Error ? err.message : String(err)}`;
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DURATION_HINT, MAX_DURATION_MS, parseDuration } from "./duration.js";
+import { DURATION_HINT, KIB, MAX_DURATION_MS, parseByteSize, parseDuration } from "./duration.js";
 import type { BackendConfig, Config, HostPort } from "./types.js";
 
 /**
@@ -40,12 +40,15 @@ function distance(a: string, b: string): number {
 }
 
 export function unknownKeyMessage(key: string, known: readonly string[]): string {
-  const near = known
-    .map((k) => ({ k, d: distance(key.toLowerCase(), k) }))
-    .filter(({ k, d }) => d <= Math.max(2, Math.floor(k.length / 3)))
-    .sort((x, y) => x.d - y.d)[0];
-  const hint = near ? `did you mean "${near.k}"?` : `expected one of ${known.join(", ")}`;
-  return `unknown key: ${hint}`;
+  const typed = key.toLowerCase();
+  const near =
+    known
+      .map((k) => ({ k, d: distance(typed, k) }))
+      .filter(({ k, d }) => d <= Math.max(2, Math.floor(k.length / 3)))
+      .sort((x, y) => x.d - y.d)[0]?.k ??
+    // "schema" for default_schema, "max_per_backend_connections" for max_per_backend
+    known.find((k) => typed.length >= 4 && (k.includes(typed) || typed.includes(k)));
+  return `unknown key: ${near ? `did you mean "${near}"?` : `expected one of ${known.join(", ")}`}`;
 }
 
 // ---- leaves ----------------------------------------------------------------------------------
@@ -58,12 +61,15 @@ class Reject {
 function leaf<T>(expected: string, parse: (v: unknown) => T | Reject | undefined, secret = false) {
   return z.unknown().transform((v, ctx): T => {
     const out = v === undefined ? new Reject(`missing: expected ${expected}`) : parse(v);
-    if (out === undefined || out instanceof Reject) {
+    if (out instanceof Reject || out === undefined) {
       const found = secret ? showSecret(v) : show(v);
-      ctx.addIssue({ code: "custom", message: out?.message ?? `expected ${expected}, found ${found}` });
+      ctx.addIssue({
+        code: "custom",
+        message: out instanceof Reject ? out.message : `expected ${expected}, found ${found}`,
+      });
       return z.NEVER;
     }
-    return out;
+    return out as T;
   });
 }
 
@@ -89,23 +95,13 @@ const oneOf = <const T extends readonly string[]>(values: T) =>
 
 /** `positive`: intervals and timeouts, where 0 would spin or fail everything at once. */
 const duration = (positive = true) =>
-  leaf(`${positive ? "a positive " : ""}${DURATION_HINT}`, (v) => {
+  leaf(`${positive ? "a positive" : "a"} ${DURATION_HINT}`, (v) => {
     const ms = parseDuration(v);
     if (ms === null || (positive && ms === 0)) return undefined;
-    if (ms > MAX_DURATION_MS) return new Reject(`expected at most ${MAX_DURATION_MS} ms (~24.8 days), found ${show(v)}`);
+    if (ms > MAX_DURATION_MS)
+      return new Reject(`expected at most ${MAX_DURATION_MS} ms (~24.8 days), found ${show(v)}`);
     return ms;
   });
-
-const KIB = 1024;
-const SIZE_UNIT: Record<string, number> = { "": 1, k: KIB, kib: KIB, m: KIB ** 2, mib: KIB ** 2, g: KIB ** 3, gib: KIB ** 3 };
-
-/** Bytes: a number or MySQL option-file style "64M" / "1G" (powers of 1024, as the server reads them). */
-export function parseByteSize(v: unknown): number | null {
-  if (typeof v === "number") return Number.isInteger(v) && v >= 0 ? v : null;
-  if (typeof v !== "string") return null;
-  const m = /^(\d+)\s*([kmg](?:ib)?)?$/i.exec(v.trim());
-  return m ? Number(m[1]) * SIZE_UNIT[(m[2] ?? "").toLowerCase()]! : null;
-}
 
 /** MariaDB's max_allowed_packet range: 1 KiB up to the protocol's 1 GiB ceiling. */
 const packetSize = () =>
@@ -155,7 +151,8 @@ export function parseAddress(s: string): HostPort | string {
   const m = /^\[([0-9A-Za-z:.%]+)\]:(\d{1,5})$/.exec(v) ?? /^([^\s:[\]/]+):(\d{1,5})$/.exec(v);
   if (m) return { host: m[1]!, port: Number(m[2]) };
   if (!v.includes(":")) return "the :port is missing";
-  if (!v.startsWith("[") && v.indexOf(":") !== v.lastIndexOf(":")) return "put an IPv6 host in brackets, like [::1]:6033";
+  if (!v.startsWith("[") && v.indexOf(":") !== v.lastIndexOf(":"))
+    return "put an IPv6 host in brackets, like [::1]:6033";
   return 'expected "host:port"';
 }
 
@@ -188,13 +185,15 @@ function mapping<S extends z.core.$ZodLooseShape>(shape: S, expected: string) {
   const wrongType = objectError(expected);
   return z.strictObject(shape, {
     error: (iss) =>
-      iss.code === "unrecognized_keys" ? iss.keys.map((k) => unknownKeyMessage(k, known)).join("\n") : wrongType(iss),
+      iss.code === "unrecognized_keys"
+        ? iss.keys.map((k) => unknownKeyMessage(k, known)).join("\n")
+        : wrongType(iss),
   });
 }
 
 function list<T extends z.ZodType>(element: T, expected: string, min = 0, tooFew = "") {
   const wrongType = objectError(expected);
-  return z.array(element, { error: (iss) => (iss.code === "too_small" ? tooFew : wrongType(iss)) }).min(min);
+  return z.array(element, { error: wrongType }).min(min, { error: tooFew });
 }
 
 /** A string "host:port" becomes {host, port}; anything else goes on to `then` to be checked as a mapping. */
@@ -206,7 +205,10 @@ function fromAddressString<T extends z.ZodType>(portMin: 0 | 1, then: T) {
       const a = parseAddress(v);
       if (typeof a === "string" || a.port < portMin || a.port > 65535) {
         const why = typeof a === "string" ? a : `port must be ${portMin}..65535`;
-        ctx.addIssue({ code: "custom", message: `${why}: expected "host:port" or {host, port}, found ${show(v)}` });
+        ctx.addIssue({
+          code: "custom",
+          message: `${why}: expected "host:port" or {host, port}, found ${show(v)}`,
+        });
         return z.NEVER;
       }
       return a;
@@ -229,9 +231,9 @@ const backend = fromAddressString(
       host: text("a host name or IP"),
       port: portLeaf(1),
       name: text().optional(),
-      weight: leaf("a number > 0", (v) => (typeof v === "number" && v > 0 && Number.isFinite(v) ? v : undefined)).default(
-        1,
-      ),
+      weight: leaf("a number > 0", (v) =>
+        typeof v === "number" && v > 0 && Number.isFinite(v) ? v : undefined,
+      ).default(1),
       priority: int(-1000, 1000).default(0),
     },
     `${ADDRESS}, optionally with name, weight and priority`,
@@ -249,17 +251,20 @@ const user = mapping(
 export const fileSchema = mapping(
   {
     listen: listenAddress("127.0.0.1", 6033),
-    admin: mapping({ listen: listenAddress("127.0.0.1", 6070), enabled: bool().default(true) }, "a mapping").prefault(
-      {},
-    ),
+    admin: mapping(
+      { listen: listenAddress("127.0.0.1", 6070), enabled: bool().default(true) },
+      "a mapping",
+    ).prefault({}),
     log: mapping(
-      { level: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const).default("info") },
+      {
+        level: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const).default("info"),
+      },
       "a mapping",
     ).prefault({}),
     backends: mapping(
       { primary: backend, replicas: list(backend, "a list of backends").default([]) },
       "a mapping with primary and replicas",
-    ).prefault({}),
+    ).prefault({ primary: undefined }),
     users: list(user, "a list of users ({name, password})", 1, "expected at least one user, found none"),
     monitor: mapping(
       {
@@ -269,7 +274,11 @@ export const fileSchema = mapping(
         interval: duration().default(500),
         timeout: duration().default(1000),
         heartbeat: mapping(
-          { enabled: bool().default(true), interval: duration().default(250), schema: identifier().default("rwsplit") },
+          {
+            enabled: bool().default(true),
+            interval: duration().default(250),
+            schema: identifier().default("rwsplit"),
+          },
           "a mapping",
         ).prefault({}),
       },
@@ -290,7 +299,11 @@ export const fileSchema = mapping(
       "a mapping",
     ).prefault({}),
     tls: mapping(
-      { enabled: bool().default(true), cert_file: text("a file path").optional(), key_file: text("a file path").optional() },
+      {
+        enabled: bool().default(true),
+        cert_file: text("a file path").optional(),
+        key_file: text("a file path").optional(),
+      },
       "a mapping",
     ).prefault({}),
     routing: mapping(
@@ -321,16 +334,24 @@ export type FileConfig = z.output<typeof fileSchema>;
 
 /** Checks that span keys; each problem is reported at the key to change. */
 function crossField(f: FileConfig, ctx: z.core.$RefinementCtx<FileConfig>): void {
-  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: "custom", path, message });
   if (f.lag.soft >= f.lag.max) {
     issue(["lag", "soft"], `expected less than lag.max (${f.lag.max} ms), found ${f.lag.soft} ms`);
   }
   if (f.lag.readmit_below > f.lag.max) {
-    issue(["lag", "readmit_below"], `expected at most lag.max (${f.lag.max} ms), found ${f.lag.readmit_below} ms`);
+    issue(
+      ["lag", "readmit_below"],
+      `expected at most lag.max (${f.lag.max} ms), found ${f.lag.readmit_below} ms`,
+    );
   }
   if ((f.tls.cert_file === undefined) !== (f.tls.key_file === undefined)) {
-    const [has, lacks] = f.tls.cert_file === undefined ? ["key_file", "cert_file"] : ["cert_file", "key_file"];
-    issue(["tls", lacks], `missing: tls.${has} is set, so tls.${lacks} is needed too (or neither, for a generated certificate)`);
+    const [has, lacks] =
+      f.tls.cert_file === undefined ? ["key_file", "cert_file"] : ["cert_file", "key_file"];
+    issue(
+      ["tls", lacks],
+      `missing: tls.${has} is set, so tls.${lacks} is needed too (or neither, for a generated certificate)`,
+    );
   }
   const all = [f.backends.primary, ...f.backends.replicas];
   const where = (i: number) => (i === 0 ? ["backends", "primary"] : ["backends", "replicas", i - 1]);
@@ -340,11 +361,15 @@ function crossField(f: FileConfig, ctx: z.core.$RefinementCtx<FileConfig>): void
   all.forEach((b, i) => {
     const addr = `${b.host.toLowerCase()}:${b.port}`;
     const sameAddr = addresses.get(addr);
-    if (sameAddr !== undefined) issue(where(i), `${formatAddress(b)} is already ${label(sameAddr)}: each backend once`);
+    if (sameAddr !== undefined)
+      issue(where(i), `${formatAddress(b)} is already ${label(sameAddr)}: each backend once`);
     else addresses.set(addr, i);
     const sameName = names.get(b.name);
     if (sameName !== undefined && sameAddr === undefined) {
-      issue([...where(i), "name"], `name "${b.name}" is already used by ${label(sameName)}: names label metrics`);
+      issue(
+        [...where(i), "name"],
+        `name "${b.name}" is already used by ${label(sameName)}: names label metrics`,
+      );
     } else names.set(b.name, i);
   });
   const users = new Map<string, number>();
@@ -373,7 +398,11 @@ function toConfig(f: FileConfig): Config {
       password: m.password,
       intervalMs: m.interval,
       timeoutMs: m.timeout,
-      heartbeat: { enabled: m.heartbeat.enabled, intervalMs: m.heartbeat.interval, schema: m.heartbeat.schema },
+      heartbeat: {
+        enabled: m.heartbeat.enabled,
+        intervalMs: m.heartbeat.interval,
+        schema: m.heartbeat.schema,
+      },
     },
     pool: {
       maxPerBackend: p.max_per_backend,
@@ -382,7 +411,10 @@ function toConfig(f: FileConfig): Config {
       pingAfterIdleMs: p.ping_after_idle,
       acquireTimeoutMs: p.acquire_timeout,
     },
-    limits: { maxClientConnections: f.limits.max_client_connections, maxAllowedPacket: f.limits.max_allowed_packet },
+    limits: {
+      maxClientConnections: f.limits.max_client_connections,
+      maxAllowedPacket: f.limits.max_allowed_packet,
+    },
     tls: {
       enabled: f.tls.enabled,
       ...(f.tls.cert_file === undefined ? {} : { certFile: f.tls.cert_file, keyFile: f.tls.key_file }),

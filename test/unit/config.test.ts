@@ -1,24 +1,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import fc from "fast-check";
 import { afterAll, describe, expect, test } from "vitest";
 import { checkConfig } from "../../src/cli/commands/check-config.js";
+import { formatDuration, MAX_DURATION_MS, parseDuration } from "../../src/config/duration.js";
 import { ConfigError, formatProblems, loadConfig, validateConfig } from "../../src/config/load.js";
+import type { Config } from "../../src/config/types.js";
+
+const EXAMPLE = fileURLToPath(new URL("../../config.example.yaml", import.meta.url));
+const HASH = "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"; // PASSWORD('password')
 
 const dir = mkdtempSync(join(tmpdir(), "rwsplit-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const minimal = { backends: { primary: "127.0.0.1:13306" }, users: [{ name: "app", password: "x" }] };
-
-function problems(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  throw new Error("expected the config to be rejected");
-}
 
 function file(name: string, text: string): string {
   const f = join(dir, name);
@@ -26,177 +21,444 @@ function file(name: string, text: string): string {
   return f;
 }
 
-describe("config validation", () => {
-  test("defaults fill every key", () => {
-    const c = validateConfig(minimal);
-    expect(c.listen).toEqual({ host: "127.0.0.1", port: 6033 });
-    expect(c.admin.listen).toEqual({ host: "127.0.0.1", port: 6070 });
-    expect(c.backends.primary).toEqual({
-      host: "127.0.0.1",
-      port: 13306,
-      name: "127.0.0.1:13306",
-      weight: 1,
-      priority: 0,
-    });
-    expect(c.pool).toEqual({
-      maxPerBackend: 200,
-      connectTimeoutMs: 3000,
-      idleTimeoutMs: 60000,
-      pingAfterIdleMs: 5000,
-      acquireTimeoutMs: 5000,
-    });
-    expect(c.lag).toEqual({
-      softMs: 500,
-      maxMs: 3000,
-      readmitBelowMs: 2000,
-      readmitChecks: 3,
-      minServing: 0,
-    });
-    expect(c.routing).toEqual({ consistency: "session", readFallback: "primary" });
-    expect(c.drainTimeoutMs).toBe(10000);
+const minimal = { backends: { primary: "127.0.0.1:13306" }, users: [{ name: "app", password: "app-pass" }] };
+const withMinimal = (extra: Record<string, unknown>) => ({ ...minimal, ...extra });
+
+function failure(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+/** "path: message" lines, the way check-config prints them (minus the "config: " prefix). */
+const problems = (raw: unknown) =>
+  failure(() => validateConfig(raw)).problems.map((p) => `${p.path}: ${p.message}`);
+
+const DEFAULTS: Config = {
+  listen: { host: "127.0.0.1", port: 6033 },
+  admin: { listen: { host: "127.0.0.1", port: 6070 }, enabled: true },
+  log: { level: "info" },
+  backends: {
+    primary: { host: "127.0.0.1", port: 13306, name: "127.0.0.1:13306", weight: 1, priority: 0 },
+    replicas: [],
+  },
+  users: [{ name: "app", password: "app-pass" }],
+  monitor: {
+    user: "monitor",
+    password: "monitor",
+    intervalMs: 500,
+    timeoutMs: 1000,
+    heartbeat: { enabled: true, intervalMs: 250, schema: "rwsplit" },
+  },
+  pool: {
+    maxPerBackend: 200,
+    connectTimeoutMs: 3000,
+    idleTimeoutMs: 60_000,
+    pingAfterIdleMs: 5000,
+    acquireTimeoutMs: 5000,
+  },
+  limits: { maxClientConnections: 10_000, maxAllowedPacket: 1024 ** 3 },
+  tls: { enabled: true },
+  routing: { consistency: "session", readFallback: "primary" },
+  lag: { softMs: 500, maxMs: 3000, readmitBelowMs: 2000, readmitChecks: 3, minServing: 0 },
+  drainTimeoutMs: 10_000,
+};
+
+describe("schema", () => {
+  test("defaults fill every key the file leaves out", () => {
+    expect(validateConfig(minimal)).toEqual(DEFAULTS);
   });
 
-  test("a missing key names the key", () => {
-    expect(problems({ users: minimal.users })).toEqual([
-      expect.stringMatching(/^backends: expected object, got nothing/),
-    ]);
-    expect(problems({ backends: minimal.backends })).toEqual([
-      expect.stringMatching(/^users: expected array, got nothing/),
-    ]);
-  });
-
-  test("a wrong type names the key and what was expected", () => {
-    expect(problems({ ...minimal, pool: { max_per_backend: "many" } })).toEqual([
-      'pool.max_per_backend: expected number, got "many"',
-    ]);
-  });
-
-  test("an unknown key (a typo) is an error", () => {
-    expect(problems({ ...minimal, pool: { max_per_backnd: 10 } })).toEqual([
-      "pool.max_per_backnd: unknown key (misspelt? see config.example.yaml)",
-    ]);
-  });
-
-  test("a bad address is an error", () => {
-    expect(problems({ ...minimal, backends: { primary: "localhost" } })[0]).toMatch(
-      /^backends\.primary: expected "host:port"/,
+  test("a partial section keeps the other defaults of that section", () => {
+    const c = validateConfig(
+      withMinimal({ pool: { max_per_backend: 5 }, monitor: { heartbeat: { enabled: false } } }),
     );
-    expect(problems({ ...minimal, listen: "127.0.0.1:99999" })[0]).toMatch(/^listen: expected "host:port"/);
-    expect(problems({ ...minimal, backends: { primary: "a:1", replicas: ["b:2", "nope"] } })[0]).toMatch(
-      /^backends\.replicas\[1\]: expected "host:port"/,
+    expect(c.pool).toEqual({ ...DEFAULTS.pool, maxPerBackend: 5 });
+    expect(c.monitor.heartbeat).toEqual({ enabled: false, intervalMs: 250, schema: "rwsplit" });
+  });
+
+  test("missing required keys are named", () => {
+    expect(problems({})).toEqual([
+      expect.stringMatching(/^backends\.primary: missing: expected "host:port"/),
+      expect.stringMatching(/^users: missing: expected a list of users/),
+    ]);
+    expect(problems(withMinimal({ users: [] }))).toEqual(["users: expected at least one user, found none"]);
+    expect(problems(withMinimal({ users: [{ name: "app" }] }))).toEqual([
+      "users[0].password: missing: expected a string",
+    ]);
+  });
+
+  test("a wrong type says what was expected and what was found", () => {
+    expect(problems(withMinimal({ pool: { max_per_backend: "many" } }))).toEqual([
+      'pool.max_per_backend: expected a whole number >= 1, found "many"',
+    ]);
+    expect(problems(withMinimal({ admin: { enabled: "yes" } }))).toEqual([
+      'admin.enabled: expected true or false, found "yes"',
+    ]);
+    expect(problems(withMinimal({ log: { level: "verbose" } }))).toEqual([
+      'log.level: expected one of trace, debug, info, warn, error, fatal, silent, found "verbose"',
+    ]);
+    expect(problems(withMinimal({ pool: [] }))).toEqual(["pool: expected a mapping, found a list of 0"]);
+  });
+
+  test("an unquoted numeric password is rejected without echoing it", () => {
+    const [p] = problems(withMinimal({ users: [{ name: "app", password: 123456 }] }));
+    expect(p).toBe("users[0].password: expected a string, found a number: quote it in YAML");
+  });
+
+  test("an unknown key (a typo) is an error that suggests the right key", () => {
+    expect(problems(withMinimal({ pool: { max_per_backnd: 10 } }))).toEqual([
+      'pool.max_per_backnd: unknown key: did you mean "max_per_backend"?',
+    ]);
+    expect(problems(withMinimal({ listn: "x:1", zzz: 1 }))).toEqual([
+      'listn: unknown key: did you mean "listen"?',
+      expect.stringMatching(/^zzz: unknown key: expected one of listen, admin, log, backends, users/),
+    ]);
+    expect(problems(withMinimal({ users: [{ name: "a", password: "b", schema: "x" }] }))).toEqual([
+      'users[0].schema: unknown key: did you mean "default_schema"?',
+    ]);
+  });
+
+  test("addresses: strings, bracketed IPv6, mappings; bad ones are named with the reason", () => {
+    const c = validateConfig(
+      withMinimal({
+        listen: "[::1]:0",
+        backends: {
+          primary: { host: "db1", port: 3306 },
+          replicas: ["db2:3307", { host: "db3", port: 3308, weight: 2 }],
+        },
+      }),
+    );
+    expect(c.listen).toEqual({ host: "::1", port: 0 });
+    expect(c.backends.primary.name).toBe("db1:3306");
+    expect(c.backends.replicas.map((r) => [r.name, r.weight])).toEqual([
+      ["db2:3307", 1],
+      ["db3:3308", 2],
+    ]);
+    const bad = (backends: unknown) => problems(withMinimal({ backends }));
+    expect(bad({ primary: "localhost" })).toEqual([
+      'backends.primary: the :port is missing: expected "host:port" or {host, port}, found "localhost"',
+    ]);
+    expect(bad({ primary: "::1:3306" })[0]).toMatch(/^backends\.primary: put an IPv6 host in brackets/);
+    expect(bad({ primary: "a:1", replicas: ["b:2", "c:99999"] })[0]).toMatch(
+      /^backends\.replicas\[1\]: port must be 1\.\.65535/,
+    );
+    expect(bad({ primary: "a:0" })[0]).toMatch(/^backends\.primary: port must be 1\.\.65535/);
+    expect(bad({ primary: "a:1", replicas: [{ host: "b", port: 0 }] })).toEqual([
+      "backends.replicas[0].port: expected a port number 1..65535, found 0",
+    ]);
+    expect(bad({ primary: 3306 })[0]).toMatch(
+      /^backends\.primary: expected "host:port" or \{host, port\}.*, found 3306/,
     );
   });
 
-  test("a bad duration is an error", () => {
-    expect(problems({ ...minimal, pool: { connect_timeout: "soon" } })[0]).toMatch(
-      /^pool\.connect_timeout: expected a duration/,
+  test.each([
+    ["500ms", 500],
+    ["2s", 2000],
+    ["1.5s", 1500],
+    ["1m", 60_000],
+    ["1h", 3_600_000],
+    [250, 250],
+    ["250", 250],
+  ])("duration %j is %d ms", (value, ms) => {
+    expect(validateConfig(withMinimal({ pool: { connect_timeout: value } })).pool.connectTimeoutMs).toBe(ms);
+  });
+
+  test.each(["soon", "0.5ms", "-1s", "2 days", 0, "30d"])("duration %j is rejected", (value) => {
+    expect(problems(withMinimal({ pool: { connect_timeout: value } }))).toEqual([
+      expect.stringMatching(/^pool\.connect_timeout: expected a positive duration like "500ms"/),
+    ]);
+  });
+
+  test("a duration too long for Node's timers is rejected", () => {
+    expect(problems(withMinimal({ drain_timeout: "600h" }))[0]).toMatch(
+      /^drain_timeout: expected at most 2147483647 ms/,
     );
   });
 
-  test("durations accept units", () => {
-    const c = validateConfig({
-      ...minimal,
-      pool: { connect_timeout: "2s", idle_timeout: "1m", ping_after_idle: 250 },
-    });
-    expect(c.pool.connectTimeoutMs).toBe(2000);
-    expect(c.pool.idleTimeoutMs).toBe(60000);
-    expect(c.pool.pingAfterIdleMs).toBe(250);
+  test("sizes accept my.cnf suffixes within MariaDB's range", () => {
+    const packet = (v: unknown) =>
+      validateConfig(withMinimal({ limits: { max_allowed_packet: v } })).limits.maxAllowedPacket;
+    expect(packet("64M")).toBe(64 * 1024 ** 2);
+    expect(packet(4096)).toBe(4096);
+    expect(problems(withMinimal({ limits: { max_allowed_packet: "2G" } }))[0]).toMatch(
+      /^limits\.max_allowed_packet: expected a size from 1024 to 1G/,
+    );
   });
 
-  test("a bad native hash is an error; a good one passes", () => {
-    expect(problems({ ...minimal, users: [{ name: "a", password: "*123" }] })[0]).toMatch(
-      /^users\[0\]\.password: /,
+  test("a password starting with * must be a full hash, and the message never shows it", () => {
+    const [p] = problems(withMinimal({ users: [{ name: "app", password: "*secretish" }] }));
+    expect(p).toMatch(/^users\[0\]\.password: .*"\*" and 40 hex digits, found a 10-character string$/);
+    expect(p).not.toContain("secretish");
+    expect(validateConfig(withMinimal({ users: [{ name: "app", password: HASH }] })).users[0]!.password).toBe(
+      HASH,
     );
+  });
+
+  test("the heartbeat schema must be an identifier (it goes into SQL)", () => {
+    expect(problems(withMinimal({ monitor: { heartbeat: { schema: "x; DROP" } } }))[0]).toMatch(
+      /^monitor\.heartbeat\.schema: expected an identifier/,
+    );
+  });
+
+  test("cross-field checks name the key to change", () => {
+    expect(problems(withMinimal({ lag: { soft: "3s", max: "1s", readmit_below: "500ms" } }))).toEqual([
+      "lag.soft: expected less than lag.max (1000 ms), found 3000 ms",
+    ]);
+    expect(problems(withMinimal({ lag: { readmit_below: "5s" } }))).toEqual([
+      "lag.readmit_below: expected at most lag.max (3000 ms), found 5000 ms",
+    ]);
+    expect(problems(withMinimal({ tls: { cert_file: "/x.pem" } }))).toEqual([
+      expect.stringMatching(/^tls\.key_file: missing: tls\.cert_file is set/),
+    ]);
+    expect(problems(withMinimal({ backends: { primary: "DB:1", replicas: ["b:2", "db:1"] } }))).toEqual([
+      "backends.replicas[1]: db:1 is already backends.primary: each backend once",
+    ]);
     expect(
-      validateConfig({
-        ...minimal,
-        users: [{ name: "a", password: "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7" }],
-      }).users[0]!.password,
-    ).toMatch(/^\*/);
+      problems(
+        withMinimal({ backends: { primary: "a:1", replicas: [{ host: "b", port: 2, name: "a:1" }] } }),
+      ),
+    ).toEqual([
+      'backends.replicas[0].name: name "a:1" is already used by backends.primary: names label metrics',
+    ]);
+    expect(problems(withMinimal({ users: [minimal.users[0], minimal.users[0]] }))).toEqual([
+      'users[1].name: user "app" is already users[0]',
+    ]);
   });
 
-  test("cross-field checks", () => {
-    expect(problems({ ...minimal, lag: { soft: "3s", max: "1s" } })).toContainEqual(
-      expect.stringMatching(/^lag\.soft: must be below lag\.max/),
+  test("every problem is reported at once", () => {
+    expect(problems({ listen: "nope", pool: { max_per_backend: 0 }, users: [] })).toHaveLength(4);
+  });
+});
+
+describe("loading, environment and flags", () => {
+  test("config.example.yaml validates", () => {
+    const c = loadConfig({ file: EXAMPLE, env: {} });
+    expect(c.backends.primary.port).toBe(13306);
+    expect(c.backends.replicas.map((r) => r.name)).toEqual(["127.0.0.1:13307", "replica-2"]);
+    expect(c.users).toEqual([{ name: "app", password: "app-pass" }]);
+    expect(c.monitor).toMatchObject({ user: "monitor", password: "monitor-pass" });
+    expect(c.redis).toBeUndefined();
+    // Besides the example's backends, users and monitor account, every value is the default.
+    expect({ ...c, backends: DEFAULTS.backends, users: DEFAULTS.users, monitor: DEFAULTS.monitor }).toEqual(
+      DEFAULTS,
     );
-    expect(problems({ ...minimal, tls: { cert_file: "/x.pem" } })).toEqual([
-      "tls.key_file: cert_file and key_file go together",
+  });
+
+  test("named environment variables override the file", () => {
+    const f = file(
+      "env.yaml",
+      "backends: { primary: 10.0.0.1:3306, replicas: [10.0.0.2:3306] }\nusers: [{ name: a, password: b }]\n",
+    );
+    const c = loadConfig({
+      file: f,
+      env: {
+        RWSPLIT_LISTEN: "0.0.0.0:7000",
+        RWSPLIT_ADMIN_LISTEN: "0.0.0.0:7001",
+        RWSPLIT_LOG_LEVEL: "debug",
+        RWSPLIT_PRIMARY: "10.0.0.9:3306",
+        RWSPLIT_REPLICAS: "",
+        RWSPLIT_USERS: "u1:pa:ss,u2:",
+        RWSPLIT_MONITOR_USER: "mon:m:pw",
+        RWSPLIT_REDIS_URL: "redis://127.0.0.1:16379/2",
+        RWSPLIT_UNRELATED: "ignored",
+      },
+    });
+    expect(c.listen).toEqual({ host: "0.0.0.0", port: 7000 });
+    expect(c.admin.listen.port).toBe(7001);
+    expect(c.log.level).toBe("debug");
+    expect(c.backends.primary.host).toBe("10.0.0.9");
+    expect(c.backends.replicas).toEqual([]);
+    expect(c.users).toEqual([
+      { name: "u1", password: "pa:ss" },
+      { name: "u2", password: "" },
     ]);
-    expect(problems({ ...minimal, backends: { primary: "a:1", replicas: ["a:1"] } })).toEqual([
-      "backends.replicas[0]: a:1 is listed twice",
+    expect(c.monitor).toMatchObject({ user: "mon", password: "m:pw" });
+    expect(c.redis).toEqual({ url: "redis://127.0.0.1:16379/2" });
+  });
+
+  test("RWSPLIT__SECTION__KEY reaches any key, read as a YAML scalar", () => {
+    const c = loadConfig({
+      env: {
+        RWSPLIT_PRIMARY: "a:1",
+        RWSPLIT_REPLICAS: "b:2,c:3",
+        RWSPLIT_USERS: "app:x",
+        RWSPLIT__POOL__MAX_PER_BACKEND: "42",
+        RWSPLIT__LAG__MAX: "5s",
+        RWSPLIT__TLS__ENABLED: "false",
+        RWSPLIT__MONITOR__PASSWORD: HASH, // `*...` would be a YAML alias: kept as text
+        RWSPLIT__MONITOR__HEARTBEAT__SCHEMA: "hb",
+        RWSPLIT__DRAIN_TIMEOUT: "", // empty: the default applies
+      },
+    });
+    expect(c.pool.maxPerBackend).toBe(42);
+    expect(c.lag.maxMs).toBe(5000);
+    expect(c.tls.enabled).toBe(false);
+    expect(c.monitor.password).toBe(HASH);
+    expect(c.monitor.heartbeat.schema).toBe("hb");
+    expect(c.drainTimeoutMs).toBe(10_000);
+  });
+
+  test("a bad value from the environment says which variable set it", () => {
+    const e = failure(() =>
+      loadConfig({
+        env: { RWSPLIT_PRIMARY: "a:1", RWSPLIT_USERS: "app:x", RWSPLIT__POOL__MAX_PER_BACKNED: "3" },
+      }),
+    );
+    expect(formatProblems(e)).toBe(
+      'config: pool.max_per_backned: unknown key: did you mean "max_per_backend"? (from RWSPLIT__POOL__MAX_PER_BACKNED)',
+    );
+  });
+
+  test("flags beat the environment, which beats the file", () => {
+    const f = file(
+      "layers.yaml",
+      "listen: 127.0.0.1:7000\nlog: { level: warn }\nbackends: { primary: 'a:1' }\nusers: [{ name: f, password: f }]\n",
+    );
+    const env = { RWSPLIT_LISTEN: "127.0.0.1:7001", RWSPLIT_USERS: "e:e" };
+    expect(loadConfig({ file: f }).listen.port).toBe(7000);
+    const fromEnv = loadConfig({ file: f, env });
+    expect([fromEnv.listen.port, fromEnv.users[0]!.name, fromEnv.log.level]).toEqual([7001, "e", "warn"]);
+    const fromFlags = loadConfig({
+      file: f,
+      env,
+      flags: { listen: "127.0.0.1:7002", user: ["c:c"], replica: ["b:2"] },
+    });
+    expect([fromFlags.listen.port, fromFlags.users[0]!.name, fromFlags.log.level]).toEqual([
+      7002,
+      "c",
+      "warn",
+    ]);
+    expect(fromFlags.backends.replicas.map((r) => r.name)).toEqual(["b:2"]);
+  });
+
+  test("flags alone make a config when they name a primary and a user", () => {
+    const c = loadConfig({ flags: { primary: "127.0.0.1:13306", user: ["app:pa:ss"] } });
+    expect(c.users).toEqual([{ name: "app", password: "pa:ss" }]);
+    expect(c.monitor).toMatchObject({ user: "monitor", password: "monitor" });
+    expect(failure(() => loadConfig({ flags: { primary: "a:1" } })).problems.map((p) => p.path)).toEqual([
+      "users",
+    ]);
+  });
+
+  test("--user and --monitor-user need NAME:PASSWORD", () => {
+    const e = failure(() => loadConfig({ flags: { primary: "a:1", user: ["app"], monitorUser: "mon" } }));
+    expect(formatProblems(e).split("\n")).toEqual([
+      'config: users[0]: expected NAME:PASSWORD, found no ":" (from --user)',
+      'config: monitor: expected NAME:PASSWORD, found no ":" (from --monitor-user)',
+    ]);
+  });
+
+  test("the config path may come from the flags", () => {
+    expect(loadConfig({ flags: { config: EXAMPLE } }).backends.primary.port).toBe(13306);
+  });
+
+  test("relative tls paths are relative to the config file", () => {
+    const f = file(
+      "tls.yaml",
+      "backends: { primary: 'a:1' }\nusers: [{ name: a, password: b }]\ntls: { cert_file: c.pem, key_file: /k.pem }\n",
+    );
+    expect(loadConfig({ file: f }).tls).toEqual({
+      enabled: true,
+      certFile: join(dir, "c.pem"),
+      keyFile: "/k.pem",
+    });
+  });
+
+  test("an unreadable file is CONFIG_UNREADABLE", () => {
+    const e = failure(() => loadConfig({ file: join(dir, "missing.yaml") }));
+    expect(e.code).toBe("CONFIG_UNREADABLE");
+    expect(formatProblems(e)).toBe(
+      `config: ${join(dir, "missing.yaml")}: cannot read the file: no such file`,
+    );
+  });
+
+  test("bad YAML is CONFIG_UNREADABLE with line and column", () => {
+    const f = file("bad.yaml", "listen: 127.0.0.1:6033\npool:\n  max_per_backend: 1\n max_per_backend: 2\n");
+    const e = failure(() => loadConfig({ file: f }));
+    expect(e.code).toBe("CONFIG_UNREADABLE");
+    expect(e.problems[0]!.path).toBe(`${f}:4:1`);
+    expect(e.problems[0]!.message).toMatch(/^not valid YAML: /);
+    const dup = file("dup.yaml", "listen: a:1\nlisten: b:2\n");
+    expect(failure(() => loadConfig({ file: dup })).problems[0]).toEqual({
+      path: `${dup}:2:1`,
+      message: "not valid YAML: Map keys must be unique",
+    });
+  });
+
+  test("an unquoted password hash (a YAML alias) gets a hint", () => {
+    const f = file("alias.yaml", `users:\n  - name: a\n    password: ${HASH}\n`);
+    const e = failure(() => loadConfig({ file: f }));
+    expect(e.problems[0]!.path).toBe(`${f}:3:15`);
+    expect(e.problems[0]!.message).toMatch(/quote password hashes/);
+  });
+
+  test("a file that is not a mapping is CONFIG_INVALID", () => {
+    const e = failure(() => loadConfig({ file: file("list.yaml", "- a\n- b\n") }));
+    expect([e.code, formatProblems(e)]).toEqual([
+      "CONFIG_INVALID",
+      "config: (root): expected a YAML mapping of settings, found a list of 2",
     ]);
   });
 });
 
-describe("loading and overrides", () => {
-  test("the example config validates", () => {
-    const c = loadConfig({ file: "config.example.yaml" });
-    expect(c.backends.replicas.map((r) => r.name)).toEqual(["127.0.0.1:13307", "replica2"]);
-  });
-
-  test("flags beat environment, which beats the file", () => {
-    const f = file(
-      "a.yaml",
-      "listen: 127.0.0.1:7000\nbackends: { primary: 10.0.0.1:3306 }\nusers: [{ name: app, password: p }]\n",
-    );
-    const env = {
-      RWSPLIT_LISTEN: "127.0.0.1:7001",
-      RWSPLIT__POOL__MAX_PER_BACKEND: "42",
-      RWSPLIT_USERS: "u1:pa:ss,u2:q",
-    };
-    const fromEnv = loadConfig({ file: f, env });
-    expect(fromEnv.listen.port).toBe(7001);
-    expect(fromEnv.pool.maxPerBackend).toBe(42);
-    expect(fromEnv.users).toEqual([
-      { name: "u1", password: "pa:ss" },
-      { name: "u2", password: "q" },
-    ]);
-    const fromFlags = loadConfig({
-      file: f,
-      env,
-      flags: { listen: "127.0.0.1:7002", replica: ["10.0.0.2:3306"] },
+describe("rwsplit check-config", () => {
+  test("a good file: exit 0, the effective config as YAML, secrets masked, loadable again", () => {
+    const r = checkConfig(EXAMPLE, { RWSPLIT_REDIS_URL: "redis://:hunter2@127.0.0.1:16379" });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("max_per_backend: 200");
+    expect(r.stdout).toContain("connect_timeout: 3s");
+    for (const secret of ["app-pass", "monitor-pass", "hunter2"]) expect(r.stdout).not.toContain(secret);
+    const again = loadConfig({
+      file: file("printed.yaml", r.stdout.replaceAll('"***"', "p").replaceAll("***", "p")),
     });
-    expect(fromFlags.listen.port).toBe(7002);
-    expect(fromFlags.backends.replicas.map((r) => r.port)).toEqual([3306]);
-  });
-
-  test("flags alone make a config", () => {
-    const c = loadConfig({
-      flags: { primary: "127.0.0.1:13306", user: ["app:app-pass"], monitorUser: "mon:pw" },
+    const original = loadConfig({ file: EXAMPLE, env: { RWSPLIT_REDIS_URL: "redis://:p@127.0.0.1:16379" } });
+    const withoutSecrets = (c: Config) => ({
+      ...c,
+      users: c.users.map((u) => u.name),
+      monitor: { ...c.monitor, password: "" },
     });
-    expect(c.monitor.user).toBe("mon");
-    expect(c.monitor.password).toBe("pw");
+    expect(withoutSecrets(again)).toEqual(withoutSecrets(original));
   });
 
-  test("unreadable file and bad YAML", () => {
-    expect(() => loadConfig({ file: join(dir, "missing.yaml") })).toThrow(/cannot read the file/);
-    const bad = file("bad.yaml", "listen: [unclosed\n");
-    expect(formatProblems(catchIt(() => loadConfig({ file: bad })))).toMatch(/not valid YAML at line/);
-  });
-
-  test("check-config prints the effective config with passwords masked, or problems with exit 2", () => {
-    const ok = checkConfig("config.example.yaml", {});
-    expect(ok.code).toBe(0);
-    expect(ok.out).toContain("maxPerBackend: 200");
-    expect(ok.out).not.toContain("app-pass");
+  test("a bad file: exit 2 and one `config: <path>: <message>` line per problem on stderr", () => {
     const f = file(
       "typo.yaml",
       "backends: { primary: 'a:1' }\nusers: [{ name: app, password: p }]\npool: { max_per_backnd: 3 }\nlag: { soft: fast }\n",
     );
-    const bad = checkConfig(f, {});
-    expect(bad.code).toBe(2);
-    expect(bad.out.split("\n")).toEqual([
-      "config: pool.max_per_backnd: unknown key (misspelt? see config.example.yaml)",
-      expect.stringMatching(/^config: lag\.soft: expected a duration/),
+    const r = checkConfig(f, {});
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trimEnd().split("\n")).toEqual([
+      'config: pool.max_per_backnd: unknown key: did you mean "max_per_backend"?',
+      'config: lag.soft: expected a duration like "500ms", "2s", "1m" or a number of milliseconds, found "fast"',
     ]);
+    expect(checkConfig(join(dir, "nope.yaml"), {}).code).toBe(2);
+  });
+
+  test("formatProblems also renders errors that are not config problems", () => {
+    expect(formatProblems(new Error("boom"))).toBe("config: boom");
   });
 });
 
-function catchIt(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return null;
-}
+describe("durations", () => {
+  test("formatDuration spells every duration so that parseDuration reads it back", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: MAX_DURATION_MS }),
+        (ms) => parseDuration(formatDuration(ms)) === ms,
+      ),
+    );
+    expect([formatDuration(1500), formatDuration(2000), formatDuration(60_000), formatDuration(0)]).toEqual([
+      "1500ms",
+      "2s",
+      "1m",
+      "0ms",
+    ]);
+  });
+});

@@ -1,0 +1,149 @@
+import pino, { type Logger } from "pino";
+import type { BackendConfig, Config } from "../config/types.js";
+import { type CheckSession, initCheckSession, runBackendCheck } from "./backend-check.js";
+import { MonitorConnection } from "./connection.js";
+import { HeartbeatWriter } from "./heartbeat.js";
+import { downObservation, observe } from "./observation.js";
+import { Periodic } from "./periodic.js";
+import type { BackendObservation, BackendRole } from "./types.js";
+
+/**
+ * The backend monitor: one loop per backend, each with its own connection as the monitor user,
+ * checking every `monitor.intervalMs` (never overlapping, each bounded by `monitor.timeoutMs`),
+ * plus the heartbeat writer on the primary. Every check ends in one `BackendObservation`, passed
+ * to `onObservation` and kept for `snapshot()`.
+ */
+
+export interface MonitorConfig {
+  backends: Config["backends"];
+  monitor: Config["monitor"];
+}
+
+export interface MonitorOptions {
+  logger?: Logger;
+  onObservation?: (o: BackendObservation) => void;
+}
+
+interface Loop {
+  backend: BackendConfig;
+  role: BackendRole;
+  conn: MonitorConnection<CheckSession>;
+  periodic: Periodic;
+  last: BackendObservation;
+}
+
+export class Monitor {
+  readonly #cfg: MonitorConfig;
+  readonly #logger: Logger;
+  readonly #onObservation: ((o: BackendObservation) => void) | undefined;
+  readonly #writer: HeartbeatWriter | null;
+  readonly #loops: Loop[];
+
+  constructor(cfg: MonitorConfig, opts: MonitorOptions = {}) {
+    this.#cfg = cfg;
+    this.#logger = (opts.logger ?? pino({ level: "silent" })).child({ component: "monitor" });
+    this.#onObservation = opts.onObservation;
+    const { user, password, timeoutMs, heartbeat } = cfg.monitor;
+    const target = (b: BackendConfig) => ({ host: b.host, port: b.port, user, password });
+    const primary = cfg.backends.primary;
+    this.#writer = heartbeat.enabled
+      ? new HeartbeatWriter(target(primary), {
+          schema: heartbeat.schema,
+          periodMs: heartbeat.intervalMs,
+          timeoutMs,
+          logger: this.#logger.child({ backend: primary.name }),
+        })
+      : null;
+    const roles: [BackendConfig, BackendRole][] = [
+      [primary, "primary"],
+      ...cfg.backends.replicas.map((r): [BackendConfig, BackendRole] => [r, "replica"]),
+    ];
+    this.#loops = roles.map(([backend, role]) => {
+      const loop: Loop = {
+        backend,
+        role,
+        conn: new MonitorConnection(target(backend), timeoutMs, initCheckSession),
+        periodic: new Periodic(cfg.monitor.intervalMs, () => this.#check(loop)),
+        last: downObservation(backend.name, role, "not checked yet"),
+      };
+      return loop;
+    });
+  }
+
+  start(): void {
+    this.#writer?.start();
+    for (const l of this.#loops) l.periodic.start();
+  }
+
+  /** Stops every loop, waits for checks in flight (each bounded by the timeout), closes the connections. */
+  async stop(): Promise<void> {
+    await Promise.all([
+      this.#writer?.stop(),
+      ...this.#loops.map(async (l) => {
+        await l.periodic.stop();
+        await l.conn.close();
+      }),
+    ]);
+  }
+
+  /** The latest observation of every backend, primary first, then replicas in config order. */
+  snapshot(): BackendObservation[] {
+    return this.#loops.map((l) => l.last);
+  }
+
+  /** Whether the primary's latest check succeeded (false before the first one). */
+  primaryReachable(): boolean {
+    return this.#loops[0]!.last.up;
+  }
+
+  async #check(loop: Loop): Promise<void> {
+    const started = performance.now();
+    const schema = loop.role === "replica" && this.#writer ? this.#cfg.monitor.heartbeat.schema : null;
+    let result = null;
+    let error: string | null = null;
+    try {
+      result = await loop.conn.use((c, session) => runBackendCheck(c, session, schema));
+    } catch (e) {
+      error = describe(e);
+    }
+    const obs = observe({
+      name: loop.backend.name,
+      role: loop.role,
+      result,
+      error,
+      writer: this.#writer?.state() ?? null,
+      checkedAt: Date.now(),
+      checkDurationMs: performance.now() - started,
+    });
+    this.#logChanges(loop.last, obs);
+    loop.last = obs;
+    try {
+      this.#onObservation?.(obs);
+    } catch (e) {
+      this.#logger.error({ err: e, backend: obs.name }, "onObservation threw; the monitor carries on");
+    }
+  }
+
+  /** Logs transitions only, not every check. */
+  #logChanges(prev: BackendObservation, next: BackendObservation): void {
+    const log = this.#logger.child({ backend: next.name, role: next.role });
+    const first = prev.checkedAt === 0;
+    if (next.up !== prev.up || (first && !next.up)) {
+      if (next.up) log.info("backend up");
+      else log.warn({ err: next.lastError }, "backend down");
+    }
+    if (next.up && prev.up && next.replicating !== prev.replicating) {
+      if (next.replicating) log.info("replication running");
+      else log.warn({ err: next.lastError }, "replication not running: lag unknown");
+    }
+    if (next.up && next.lagSource !== prev.lagSource && next.lagSource) {
+      log.info({ lagSource: next.lagSource }, "lag source changed");
+    }
+  }
+}
+
+/** Node's connect errors can be AggregateErrors with an empty message (one per address family). */
+function describe(e: unknown): string {
+  const err = e as { message?: string; code?: string } | null;
+  return err?.message || err?.code || String(e);
+}
