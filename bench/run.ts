@@ -152,7 +152,7 @@ async function main(): Promise<void> {
       haCfg,
       [
         "global",
-        "  maxconn 20000",
+        "  maxconn 4000",
         "defaults",
         "  mode tcp",
         "  timeout connect 5s",

@@ -93,7 +93,8 @@ export function parseScalar(value: string): unknown {
 /** NAME:PASSWORD at the first ':' (passwords may contain ':'); null when there is no ':'. */
 export function splitCredential(v: string): { name: string; password: string } | null {
   const i = v.indexOf(":");
-  return i < 0 ? null : { name: v.slice(0, i), password: v.slice(i + 1) };
+  // Trim the name ("a:x, b:y" lists), never the password.
+  return i < 0 ? null : { name: v.slice(0, i).trim(), password: v.slice(i + 1) };
 }
 
 class Applier {

@@ -145,7 +145,7 @@ const redisUrl = () =>
 
 // ---- addresses -------------------------------------------------------------------------------
 
-/** "host:port", "[::1]:6033" (IPv6 must be bracketed, as in URLs); null with a reason otherwise. */
+/** "host:port", "[::1]:6033" (IPv6 bracketed, as in URLs); otherwise the reason it is not an address. */
 export function parseAddress(s: string): HostPort | string {
   const v = s.trim();
   const m = /^\[([0-9A-Za-z:.%]+)\]:(\d{1,5})$/.exec(v) ?? /^([^\s:[\]/]+):(\d{1,5})$/.exec(v);
@@ -190,6 +190,14 @@ function mapping<S extends z.core.$ZodLooseShape>(shape: S, expected: string) {
         : wrongType(iss),
   });
 }
+
+/**
+ * A section: a mapping that defaults to {} and is then filled key by key, so a partial section keeps
+ * its other defaults. ({} is valid input because every key of a section has a default; TypeScript
+ * cannot see that through the generic shape.)
+ */
+const section = <S extends z.core.$ZodLooseShape>(shape: S) =>
+  mapping(shape, "a mapping").prefault({} as never);
 
 function list<T extends z.ZodType>(element: T, expected: string, min = 0, tooFew = "") {
   const wrongType = objectError(expected);
@@ -247,82 +255,57 @@ const user = mapping(
   "{name, password, default_schema?}",
 );
 
-/** Sections default to {} and are then filled key by key, so a partial section keeps other defaults. */
 export const fileSchema = mapping(
   {
     listen: listenAddress("127.0.0.1", 6033),
-    admin: mapping(
-      { listen: listenAddress("127.0.0.1", 6070), enabled: bool().default(true) },
-      "a mapping",
-    ).prefault({}),
-    log: mapping(
-      {
-        level: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const).default("info"),
-      },
-      "a mapping",
-    ).prefault({}),
+    admin: section({ listen: listenAddress("127.0.0.1", 6070), enabled: bool().default(true) }),
+    log: section({
+      level: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const).default("info"),
+    }),
     backends: mapping(
       { primary: backend, replicas: list(backend, "a list of backends").default([]) },
       "a mapping with primary and replicas",
     ).prefault({ primary: undefined }),
     users: list(user, "a list of users ({name, password})", 1, "expected at least one user, found none"),
-    monitor: mapping(
-      {
-        // ProxySQL's mysql-monitor_username / mysql-monitor_password defaults.
-        user: text().default("monitor"),
-        password: password().default("monitor"),
-        interval: duration().default(500),
-        timeout: duration().default(1000),
-        heartbeat: mapping(
-          {
-            enabled: bool().default(true),
-            interval: duration().default(250),
-            schema: identifier().default("rwsplit"),
-          },
-          "a mapping",
-        ).prefault({}),
-      },
-      "a mapping",
-    ).prefault({}),
-    pool: mapping(
-      {
-        max_per_backend: int(1).default(200),
-        connect_timeout: duration().default(3000),
-        idle_timeout: duration().default(60_000),
-        ping_after_idle: duration(false).default(5000),
-        acquire_timeout: duration().default(5000),
-      },
-      "a mapping",
-    ).prefault({}),
-    limits: mapping(
-      { max_client_connections: int(1).default(10_000), max_allowed_packet: packetSize().default(KIB ** 3) },
-      "a mapping",
-    ).prefault({}),
-    tls: mapping(
-      {
+    monitor: section({
+      // ProxySQL's mysql-monitor_username / mysql-monitor_password defaults.
+      user: text().default("monitor"),
+      password: password().default("monitor"),
+      interval: duration().default(500),
+      timeout: duration().default(1000),
+      heartbeat: section({
         enabled: bool().default(true),
-        cert_file: text("a file path").optional(),
-        key_file: text("a file path").optional(),
-      },
-      "a mapping",
-    ).prefault({}),
-    routing: mapping(
-      {
-        consistency: oneOf(["eventual", "session", "primary"] as const).default("session"),
-        read_fallback: oneOf(["primary", "error"] as const).default("primary"),
-      },
-      "a mapping",
-    ).prefault({}),
-    lag: mapping(
-      {
-        soft: duration(false).default(500),
-        max: duration().default(3000),
-        readmit_below: duration(false).default(2000),
-        readmit_checks: int(1).default(3),
-        min_serving: int(0).default(0),
-      },
-      "a mapping",
-    ).prefault({}),
+        interval: duration().default(250),
+        schema: identifier().default("rwsplit"),
+      }),
+    }),
+    pool: section({
+      max_per_backend: int(1).default(200),
+      connect_timeout: duration().default(3000),
+      idle_timeout: duration().default(60_000),
+      ping_after_idle: duration(false).default(5000),
+      acquire_timeout: duration().default(5000),
+    }),
+    limits: section({
+      max_client_connections: int(1).default(10_000),
+      max_allowed_packet: packetSize().default(KIB ** 3),
+    }),
+    tls: section({
+      enabled: bool().default(true),
+      cert_file: text("a file path").optional(),
+      key_file: text("a file path").optional(),
+    }),
+    routing: section({
+      consistency: oneOf(["eventual", "session", "primary"] as const).default("session"),
+      read_fallback: oneOf(["primary", "error"] as const).default("primary"),
+    }),
+    lag: section({
+      soft: duration(false).default(500),
+      max: duration().default(3000),
+      readmit_below: duration(false).default(2000),
+      readmit_checks: int(1).default(3),
+      min_serving: int(0).default(0),
+    }),
     drain_timeout: duration(false).default(10_000),
     redis: mapping({ url: redisUrl() }, "a mapping with url").optional(),
   },

@@ -1,4 +1,5 @@
 import pino from "pino";
+import { type Rwsplit, startRwsplit } from "../../src/app.js";
 import type { Config } from "../../src/config/types.js";
 import { ProxyServer } from "../../src/proxy/server.js";
 import { buildTlsContext } from "../../src/proxy/tls-context.js";
@@ -63,4 +64,23 @@ export async function startProxy(config: Config, opts: { tls?: boolean } = {}): 
   const { host, port } = await server.start();
   const close = () => server.close();
   return { server, host, port, close, [Symbol.asyncDispose]: close };
+}
+
+export interface TestApp extends TestProxy {
+  app: Rwsplit;
+}
+
+/** The whole stack in-process (proxy + monitor + lag-aware picker), as `rwsplit serve` runs it. */
+export async function startApp(config: Config): Promise<TestApp> {
+  const logger = pino({ level: config.log.level });
+  const app = await startRwsplit(config, logger);
+  const close = () => app.stop();
+  return {
+    app,
+    server: app.proxy,
+    host: app.listen.host,
+    port: app.listen.port,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }
