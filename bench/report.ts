@@ -4,7 +4,7 @@ export interface RunResult {
   queries: number;
   qps: number;
   tps: number;
-  p95Ms: number;
+  p99Ms: number;
   avgMs: number;
   errors: number;
   reconnects: number;
@@ -49,7 +49,7 @@ export function renderMarkdown(r: Report): string {
     `Machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ${r.machine.mariadb}; ${r.machine.haproxy}.`,
     "Targets: direct = the primary itself; haproxy = HAProxy in TCP mode in front of the primary; rwsplit = reads split over 2 replicas, writes to the primary.",
     "",
-    "| scenario | target | qps | p95 ms | errors | CPU µs/query | RSS MB | vs direct | vs haproxy |",
+    "| scenario | target | qps | p99 ms | errors | CPU µs/query | RSS MB | vs direct | vs haproxy |",
     "|---|---|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const s of r.results) {
@@ -62,7 +62,7 @@ export function renderMarkdown(r: Report): string {
       const cpu = median(t.runs.map((x) => x.cpuUsPerQuery ?? Number.NaN));
       const rss = median(t.runs.map((x) => (x.rssKb ?? Number.NaN) / 1024));
       lines.push(
-        `| ${s.scenario} | ${t.target} | ${fmt(qps)} | ${fmt(median(t.runs.map((x) => x.p95Ms)), 2)} | ${fmt(median(t.runs.map((x) => x.errors)))} | ${fmt(cpu, 1)} | ${fmt(rss)} | ${fmt(qps / direct, 2)} | ${fmt(qps / haproxy, 2)} |`,
+        `| ${s.scenario} | ${t.target} | ${fmt(qps)} | ${fmt(median(t.runs.map((x) => x.p99Ms)), 2)} | ${fmt(median(t.runs.map((x) => x.errors)))} | ${fmt(cpu, 1)} | ${fmt(rss)} | ${fmt(qps / direct, 2)} | ${fmt(qps / haproxy, 2)} |`,
       );
     }
   }

@@ -1,7 +1,13 @@
+import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import { createAdminApp } from "./admin/app.js";
+import type { BackendStatus, StatusSource } from "./admin/status.js";
 import type { Config } from "./config/types.js";
+import { Metrics } from "./metrics/registry.js";
 import { Monitor } from "./monitor/monitor.js";
 import type { BackendObservation } from "./monitor/types.js";
+import type { BackendPool } from "./proxy/backend-pool.js";
+import type { SessionHooks } from "./proxy/context.js";
 import { linearLagPolicy, MonitoredPicker } from "./proxy/monitored-picker.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
@@ -12,10 +18,15 @@ import { Upstreams } from "./proxy/upstreams.js";
 export interface Rwsplit {
   proxy: ProxyServer;
   monitor: Monitor;
+  metrics: Metrics;
+  admin: FastifyInstance | null;
   /** Where clients connect (the real port when the config asked for 0). */
   listen: { host: string; port: number };
+  /** Where the admin app listens, when enabled. */
+  adminListen: { host: string; port: number } | null;
   /** Latest observation per backend name. */
   observations(): ReadonlyMap<string, BackendObservation>;
+  status: StatusSource;
   /** Drains (stop accepting, let statements finish up to drainTimeoutMs) and stops everything. */
   stop(): Promise<void>;
 }
@@ -23,30 +34,99 @@ export interface Rwsplit {
 /** The composition root: builds every component from the config and starts them. */
 export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsplit> {
   const tls = config.tls.enabled ? buildTlsContext(await loadTlsMaterial(config.tls)) : null;
+  const metrics = new Metrics();
   const latest = new Map<string, BackendObservation>();
   const monitor = new Monitor(
     { backends: config.backends, monitor: config.monitor },
     { logger, onObservation: (o) => latest.set(o.name, o) },
   );
   const upstreams = new Upstreams(config);
-  upstreams.picker = new MonitoredPicker(upstreams.replicas, () => latest, linearLagPolicy(config));
-  const proxy = new ProxyServer({ config, logger, tls, upstreams });
+  const policy = linearLagPolicy(config);
+  const picker = new MonitoredPicker(upstreams.replicas, () => latest, policy);
+  upstreams.picker = picker;
+  const hooks: SessionHooks = {
+    onStatement(route, backend, reason, durationNs, errno) {
+      metrics.queryCounter(route, backend, reason).inc();
+      metrics.queryDuration(route).observe(durationNs / 1e9);
+      if (errno !== 0) metrics.errorCounter(errno).inc();
+      if (reason === "consistency_fallback" || reason === "no_replica")
+        metrics.readFallbackCounter(reason).inc();
+    },
+    onClientError(errno) {
+      metrics.errorCounter(errno).inc();
+    },
+    onClientConnect() {
+      metrics.clientConnected();
+    },
+    onClientDisconnect() {
+      metrics.clientDisconnected();
+    },
+  };
+  const proxy = new ProxyServer({ config, logger, tls, upstreams, hooks });
+  const backendStatus = (pool: BackendPool, role: "primary" | "replica", weight: number): BackendStatus => {
+    const o = latest.get(pool.endpoint.name);
+    const w = role === "replica" ? policy.weigh(pool.endpoint.name, o) : { weight: 0, reason: null };
+    const stats = pool.stats();
+    return {
+      name: pool.endpoint.name,
+      role,
+      host: pool.endpoint.host,
+      port: pool.endpoint.port,
+      up: o?.up ?? false,
+      readOnly: o?.readOnly ?? null,
+      lagMs: o?.lagMs ?? null,
+      lagSource: o?.lagSource ?? null,
+      weight,
+      effectiveWeight: w.weight,
+      eligible: role === "primary" ? (o?.up ?? false) : w.weight > 0,
+      reason: role === "primary" ? (o?.up ? null : (o?.lastError ?? "not checked yet")) : w.reason,
+      inFlight: role === "replica" ? picker.inFlightOf(pool) : stats.busy,
+      pool: { open: stats.open, idle: stats.idle, busy: stats.busy, waiting: stats.waiting, max: stats.max },
+      lastError: o?.lastError ?? pool.lastError,
+      lastCheckAt: o && o.checkedAt > 0 ? new Date(o.checkedAt).toISOString() : null,
+    };
+  };
+  const status: StatusSource = {
+    listening: () => proxy.isListening(),
+    primaryReachable: () => monitor.primaryReachable(),
+    backends: () => [
+      backendStatus(upstreams.primary, "primary", config.backends.primary.weight),
+      ...upstreams.replicas.map((p, i) => backendStatus(p, "replica", config.backends.replicas[i]!.weight)),
+    ],
+  };
   monitor.start();
   let listen: { host: string; port: number };
+  let admin: FastifyInstance | null = null;
+  let adminListen: { host: string; port: number } | null = null;
   try {
     listen = await proxy.start();
+    if (config.admin.enabled) {
+      admin = createAdminApp({ status, metrics, logger });
+      await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
+      const addr = admin.server.address();
+      adminListen =
+        typeof addr === "object" && addr !== null ? { host: addr.address, port: addr.port } : null;
+      logger.info(adminListen ?? {}, "admin endpoints: /healthz /readyz /backends /metrics");
+    }
   } catch (e) {
+    await proxy.close();
     await monitor.stop();
+    await admin?.close();
     throw e;
   }
   return {
     proxy,
     monitor,
+    metrics,
+    admin,
     listen,
+    adminListen,
+    status,
     observations: () => latest,
     async stop() {
       await proxy.drain(config.drainTimeoutMs);
       await monitor.stop();
+      await admin?.close();
     },
   };
 }

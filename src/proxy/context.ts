@@ -23,6 +23,8 @@ export interface SessionHooks {
     errno: number,
   ): void;
   onClientError(errno: number): void;
+  onClientConnect?(): void;
+  onClientDisconnect?(): void;
 }
 
 /** Everything a client session needs from the proxy, passed down explicitly. */

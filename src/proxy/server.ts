@@ -123,7 +123,11 @@ export class ProxyServer {
       this.opts.hooks?.onClientError(1040);
       return;
     }
-    const session = new ClientSession(socket, this.ctx, (s) => this.sessions.delete(s));
+    const hooks = this.ctx.hooks;
+    hooks.onClientConnect?.();
+    const session = new ClientSession(socket, this.ctx, (s) => {
+      if (this.sessions.delete(s)) hooks.onClientDisconnect?.();
+    });
     this.sessions.add(session);
   }
 

@@ -1,0 +1,60 @@
+import type { FastifyInstance } from "fastify";
+import type { BackendStatus, StatusSource } from "../status.js";
+
+/**
+ * The balancer's view of every backend (the Vitess debug-handler idea: show the weights the picker
+ * uses right now). Each entry is rebuilt field by field, so whatever else the proxy's objects carry
+ * (a config with a password, a socket) never reaches the response.
+ */
+export function registerBackendRoutes(app: FastifyInstance, status: StatusSource): void {
+  app.get("/backends", async () => ({ backends: status.backends().map(publicBackend) }));
+
+  app.get("/topology", async (_request, reply) => {
+    if (status.topology === undefined) {
+      return reply.code(404).send({ error: "this proxy does not report a topology" });
+    }
+    return { topology: withoutSecrets(status.topology(), 0) };
+  });
+}
+
+export function publicBackend(b: BackendStatus): BackendStatus {
+  return {
+    name: b.name,
+    role: b.role,
+    host: b.host,
+    port: b.port,
+    up: b.up,
+    readOnly: b.readOnly,
+    lagMs: b.lagMs,
+    lagSource: b.lagSource,
+    weight: b.weight,
+    effectiveWeight: b.effectiveWeight,
+    eligible: b.eligible,
+    reason: b.reason,
+    inFlight: b.inFlight,
+    pool: {
+      open: b.pool.open,
+      idle: b.pool.idle,
+      busy: b.pool.busy,
+      waiting: b.pool.waiting,
+      max: b.pool.max,
+    },
+    lastError: b.lastError,
+    lastCheckAt: b.lastCheckAt,
+  };
+}
+
+const SECRET_KEY = /pass(word)?|secret|token|credential/i;
+const MAX_DEPTH = 16;
+
+/** The topology's shape belongs to the monitor; drop any key that looks like a secret, at any depth. */
+export function withoutSecrets(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (depth >= MAX_DEPTH) return "[too deep]";
+  if (Array.isArray(value)) return value.map((v) => withoutSecrets(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (!SECRET_KEY.test(key)) out[key] = withoutSecrets(v, depth + 1);
+  }
+  return out;
+}

@@ -1,0 +1,45 @@
+/**
+ * What the admin app reads from the running proxy. The proxy implements `StatusSource`; the admin
+ * app only calls it per request (no caching), so `/readyz`, `/backends` and `/metrics` always agree
+ * with what the router sees at that moment (STYLE.md principle 7: the live state is inspectable).
+ */
+
+/** One backend as `/backends` shows it. Nothing here may hold a credential. */
+export interface BackendStatus {
+  /** Stable name from the config (default "host:port"), the same as the `backend` metric label. */
+  name: string;
+  role: "primary" | "replica";
+  host: string;
+  port: number;
+  /** The last health check connected and answered in time. */
+  up: boolean;
+  /** `@@read_only`; null while down or before the first check. */
+  readOnly: boolean | null;
+  /** Replication lag; null when unknown (down, replication stopped) and for the primary. */
+  lagMs: number | null;
+  lagSource: "heartbeat" | "seconds_behind_master" | null;
+  /** Configured weight. */
+  weight: number;
+  /** Weight after the lag policy (full up to lag.softMs, tapering to 0 at lag.maxMs). */
+  effectiveWeight: number;
+  /** The balancer may pick it for reads right now. */
+  eligible: boolean;
+  /** Why it is not eligible ("down", "lag 3400 ms > max 3000 ms", "readmitting 1/3", ...); null when eligible. */
+  reason: string | null;
+  /** Statements running on it now. */
+  inFlight: number;
+  pool: { open: number; idle: number; busy: number; waiting: number; max: number };
+  lastError: string | null;
+  /** ISO 8601 time of the last finished check; null before the first. */
+  lastCheckAt: string | null;
+}
+
+export interface StatusSource {
+  /** The client listener is bound and accepting. */
+  listening(): boolean;
+  /** The last primary health check succeeded (writes can be served). */
+  primaryReachable(): boolean;
+  backends(): BackendStatus[];
+  /** The replication topology as the monitor sees it (shape owned by the monitor); shown at `/topology`. */
+  topology?(): unknown;
+}

@@ -1,0 +1,372 @@
+/**
+ * Every `rwsplit_` metric, in one place, on a private prom-client `Registry` (not the global one, so
+ * tests and embedders can create as many as they like).
+ *
+ * Hot path: the proxy counts every statement. prom-client's `inc({labels})` hashes and validates the
+ * labels on every call, and so does a child from `counter.labels(...)` (it only binds the labels
+ * object). Measured on the 2-core dev machine (Node 20.20, loops of 5-20M calls, one label set):
+ *
+ *   counter.inc({route, backend, reason})      ~217 ns/op
+ *   counter.labels(...).inc() (cached child)   ~214 ns/op
+ *   histogram.observe({route}, v)              ~327 ns/op
+ *   histogram.labels(...).observe(v)           ~324 ns/op
+ *   CounterCell.inc() (held by the caller)       ~1 ns/op
+ *   metrics.queryCounter(r, b, why).inc()       ~24 ns/op  (looked up on every call)
+ *   HistogramCell.observe(v)                     ~7 ns/op
+ *   render(), rwsplit_ families only            ~2 ms (first scrape)
+ *
+ * So the hot path gets cells: plain objects the proxy fetches once (`queryCounter(...)`, memoised per
+ * label set), holds, and bumps. Their numbers are folded into the registry only when Prometheus
+ * scrapes: counters through prom-client's `collect` callback, histograms by a small metric object
+ * that renders the cells itself (prom-client has no API to load bucket counts into a Histogram).
+ * The cells are the source of truth: `registry.resetMetrics()` does not zero them.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from "prom-client";
+import type { BackendStatus } from "../admin/status.js";
+
+/** `rwsplit_query_duration_seconds` upper bounds: 100 µs (a point read on a LAN) to 10 s. */
+export const QUERY_DURATION_BUCKETS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** Failovers take seconds when they go well and a minute or two when they do not. */
+export const FAILOVER_DURATION_BUCKETS: readonly number[] = [0.5, 1, 2, 5, 10, 20, 30, 60, 120];
+
+export type Route = "primary" | "replica";
+
+/** `in`: bytes read from clients; `out`: bytes written to clients. */
+export type ByteDirection = "in" | "out";
+
+/** A counter for the hot path: a plain number, folded into prom-client at scrape time. */
+export class CounterCell {
+  value = 0;
+
+  inc(by = 1): void {
+    this.value += by;
+  }
+}
+
+/** A histogram for the hot path: per-bucket counts in a typed array, rendered at scrape time. */
+export class HistogramCell {
+  /** Per-bucket (not cumulative) counts; the last slot counts values above the largest bound (+Inf). */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  private readonly bounds: Float64Array;
+
+  constructor(bounds: Float64Array) {
+    this.bounds = bounds;
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  observe(seconds: number): void {
+    // NaN (or a negative duration) would poison _sum for good: Prometheus series never go back.
+    if (!(seconds >= 0)) return;
+    const b = this.bounds;
+    let i = 0;
+    // `le` is inclusive ("less than or equal"): a value equal to a bound belongs to that bucket.
+    while (i < b.length && seconds > b[i]!) i++;
+    this.counts[i]! += 1;
+    this.sum += seconds;
+    this.count += 1;
+  }
+}
+
+interface Labelled<L extends string, C> {
+  labels: Record<L, string>;
+  cell: C;
+}
+
+/**
+ * Memoised cells, one per label set. The lookup is a tree of Maps, one level per label, so a caller
+ * that does not hold its cell pays a few Map hits, not a string join (measured: ~160 ns/op joined).
+ */
+class CellMap<L extends string, C> {
+  /** Every cell with its labels, in creation order, for rendering. */
+  readonly entries: Labelled<L, C>[] = [];
+  private readonly root = new Map<string, unknown>();
+  private leaf: Labelled<L, C> | undefined;
+
+  constructor(
+    private readonly labelNames: readonly L[],
+    private readonly create: () => C,
+  ) {}
+
+  get(values: readonly string[]): C {
+    const depth = this.labelNames.length;
+    if (depth === 0) {
+      if (this.leaf === undefined) this.leaf = this.add(values);
+      return this.leaf.cell;
+    }
+    let node = this.root;
+    for (let i = 0; i < depth - 1; i++) {
+      const value = values[i] ?? "";
+      let next = node.get(value) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map<string, unknown>();
+        node.set(value, next);
+      }
+      node = next;
+    }
+    const last = values[depth - 1] ?? "";
+    let entry = node.get(last) as Labelled<L, C> | undefined;
+    if (entry === undefined) {
+      entry = this.add(values);
+      node.set(last, entry);
+    }
+    return entry.cell;
+  }
+
+  private add(values: readonly string[]): Labelled<L, C> {
+    const labels = {} as Record<L, string>;
+    this.labelNames.forEach((name, i) => {
+      labels[name] = values[i] ?? "";
+    });
+    const entry = { labels, cell: this.create() };
+    this.entries.push(entry);
+    return entry;
+  }
+}
+
+/** A prom-client Counter whose values come from cells, copied in on each scrape. */
+function cellCounter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+): CellMap<L, CounterCell> {
+  const cells = new CellMap<L, CounterCell>(labelNames, () => new CounterCell());
+  new Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect(this: Counter<L>) {
+      this.reset();
+      // inc(labels, 0) still creates the series: a label set shows up at 0 as soon as a cell exists.
+      for (const { labels, cell } of cells.entries) this.inc(labels, cell.value);
+    },
+  });
+  return cells;
+}
+
+/**
+ * A histogram rendered from cells. prom-client's Registry renders any registered object with `name`,
+ * `help`, `type` and `get()`; `get()` returns samples in the shape its own Histogram produces
+ * (`_bucket` with cumulative counts and `le`, then `_sum` and `_count`).
+ */
+class CellHistogram<L extends string> {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  readonly cells: CellMap<L, HistogramCell>;
+  private readonly bounds: Float64Array;
+
+  constructor(
+    registry: Registry,
+    readonly name: string,
+    readonly help: string,
+    labelNames: readonly L[],
+    buckets: readonly number[],
+  ) {
+    const bounds = Float64Array.from(buckets);
+    this.bounds = bounds;
+    this.cells = new CellMap<L, HistogramCell>(labelNames, () => new HistogramCell(bounds));
+    // The d.ts types `Metric` as the union of prom-client's own classes; the Registry only duck-types.
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: unknown[] }> {
+    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+    const bucketName = `${this.name}_bucket`;
+    for (const { labels, cell } of this.cells.entries) {
+      let cumulative = 0;
+      this.bounds.forEach((le, i) => {
+        cumulative += cell.counts[i]!;
+        values.push({ metricName: bucketName, labels: { ...labels, le }, value: cumulative });
+      });
+      values.push({ metricName: bucketName, labels: { ...labels, le: "+Inf" }, value: cell.count });
+      values.push({ metricName: `${this.name}_sum`, labels, value: cell.sum });
+      values.push({ metricName: `${this.name}_count`, labels, value: cell.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** Registry.resetMetrics() calls this; the cells are the truth and stay as they are. */
+  reset(): void {}
+}
+
+export interface MetricsOptions {
+  /** Node's process_* and nodejs_* metrics (prom-client's collectDefaultMetrics); default true. */
+  defaultMetrics?: boolean;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  private readonly queries = cellCounter(
+    this.registry,
+    "rwsplit_queries_total",
+    "Statements routed, by route (primary|replica), backend and reason (write, read, in_transaction, pinned:<why>, consistency_fallback, hint, no_replica, ...).",
+    ["route", "backend", "reason"] as const,
+  );
+  private readonly queryDurations = new CellHistogram(
+    this.registry,
+    "rwsplit_query_duration_seconds",
+    "Time from a statement's first byte from the client to the last byte of its answer, by route.",
+    ["route"] as const,
+    QUERY_DURATION_BUCKETS,
+  );
+  private readonly byteCounts = cellCounter(
+    this.registry,
+    "rwsplit_bytes_total",
+    "Bytes relayed with clients: in = read from clients, out = written to clients.",
+    ["direction"] as const,
+  );
+  private readonly errors = cellCounter(
+    this.registry,
+    "rwsplit_errors_total",
+    "Errors, by MySQL error number (ERR packets sent to clients) or internal error code.",
+    ["code"] as const,
+  );
+  private readonly readFallbacks = cellCounter(
+    this.registry,
+    "rwsplit_read_fallbacks_total",
+    "Reads that could not go to a replica, by reason (served by the primary or failed per routing.read_fallback).",
+    ["reason"] as const,
+  );
+  private readonly transitions = cellCounter(
+    this.registry,
+    "rwsplit_balancer_transitions_total",
+    "Times a backend changed state in the balancer, by the state it went to.",
+    ["backend", "to"] as const,
+  );
+  private readonly clientsTotal = cellCounter(
+    this.registry,
+    "rwsplit_client_connections_total",
+    "Client connections accepted since start.",
+    [] as const,
+  ).get([]);
+  private readonly failovers = cellCounter(
+    this.registry,
+    "rwsplit_failovers_total",
+    "Completed failovers (a replica promoted to primary).",
+    [] as const,
+  ).get([]);
+  private readonly failoverDuration = new Histogram({
+    name: "rwsplit_failover_duration_seconds",
+    help: "Time from the primary declared down to writes served by the new primary.",
+    buckets: [...FAILOVER_DURATION_BUCKETS],
+    registers: [this.registry],
+  });
+
+  private openClients = 0;
+
+  private readonly gauges = {
+    up: this.gauge("rwsplit_backend_up", "1 when the last health check succeeded.", ["backend", "role"]),
+    lag: this.gauge(
+      "rwsplit_replica_lag_seconds",
+      "Replication lag and where it was measured (heartbeat or seconds_behind_master); absent while unknown.",
+      ["backend", "source"],
+    ),
+    weight: this.gauge(
+      "rwsplit_backend_weight",
+      "Effective balancer weight after the lag policy (0 = receives no reads).",
+      ["backend"],
+    ),
+    eligible: this.gauge(
+      "rwsplit_backend_eligible",
+      "1 when the balancer may send reads to the backend now.",
+      ["backend"],
+    ),
+    connections: this.gauge(
+      "rwsplit_backend_connections",
+      "Pooled backend connections by state (idle|busy).",
+      ["backend", "state"],
+    ),
+  };
+
+  constructor(options: MetricsOptions = {}) {
+    const openClients = () => this.openClients;
+    new Gauge({
+      name: "rwsplit_client_connections",
+      help: "Client connections open now.",
+      registers: [this.registry],
+      collect(this: Gauge) {
+        this.set(openClients());
+      },
+    });
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The Content-Type of `render()`: Prometheus text format 0.0.4. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text for `GET /metrics`. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Hold the returned cell and call `.inc()` per statement; the same label values return the same cell. */
+  queryCounter(route: Route, backend: string, reason: string): CounterCell {
+    return this.queries.get([route, backend, reason]);
+  }
+
+  /** Hold the returned cell and call `.observe(seconds)` per statement. */
+  queryDuration(route: Route): HistogramCell {
+    return this.queryDurations.cells.get([route]);
+  }
+
+  bytes(direction: ByteDirection): CounterCell {
+    return this.byteCounts.get([direction]);
+  }
+
+  /** `code`: a MySQL error number (1040, 2013, ...) or an internal code from src/errors.ts. */
+  errorCounter(code: string | number): CounterCell {
+    return this.errors.get([String(code)]);
+  }
+
+  readFallbackCounter(reason: string): CounterCell {
+    return this.readFallbacks.get([reason]);
+  }
+
+  clientConnected(): void {
+    this.openClients += 1;
+    this.clientsTotal.inc();
+  }
+
+  clientDisconnected(): void {
+    this.openClients -= 1;
+  }
+
+  balancerTransition(backend: string, to: string): void {
+    this.transitions.get([backend, to]).inc();
+  }
+
+  failoverCompleted(durationSeconds: number): void {
+    this.failovers.inc();
+    this.failoverDuration.observe(durationSeconds);
+  }
+
+  /**
+   * Sets the per-backend gauges from a status snapshot (the admin app calls it on each scrape).
+   * Series of backends no longer listed, or whose lag became unknown, disappear rather than go stale.
+   */
+  observeBackends(backends: readonly BackendStatus[]): void {
+    const g = this.gauges;
+    for (const gauge of Object.values(g)) gauge.reset();
+    for (const b of backends) {
+      g.up.set({ backend: b.name, role: b.role }, b.up ? 1 : 0);
+      if (b.lagMs !== null) g.lag.set({ backend: b.name, source: b.lagSource ?? "unknown" }, b.lagMs / 1000);
+      g.weight.set({ backend: b.name }, b.effectiveWeight);
+      g.eligible.set({ backend: b.name }, b.eligible ? 1 : 0);
+      g.connections.set({ backend: b.name, state: "idle" }, b.pool.idle);
+      g.connections.set({ backend: b.name, state: "busy" }, b.pool.busy);
+    }
+  }
+
+  private gauge(name: string, help: string, labelNames: string[]): Gauge {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+}
