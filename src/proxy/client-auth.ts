@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto";
+import { type KeyObject, timingSafeEqual } from "node:crypto";
 import { CLIENT_ERRORS, type ClientErrorSpec } from "../errors.js";
 import {
   CACHING_SHA2_PLUGIN,
@@ -24,13 +24,28 @@ import type { ProxyUser } from "./user-directory.js";
 const NATIVE = NATIVE_PASSWORD_PLUGIN;
 const SHA2 = CACHING_SHA2_PLUGIN;
 
+/**
+ * The plugin HandshakeV10 announces. mysql_native_password rather than MySQL 8's
+ * caching_sha2_password: every client speaks it in one round trip without TLS or RSA, it lets
+ * the proxy learn SHA1(password) for users configured by `*HEX` hash, and clients that prefer
+ * caching_sha2 are moved to it with one AuthSwitchRequest (see `onHandshakeResponse`).
+ */
+const GREETING_PLUGIN: string = NATIVE;
+
+/** Length of a caching_sha2_password scramble response (SHA-256 digest). */
+const SHA2_TOKEN_LENGTH = 32;
+
 /** Client authentication phases (explicit states, STYLE.md principle 4). */
 const AuthPhase = {
   AWAIT_RESPONSE: 1,
+  /** AuthSwitchRequest(mysql_native_password) sent: the 20-byte token comes next. */
   AWAIT_NATIVE_SWITCH: 2,
-  AWAIT_SHA2_FULL: 3,
-  AWAIT_SHA2_RSA: 4,
-  AWAIT_SHA2_SWITCH: 5,
+  /** AuthSwitchRequest(caching_sha2_password) sent: the 32-byte token comes next. */
+  AWAIT_SHA2_TOKEN: 3,
+  /** perform_full_authentication sent: clear password (TLS), request_public_key or RSA. */
+  AWAIT_SHA2_FULL: 4,
+  /** Public key sent: the RSA-encrypted password comes next. */
+  AWAIT_SHA2_RSA: 5,
   DONE: 6,
 } as const;
 type AuthPhase = (typeof AuthPhase)[keyof typeof AuthPhase];
@@ -58,9 +73,26 @@ export interface AuthIo {
 
 /**
  * The server side of the connection phase: greeting, optional SSLRequest, HandshakeResponse41,
- * then mysql_native_password (with AuthSwitchRequest when the client answered with another
- * plugin) or caching_sha2_password (fast path when cached, full authentication over TLS or with
- * the RSA public key otherwise, as MySQL 8 does).
+ * then mysql_native_password or caching_sha2_password.
+ *
+ * A client whose plugin differs from the greeting's has nothing usable in its auth response:
+ * libmariadb's and libmysqlclient's `run_plugin_auth` drop data "prepared for a different
+ * plugin", so the plugin's first `read_packet` sends an empty response and waits. The server
+ * then restarts authentication with an AuthSwitchRequest carrying a fresh scramble, as MySQL 8
+ * does (`send_plugin_request_packet`):
+ *
+ *   C→S HandshakeResponse41  plugin=caching_sha2_password, auth_response=""
+ *   S→C AuthSwitchRequest    0xFE "caching_sha2_password\0" scramble<20> 0x00
+ *   C→S token<32>            SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) || scramble)
+ *   S→C AuthMoreData         0x01 0x03 (fast_auth_success) then OK, or
+ *                            0x01 0x04 (perform_full_authentication), then
+ *     over TLS:  C→S "password\0"                                      S→C OK | ERR
+ *     plain TCP: C→S 0x02  S→C 0x01 + PEM public key  C→S RSA-OAEP(...)  S→C OK | ERR
+ *
+ * libmariadb's caching_sha2 plugin insists on exactly 21 bytes (scramble + NUL) in its first
+ * packet and answers anything else with CR_SERVER_HANDSHAKE_ERR (2012 "Error in server
+ * handshake"): an AuthMoreData at that point, or a switch without the trailing NUL, fails.
+ * It also expects the fast-auth result as a 1-byte AuthMoreData before the OK, even over TLS.
  */
 export class ClientAuth {
   private phase: AuthPhase = AuthPhase.AWAIT_RESPONSE;
@@ -86,7 +118,7 @@ export class ClientAuth {
       capabilities: caps >>> 0,
       characterSet: DEFAULT_COLLATION,
       status: ServerStatus.AUTOCOMMIT,
-      authPlugin: NATIVE,
+      authPlugin: GREETING_PLUGIN,
     });
   }
 
@@ -102,7 +134,7 @@ export class ClientAuth {
         return this.onHandshakeResponse(pkt, seq);
       case AuthPhase.AWAIT_NATIVE_SWITCH:
         return this.checkNative(pkt.payload, seq);
-      case AuthPhase.AWAIT_SHA2_SWITCH:
+      case AuthPhase.AWAIT_SHA2_TOKEN:
         return this.checkSha2(pkt.payload, seq);
       case AuthPhase.AWAIT_SHA2_FULL:
         return this.onSha2Full(pkt.payload, seq);
@@ -134,32 +166,50 @@ export class ClientAuth {
     this.username = hr.username;
     this.user = this.ctx.users.get(hr.username) ?? null;
     this.schema = hr.database ?? this.user?.defaultSchema ?? null;
+    // Without CLIENT_PLUGIN_AUTH there is no plugin name: 4.1 clients speak native.
     const plugin = hr.authPlugin || NATIVE;
-    if (this.user === null) return this.denied(seq, hr.authResponse.length > 0);
-    if (plugin === NATIVE) return this.checkNative(hr.authResponse, seq);
-    if (plugin === SHA2 && this.user.password !== null) {
-      if (this.ctx.users.sha2Cached(this.user.name)) {
-        if (!verifySha2Fast(this.user.password, this.scramble, hr.authResponse))
-          return this.denied(seq, true);
-        this.io.write(encodeAuthMoreData(seq, Buffer.from([SHA2_FAST_AUTH_SUCCESS])));
-        return this.done(seq + 1);
-      }
-      this.phase = AuthPhase.AWAIT_SHA2_FULL;
-      this.io.write(encodeAuthMoreData(seq, Buffer.from([SHA2_PERFORM_FULL_AUTH])));
-      return { kind: "continue" };
-    }
-    // Any other plugin (or caching_sha2 for a user known only by a native hash): switch.
+    if (plugin === GREETING_PLUGIN) return this.checkToken(plugin, hr.authResponse, seq);
+    // Unknown users are switched too, and refused after their answer: the refusal then says
+    // whether a password was used, and does not tell which user names exist.
+    return this.switchTo(this.pluginFor(plugin), seq);
+  }
+
+  /**
+   * The plugin to move a client to: caching_sha2 when it asked for it and the proxy can finish
+   * a full authentication (it knows the plaintext, and has TLS or the RSA key pair, which come
+   * together); mysql_native_password otherwise, which every client library carries built in.
+   */
+  private pluginFor(clientPlugin: string): string {
+    const canSha2 = this.user === null || (this.user.password !== null && this.ctx.tls !== null);
+    return clientPlugin === SHA2 && canSha2 ? SHA2 : NATIVE;
+  }
+
+  /** AuthSwitchRequest with a fresh scramble (the encoder appends the NUL clients expect). */
+  private switchTo(plugin: string, seq: number): AuthStep {
     this.scramble = newScramble();
-    this.phase = AuthPhase.AWAIT_NATIVE_SWITCH;
-    this.io.write(encodeAuthSwitchRequest(seq, { plugin: NATIVE, data: this.scramble }));
+    this.phase = plugin === SHA2 ? AuthPhase.AWAIT_SHA2_TOKEN : AuthPhase.AWAIT_NATIVE_SWITCH;
+    this.io.write(encodeAuthSwitchRequest(seq, { plugin, data: this.scramble }));
     return { kind: "continue" };
   }
 
-  /** caching_sha2_password: the fast path when the user is cached, full authentication otherwise. */
+  private checkToken(plugin: string, token: Buffer, seq: number): AuthStep {
+    return plugin === SHA2 ? this.checkSha2(token, seq) : this.checkNative(token, seq);
+  }
+
+  /**
+   * caching_sha2_password's first answer. Like MySQL's `caching_sha2_password_authenticate`:
+   * an empty answer means "no password"; otherwise the fast path (0x03) when the user completed
+   * a full authentication since the proxy started, full authentication (0x04) when not.
+   */
   private checkSha2(token: Buffer, seq: number): AuthStep {
-    const user = this.user!;
+    const user = this.user;
+    if (user === null || user.password === null) return this.denied(seq, token.length > 0);
+    if (token.length === 0) return user.password === "" ? this.done(seq) : this.denied(seq, false);
+    if (token.length !== SHA2_TOKEN_LENGTH) return this.denied(seq, true);
     if (this.ctx.users.sha2Cached(user.name)) {
-      if (!verifySha2Fast(user.password ?? "", this.scramble, token)) return this.denied(seq, true);
+      // The proxy holds the plaintext, so a mismatch is a wrong password, not a stale cache
+      // entry: refuse now rather than ask for the password again as MySQL does.
+      if (!verifySha2Fast(user.password, this.scramble, token)) return this.denied(seq, true);
       this.io.write(encodeAuthMoreData(seq, Buffer.from([SHA2_FAST_AUTH_SUCCESS])));
       return this.done(seq + 1);
     }
@@ -169,7 +219,8 @@ export class ClientAuth {
   }
 
   private checkNative(token: Buffer, seq: number): AuthStep {
-    const user = this.user!;
+    const user = this.user;
+    if (user === null) return this.denied(seq, token.length > 0);
     if (token.length === 0) {
       return user.password === "" ? this.done(seq) : this.denied(seq, false);
     }
@@ -179,19 +230,24 @@ export class ClientAuth {
     return this.done(seq);
   }
 
+  /**
+   * After perform_full_authentication. Over TLS the client sends `password NUL` in clear; on
+   * plain TCP it sends 0x02 (request_public_key), or the RSA ciphertext straight away when it
+   * was given the key file (`--server-public-key-path`). A clear password on plain TCP is
+   * refused: a client that believes the link is secure when it is not must not be rewarded.
+   */
   private onSha2Full(payload: Buffer, seq: number): AuthStep {
     const user = this.user!;
+    if (this.io.secure) return this.checkPlain(user, clearPassword(payload), seq);
+    const tls = this.ctx.tls;
+    if (tls === null) return this.fail(CLIENT_ERRORS.secureTransportRequired(), seq);
     if (payload.length === 1 && payload[0] === SHA2_REQUEST_PUBLIC_KEY) {
-      if (!this.ctx.tls) return this.fail(CLIENT_ERRORS.secureTransportRequired(), seq);
       this.phase = AuthPhase.AWAIT_SHA2_RSA;
-      this.io.write(encodeAuthMoreData(seq, Buffer.from(this.ctx.tls.rsaPublicKeyPem)));
+      this.io.write(encodeAuthMoreData(seq, Buffer.from(tls.rsaPublicKeyPem)));
       return { kind: "continue" };
     }
-    if (!this.io.secure) return this.fail(CLIENT_ERRORS.secureTransportRequired(), seq);
-    // Over TLS the client sends the password in clear, NUL-terminated.
-    const end = payload.indexOf(0);
-    const given = payload.subarray(0, end < 0 ? payload.length : end);
-    return this.checkPlain(user, given, seq);
+    if (payload.length === rsaCipherLength(tls.rsaPrivateKey)) return this.onSha2Rsa(payload, seq);
+    return this.fail(CLIENT_ERRORS.secureTransportRequired(), seq);
   }
 
   private onSha2Rsa(payload: Buffer, seq: number): AuthStep {
@@ -235,15 +291,27 @@ export class ClientAuth {
     return { kind: "fail", error, seq };
   }
 
-  /** Re-authentication for COM_CHANGE_USER (same scramble as the greeting, as servers do). */
+  /**
+   * Re-authentication for COM_CHANGE_USER. Native clients compute their token against the
+   * scramble of the last exchange (the greeting's or the last AuthSwitchRequest's, which they
+   * kept); other plugins send nothing useful first (libmariadb's plugin sends an empty response
+   * as for a login), so they get the same AuthSwitchRequest as a login.
+   */
   changeUser(username: string, token: Buffer, plugin: string, seq: number): AuthStep {
     this.username = username;
     this.user = this.ctx.users.get(username) ?? null;
-    if (this.user === null) return this.denied(seq, token.length > 0);
-    this.phase = AuthPhase.AWAIT_NATIVE_SWITCH;
     if (plugin === "" || plugin === NATIVE) return this.checkNative(token, seq);
-    this.scramble = newScramble();
-    this.io.write(encodeAuthSwitchRequest(seq, { plugin: NATIVE, data: this.scramble }));
-    return { kind: "continue" };
+    return this.switchTo(this.pluginFor(plugin), seq);
   }
+}
+
+/** The clear-text full-auth packet: `password NUL` (the NUL is optional on the wire). */
+function clearPassword(payload: Buffer): Buffer {
+  const end = payload.indexOf(0);
+  return payload.subarray(0, end < 0 ? payload.length : end);
+}
+
+/** RSA-OAEP ciphertext length: the modulus size in bytes (256 for RSA-2048). */
+function rsaCipherLength(key: KeyObject): number {
+  return Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
 }
