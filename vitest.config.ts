@@ -16,6 +16,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
+          globalSetup: ["test/global-setup.ts"],
           include: ["test/integration/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 180_000,
@@ -24,6 +25,7 @@ export default defineConfig({
       {
         test: {
           name: "e2e",
+          globalSetup: ["test/global-setup.ts"],
           include: ["test/e2e/**/*.test.ts"],
           testTimeout: 180_000,
           hookTimeout: 180_000,

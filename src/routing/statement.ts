@@ -1,12 +1,14 @@
+import { classify } from "./classify.js";
 import type { RouteStatement } from "./router.js";
+import { StatementFlag as F, hasFlag } from "./statement-flags.js";
 
 /** Session pins a statement causes once it ran (bits of proxy/session-state's Pin). */
 export const PinAfter = {
   NONE: 0,
-  USER_VARIABLES: 1 << 8,
-  TEMP_TABLES: 1 << 7,
-  LOCKS: 1 << 6,
   UNTRACKED_STATE: 1 << 2,
+  LOCKS: 1 << 6,
+  TEMP_TABLES: 1 << 7,
+  USER_VARIABLES: 1 << 8,
 } as const;
 
 export interface RoutedStatement {
@@ -15,39 +17,41 @@ export interface RoutedStatement {
   pinAfter: number;
   /** The statement reads LAST_INSERT_ID(): the connection must carry the session's value. */
   usesLastInsertId: boolean;
+  /** Classifier flags, for debug output and metrics. */
+  flags: number;
 }
 
-const READ_WORDS = new Set(["select", "show", "describe", "desc", "explain", "help", "with"]);
-
 /**
- * Interim: a first-keyword look until the table-tested classifier (src/routing/classify.ts)
- * lands. Conservative: anything not plainly a read goes to the primary.
+ * What the router and the session need to know about one statement, from the classifier's view
+ * of it (src/routing/classify.ts: a byte-level lexer, no string built for a plain statement).
  */
-export function routeStatement(payload: Buffer, start: number): RoutedStatement {
-  const text = payload.toString("latin1", start, Math.min(payload.length, start + 512));
-  const m = /^\s*(?:\/\*(?!\s*rwsplit)[\s\S]*?\*\/\s*)*([a-zA-Z]+)/.exec(text);
-  const word = m?.[1]?.toLowerCase() ?? "";
-  const lower = text.toLowerCase();
-  const sideEffects =
-    /for\s+update|lock\s+in\s+share|for\s+share|into\s|get_lock|release_lock|last_insert_id|found_rows|row_count|nextval|next\s+value|@\w+\s*:=|;/.test(
-      lower,
-    );
-  const kind =
-    READ_WORDS.has(word) && !sideEffects ? "read" : word === "set" || word === "use" ? "session" : "write";
+export function routeStatement(payload: Uint8Array, start: number): RoutedStatement {
+  const c = classify(payload, start);
+  const f = c.flags;
   let pinAfter = 0;
-  if (/@\w+\s*:?=/.test(lower) && (word === "set" || /:=/.test(lower))) pinAfter |= PinAfter.USER_VARIABLES;
-  if (/create\s+temporary/.test(lower)) pinAfter |= PinAfter.TEMP_TABLES;
-  if (/get_lock|lock\s+tables/.test(lower)) pinAfter |= PinAfter.LOCKS;
-  const hint = /\/\*\s*rwsplit:\s*route=(primary|replica)/.exec(lower);
+  if (hasFlag(f, F.USER_VAR_WRITE)) pinAfter |= PinAfter.USER_VARIABLES;
+  if (hasFlag(f, F.TEMP_TABLE_CREATE)) pinAfter |= PinAfter.TEMP_TABLES;
+  if (hasFlag(f, F.GET_LOCK) || hasFlag(f, F.LOCK_TABLES)) pinAfter |= PinAfter.LOCKS;
+  if (
+    hasFlag(f, F.PREPARE_SQL) ||
+    hasFlag(f, F.HANDLER) ||
+    hasFlag(f, F.SESSION_STATE) ||
+    hasFlag(f, F.SQL_CALC_FOUND_ROWS) ||
+    hasFlag(f, F.SET_TRANSACTION)
+  ) {
+    pinAfter |= PinAfter.UNTRACKED_STATE;
+  }
   return {
     route: {
-      kind,
-      beginReadOnly: /^\s*start\s+transaction\s+read\s+only/.test(lower),
-      beginsTransaction: word === "begin" || /^\s*start\s+transaction/.test(lower),
-      needsPrimary: false,
-      hint: hint ? { route: hint[1] as "primary" | "replica" } : null,
+      kind: c.kind,
+      beginReadOnly: hasFlag(f, F.TX_BEGIN_READ_ONLY),
+      beginsTransaction: hasFlag(f, F.TX_BEGIN) || hasFlag(f, F.AUTOCOMMIT_OFF) || hasFlag(f, F.XA),
+      // SHOW WARNINGS and friends answer about the previous statement: where it ran.
+      needsPrimary: hasFlag(f, F.LAST_STATEMENT_INFO),
+      hint: c.hint,
     },
     pinAfter,
-    usesLastInsertId: /last_insert_id/.test(lower),
+    usesLastInsertId: hasFlag(f, F.LAST_INSERT_ID),
+    flags: f,
   };
 }
