@@ -229,13 +229,16 @@ export class ResponseScanner {
         this.phase = Phase.Done;
         return 0;
       case Phase.FieldList:
-        if (first === 0xfe && len < 9) return Captured.EOF;
+        // Under CLIENT_DEPRECATE_EOF the terminator is an OK_Packet with a 0xFE header; at 7 bytes
+        // it is as short as an EOF_Packet, so the capability decides, not the length.
         if (first === 0xfe && this.deprecateEof && len < MAX_PAYLOAD) return Captured.OK;
+        if (first === 0xfe && len < 9) return Captured.EOF;
         if (first === 0xff) return Captured.ERR;
         return 0;
       case Phase.Simple:
         if (first === 0xff) return Captured.ERR;
-        if (first === 0xfe && len < 9) return Captured.EOF;
+        // COM_SET_OPTION answers with an EOF_Packet, or an OK with 0xFE header under DEPRECATE_EOF.
+        if (first === 0xfe && len < 9 && !this.deprecateEof) return Captured.EOF;
         return Captured.OK;
       case Phase.StringPacket:
         if (first === 0xff) return Captured.ERR;

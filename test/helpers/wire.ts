@@ -420,20 +420,23 @@ export function runScanner(kind: ResponseKind, deprecateEof: boolean, chunks: re
 
 /** The captures a correct scanner reports for `wire` when fed these chunks. */
 export function expectedCaptures(wire: Wire, chunks: readonly Buffer[]): ScanCapture[] {
-  const bounds: number[] = [];
-  let at = 0;
-  for (const c of chunks) {
-    bounds.push(at);
-    at += c.length;
-  }
-  bounds.push(at);
   // inChunk: the payload lies whole in one chunk (edits to it would edit that chunk).
-  const oneChunk = (s: number, e: number) => bounds.some((b, i) => b <= s && e <= (bounds[i + 1] ?? -1));
   return wire.captures.map((c) => ({
     type: c.type,
     payload: c.payload.toString("hex"),
-    inChunk: oneChunk(c.start, c.end),
+    inChunk: inOneChunk(chunks, c.start, c.end),
   }));
+}
+
+/** Whether stream offsets [start, end) lie within a single one of these consecutive chunks. */
+export function inOneChunk(chunks: readonly Buffer[], start: number, end: number): boolean {
+  let at = 0;
+  for (const c of chunks) {
+    if (start >= at && end <= at + c.length) return true;
+    at += c.length;
+    if (at > start) return false;
+  }
+  return false;
 }
 
 export interface ScanWant {

@@ -210,10 +210,10 @@ describe("read/write split", () => {
     // itself raises under this load; a write reaching a replica would be 1290 and fail the run.
     const { stdout, stderr } = await run(
       "sysbench",
-      [...sbArgs, "--threads=8", "--time=30", "oltp_read_write", "run"],
+      [...sbArgs, "--threads=8", "--time=60", "oltp_read_write", "run"],
       { timeout: 120_000 },
     );
     expect(`${stdout}${stderr}`).not.toContain("1290");
     expect(Number(/reconnects:\s+(\d+)/.exec(stdout)?.[1])).toBe(0);
-  }, 180_000);
+  }, 240_000);
 });

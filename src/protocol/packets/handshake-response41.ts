@@ -68,7 +68,8 @@ export function encodeHandshakeResponse41(seq: number, h: HandshakeResponse41): 
     .zeros(23)
     .nulString(h.username);
   if (h.capabilities & Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA) w.lenencBytes(h.authResponse);
-  else w.u8(h.authResponse.length).bytes(h.authResponse);
+  else if (h.capabilities & Capability.SECURE_CONNECTION) w.u8(h.authResponse.length).bytes(h.authResponse);
+  else w.bytes(h.authResponse).u8(0);
   if (h.capabilities & Capability.CONNECT_WITH_DB) w.nulString(h.database ?? "");
   if (h.capabilities & Capability.PLUGIN_AUTH) w.nulString(h.authPlugin);
   if (h.capabilities & Capability.CONNECT_ATTRS) {
