@@ -2,13 +2,14 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createAdminApp } from "./admin/app.js";
 import type { BackendStatus, StatusSource } from "./admin/status.js";
+import { Balancer } from "./balancer/balancer.js";
 import type { Config } from "./config/types.js";
 import { Metrics } from "./metrics/registry.js";
 import { Monitor } from "./monitor/monitor.js";
 import type { BackendObservation } from "./monitor/types.js";
 import type { BackendPool } from "./proxy/backend-pool.js";
+import { BalancedPicker, toReplicaObservation } from "./proxy/balanced-picker.js";
 import type { SessionHooks } from "./proxy/context.js";
-import { linearLagPolicy, MonitoredPicker } from "./proxy/monitored-picker.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
 import { loadTlsMaterial } from "./proxy/tls-material.js";
@@ -36,14 +37,32 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   const tls = config.tls.enabled ? buildTlsContext(await loadTlsMaterial(config.tls)) : null;
   const metrics = new Metrics();
   const latest = new Map<string, BackendObservation>();
+  const upstreams = new Upstreams(config);
+  const balancer = new Balancer(config.backends.replicas, config.lag, {
+    isExhausted: (name) => {
+      const s = upstreams.byName(name)?.stats();
+      return s !== undefined && s.open >= s.max && s.idle === 0;
+    },
+    // Logged once per transition, never silently (ProxySQL #3340: no flapping unnoticed).
+    onTransition: (t) => {
+      logger.warn(
+        { backend: t.name, to: t.to, reason: t.reason, lagMs: t.lagMs },
+        "replica eligibility changed",
+      );
+      metrics.balancerTransition(t.name, t.to);
+    },
+  });
   const monitor = new Monitor(
     { backends: config.backends, monitor: config.monitor },
-    { logger, onObservation: (o) => latest.set(o.name, o) },
+    {
+      logger,
+      onObservation: (o) => {
+        latest.set(o.name, o);
+        if (o.role === "replica") balancer.observe(o.name, toReplicaObservation(o), Date.now());
+      },
+    },
   );
-  const upstreams = new Upstreams(config);
-  const policy = linearLagPolicy(config);
-  const picker = new MonitoredPicker(upstreams.replicas, () => latest, policy);
-  upstreams.picker = picker;
+  upstreams.picker = new BalancedPicker(upstreams.replicas, balancer, () => latest);
   const hooks: SessionHooks = {
     onStatement(route, backend, reason, durationNs, errno) {
       metrics.queryCounter(route, backend, reason).inc();
@@ -65,7 +84,8 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   const proxy = new ProxyServer({ config, logger, tls, upstreams, hooks });
   const backendStatus = (pool: BackendPool, role: "primary" | "replica", weight: number): BackendStatus => {
     const o = latest.get(pool.endpoint.name);
-    const w = role === "replica" ? policy.weigh(pool.endpoint.name, o) : { weight: 0, reason: null };
+    const b = role === "replica" ? balancer.snapshot().find((x) => x.name === pool.endpoint.name) : undefined;
+    const w = b ? { weight: b.effectiveWeight, reason: b.reason } : { weight: 0, reason: null };
     const stats = pool.stats();
     return {
       name: pool.endpoint.name,
@@ -78,9 +98,9 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       lagSource: o?.lagSource ?? null,
       weight,
       effectiveWeight: w.weight,
-      eligible: role === "primary" ? (o?.up ?? false) : w.weight > 0,
+      eligible: role === "primary" ? (o?.up ?? false) : (b?.eligible ?? false),
       reason: role === "primary" ? (o?.up ? null : (o?.lastError ?? "not checked yet")) : w.reason,
-      inFlight: role === "replica" ? picker.inFlightOf(pool) : stats.busy,
+      inFlight: b ? b.inFlight : stats.busy,
       pool: { open: stats.open, idle: stats.idle, busy: stats.busy, waiting: stats.waiting, max: stats.max },
       lastError: o?.lastError ?? pool.lastError,
       lastCheckAt: o && o.checkedAt > 0 ? new Date(o.checkedAt).toISOString() : null,
