@@ -38,11 +38,10 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   const metrics = new Metrics();
   const latest = new Map<string, BackendObservation>();
   const upstreams = new Upstreams(config);
+  const pools = new Map(upstreams.replicas.map((p) => [p.endpoint.name, p]));
   const balancer = new Balancer(config.backends.replicas, config.lag, {
-    isExhausted: (name) => {
-      const s = upstreams.byName(name)?.stats();
-      return s !== undefined && s.open >= s.max && s.idle === 0;
-    },
+    // Cheap on the hot path: counts, no allocation. Users share the limit check of the first user.
+    isExhausted: (name) => pools.get(name)?.exhausted(config.users[0]!.name) ?? false,
     // Logged once per transition, never silently (ProxySQL #3340: no flapping unnoticed).
     onTransition: (t) => {
       logger.warn(

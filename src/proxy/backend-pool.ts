@@ -261,6 +261,13 @@ export class BackendPool {
     }
   }
 
+  /** No connection free and none may be opened for this user: a read should go elsewhere. */
+  exhausted(user: string): boolean {
+    if (this.countFor(user) < this.opts.maxPerBackend) return false;
+    for (const list of this.idle.values()) if (list.length > 0) return false;
+    return true;
+  }
+
   stats(): PoolStats {
     let idle = 0;
     for (const list of this.idle.values()) for (const c of list) if (c.state === BackendState.IDLE) idle++;

@@ -54,26 +54,38 @@ export const FNV_OFFSET = 0x811c9dc5;
 export const FNV_PRIME = 0x01000193;
 
 const KW_BYTES: Uint8Array[] = [new Uint8Array(0)];
-const KW_BY_HASH = new Map<number, number>();
+// Open addressing with linear probing over typed arrays: cheaper per lookup than a Map, and
+// most words are not keywords and stop at the first empty slot.
+const SLOTS = 1024;
+const MASK = SLOTS - 1;
+const SLOT_ID = new Uint16Array(SLOTS);
+const SLOT_HASH = new Int32Array(SLOTS);
 for (const w of WORDS) {
   const bytes = Uint8Array.from(w, (c) => c.charCodeAt(0));
   let h = FNV_OFFSET;
   for (const b of bytes) h = Math.imul(h ^ b, FNV_PRIME);
-  if (KW_BY_HASH.has(h)) throw new Error(`keyword hash collision: ${w}`);
-  KW_BY_HASH.set(h, KW_BYTES.length);
+  let slot = h & MASK;
+  while (SLOT_ID[slot] !== 0) slot = (slot + 1) & MASK;
+  SLOT_ID[slot] = KW_BYTES.length;
+  SLOT_HASH[slot] = h;
   KW_BYTES.push(bytes);
 }
 const MAX_LEN = Math.max(...WORDS.map((w) => w.length));
 
 /** Keyword id of buf[start, end), whose lowercased FNV-1a hash is `hash`; 0 when not a keyword. */
 export function keywordId(buf: Uint8Array, start: number, end: number, hash: number): number {
-  if (end - start > MAX_LEN) return 0;
-  const id = KW_BY_HASH.get(hash);
-  if (id === undefined) return 0;
-  const kw = KW_BYTES[id]!;
-  if (kw.length !== end - start) return 0;
-  for (let i = 0; i < kw.length; i++) if (LOWER[buf[start + i]!] !== kw[i]) return 0;
-  return id;
+  const len = end - start;
+  if (len > MAX_LEN) return 0;
+  for (let slot = hash & MASK; ; slot = (slot + 1) & MASK) {
+    const id = SLOT_ID[slot]!;
+    if (id === 0) return 0;
+    if (SLOT_HASH[slot] !== hash) continue;
+    const kw = KW_BYTES[id]!;
+    if (kw.length !== len) continue;
+    let i = 0;
+    while (i < len && LOWER[buf[start + i]!] === kw[i]) i++;
+    if (i === len) return id;
+  }
 }
 
 /** Keyword id of buf[start, end) (hashing it here). */

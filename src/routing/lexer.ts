@@ -110,7 +110,7 @@ export class Lexer {
       case 0x40: // @
         return this.at(p, prevType, prevEnd);
       case 0x3a: // ':'
-        if (buf[p + 1] === 0x3d) {
+        if (p + 1 < this.end && buf[p + 1] === 0x3d) {
           this.pos = this.tokEnd = p + 2;
           this.ch = ASSIGN;
           return this.emit(Tok.PUNCT);
@@ -223,7 +223,10 @@ export class Lexer {
       const b = buf[p]!;
       if (b <= 0x20) {
         p++;
-      } else if (b === 0x23 || (b === 0x2d && buf[p + 1] === 0x2d && (p + 2 >= end || buf[p + 2]! <= 0x20))) {
+      } else if (
+        b === 0x23 ||
+        (b === 0x2d && p + 1 < end && buf[p + 1] === 0x2d && (p + 2 >= end || buf[p + 2]! <= 0x20))
+      ) {
         // '#' or '-- ' to end of line
         const body = b === 0x23 ? p + 1 : p + 2;
         let q = body;

@@ -544,6 +544,16 @@ describe("classify: Buffer offsets", () => {
     expect(classify(buf, 0, 10)).toMatchObject({ kind: "write" });
   });
 
+  test("bytes just past end never complete a token", () => {
+    // `-` + `- ` past end would make a comment; `:` + `=` past end an assignment.
+    const dash = Buffer.from("SELECT 1 -- x", "latin1");
+    expect(describeFlags(classify(dash, 0, "SELECT 1 -".length).flags)).toEqual([]);
+    const assign = Buffer.from("SELECT @x := 1", "latin1");
+    const c = classify(assign, 0, "SELECT @x :".length);
+    expect(c.kind).toBe("read");
+    expect(describeFlags(c.flags)).toEqual(["USER_VAR_READ"]);
+  });
+
   test("out-of-range offsets are clamped, never thrown", () => {
     const buf = Buffer.from("SELECT 1", "latin1");
     expect(classify(buf, -5, 100).kind).toBe("read");
