@@ -108,6 +108,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   const status: StatusSource = {
     listening: () => proxy.isListening(),
     primaryReachable: () => monitor.primaryReachable(),
+    sessions: () => proxy.sessionsInfo(),
     backends: () => [
       backendStatus(upstreams.primary, "primary", config.backends.primary.weight),
       ...upstreams.replicas.map((p, i) => backendStatus(p, "replica", config.backends.replicas[i]!.weight)),

@@ -42,4 +42,6 @@ export interface StatusSource {
   backends(): BackendStatus[];
   /** The replication topology as the monitor sees it (shape owned by the monitor); shown at `/topology`. */
   topology?(): unknown;
+  /** Client sessions: user, schema, tracked variables, and why a session is pinned; at `/sessions`. */
+  sessions?(): unknown;
 }

@@ -24,7 +24,7 @@ import {
   StatementRegistry,
   withParamTypes,
 } from "./prepared-statements.js";
-import { Pin, SessionState, varsSyncSql } from "./session-state.js";
+import { describePins, Pin, SessionState, varsSyncSql } from "./session-state.js";
 import type { ProxyUser } from "./user-directory.js";
 
 /** Client session phases (STYLE.md principle 4). */
@@ -145,8 +145,9 @@ export class ClientSession implements RelaySink, AuthIo {
       user: this.user?.name ?? null,
       phase: this.phase,
       schema: this.state.schema,
-      pins: this.pins,
+      pinned: describePins(this.pins),
       vars: Object.fromEntries(this.state.vars),
+      lastWriteGtid: this.state.lastWriteGtid,
     };
   }
 

@@ -162,6 +162,9 @@ describe("read/write split", () => {
     expect(t).toEqual([{ x: 5 }]);
     const [g] = await c.query("SELECT GET_LOCK('l1', 1) AS g");
     expect(g).toEqual([{ g: 1 }]);
+    // The session's debug view says why it is pinned.
+    const pinned = proxy.server.sessionsInfo().flatMap((s) => s.pinned as string[]);
+    expect(pinned).toEqual(expect.arrayContaining(["temp_tables", "locks"]));
     const [rl] = await c.query("SELECT RELEASE_LOCK('l1') AS r");
     expect(rl).toEqual([{ r: 1 }]);
     await c.end();

@@ -9,6 +9,14 @@ import type { BackendStatus, StatusSource } from "../status.js";
 export function registerBackendRoutes(app: FastifyInstance, status: StatusSource): void {
   app.get("/backends", async () => ({ backends: status.backends().map(publicBackend) }));
 
+  // Client sessions and why each is pinned to one backend connection (transaction, temporary
+  // tables, user variables, locks, ...): the debug view ProxySQL users ask for.
+  app.get("/sessions", async (_request, reply) => {
+    if (status.sessions === undefined)
+      return reply.code(404).send({ error: "this proxy does not report sessions" });
+    return { sessions: withoutSecrets(status.sessions(), 0) };
+  });
+
   app.get("/topology", async (_request, reply) => {
     if (status.topology === undefined) {
       return reply.code(404).send({ error: "this proxy does not report a topology" });
