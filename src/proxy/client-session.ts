@@ -8,7 +8,6 @@ import { Capability, WIRE_FORMAT_CAPABILITIES } from "../protocol/constants/capa
 import { Command, commandName } from "../protocol/constants/commands.js";
 import { ServerStatus } from "../protocol/constants/server-status.js";
 import { type Packet, PacketFramer } from "../protocol/framing.js";
-import { encodeEof } from "../protocol/packets/eof.js";
 import { encodeErr } from "../protocol/packets/err.js";
 import { decodeOk, encodeOk } from "../protocol/packets/ok.js";
 import { Captured, NOT_DONE, ResponseKind } from "../protocol/response-scanner.js";
@@ -863,11 +862,6 @@ export class ClientSession implements RelaySink, AuthIo {
 
   private replyOk(seq: number): void {
     this.socket.write(encodeOk(seq, { status: this.lastStatus }, this.capabilities));
-  }
-
-  /** Answers an EOF-style status (COM_SET_OPTION on servers that reply with EOF). */
-  replyEof(seq: number): void {
-    this.socket.write(encodeEof(seq, this.lastStatus));
   }
 
   private sendError(spec: ClientErrorSpec, seq: number): void {

@@ -43,10 +43,6 @@ export class Upstreams {
     this.picker = new RoundRobinPicker(this.replicas);
   }
 
-  byName(name: string): BackendPool | undefined {
-    return this.all().find((p) => p.endpoint.name === name);
-  }
-
   all(): BackendPool[] {
     return [this.primary, ...this.replicas];
   }

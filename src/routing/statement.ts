@@ -1,19 +1,11 @@
 import { classify } from "./classify.js";
+import { Pin } from "./pins.js";
 import type { RouteStatement } from "./router.js";
 import { StatementFlag as F, hasFlag } from "./statement-flags.js";
 
-/** Session pins a statement causes once it ran (bits of proxy/session-state's Pin). */
-export const PinAfter = {
-  NONE: 0,
-  UNTRACKED_STATE: 1 << 2,
-  LOCKS: 1 << 6,
-  TEMP_TABLES: 1 << 7,
-  USER_VARIABLES: 1 << 8,
-} as const;
-
 export interface RoutedStatement {
   route: RouteStatement;
-  /** Pin bits to set after the statement (user variables, temp tables, locks, SQL PREPARE). */
+  /** Pin bits (pins.ts) to set after the statement (user variables, temp tables, locks, SQL PREPARE). */
   pinAfter: number;
   /** The statement reads LAST_INSERT_ID(): the connection must carry the session's value. */
   usesLastInsertId: boolean;
@@ -29,9 +21,9 @@ export function routeStatement(payload: Uint8Array, start: number): RoutedStatem
   const c = classify(payload, start);
   const f = c.flags;
   let pinAfter = 0;
-  if (hasFlag(f, F.USER_VAR_WRITE)) pinAfter |= PinAfter.USER_VARIABLES;
-  if (hasFlag(f, F.TEMP_TABLE_CREATE)) pinAfter |= PinAfter.TEMP_TABLES;
-  if (hasFlag(f, F.GET_LOCK) || hasFlag(f, F.LOCK_TABLES)) pinAfter |= PinAfter.LOCKS;
+  if (hasFlag(f, F.USER_VAR_WRITE)) pinAfter |= Pin.USER_VARIABLES;
+  if (hasFlag(f, F.TEMP_TABLE_CREATE)) pinAfter |= Pin.TEMP_TABLES;
+  if (hasFlag(f, F.GET_LOCK) || hasFlag(f, F.LOCK_TABLES)) pinAfter |= Pin.LOCKS;
   if (
     hasFlag(f, F.PREPARE_SQL) ||
     hasFlag(f, F.HANDLER) ||
@@ -39,7 +31,7 @@ export function routeStatement(payload: Uint8Array, start: number): RoutedStatem
     hasFlag(f, F.SQL_CALC_FOUND_ROWS) ||
     hasFlag(f, F.SET_TRANSACTION)
   ) {
-    pinAfter |= PinAfter.UNTRACKED_STATE;
+    pinAfter |= Pin.UNTRACKED_STATE;
   }
   return {
     route: {
