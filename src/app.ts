@@ -4,16 +4,19 @@ import { createAdminApp } from "./admin/app.js";
 import type { BackendStatus, StatusSource } from "./admin/status.js";
 import { Balancer } from "./balancer/balancer.js";
 import type { Config } from "./config/types.js";
+import { createCoordinator } from "./ha/fleet.js";
+import { HaError, HaManager } from "./ha/manager.js";
+import { createHaOps } from "./ha/ops-adapter.js";
 import { Metrics } from "./metrics/registry.js";
 import { Monitor } from "./monitor/monitor.js";
-import type { BackendObservation } from "./monitor/types.js";
+import type { BackendObservation, BackendRole } from "./monitor/types.js";
 import type { BackendPool } from "./proxy/backend-pool.js";
 import { BalancedPicker, toReplicaObservation } from "./proxy/balanced-picker.js";
 import type { SessionHooks } from "./proxy/context.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
 import { loadTlsMaterial } from "./proxy/tls-material.js";
-import { Upstreams } from "./proxy/upstreams.js";
+import { type TopologyView, Upstreams } from "./proxy/upstreams.js";
 
 /** A running rwsplit: the proxy and, around it, the monitor and what serves ops. */
 export interface Rwsplit {
@@ -28,6 +31,7 @@ export interface Rwsplit {
   /** Latest observation per backend name. */
   observations(): ReadonlyMap<string, BackendObservation>;
   status: StatusSource;
+  ha: HaManager;
   /** Drains (stop accepting, let statements finish up to drainTimeoutMs) and stops everything. */
   stop(): Promise<void>;
 }
@@ -38,30 +42,64 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   const metrics = new Metrics();
   const latest = new Map<string, BackendObservation>();
   const upstreams = new Upstreams(config);
-  const pools = new Map(upstreams.replicas.map((p) => [p.endpoint.name, p]));
-  const balancer = new Balancer(config.backends.replicas, config.lag, {
-    // Cheap on the hot path: counts, no allocation. Users share the limit check of the first user.
-    isExhausted: (name) => pools.get(name)?.exhausted(config.users[0]!.name) ?? false,
-    // Logged once per transition, never silently (ProxySQL #3340: no flapping unnoticed).
-    onTransition: (t) => {
-      logger.warn(
-        { backend: t.name, to: t.to, reason: t.reason, lagMs: t.lagMs },
-        "replica eligibility changed",
-      );
-      metrics.balancerTransition(t.name, t.to);
-    },
-  });
+  const allBackends = [config.backends.primary, ...config.backends.replicas];
+  /** Each replica's lag before the primary went down (reads keep flowing during a failover). */
+  const lastLag = new Map<string, number>();
+  let picker: BalancedPicker;
+  /** The balancer over the current replicas; rebuilt on a topology change, replaying what is known. */
+  const buildBalancer = (): Balancer => {
+    const members = new Set(upstreams.replicas.map((p) => p.endpoint.name));
+    const b = new Balancer(
+      allBackends.filter((x) => members.has(x.name)),
+      config.lag,
+      {
+        // Cheap on the hot path: counts, no allocation; per user (pool limits are per user).
+        isExhausted: (name) => picker.exhausted(name),
+        // Logged once per transition, never silently (ProxySQL #3340: no flapping unnoticed).
+        onTransition: (t) => {
+          logger.warn(
+            { backend: t.name, to: t.to, reason: t.reason, lagMs: t.lagMs },
+            "replica eligibility changed",
+          );
+          metrics.balancerTransition(t.name, t.to);
+        },
+      },
+    );
+    for (const name of members) {
+      const o = latest.get(name);
+      if (o !== undefined && o.checkedAt > 0) feed(b, { ...o, role: "replica" });
+    }
+    return b;
+  };
+  const feed = (b: Balancer, o: BackendObservation) => {
+    const primaryDown = latest.get(upstreams.primary.endpoint.name)?.up === false;
+    if (!primaryDown && o.lagMs !== null) lastLag.set(o.name, o.lagMs);
+    b.observe(o.name, toReplicaObservation(o, primaryDown, lastLag.get(o.name) ?? null), Date.now());
+  };
+  let balancer = buildBalancer();
+  picker = new BalancedPicker(upstreams.replicas, balancer, () => latest);
+  upstreams.picker = picker;
+  let ha: HaManager | null = null;
   const monitor = new Monitor(
     { backends: config.backends, monitor: config.monitor },
     {
       logger,
       onObservation: (o) => {
         latest.set(o.name, o);
-        if (o.role === "replica") balancer.observe(o.name, toReplicaObservation(o), Date.now());
+        if (o.role === "replica") feed(balancer, o);
+        ha?.onObservation(o);
       },
     },
   );
-  upstreams.picker = new BalancedPicker(upstreams.replicas, balancer, () => latest);
+  const applyTopology = (t: TopologyView) => {
+    upstreams.setTopology(t);
+    monitor.setTopology(t.primary, t.fenced);
+    lastLag.clear();
+    balancer = buildBalancer();
+    picker = new BalancedPicker(upstreams.replicas, balancer, () => latest);
+    upstreams.picker = picker;
+    metrics.topologyGeneration(t.generation);
+  };
   const hooks: SessionHooks = {
     onStatement(route, backend, reason, durationNs, errno) {
       metrics.queryCounter(route, backend, reason).inc();
@@ -81,7 +119,13 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     },
   };
   const proxy = new ProxyServer({ config, logger, tls, upstreams, hooks });
-  const backendStatus = (pool: BackendPool, role: "primary" | "replica", weight: number): BackendStatus => {
+  const roleOf = (name: string): BackendRole =>
+    name === upstreams.primary.endpoint.name
+      ? "primary"
+      : upstreams.fenced.includes(name)
+        ? "fenced"
+        : "replica";
+  const backendStatus = (pool: BackendPool, role: BackendRole, weight: number): BackendStatus => {
     const o = latest.get(pool.endpoint.name);
     const b = role === "replica" ? balancer.snapshot().find((x) => x.name === pool.endpoint.name) : undefined;
     const w = b ? { weight: b.effectiveWeight, reason: b.reason } : { weight: 0, reason: null };
@@ -98,7 +142,14 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       weight,
       effectiveWeight: w.weight,
       eligible: role === "primary" ? (o?.up ?? false) : (b?.eligible ?? false),
-      reason: role === "primary" ? (o?.up ? null : (o?.lastError ?? "not checked yet")) : w.reason,
+      reason:
+        role === "fenced"
+          ? "fenced: a former primary; `rwsplit rejoin` makes it a replica again"
+          : role === "primary"
+            ? o?.up
+              ? null
+              : (o?.lastError ?? "not checked yet")
+            : w.reason,
       inFlight: b ? b.inFlight : stats.busy,
       pool: { open: stats.open, idle: stats.idle, busy: stats.busy, waiting: stats.waiting, max: stats.max },
       lastError: o?.lastError ?? pool.lastError,
@@ -109,11 +160,38 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     listening: () => proxy.isListening(),
     primaryReachable: () => monitor.primaryReachable(),
     sessions: () => proxy.sessionsInfo(),
-    backends: () => [
-      backendStatus(upstreams.primary, "primary", config.backends.primary.weight),
-      ...upstreams.replicas.map((p, i) => backendStatus(p, "replica", config.backends.replicas[i]!.weight)),
-    ],
+    backends: () =>
+      allBackends
+        .map((b) => backendStatus(upstreams.pools.get(b.name)!, roleOf(b.name), b.weight))
+        .sort((a, b) => (a.role === "primary" ? -1 : b.role === "primary" ? 1 : 0)),
+    topology: () => ha!.status(),
+    control: {
+      switchover: (to) => ha!.switchover(to),
+      rejoin: (name) => ha!.rejoin(name),
+      failover: () => {
+        if (monitor.primaryReachable()) {
+          throw new HaError("the primary is reachable: use switchover to move it", 409);
+        }
+        return ha!.failover("requested through the admin API");
+      },
+    },
   };
+  const coordinator = createCoordinator(config.redis, { logger });
+  ha = new HaManager({
+    config,
+    coordinator,
+    ops: config.failover.admin && config.failover.replication ? createHaOps(config, logger) : null,
+    target: {
+      apply: applyTopology,
+      holdWrites: () => upstreams.holdWrites(),
+      releaseWrites: () => upstreams.releaseWrites(),
+      primaryWork: () => proxy.primaryWork(),
+    },
+    observation: (name) => latest.get(name),
+    logger,
+    onChange: (r) => metrics.topologyChange(r.kind, r.ok, (r.sinceDownMs ?? r.durationMs) / 1000),
+  });
+  await ha.start();
   monitor.start();
   let listen: { host: string; port: number };
   let admin: FastifyInstance | null = null;
@@ -131,6 +209,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   } catch (e) {
     await proxy.close();
     await monitor.stop();
+    await ha.stop();
     await admin?.close();
     throw e;
   }
@@ -142,10 +221,12 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     listen,
     adminListen,
     status,
+    ha,
     observations: () => latest,
     async stop() {
       await proxy.drain(config.drainTimeoutMs);
       await monitor.stop();
+      await ha?.stop();
       await admin?.close();
     },
   };

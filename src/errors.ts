@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   BACKEND_CONNECT_FAILED: "could not connect to a backend",
   BACKEND_AUTH_FAILED: "backend rejected our credentials",
   BACKEND_LOST: "backend connection closed unexpectedly",
+  SESSION_LOST: "the backend connection holding a session's transaction or state is gone",
   BACKEND_TIMEOUT: "backend did not answer in time",
   POOL_EXHAUSTED: "no backend connection became free in time",
   NO_BACKEND: "no backend can serve this statement",
@@ -93,6 +94,11 @@ export const CLIENT_ERRORS = {
     errno: 2013,
     sqlState: "HY000",
     message: `Lost connection to MySQL server during query: ${detail}; the statement may or may not have run, retry if it is safe to`,
+  }),
+  sessionLost: (detail: string): ClientErrorSpec => ({
+    errno: 2013,
+    sqlState: "HY000",
+    message: `Lost connection to MySQL server: ${detail}. This statement did not run`,
   }),
   poolTimeout: (backend: string, waitedMs: number): ClientErrorSpec => ({
     errno: 1040,

@@ -8,6 +8,7 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics/registry.js";
 import { registerBackendRoutes } from "./routes/backends.js";
+import { registerControlRoutes } from "./routes/control.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerMetricsRoute } from "./routes/metrics.js";
 import type { StatusSource } from "./status.js";
@@ -42,7 +43,8 @@ class AdminLogController extends LogController {
 }
 
 /**
- * The admin HTTP app: `/healthz`, `/readyz`, `/backends`, `/topology`, `/metrics`. Not listening:
+ * The admin HTTP app: `/healthz`, `/readyz`, `/backends`, `/topology`, `/sessions`, `/metrics`,
+ * and POST `/switchover`, `/rejoin`, `/failover`. Not listening:
  * the caller runs `app.listen({ host, port })` and `app.close()`.
  */
 export function createAdminApp(options: AdminAppOptions): FastifyInstance {
@@ -56,5 +58,6 @@ export function createAdminApp(options: AdminAppOptions): FastifyInstance {
   registerHealthRoutes(app, status);
   registerBackendRoutes(app, status);
   registerMetricsRoute(app, status, metrics);
+  registerControlRoutes(app, status);
   return app;
 }

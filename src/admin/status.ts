@@ -8,7 +8,8 @@
 export interface BackendStatus {
   /** Stable name from the config (default "host:port"), the same as the `backend` metric label. */
   name: string;
-  role: "primary" | "replica";
+  /** `fenced`: a former primary, never used until rejoined. */
+  role: "primary" | "replica" | "fenced";
   host: string;
   port: number;
   /** The last health check connected and answered in time. */
@@ -44,4 +45,13 @@ export interface StatusSource {
   topology?(): unknown;
   /** Client sessions: user, schema, tracked variables, and why a session is pinned; at `/sessions`. */
   sessions?(): unknown;
+  /**
+   * Topology changes (POST /switchover, /rejoin, /failover). Each resolves with a report of the
+   * steps taken, or rejects with an error carrying an HTTP `status` (400, 409, 500, 503).
+   */
+  control?: {
+    switchover(to: string): Promise<unknown>;
+    rejoin(name: string): Promise<unknown>;
+    failover(): Promise<unknown>;
+  };
 }

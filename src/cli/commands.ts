@@ -3,6 +3,7 @@ import { register as checkConfig } from "./commands/check-config.js";
 import { register as demo } from "./commands/demo.js";
 import { register as sandbox } from "./commands/sandbox.js";
 import { register as serve } from "./commands/serve.js";
+import { register as topology } from "./commands/topology.js";
 
 /**
  * Each subcommand lives in its own file under src/cli/commands/ and exports `register(program)`.
@@ -13,4 +14,5 @@ export function registerCommands(program: Command): void {
   checkConfig(program);
   sandbox(program);
   demo(program);
+  topology(program);
 }

@@ -306,6 +306,17 @@ export const fileSchema = mapping(
       readmit_checks: int(1).default(3),
       min_serving: int(0).default(0),
     }),
+    failover: section({
+      automatic: bool().default(true),
+      user: text().optional(),
+      password: password().optional(),
+      replication_user: text().optional(),
+      replication_password: password().optional(),
+      detect: duration().default(2000),
+      hold_writes: duration(false).default(10_000),
+      catch_up: duration().default(10_000),
+      switchover_timeout: duration().default(5000),
+    }),
     drain_timeout: duration(false).default(10_000),
     redis: mapping({ url: redisUrl() }, "a mapping with url").optional(),
   },
@@ -355,6 +366,20 @@ function crossField(f: FileConfig, ctx: z.core.$RefinementCtx<FileConfig>): void
       );
     } else names.set(b.name, i);
   });
+  const fo = f.failover;
+  const pairs: [keyof typeof fo, keyof typeof fo][] = [
+    ["user", "password"],
+    ["user", "replication_user"],
+    ["replication_user", "replication_password"],
+  ];
+  for (const [has, needs] of pairs) {
+    if (fo[has] !== undefined && fo[needs] === undefined) {
+      issue(
+        ["failover", needs],
+        `missing: failover.${has} is set, so failover.${needs} is needed too (promotion repoints replicas with it)`,
+      );
+    }
+  }
   const users = new Map<string, number>();
   f.users.forEach((u, i) => {
     const same = users.get(u.name);
@@ -409,6 +434,22 @@ function toConfig(f: FileConfig): Config {
       readmitBelowMs: lag.readmit_below,
       readmitChecks: lag.readmit_checks,
       minServing: lag.min_serving,
+    },
+    failover: {
+      automatic: f.failover.automatic,
+      ...(f.failover.user === undefined
+        ? {}
+        : {
+            admin: { user: f.failover.user, password: f.failover.password ?? "" },
+            replication: {
+              user: f.failover.replication_user ?? "",
+              password: f.failover.replication_password ?? "",
+            },
+          }),
+      detectMs: f.failover.detect,
+      holdWritesMs: f.failover.hold_writes,
+      catchUpMs: f.failover.catch_up,
+      switchoverTimeoutMs: f.failover.switchover_timeout,
     },
     drainTimeoutMs: f.drain_timeout,
     ...(f.redis === undefined ? {} : { redis: { url: f.redis.url } }),

@@ -100,6 +100,22 @@ export interface Config {
     /** Keep at least this many of the best replicas serving even past maxMs (Vitess-style); default 0. */
     minServing: number;
   };
+  failover: {
+    /** Promote a replica when the primary fails (needs `admin`); default true. */
+    automatic: boolean;
+    /** The account promotion, switchover and rejoin run as (SUPER or the 10.5+ admin privileges). Absent: no failover. */
+    admin?: { user: string; password: string };
+    /** The account replicas replicate with (CHANGE MASTER TO MASTER_USER). */
+    replication?: { user: string; password: string };
+    /** The primary is failed after missing checks for this long, confirmed by the replicas; default 2000. */
+    detectMs: number;
+    /** New writes wait this long for a (new) primary instead of failing; default 10000. */
+    holdWritesMs: number;
+    /** How long a candidate may take to apply what it received / to catch up; default 10000. */
+    catchUpMs: number;
+    /** Switchover: how long open transactions on the old primary may take to finish; default 5000. */
+    switchoverTimeoutMs: number;
+  };
   /** SIGTERM: how long running statements may finish before connections are closed; default 10000. */
   drainTimeoutMs: number;
   redis?: { url: string };

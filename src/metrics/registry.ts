@@ -249,13 +249,19 @@ export class Metrics {
   private readonly failovers = cellCounter(
     this.registry,
     "rwsplit_failovers_total",
-    "Completed failovers (a replica promoted to primary).",
-    [] as const,
-  ).get([]);
+    "Topology changes this instance performed, by kind (failover|switchover|rejoin) and result (ok|failed).",
+    ["kind", "result"] as const,
+  );
   private readonly failoverDuration = new Histogram({
     name: "rwsplit_failover_duration_seconds",
-    help: "Time from the primary declared down to writes served by the new primary.",
+    help: "Failover: from the primary's first failed check to the new primary taking writes; switchover/rejoin: from the request to done.",
+    labelNames: ["kind"],
     buckets: [...FAILOVER_DURATION_BUCKETS],
+    registers: [this.registry],
+  });
+  private readonly generation = new Gauge({
+    name: "rwsplit_topology_generation",
+    help: "Topology generation: increases by one per failover, switchover or rejoin (shared by a fleet through Redis).",
     registers: [this.registry],
   });
 
@@ -344,9 +350,14 @@ export class Metrics {
     this.transitions.get([backend, to]).inc();
   }
 
-  failoverCompleted(durationSeconds: number): void {
-    this.failovers.inc();
-    this.failoverDuration.observe(durationSeconds);
+  /** A failover, switchover or rejoin this instance ran; the duration only when it succeeded. */
+  topologyChange(kind: "failover" | "switchover" | "rejoin", ok: boolean, durationSeconds: number): void {
+    this.failovers.get([kind, ok ? "ok" : "failed"]).inc();
+    if (ok) this.failoverDuration.observe({ kind }, durationSeconds);
+  }
+
+  topologyGeneration(generation: number): void {
+    this.generation.set(generation);
   }
 
   /**

@@ -36,24 +36,19 @@ export class Monitor {
   readonly #cfg: MonitorConfig;
   readonly #logger: Logger;
   readonly #onObservation: ((o: BackendObservation) => void) | undefined;
-  readonly #writer: HeartbeatWriter | null;
+  #writer: HeartbeatWriter | null;
   readonly #loops: Loop[];
+  readonly #stopping: Promise<void>[] = [];
+  #started = false;
 
   constructor(cfg: MonitorConfig, opts: MonitorOptions = {}) {
     this.#cfg = cfg;
     this.#logger = (opts.logger ?? pino({ level: "silent" })).child({ component: "monitor" });
     this.#onObservation = opts.onObservation;
-    const { user, password, timeoutMs, heartbeat } = cfg.monitor;
+    const { user, password, timeoutMs } = cfg.monitor;
     const target = (b: BackendConfig) => ({ host: b.host, port: b.port, user, password });
     const primary = cfg.backends.primary;
-    this.#writer = heartbeat.enabled
-      ? new HeartbeatWriter(target(primary), {
-          schema: heartbeat.schema,
-          periodMs: heartbeat.intervalMs,
-          timeoutMs,
-          logger: this.#logger.child({ backend: primary.name }),
-        })
-      : null;
+    this.#writer = this.#heartbeatWriter(primary);
     const roles: [BackendConfig, BackendRole][] = [
       [primary, "primary"],
       ...cfg.backends.replicas.map((r): [BackendConfig, BackendRole] => [r, "replica"]),
@@ -70,15 +65,56 @@ export class Monitor {
     });
   }
 
+  #heartbeatWriter(primary: BackendConfig): HeartbeatWriter | null {
+    const { user, password, timeoutMs, heartbeat } = this.#cfg.monitor;
+    if (!heartbeat.enabled) return null;
+    return new HeartbeatWriter(
+      { host: primary.host, port: primary.port, user, password },
+      {
+        schema: heartbeat.schema,
+        periodMs: heartbeat.intervalMs,
+        timeoutMs,
+        logger: this.#logger.child({ backend: primary.name }),
+      },
+    );
+  }
+
+  /**
+   * The topology changed (failover, switchover, rejoin): `primary` takes the heartbeat writer and
+   * the primary's checks, `fenced` backends are checked but reported as fenced, the rest are
+   * replicas. Takes effect from each loop's next check.
+   */
+  setTopology(primary: string, fenced: readonly string[]): void {
+    const current = this.#loops.find((l) => l.role === "primary");
+    for (const l of this.#loops) {
+      l.role =
+        l.backend.name === primary ? "primary" : fenced.includes(l.backend.name) ? "fenced" : "replica";
+    }
+    if (current?.backend.name === primary) return;
+    const old = this.#writer;
+    if (old) this.#stopping.push(old.stop());
+    const next = this.#loops.find((l) => l.backend.name === primary);
+    this.#writer = next ? this.#heartbeatWriter(next.backend) : null;
+    if (this.#started) this.#writer?.start();
+  }
+
+  /** The latest observation of one backend by name. */
+  observation(name: string): BackendObservation | undefined {
+    return this.#loops.find((l) => l.backend.name === name)?.last;
+  }
+
   start(): void {
+    this.#started = true;
     this.#writer?.start();
     for (const l of this.#loops) l.periodic.start();
   }
 
   /** Stops every loop, waits for checks in flight (each bounded by the timeout), closes the connections. */
   async stop(): Promise<void> {
+    this.#started = false;
     await Promise.all([
       this.#writer?.stop(),
+      ...this.#stopping,
       ...this.#loops.map(async (l) => {
         await l.periodic.stop();
         await l.conn.close();
@@ -86,14 +122,15 @@ export class Monitor {
     ]);
   }
 
-  /** The latest observation of every backend, primary first, then replicas in config order. */
+  /** The latest observation of every backend, in config order (configured primary first). */
   snapshot(): BackendObservation[] {
     return this.#loops.map((l) => l.last);
   }
 
-  /** Whether the primary's latest check succeeded (false before the first one). */
+  /** Whether the current primary's latest check succeeded (false before the first one). */
   primaryReachable(): boolean {
-    return this.#loops[0]!.last.up;
+    const l = this.#loops.find((x) => x.role === "primary");
+    return l?.last.up === true && l.last.role === "primary";
   }
 
   async #check(loop: Loop): Promise<void> {

@@ -33,6 +33,10 @@ export function downObservation(
     replicating: null,
     lagMs: null,
     lagSource: null,
+    ioState: null,
+    sqlRunning: null,
+    gtidIoPos: null,
+    source: null,
     gtidSlavePos: null,
     gtidCurrentPos: null,
     gtidBinlogPos: null,
@@ -56,7 +60,7 @@ export function observe(i: ObserveInput): BackendObservation {
     r?.lastError ??
     (result.replicationError ? `replication status unreadable: ${result.replicationError}` : null) ??
     (isReplica && !r ? "not a replica: SHOW SLAVE STATUS is empty" : null) ??
-    (!isReplica && i.writer && !i.writer.working && i.writer.lastError
+    (role === "primary" && i.writer && !i.writer.working && i.writer.lastError
       ? `heartbeat writer: ${i.writer.lastError}`
       : null);
   return {
@@ -69,6 +73,13 @@ export function observe(i: ObserveInput): BackendObservation {
     replicating: r ? r.ioRunning && r.sqlRunning : isReplica ? false : null,
     lagMs: lag.lagMs,
     lagSource: lag.lagSource,
+    ioState: r ? (worstIoState(r.channels.map((c) => c.ioRunning)) ?? (r.ioRunning ? "Yes" : "No")) : null,
+    sqlRunning: r ? r.sqlRunning : null,
+    gtidIoPos: r?.channels[0]?.gtidIoPos ?? null,
+    source:
+      r?.channels[0]?.masterHost && r.channels[0].masterPort !== null
+        ? { host: r.channels[0].masterHost, port: r.channels[0].masterPort }
+        : null,
     gtidSlavePos: result.variables.gtidSlavePos,
     gtidCurrentPos: result.variables.gtidCurrentPos,
     gtidBinlogPos: result.variables.gtidBinlogPos,
@@ -76,4 +87,11 @@ export function observe(i: ObserveInput): BackendObservation {
     checkedAt: i.checkedAt,
     checkDurationMs: i.checkDurationMs,
   };
+}
+
+/** "No" beats "Connecting"/"Preparing" beats "Yes": one stopped channel makes the server not replicating. */
+function worstIoState(states: string[]): string | null {
+  if (states.length === 0) return null;
+  if (states.includes("No")) return "No";
+  return states.find((x) => x !== "Yes") ?? "Yes";
 }

@@ -3,7 +3,11 @@
  * `/backends` and the metrics consume these and nothing else from the monitor.
  */
 
-export type BackendRole = "primary" | "replica";
+/**
+ * `fenced`: a former primary after a failover. It is still checked (so /backends shows it) but
+ * never written to or read from until `rwsplit rejoin` makes it a replica again.
+ */
+export type BackendRole = "primary" | "replica" | "fenced";
 
 /**
  * Where `lagMs` came from. `heartbeat`: the replica's copy of the primary's heartbeat row
@@ -30,6 +34,17 @@ export interface BackendObservation {
    */
   lagMs: number | null;
   lagSource: LagSource | null;
+  /**
+   * Slave_IO_Running ("Yes", "Connecting", "No"; the worst over the channels) and whether the SQL
+   * threads run; null when the server replicates from nobody or is down. Failover reads these to
+   * confirm that the replicas lost the primary too.
+   */
+  ioState: string | null;
+  sqlRunning: boolean | null;
+  /** Gtid_IO_Pos: what the replica received (MariaDB); null when not a replica. */
+  gtidIoPos: string | null;
+  /** Where the replica replicates from (first channel). */
+  source: { host: string; port: number } | null;
   gtidSlavePos: string | null;
   gtidCurrentPos: string | null;
   gtidBinlogPos: string | null;

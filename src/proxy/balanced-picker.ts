@@ -10,6 +10,8 @@ import type { ReplicaChoice, ReplicaPicker, ReplicaRequest } from "./upstreams.j
  */
 export class BalancedPicker implements ReplicaPicker {
   private readonly byName = new Map<string, BackendPool>();
+  /** The user of the pick in progress, for the balancer's pool-exhausted check (no allocation). */
+  private user: string | null = null;
 
   constructor(
     replicas: readonly BackendPool[],
@@ -22,6 +24,7 @@ export class BalancedPicker implements ReplicaPicker {
   pick(req: ReplicaRequest): ReplicaChoice {
     const want = req.minGtid !== null ? parseGtidPos(req.minGtid) : null;
     const obs = want !== null ? this.observations() : null;
+    this.user = req.user;
     const r = this.balancer.pickReplica({
       maxLagMs: req.maxLagMs,
       exclude: req.exclude,
@@ -40,6 +43,12 @@ export class BalancedPicker implements ReplicaPicker {
     return { pool: this.byName.get(r.backend)! };
   }
 
+  /** For the balancer's `isExhausted`: the pool of `name` has no connection left for the picking user. */
+  exhausted(name: string): boolean {
+    const user = this.user;
+    return user !== null && (this.byName.get(name)?.exhausted(user) ?? false);
+  }
+
   done(pool: BackendPool): void {
     this.balancer.release(pool.endpoint.name);
   }
@@ -49,12 +58,22 @@ export class BalancedPicker implements ReplicaPicker {
   }
 }
 
-/** The monitor's observation as the balancer reads it. */
-export function toReplicaObservation(o: BackendObservation) {
+/**
+ * The monitor's observation as the balancer reads it. While the primary is down, a replica whose
+ * IO thread lost it but whose SQL thread still runs without error holds the newest data anyone
+ * reachable has: it keeps serving reads at the lag it had when the primary went away
+ * (`lastLagMs`; unknown stays unknown), so reads do not stop during a failover.
+ */
+export function toReplicaObservation(
+  o: BackendObservation,
+  primaryDown = false,
+  lastLagMs: number | null = null,
+) {
+  const orphaned = primaryDown && o.up && o.sqlRunning === true && o.ioState !== "Yes" && lastLagMs !== null;
   return {
     up: o.up,
-    replicating: o.replicating === true,
-    lagMs: o.lagMs,
+    replicating: orphaned || o.replicating === true,
+    lagMs: orphaned ? lastLagMs : o.lagMs,
     readOnly: o.readOnly === true,
     at: o.checkedAt,
   };

@@ -24,6 +24,7 @@ import {
   withParamTypes,
 } from "./prepared-statements.js";
 import { describePins, Pin, SessionState, varsSyncSql } from "./session-state.js";
+import type { ReplicaRequest } from "./upstreams.js";
 import type { ProxyUser } from "./user-directory.js";
 
 /** Client session phases (STYLE.md principle 4). */
@@ -57,7 +58,7 @@ interface Dispatch {
   /** The statement reads LAST_INSERT_ID(): sync the connection's value first. */
   usesLastInsertId: boolean;
   /** For reads on a replica: what the replica must satisfy, to retry elsewhere on failure. */
-  replica: { maxLagMs: number | null; minGtid: string | null } | null;
+  replica: ReplicaRequest | null;
 }
 
 /** The statement in flight. */
@@ -102,7 +103,8 @@ export class ClientSession implements RelaySink, AuthIo {
   private readonly stmts = new StatementRegistry();
   /** Why the session is tied to `pinned` (Pin bits). */
   pins = 0;
-  private pinned: { conn: BackendConnection; pool: BackendPool } | null = null;
+  /** `primary`: pinned while its pool was the primary (a topology change ends such a pin). */
+  private pinned: { conn: BackendConnection; pool: BackendPool; primary: boolean } | null = null;
   private current: InFlight | null = null;
   private lastStatus: number = ServerStatus.AUTOCOMMIT;
   private waitingDrain = false;
@@ -138,6 +140,19 @@ export class ClientSession implements RelaySink, AuthIo {
   }
 
   /** A short description for logs and debug output. */
+  /**
+   * Whether this session has work on `pool` that a switchover must let finish: a statement
+   * running there, or an open transaction (or autocommit=0) pinned there.
+   */
+  busyOn(pool: BackendPool): boolean {
+    if (this.current !== null && this.current.pool === pool) return true;
+    return (
+      this.pinned !== null &&
+      this.pinned.pool === pool &&
+      (this.pins & (Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.LOCKS)) !== 0
+    );
+  }
+
   describe(): Record<string, unknown> {
     return {
       id: this.connectionId,
@@ -348,6 +363,10 @@ export class ClientSession implements RelaySink, AuthIo {
     };
     const pinned = this.pinned;
     if (pinned !== null) {
+      // The primary changed under a pinned session: the old primary must not be written to, and
+      // the state held there (transaction, temp tables, variables) cannot follow. Closing the
+      // connection makes `acquire` report exactly that.
+      if (pinned.primary && pinned.pool !== this.ctx.upstreams.primary) pinned.conn.destroy();
       d.pool = pinned.pool;
       d.route = pinned.pool === this.ctx.upstreams.primary ? "primary" : "replica";
       d.reason = "pinned";
@@ -358,6 +377,7 @@ export class ClientSession implements RelaySink, AuthIo {
         maxLagMs: decision.maxLagMs,
         minGtid: decision.requireCaughtUp ? this.state.lastWriteGtid : null,
         exclude: null,
+        user: this.acquireReq?.key.user ?? null,
       };
       const choice = this.ctx.upstreams.picker.pick(req);
       if (choice.pool !== null) {
@@ -403,6 +423,10 @@ export class ClientSession implements RelaySink, AuthIo {
    */
   private run(d: Dispatch): void {
     this.phase = SessionPhase.BUSY;
+    if (d.route === "primary" && this.pinned === null && this.ctx.upstreams.writesHeld) {
+      this.runAsync(d, null);
+      return;
+    }
     const ready = this.readyConnection(d.pool);
     if (
       ready !== null &&
@@ -418,7 +442,7 @@ export class ClientSession implements RelaySink, AuthIo {
   private async runAsync(d: Dispatch, ready: BackendConnection | null): Promise<void> {
     let conn: BackendConnection | null = ready;
     try {
-      if (conn === null) conn = await this.acquire(d.pool);
+      if (conn === null) conn = await this.acquireFor(d);
       if (this.isClosed()) {
         this.giveBack(conn, d.pool, true);
         return;
@@ -452,18 +476,54 @@ export class ClientSession implements RelaySink, AuthIo {
     return null;
   }
 
+  /**
+   * The connection for `d`. A statement for the primary (not pinned) waits while a failover or
+   * switchover holds writes, and when the primary refuses connections while a failover may
+   * replace it, keeps retrying on whatever is primary: up to `failover.holdWritesMs` in all.
+   * Nothing has been sent at this point, so waiting and retrying are safe.
+   */
+  private async acquireFor(d: Dispatch): Promise<BackendConnection> {
+    const up = this.ctx.upstreams;
+    if (d.route !== "primary" || this.pinned !== null) return this.acquire(d.pool);
+    const fo = this.ctx.config.failover;
+    const deadline = Date.now() + fo.holdWritesMs;
+    const mayFailOver = fo.automatic && fo.admin !== undefined;
+    for (;;) {
+      if (up.writesHeld && !(await up.writesReady(Math.max(0, deadline - Date.now())))) {
+        throw new RwsplitError(
+          "NO_BACKEND",
+          `writes were held ${fo.holdWritesMs} ms for a primary change that has not finished; retry, and check /backends`,
+        );
+      }
+      d.pool = up.primary;
+      try {
+        return await this.acquire(d.pool);
+      } catch (e) {
+        const retry =
+          mayFailOver &&
+          e instanceof RwsplitError &&
+          e.code === "BACKEND_CONNECT_FAILED" &&
+          Date.now() < deadline;
+        if (!retry || this.isClosed()) throw e;
+        await up.topologyChange(Math.min(250, deadline - Date.now()));
+      }
+    }
+  }
+
   private async acquire(pool: BackendPool): Promise<BackendConnection> {
     const pinned = this.pinned;
     if (pinned !== null && pinned.pool === pool) {
       if (pinned.conn.state !== "closed") return pinned.conn;
-      const lost = this.pins & (Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.UNTRACKED_STATE);
+      const lost = describePins(this.pins & ~(Pin.NO_SESSION_TRACK | Pin.LOCAL_INFILE));
+      const primaryChanged = pinned.primary && pinned.pool !== this.ctx.upstreams.primary;
       this.unpin();
-      if (lost) {
+      if (lost.length > 0) {
         throw new RwsplitError(
-          "BACKEND_LOST",
-          "the backend connection holding this session's transaction or session state was lost; its uncommitted changes are gone",
+          "SESSION_LOST",
+          `${primaryChanged ? "the primary changed (failover or switchover), and " : ""}the backend connection holding this session's ${lost.join(", ")} was lost: an open transaction was rolled back (nothing since BEGIN was committed) and session state set on it is gone; start the transaction again`,
         );
       }
+      if (primaryChanged) pool = this.ctx.upstreams.primary;
     }
     const req = this.acquireReq!;
     return pool.acquire({ ...req, schema: this.state.schema });
@@ -666,7 +726,8 @@ export class ClientSession implements RelaySink, AuthIo {
       cur.errno,
     );
     if (pins !== 0) {
-      if (this.pinned === null) this.pinned = { conn: cur.conn, pool: cur.pool };
+      if (this.pinned === null)
+        this.pinned = { conn: cur.conn, pool: cur.pool, primary: cur.pool === this.ctx.upstreams.primary };
     } else if (this.pinned !== null) {
       this.unpin();
     } else {
@@ -885,6 +946,9 @@ export class ClientSession implements RelaySink, AuthIo {
           break;
         case "BACKEND_LOST":
           this.sendError(CLIENT_ERRORS.lostConnection(e.message), seq);
+          break;
+        case "SESSION_LOST":
+          this.sendError(CLIENT_ERRORS.sessionLost(e.message), seq);
           break;
         default:
           this.sendError(CLIENT_ERRORS.backendUnavailable(e.message), seq);

@@ -63,6 +63,14 @@ export class ProxyServer {
     return this.listening && !this.draining;
   }
 
+  /** Sessions with a statement running on the primary or a transaction open there. */
+  primaryWork(): number {
+    const primary = this.upstreams.primary;
+    let n = 0;
+    for (const s of this.sessions) if (s.busyOn(primary)) n++;
+    return n;
+  }
+
   sessionsInfo(): Record<string, unknown>[] {
     return [...this.sessions].map((s) => s.describe());
   }

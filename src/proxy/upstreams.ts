@@ -10,6 +10,8 @@ export interface ReplicaRequest {
   minGtid: string | null;
   /** A replica that just failed this statement (retry elsewhere). */
   exclude: string | null;
+  /** The session's user: replicas whose pool is exhausted for this user are skipped. */
+  user: string | null;
 }
 
 export type ReplicaChoice = { pool: BackendPool } | { pool: null; reason: string };
@@ -26,28 +28,110 @@ export interface ReplicaPicker {
   markDown(pool: BackendPool, reason: string): void;
 }
 
+/** Who is primary, who must never be used again (old primaries), and the change counter. */
+export interface TopologyView {
+  /** Increases by one per change (failover, switchover, rejoin), shared by a fleet via Redis. */
+  generation: number;
+  primary: string;
+  fenced: readonly string[];
+}
+
 /**
- * The backend pools the proxy routes to. The primary takes writes; replicas serve reads chosen
- * by the picker. Failover swaps which pool is `primary` (later issue) without touching sessions.
+ * The backend pools the proxy routes to: one pool per configured backend, kept for the life of
+ * the process whatever role the backend plays. The primary takes writes; replicas serve reads
+ * chosen by the picker; fenced backends (old primaries) get nothing. A failover or switchover
+ * calls `setTopology`: sessions read `primary` per statement, so nothing else changes.
+ *
+ * While a topology change is being made, `holdWrites()` makes statements bound for the primary
+ * wait (`writesReady`) instead of reaching a primary that is going away.
  */
 export class Upstreams {
   primary: BackendPool;
-  readonly replicas: BackendPool[];
+  replicas: BackendPool[];
   picker: ReplicaPicker;
+  generation = 0;
+  fenced: readonly string[] = [];
+  readonly pools: ReadonlyMap<string, BackendPool>;
+  #hold: { promise: Promise<void>; release: () => void; since: number } | null = null;
+  readonly #changeWaiters = new Set<() => void>();
 
   constructor(config: Config) {
     const opts: PoolOptions = config.pool;
     const pool = (b: BackendEndpoint) => new BackendPool({ name: b.name, host: b.host, port: b.port }, opts);
-    this.primary = pool(config.backends.primary);
-    this.replicas = config.backends.replicas.map(pool);
-    this.picker = new RoundRobinPicker(this.replicas);
+    const all = [config.backends.primary, ...config.backends.replicas].map(pool);
+    this.pools = new Map(all.map((p) => [p.endpoint.name, p]));
+    this.primary = all[0]!;
+    this.replicas = all.slice(1);
+    this.picker = new RoundRobinPicker(() => this.replicas);
   }
 
   all(): BackendPool[] {
-    return [this.primary, ...this.replicas];
+    return [...this.pools.values()];
+  }
+
+  /** The current topology. */
+  topology(): TopologyView {
+    return { generation: this.generation, primary: this.primary.endpoint.name, fenced: this.fenced };
+  }
+
+  /**
+   * Makes `t` the topology: writes go to `t.primary` from the next statement, replicas are every
+   * other backend that is not fenced. Unknown names are refused (the config names every backend).
+   */
+  setTopology(t: TopologyView): void {
+    const primary = this.pools.get(t.primary);
+    if (primary === undefined) throw new Error(`unknown backend "${t.primary}" for primary`);
+    this.primary = primary;
+    this.fenced = [...t.fenced];
+    this.replicas = this.all().filter((p) => p !== primary && !t.fenced.includes(p.endpoint.name));
+    this.generation = t.generation;
+    for (const wake of this.#changeWaiters) wake();
+  }
+
+  /** Statements bound for the primary wait from now until `releaseWrites()`. */
+  holdWrites(): void {
+    if (this.#hold !== null) return;
+    let release = () => {};
+    const promise = new Promise<void>((r) => {
+      release = r;
+    });
+    this.#hold = { promise, release, since: Date.now() };
+  }
+
+  releaseWrites(): void {
+    const h = this.#hold;
+    this.#hold = null;
+    h?.release();
+  }
+
+  /** Whether writes are held; the hot path checks this before anything else. */
+  get writesHeld(): boolean {
+    return this.#hold !== null;
+  }
+
+  /** Resolves when writes are no longer held; false if `timeoutMs` passed first. */
+  async writesReady(timeoutMs: number): Promise<boolean> {
+    const h = this.#hold;
+    if (h === null) return true;
+    return waitOrTimeout(h.promise, timeoutMs);
+  }
+
+  /** Resolves true at the next `setTopology`, false after `timeoutMs`. */
+  async topologyChange(timeoutMs: number): Promise<boolean> {
+    let wake = () => {};
+    const changed = new Promise<void>((r) => {
+      wake = r;
+    });
+    this.#changeWaiters.add(wake);
+    try {
+      return await waitOrTimeout(changed, timeoutMs);
+    } finally {
+      this.#changeWaiters.delete(wake);
+    }
   }
 
   close(): void {
+    this.releaseWrites();
     for (const p of this.all()) p.close();
   }
 
@@ -56,25 +140,38 @@ export class Upstreams {
   }
 }
 
+async function waitOrTimeout(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The picker without a monitor: take turns, skip replicas marked down for a few seconds. */
 export class RoundRobinPicker implements ReplicaPicker {
   private next = 0;
   private readonly downUntil = new Map<BackendPool, number>();
 
-  constructor(private readonly replicas: readonly BackendPool[]) {}
+  constructor(private readonly members: () => readonly BackendPool[]) {}
 
   pick(req: ReplicaRequest): ReplicaChoice {
     if (req.minGtid !== null) return { pool: null, reason: "no monitor: replica GTID positions unknown" };
     const now = Date.now();
-    for (let i = 0; i < this.replicas.length; i++) {
-      const pool = this.replicas[(this.next + i) % this.replicas.length]!;
+    const replicas = this.members();
+    for (let i = 0; i < replicas.length; i++) {
+      const pool = replicas[(this.next + i) % replicas.length]!;
       if ((this.downUntil.get(pool) ?? 0) > now || pool.endpoint.name === req.exclude) continue;
-      this.next = (this.next + i + 1) % this.replicas.length;
+      this.next = (this.next + i + 1) % replicas.length;
       return { pool };
     }
     return {
       pool: null,
-      reason: this.replicas.length === 0 ? "no replicas configured" : "no replica available",
+      reason: replicas.length === 0 ? "no replicas configured" : "no replica available",
     };
   }
 

@@ -173,7 +173,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
 }
 
 /** Node directories (and the template) are all a sandbox dir may hold besides its state file. */
-const SANDBOX_ENTRY = /^(primary|replica\d+|template(\.log)?|sandbox\.json(\.tmp)?)$/;
+const SANDBOX_ENTRY = /^(primary|replica\d+|template(\.log|\.tmp)?|sandbox\.json(\.tmp)?)$/;
 
 /**
  * Stops exactly the processes this sandbox started (pids from sandbox.json, each checked to be

@@ -11,12 +11,14 @@ export const SANDBOX_CREDENTIALS = {
   app: { user: "app", password: "app-pass" },
   /** The proxy's monitor: replication state, processlist, and its heartbeat table. */
   monitor: { user: "monitor", password: "monitor-pass" },
+  /** Promotion, switchover and rejoin (src/ha/replication-ops.ts): FAILOVER_PRIVILEGES, no SUPER. */
+  failover: { user: "rwsplit_failover", password: "failover-pass" },
   /** The application database. */
   database: "app",
 } as const;
 
 export type SandboxCredentials = typeof SANDBOX_CREDENTIALS;
-export type SandboxUser = "root" | "replication" | "app" | "monitor";
+export type SandboxUser = "root" | "replication" | "app" | "monitor" | "failover";
 
 /**
  * The application's privileges, by their MariaDB 10.11 names (SHOW PRIVILEGES). Deliberately
@@ -45,6 +47,33 @@ export const APP_PRIVILEGES = [
   "REFERENCES",
   "PROCESS",
   "RELOAD",
+] as const;
+
+/**
+ * What an operator grants the account that promotes, repoints and demotes nodes, by MariaDB
+ * 10.11 names; each checked against the server's own 1227 "you need (at least one of) the ...
+ * privilege(s)" answers. Deliberately absent: SUPER (not needed by any step; in 10.11 it does
+ * not even cover `SET GLOBAL read_only`, MDEV-29596) and ALL PRIVILEGES.
+ */
+export const FAILOVER_PRIVILEGES = [
+  // STOP/START SLAVE, CHANGE MASTER TO, SET GLOBAL gtid_slave_pos and rpl_semi_sync_slave_*.
+  "REPLICATION SLAVE ADMIN",
+  // RESET SLAVE [ALL] (REPLICATION SLAVE ADMIN alone gets 1227 "you need the RELOAD privilege").
+  "RELOAD",
+  // SHOW SLAVE STATUS (split from REPLICATION SLAVE ADMIN in 10.5.9).
+  "SLAVE MONITOR",
+  // SET GLOBAL read_only: only this privilege, not SUPER, since 10.11.0. It also lets this
+  // account write through read_only=ON, which the operations never do.
+  "READ_ONLY ADMIN",
+  // SET GLOBAL rpl_semi_sync_master_* (the new primary's semi-sync, a demoted one's wait_no_slave).
+  "REPLICATION MASTER ADMIN",
+  // SHOW MASTER STATUS / SHOW BINLOG STATUS for diagnostics (BINLOG MONITOR's older name).
+  "REPLICATION CLIENT",
+  // KILL other users' sessions on a fenced primary, and the extra connection slot past
+  // max_connections, so a saturated server can still be promoted or fenced.
+  "CONNECTION ADMIN",
+  // Every thread in SHOW PROCESSLIST (the replication threads, what a fenced primary still runs).
+  "PROCESS",
 ] as const;
 
 /** Quotes a string literal for SQL; the values here are our own constants, never user input. */
@@ -77,6 +106,8 @@ export function bootstrapSql(c: SandboxCredentials = SANDBOX_CREDENTIALS): strin
     `GRANT REPLICATION CLIENT, SLAVE MONITOR, PROCESS ON *.* TO ${lit(c.monitor.user)}@'%'`,
     // The heartbeat writer creates and updates its table in the `rwsplit` schema.
     `GRANT CREATE, INSERT, UPDATE, DELETE, SELECT ON rwsplit.* TO ${lit(c.monitor.user)}@'%'`,
+    `CREATE OR REPLACE USER ${lit(c.failover.user)}@'%' IDENTIFIED BY ${lit(c.failover.password)}`,
+    `GRANT ${FAILOVER_PRIVILEGES.join(", ")} ON *.* TO ${lit(c.failover.user)}@'%'`,
     `CREATE DATABASE IF NOT EXISTS \`${c.database}\``,
   ].join(";\n")};\n`;
 }

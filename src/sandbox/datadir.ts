@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { RwsplitError } from "../errors.js";
 import { bootstrapSql } from "./credentials.js";
@@ -37,6 +37,9 @@ function run(cmd: string, args: string[], stdin: string | null, logFile: string)
 /** Creates `<template>` with system tables, sandbox users and the `app` database. */
 export async function initTemplate(bins: MariadbBinaries, template: string): Promise<void> {
   const log = `${template}.log`;
+  // Its own temp dir: a shared /tmp that another program cleans mid-run breaks mariadb-install-db.
+  const tmp = `${template}.tmp`;
+  mkdirSync(tmp, { recursive: true });
   try {
     await run(
       bins.installDb,
@@ -44,6 +47,7 @@ export async function initTemplate(bins: MariadbBinaries, template: string): Pro
         "--no-defaults",
         "--user=root",
         `--datadir=${template}`,
+        `--tmpdir=${tmp}`,
         "--skip-test-db",
         "--skip-name-resolve",
         ...INNODB,
@@ -59,6 +63,7 @@ export async function initTemplate(bins: MariadbBinaries, template: string): Pro
         "--user=root",
         "--bootstrap",
         `--datadir=${template}`,
+        `--tmpdir=${tmp}`,
         `--log-error=${log}`,
         ...INNODB,
       ],
@@ -74,6 +79,7 @@ export async function initTemplate(bins: MariadbBinaries, template: string): Pro
   }
   // Recreated at every start; no need to copy it around.
   rmSync(join(template, "ibtmp1"), { force: true });
+  rmSync(tmp, { recursive: true, force: true });
 }
 
 export function copyTemplate(template: string, dataDir: string): void {

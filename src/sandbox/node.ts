@@ -31,6 +31,8 @@ export function mariadbdArgs(spec: NodeSpec): string[] {
     "--no-defaults",
     "--user=root",
     `--datadir=${p.dataDir}`,
+    // The node's own temp dir: nothing in a shared /tmp (other programs clean it) can break it.
+    `--tmpdir=${p.root}`,
     `--socket=${p.socket}`,
     `--pid-file=${p.pidFile}`,
     `--log-error=${p.errorLog}`,
@@ -49,6 +51,9 @@ export function mariadbdArgs(spec: NodeSpec): string[] {
     "--rpl-semi-sync-master-enabled=ON",
     "--rpl-semi-sync-slave-enabled=ON",
     `--rpl-semi-sync-master-timeout=${spec.semiSyncTimeoutMs}`,
+    // Lossless semi-sync: a commit becomes visible to other sessions only after a replica ACKed
+    // it, so a failover never takes back a row someone already read (AFTER_COMMIT would).
+    "--rpl-semi-sync-master-wait-point=AFTER_SYNC",
     // A replica is a semi-sync master too (for promotion), but with no replicas of its own: with
     // wait_no_slave=ON every commit its SQL thread binlogs (log_slave_updates) would first wait
     // the whole timeout for an ACK nobody sends. OFF: asynchronous until a replica attaches to

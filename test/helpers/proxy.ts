@@ -43,6 +43,13 @@ export function testConfig(primary: Endpoint, replicas: Endpoint[], overrides: P
     tls: { enabled: false },
     routing: { consistency: "session", readFallback: "primary" },
     lag: { softMs: 500, maxMs: 3000, readmitBelowMs: 2000, readmitChecks: 3, minServing: 0 },
+    failover: {
+      automatic: false,
+      detectMs: 2000,
+      holdWritesMs: 10_000,
+      catchUpMs: 10_000,
+      switchoverTimeoutMs: 5000,
+    },
     drainTimeoutMs: 2000,
     ...overrides,
   };

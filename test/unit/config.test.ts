@@ -51,6 +51,13 @@ const DEFAULTS: Config = {
   tls: { enabled: true },
   routing: { consistency: "session", readFallback: "primary" },
   lag: { softMs: 500, maxMs: 3000, readmitBelowMs: 2000, readmitChecks: 3, minServing: 0 },
+  failover: {
+    automatic: true,
+    detectMs: 2000,
+    holdWritesMs: 10_000,
+    catchUpMs: 10_000,
+    switchoverTimeoutMs: 5000,
+  },
   drainTimeoutMs: 10_000,
 };
 

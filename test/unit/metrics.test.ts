@@ -90,7 +90,9 @@ describe("Metrics cells", () => {
     m.readFallbackCounter("no_replica").inc();
     m.balancerTransition("r1", "ineligible");
     m.balancerTransition("r1", "ineligible");
-    m.failoverCompleted(3.5);
+    m.topologyChange("failover", true, 3.5);
+    m.topologyChange("switchover", false, 1);
+    m.topologyGeneration(2);
     m.clientConnected();
     m.clientConnected();
     m.clientDisconnected();
@@ -101,8 +103,10 @@ describe("Metrics cells", () => {
     expect(sampleValue(f, "rwsplit_errors_total", { code: "POOL_EXHAUSTED" })).toBe(1);
     expect(sampleValue(f, "rwsplit_read_fallbacks_total", { reason: "no_replica" })).toBe(1);
     expect(sampleValue(f, "rwsplit_balancer_transitions_total", { backend: "r1", to: "ineligible" })).toBe(2);
-    expect(sampleValue(f, "rwsplit_failovers_total")).toBe(1);
-    expect(sampleValue(f, "rwsplit_failover_duration_seconds_bucket", { le: "5" })).toBe(1);
+    expect(sampleValue(f, "rwsplit_failovers_total", { kind: "failover", result: "ok" })).toBe(1);
+    expect(sampleValue(f, "rwsplit_failovers_total", { kind: "switchover", result: "failed" })).toBe(1);
+    expect(sampleValue(f, "rwsplit_failover_duration_seconds_bucket", { kind: "failover", le: "5" })).toBe(1);
+    expect(sampleValue(f, "rwsplit_topology_generation")).toBe(2);
     expect(sampleValue(f, "rwsplit_client_connections")).toBe(1);
     expect(sampleValue(f, "rwsplit_client_connections_total")).toBe(2);
   });

@@ -7,7 +7,10 @@ import type { BackendStatus, StatusSource } from "../status.js";
  * (a config with a password, a socket) never reaches the response.
  */
 export function registerBackendRoutes(app: FastifyInstance, status: StatusSource): void {
-  app.get("/backends", async () => ({ backends: status.backends().map(publicBackend) }));
+  app.get("/backends", async () => ({
+    ...(status.topology === undefined ? {} : { topology: withoutSecrets(status.topology(), 0) }),
+    backends: status.backends().map(publicBackend),
+  }));
 
   // Client sessions and why each is pinned to one backend connection (transaction, temporary
   // tables, user variables, locks, ...): the debug view ProxySQL users ask for.

@@ -74,6 +74,17 @@ export function effectiveConfigYaml(c: Config): string {
       readmit_checks: c.lag.readmitChecks,
       min_serving: c.lag.minServing,
     },
+    failover: {
+      automatic: c.failover.automatic,
+      ...(c.failover.admin === undefined ? {} : { user: c.failover.admin.user, password: MASK }),
+      ...(c.failover.replication === undefined
+        ? {}
+        : { replication_user: c.failover.replication.user, replication_password: MASK }),
+      detect: formatDuration(c.failover.detectMs),
+      hold_writes: formatDuration(c.failover.holdWritesMs),
+      catch_up: formatDuration(c.failover.catchUpMs),
+      switchover_timeout: formatDuration(c.failover.switchoverTimeoutMs),
+    },
     drain_timeout: formatDuration(c.drainTimeoutMs),
     ...(c.redis === undefined ? {} : { redis: { url: maskUrl(c.redis.url) } }),
   };

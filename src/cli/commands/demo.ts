@@ -27,7 +27,13 @@ export function register(program: Command): void {
         });
         const creds = info.credentials;
         const config = loadConfig({
-          env: {},
+          // The sandbox's failover and replication accounts: failover and switchover work in the demo.
+          env: {
+            RWSPLIT__FAILOVER__USER: creds.failover.user,
+            RWSPLIT__FAILOVER__PASSWORD: creds.failover.password,
+            RWSPLIT__FAILOVER__REPLICATION_USER: creds.replication.user,
+            RWSPLIT__FAILOVER__REPLICATION_PASSWORD: creds.replication.password,
+          },
           flags: {
             listen: opts.listen,
             admin: opts.admin,
@@ -57,6 +63,13 @@ export function register(program: Command): void {
           `  try:               mariadb -h ${host} -P ${port} -u ${creds.app.user} -p${creds.app.password} app`,
         );
         say(`  admin:             http://${config.admin.listen.host}:${config.admin.listen.port}/backends`);
+        say("");
+        say(
+          `  switch over:       node bin/rwsplit.js switchover --to replica1 --admin ${config.admin.listen.host}:${config.admin.listen.port}`,
+        );
+        say(
+          `  fail over:         kill -9 ${info.primary.pid}   (the primary's mariadbd; writes resume on a replica)`,
+        );
         say("");
         say("Ctrl-C stops the proxy and the sandbox.");
         let stopping = false;

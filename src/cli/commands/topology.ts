@@ -1,0 +1,114 @@
+import type { Command } from "commander";
+import { loadConfig } from "../../config/load.js";
+
+/**
+ * `rwsplit switchover --to NAME|HOST:PORT`, `rwsplit rejoin NAME|HOST:PORT`, `rwsplit failover`:
+ * thin clients of the running proxy's admin API (POST /switchover, /rejoin, /failover), so the
+ * instance that holds the pools, the monitor and the fleet lock does the work. They print each
+ * step and exit 0 on success, 1 when the proxy refused or the change failed, 2 on bad usage.
+ */
+
+interface AdminOptions {
+  admin?: string;
+  config?: string;
+}
+
+/** The admin base URL: --admin, else the config's admin.listen, else the default 127.0.0.1:6070. */
+function adminUrl(o: AdminOptions): string {
+  if (o.admin) return o.admin.includes("://") ? o.admin : `http://${o.admin}`;
+  if (o.config) {
+    const c = loadConfig({ file: o.config, env: process.env });
+    const host = c.admin.listen.host === "0.0.0.0" ? "127.0.0.1" : c.admin.listen.host;
+    return `http://${host.includes(":") ? `[${host}]` : host}:${c.admin.listen.port}`;
+  }
+  return "http://127.0.0.1:6070";
+}
+
+/** A backend given as its name or as HOST:PORT, resolved through GET /backends. */
+async function backendName(base: string, given: string): Promise<string> {
+  const res = await fetch(`${base}/backends`);
+  const body = (await res.json()) as { backends: { name: string; host: string; port: number }[] };
+  const hit = body.backends.find((b) => b.name === given || `${b.host}:${b.port}` === given);
+  if (!hit) {
+    const known = body.backends.map((b) => `${b.name} (${b.host}:${b.port})`).join(", ");
+    throw new UsageError(`no backend "${given}": this proxy has ${known}`);
+  }
+  return hit.name;
+}
+
+class UsageError extends Error {}
+
+async function call(base: string, path: string, body: unknown): Promise<void> {
+  const res = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body ?? {}),
+  });
+  const out = (await res.json()) as { error?: string; report?: { steps?: string[]; durationMs?: number } };
+  for (const step of out.report?.steps ?? []) process.stdout.write(`  ${step}\n`);
+  if (!res.ok) {
+    process.stderr.write(`rwsplit: ${path.slice(1)} refused (${res.status}): ${out.error}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(`${path.slice(1)} done in ${out.report?.durationMs ?? "?"} ms\n`);
+}
+
+async function run(o: AdminOptions, work: (base: string) => Promise<void>): Promise<void> {
+  let base: string;
+  try {
+    base = adminUrl(o);
+  } catch (e) {
+    process.stderr.write(`rwsplit: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    await work(base);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`rwsplit: ${e.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const why =
+      (e as { cause?: { code?: string } }).cause?.code ?? (e instanceof Error ? e.message : String(e));
+    process.stderr.write(
+      `rwsplit: cannot reach the admin API at ${base} (${why}); is \`rwsplit serve\` running with admin enabled?\n`,
+    );
+    process.exitCode = 1;
+  }
+}
+
+export function register(program: Command): void {
+  const withAdmin = (c: Command) =>
+    c
+      .option(
+        "--admin <url>",
+        "the running proxy's admin address (default: from --config, else 127.0.0.1:6070)",
+      )
+      .option("--config <file>", "read admin.listen from this config file");
+  withAdmin(
+    program
+      .command("switchover")
+      .description(
+        "move the primary to a replica: hold writes, catch up, promote, make the old primary a replica",
+      )
+      .requiredOption("--to <backend>", "the replica to promote, by name or HOST:PORT"),
+  ).action(async (o: AdminOptions & { to: string }) =>
+    run(o, async (base) => call(base, "/switchover", { to: await backendName(base, o.to) })),
+  );
+  withAdmin(
+    program
+      .command("rejoin")
+      .description(
+        "make a fenced former primary a replica of the current primary (refused if its history diverged)",
+      )
+      .argument("<backend>", "the former primary, by name or HOST:PORT"),
+  ).action(async (backend: string, o: AdminOptions) =>
+    run(o, async (base) => call(base, "/rejoin", { backend: await backendName(base, backend) })),
+  );
+  withAdmin(
+    program.command("failover").description("promote a replica now (only when the primary is down)"),
+  ).action(async (o: AdminOptions) => run(o, (base) => call(base, "/failover", {})));
+}
