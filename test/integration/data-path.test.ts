@@ -302,6 +302,32 @@ describe("mysql2 through the proxy", () => {
     client.close();
   }, 240_000);
 
+  test("pooled connections the server closed on wait_timeout never reach the next client (mysqljs #1816)", async () => {
+    const root = await sandbox.connect(sandbox.primary);
+    await root.query("SET GLOBAL wait_timeout = 1");
+    // A proxy of its own: its backend connections are opened now, with wait_timeout = 1 s, and
+    // it never pings before reuse within the test (ping_after_idle 60 s): only close detection helps.
+    const own = await startProxy({
+      ...testConfig(sandbox.primary, []),
+      pool: { ...testConfig(sandbox.primary, []).pool, pingAfterIdleMs: 60_000 },
+    });
+    try {
+      const c = await mysql.createConnection({ host: own.host, port: own.port, ...app, database: "app" });
+      await Promise.all([1, 2, 3].map(() => c.query("SELECT 1")));
+      await new Promise((r) => setTimeout(r, 2500));
+      // The server closed every idle backend connection meanwhile; the client sees nothing of it.
+      for (let i = 0; i < 5; i++) {
+        const [rows] = await c.query("SELECT 2 AS two");
+        expect(rows).toEqual([{ two: 2 }]);
+      }
+      await c.end();
+    } finally {
+      await root.query("SET GLOBAL wait_timeout = 28800");
+      await root.end();
+      await own.close();
+    }
+  });
+
   test("a backend connection killed mid-query gives the client an error, not a hang", async () => {
     const c = await viaProxy();
     // On the primary: a read on a replica would be retried elsewhere (that has its own test).
