@@ -456,6 +456,9 @@ export class ClientSession implements RelaySink, AuthIo {
       this.send(conn, d, out);
     } catch (e) {
       if (conn !== null) this.giveBack(conn, d.pool, conn.busy);
+      // The read counted in flight by the picker never ran.
+      if (d.route === "replica" && d.replica !== null && this.pinned === null)
+        this.ctx.upstreams.picker.done(d.pool);
       this.failStatement(e, 1);
     }
   }
@@ -484,6 +487,7 @@ export class ClientSession implements RelaySink, AuthIo {
    */
   private async acquireFor(d: Dispatch): Promise<BackendConnection> {
     const up = this.ctx.upstreams;
+    if (d.route === "replica" && d.replica !== null && this.pinned === null) return this.acquireReplica(d);
     if (d.route !== "primary" || this.pinned !== null) return this.acquire(d.pool);
     const fo = this.ctx.config.failover;
     const deadline = Date.now() + fo.holdWritesMs;
@@ -506,6 +510,33 @@ export class ClientSession implements RelaySink, AuthIo {
           Date.now() < deadline;
         if (!retry || this.isClosed()) throw e;
         await up.topologyChange(Math.min(250, deadline - Date.now()));
+      }
+    }
+  }
+
+  /**
+   * A replica connection for a read. A replica that refuses connections is marked down at once
+   * and the read goes to another replica, else to the primary: nothing was sent yet.
+   */
+  private async acquireReplica(d: Dispatch): Promise<BackendConnection> {
+    const picker = this.ctx.upstreams.picker;
+    for (;;) {
+      try {
+        return await this.acquire(d.pool);
+      } catch (e) {
+        if (!(e instanceof RwsplitError && e.code === "BACKEND_CONNECT_FAILED") || this.isClosed()) throw e;
+        picker.done(d.pool);
+        picker.markDown(d.pool, e.message);
+        const choice = picker.pick({ ...d.replica!, exclude: d.pool.endpoint.name });
+        d.reason = "retry";
+        if (choice.pool !== null) {
+          d.pool = choice.pool;
+          continue;
+        }
+        d.pool = this.ctx.upstreams.primary;
+        d.route = "primary";
+        d.replica = null;
+        return this.acquireFor(d);
       }
     }
   }

@@ -4,14 +4,42 @@ import { join } from "node:path";
 import { RwsplitError } from "../errors.js";
 
 /**
- * Finding (or installing) the MariaDB server binaries. The sandbox runs its own mariadbd
- * processes and never touches a system service, but it needs the Debian packages' binaries:
- * `mariadbd` (mariadb-server-core) and `mariadb-install-db` (mariadb-server).
+ * Finding (or installing) the Debian packages whose programs rwsplit's sandbox, demo, tests and
+ * benchmarks run. The sandbox runs its own mariadbd processes and never touches a system service,
+ * but it needs the packages' binaries. One installer for all of them: whatever is missing is
+ * installed with `apt-get install` when we are root, after at most one `apt-get update` per
+ * process; otherwise the error gives the exact command to type.
  */
 
 export const MARIADBD = "/usr/sbin/mariadbd";
 const BIN_DIRS = ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"];
-const PACKAGES = ["mariadb-server", "mariadb-client"];
+
+/** A Debian package and the programs whose presence shows it is installed. */
+export interface DebianPackage {
+  name: string;
+  /** Program names (looked up in the usual bin dirs) or absolute paths. */
+  programs: readonly string[];
+}
+
+/** `mariadbd` (via mariadb-server-core) and `mariadb-install-db`. */
+export const MARIADB_SERVER: DebianPackage = {
+  name: "mariadb-server",
+  programs: [MARIADBD, "mariadb-install-db"],
+};
+/** The `mariadb` command-line client. */
+export const MARIADB_CLIENT: DebianPackage = { name: "mariadb-client", programs: ["mariadb"] };
+export const SYSBENCH: DebianPackage = { name: "sysbench", programs: ["sysbench"] };
+export const REDIS_SERVER: DebianPackage = { name: "redis-server", programs: ["redis-server"] };
+export const HAPROXY: DebianPackage = { name: "haproxy", programs: ["haproxy"] };
+
+/** What `npm test` and the demo/bench need (README, Quick start). */
+export const ALL_PACKAGES: readonly DebianPackage[] = [
+  MARIADB_SERVER,
+  MARIADB_CLIENT,
+  SYSBENCH,
+  REDIS_SERVER,
+  HAPROXY,
+];
 
 export interface MariadbBinaries {
   mariadbd: string;
@@ -27,14 +55,11 @@ function executable(path: string): boolean {
   }
 }
 
-function find(name: string): string | null {
+/** The program's path, or null when it is not installed. */
+export function findProgram(name: string): string | null {
+  if (name.startsWith("/")) return executable(name) ? name : null;
   for (const d of BIN_DIRS) if (executable(join(d, name))) return join(d, name);
   return null;
-}
-
-function locate(): MariadbBinaries | null {
-  const installDb = find("mariadb-install-db");
-  return executable(MARIADBD) && installDb ? { mariadbd: MARIADBD, installDb } : null;
 }
 
 function run(cmd: string, args: string[]): Promise<void> {
@@ -50,42 +75,106 @@ function run(cmd: string, args: string[]): Promise<void> {
   });
 }
 
-/** `apt-get update` runs at most once per process, however many sandboxes start. */
-let aptUpdated = false;
+export interface Installer {
+  /**
+   * Makes sure every package of `packages` is installed: returns at once when all their programs
+   * are there, installs the missing ones with apt-get when we are root, and otherwise throws with
+   * the command to run. `what` names what needs them, for the messages.
+   */
+  ensure(packages: readonly DebianPackage[], log: (line: string) => void, what?: string): Promise<void>;
+}
+
+export interface InstallerDeps {
+  run?: (cmd: string, args: string[]) => Promise<void>;
+  find?: (program: string) => string | null;
+  isRoot?: () => boolean;
+}
 
 /**
- * Returns the binaries, installing the packages with apt-get first when they are missing and we
- * are root. Without root it throws with the exact command to run.
+ * An installer with its own "updated yet" state: `apt-get update` runs at most once for it,
+ * however many callers ask (at once they share the promise; a failed update is retried by the
+ * next caller), and installs run one at a time (two apt-get processes would fight over the dpkg
+ * lock). The process uses one (`ensurePackages`); tests make their own with fake commands.
+ */
+export function createInstaller(deps: InstallerDeps = {}): Installer {
+  const exec = deps.run ?? run;
+  const find = deps.find ?? findProgram;
+  const isRoot = deps.isRoot ?? (() => process.getuid?.() === 0);
+  const missingOf = (packages: readonly DebianPackage[]) => {
+    const missing = packages.filter((p) => p.programs.some((prog) => find(prog) === null));
+    return [...new Set(missing.map((p) => p.name))];
+  };
+  let aptUpdate: Promise<void> | null = null;
+  let installing: Promise<unknown> = Promise.resolve();
+
+  const updateOnce = (log: (line: string) => void): Promise<void> => {
+    if (aptUpdate === null) {
+      log("apt-get update");
+      aptUpdate = exec("apt-get", ["update"]).catch((e) => {
+        aptUpdate = null;
+        throw e;
+      });
+    }
+    return aptUpdate;
+  };
+
+  return {
+    async ensure(packages, log, what = "rwsplit") {
+      const missing = missingOf(packages);
+      if (missing.length === 0) return;
+      const command = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;
+      if (!isRoot()) {
+        throw new RwsplitError(
+          "SANDBOX_FAILED",
+          `missing ${missing.join(", ")} (needed by ${what}): run \`sudo apt-get update && sudo ${command}\`, then retry`,
+        );
+      }
+      const install = installing.then(async () => {
+        // Another caller may have installed them while this one waited its turn.
+        const still = missingOf(packages);
+        if (still.length === 0) return;
+        await updateOnce(log);
+        log(`installing for ${what}: ${still.join(" ")}`);
+        await exec("apt-get", ["install", "-y", "--no-install-recommends", ...still]);
+      });
+      installing = install.catch(() => {});
+      try {
+        await install;
+      } catch (e) {
+        throw new RwsplitError(
+          "SANDBOX_FAILED",
+          `installing ${missing.join(", ")} failed: ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      const after = missingOf(packages);
+      if (after.length > 0) {
+        const programs = packages.filter((p) => after.includes(p.name)).flatMap((p) => p.programs);
+        throw new RwsplitError(
+          "SANDBOX_FAILED",
+          `${command} succeeded but ${programs.filter((p) => find(p) === null).join(", ")} still missing`,
+        );
+      }
+    },
+  };
+}
+
+const installer = createInstaller();
+
+/** `Installer.ensure` of the process-wide installer (one `apt-get update` per process). */
+export function ensurePackages(
+  packages: readonly DebianPackage[],
+  log: (line: string) => void,
+  what?: string,
+): Promise<void> {
+  return installer.ensure(packages, log, what);
+}
+
+/**
+ * Returns the MariaDB server binaries the sandbox runs, installing mariadb-server and
+ * mariadb-client first when they are missing (see `ensurePackages`).
  */
 export async function ensureMariadb(log: (line: string) => void): Promise<MariadbBinaries> {
-  const found = locate();
-  if (found) return found;
-  const command = `apt-get install -y ${PACKAGES.join(" ")}`;
-  if (process.getuid?.() !== 0) {
-    throw new RwsplitError(
-      "SANDBOX_FAILED",
-      `MariaDB is not installed (need ${MARIADBD} and mariadb-install-db): run \`sudo apt-get update && sudo ${command}\`, then retry`,
-    );
-  }
-  try {
-    if (!aptUpdated) {
-      log("MariaDB is not installed: apt-get update");
-      await run("apt-get", ["update"]);
-      aptUpdated = true;
-    }
-    log(`installing: ${command}`);
-    await run("apt-get", ["install", "-y", ...PACKAGES]);
-  } catch (e) {
-    throw new RwsplitError("SANDBOX_FAILED", `installing MariaDB failed: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-  const installed = locate();
-  if (!installed) {
-    throw new RwsplitError(
-      "SANDBOX_FAILED",
-      `${command} succeeded but ${MARIADBD} or mariadb-install-db is still missing`,
-    );
-  }
-  return installed;
+  await ensurePackages([MARIADB_SERVER, MARIADB_CLIENT], log, "the MariaDB sandbox");
+  return { mariadbd: MARIADBD, installDb: findProgram("mariadb-install-db")! };
 }

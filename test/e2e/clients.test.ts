@@ -7,6 +7,7 @@ import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startProxy, type TestProxy, testConfig } from "../helpers/proxy.js";
 import { startSandbox, type TestSandbox } from "../helpers/sandbox.js";
+import { sysbenchPrepare, sysbenchRun } from "../helpers/sysbench.js";
 
 // Real clients through the proxy: the mariadb command-line client (libmariadb), sysbench, mysql2.
 
@@ -122,42 +123,24 @@ describe("mysql2", () => {
 });
 
 describe("sysbench oltp_read_write, 16 threads, 60 s", () => {
-  const sb = (extra: string[]) => [
-    "--db-driver=mysql",
-    `--mysql-host=${proxy.host}`,
-    `--mysql-port=${proxy.port}`,
-    "--mysql-user=app",
-    "--mysql-password=app-pass",
-    "--mysql-db=app",
-    "--tables=8",
-    "--table-size=10000",
-    ...extra,
-  ];
+  const tables = { tables: 8, tableSize: 10_000 };
 
   beforeAll(async () => {
-    await run("sysbench", sb(["--threads=4", "oltp_read_write", "prepare"]), { timeout: 120_000 });
+    await sysbenchPrepare(proxy, tables);
   }, 180_000);
 
-  for (const mode of ["auto", "disable"]) {
+  for (const mode of ["auto", "disable"] as const) {
     test(`--db-ps-mode=${mode}: no errors, no reconnects`, async () => {
-      const { stdout } = await run(
-        "sysbench",
-        sb([
-          "--threads=16",
-          "--time=60",
-          `--db-ps-mode=${mode}`,
-          "--mysql-ignore-errors=none",
-          "oltp_read_write",
-          "run",
-        ]),
-        { timeout: 120_000 },
-      );
-      const count = (label: string) =>
-        Number(new RegExp(`${label}:\\s+(\\d+)`).exec(stdout)?.[1] ?? Number.NaN);
-      expect(count("transactions")).toBeGreaterThan(100);
-      expect(count("reconnects")).toBe(0);
+      const r = await sysbenchRun(proxy, tables, {
+        threads: 16,
+        seconds: 60,
+        psMode: mode,
+        ignoreErrors: "none",
+      });
+      expect(r.transactions).toBeGreaterThan(100);
+      expect(r.reconnects).toBe(0);
       // Deadlocks retried by sysbench stay rare: well under 1 per 1000 transactions.
-      expect(count("ignored errors")).toBeLessThan(count("transactions") / 1000);
+      expect(r.ignoredErrors).toBeLessThan(r.transactions / 1000);
     }, 150_000);
   }
 });

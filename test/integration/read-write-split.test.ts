@@ -1,13 +1,11 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startApp, type TestApp, testConfig } from "../helpers/proxy.js";
 import { startSandbox, type TestSandbox } from "../helpers/sandbox.js";
+import { sysbenchPrepare, sysbenchRun } from "../helpers/sysbench.js";
 
 // The read/write split against a real primary and two replicas, with the monitor running.
 
-const run = promisify(execFile);
 let sb: TestSandbox;
 let proxy: TestApp;
 let primaryId: number;
@@ -198,25 +196,12 @@ describe("read/write split", () => {
   });
 
   test("no write reaches a replica: sysbench oltp_read_write through the proxy, zero 1290 errors", async () => {
-    const sbArgs = [
-      "--db-driver=mysql",
-      `--mysql-host=${proxy.host}`,
-      `--mysql-port=${proxy.port}`,
-      "--mysql-user=app",
-      "--mysql-password=app-pass",
-      "--mysql-db=app",
-      "--tables=4",
-      "--table-size=5000",
-    ];
-    await run("sysbench", [...sbArgs, "oltp_read_write", "prepare"], { timeout: 120_000 });
+    const tables = { tables: 4, tableSize: 5000 };
+    await sysbenchPrepare(proxy, tables);
     // sysbench's default --mysql-ignore-errors retries InnoDB deadlocks (1213), which the database
     // itself raises under this load; a write reaching a replica would be 1290 and fail the run.
-    const { stdout, stderr } = await run(
-      "sysbench",
-      [...sbArgs, "--threads=8", "--time=60", "oltp_read_write", "run"],
-      { timeout: 120_000 },
-    );
-    expect(`${stdout}${stderr}`).not.toContain("1290");
-    expect(Number(/reconnects:\s+(\d+)/.exec(stdout)?.[1])).toBe(0);
+    const r = await sysbenchRun(proxy, tables, { threads: 8, seconds: 60 });
+    expect(`${r.stdout}${r.stderr}`).not.toContain("1290");
+    expect(r.reconnects).toBe(0);
   }, 240_000);
 });

@@ -28,25 +28,32 @@ describe("pick: weighted power of two choices", () => {
     // weights 1,1: first draw r*2 -> 0.1*2 = 0.2 < 1: a; second among {b}: b. Loads 0/1 = 0/1: tie -> a.
     ["tie goes to the first draw", [c("a", 1), c("b", 1)], [0.1, 0.5], "a"],
     ["tie goes to the first draw (b first)", [c("a", 1), c("b", 1)], [0.9, 0.5], "b"],
-    ["less loaded second draw wins", [c("a", 1, 2), c("b", 1, 1)], [0.1, 0.5], "b"],
+    // The second draw wins only when the first is busier by DEAD_BAND_READS (1.5) reads on each
+    // side: load(a) - load(b) >= 1.5 × (1/w(a) + 1/w(b)); with weights 1, 1 that is 3 reads.
+    ["second draw busier by 3 reads per weight: it wins", [c("a", 1, 4), c("b", 1, 1)], [0.1, 0.5], "b"],
+    ["second draw busier by less: the first keeps it", [c("a", 1, 3), c("b", 1, 1)], [0.1, 0.5], "a"],
     ["less loaded first draw wins", [c("a", 1, 1), c("b", 1, 2)], [0.1, 0.5], "a"],
-    // Load is per unit of weight: a 6/3 = 2 > b 1/1 = 1.
-    ["inFlight / weight, not inFlight", [c("a", 3, 6), c("b", 1, 1)], [0.1, 0.5], "b"],
-    ["a heavier replica may carry more", [c("a", 3, 2), c("b", 1, 1)], [0.9, 0.5], "a"],
+    // Load is per unit of weight: a 9/3 - b 1/1 = 2 >= 1.5 × (1/3 + 1/1) = 2.
+    ["inFlight / weight, not inFlight", [c("a", 3, 9), c("b", 1, 1)], [0.1, 0.5], "b"],
+    // a 6/3 - b 1/1 = 1 < 2: a few reads more on the heavy replica are its share, not overload.
+    ["within the dead band the first draw keeps it", [c("a", 3, 6), c("b", 1, 1)], [0.1, 0.5], "a"],
+    // b first: b 3/1 - a 3/3 = 2 >= 2: the same count is less load on the heavier replica.
+    ["a heavier replica may carry more", [c("a", 3, 3), c("b", 1, 3)], [0.9, 0.5], "a"],
     // weights 1,2,3 (total 6): 0.5*6 = 3 -> c (cum 1,3,6: 3 is not < 3). Second among a,b (total 3):
-    // 0.9*3 = 2.7 -> b. Loads c 3/3 = 1, b 1/2 = 0.5 -> b.
-    ["three, second draw among the rest", [c("a", 1), c("b", 2, 1), c("c", 3, 3)], [0.5, 0.9], "b"],
+    // 0.9*3 = 2.7 -> b. Loads c 9/3 = 3, b 1/2 = 0.5: 2.5 >= 1.5 × (1/3 + 1/2) = 1.25 -> b.
+    ["three, second draw among the rest", [c("a", 1), c("b", 2, 1), c("c", 3, 9)], [0.5, 0.9], "b"],
     ["three, exhausted first skipped", [c("a", 1, 0, true), c("b", 2, 1), c("c", 3, 3)], [0.0, 0.0], "b"],
-    ["r just below 1 lands on the last", [c("a", 1), c("b", 1, 1)], [0.999999999999, 0.999999999999], "a"],
+    ["r just below 1 lands on the last", [c("a", 1), c("b", 1, 1)], [0.999999999999, 0.999999999999], "b"],
   ])("%s", (_name, candidates, draws, expected) => {
     expect(pick(candidates, scripted(...draws))).toBe(expected);
   });
 
   test("the second draw is another candidate: with two, both are always compared", () => {
+    // a 10/5 - b 0/1 = 2 >= 1.5 × (1/5 + 1/1) = 1.8: b whichever is drawn first; and the reverse.
     const random = seededRandom(1);
     for (let i = 0; i < 1000; i++) {
-      expect(pick([c("a", 5, 1), c("b", 1, 0)], random)).toBe("b");
-      expect(pick([c("a", 5, 0), c("b", 1, 1)], random)).toBe("a");
+      expect(pick([c("a", 5, 10), c("b", 1, 0)], random)).toBe("b");
+      expect(pick([c("a", 5, 0), c("b", 1, 2)], random)).toBe("a");
     }
   });
 });
