@@ -4,6 +4,7 @@ import { createAdminApp } from "./admin/app.js";
 import type { BackendStatus, StatusSource } from "./admin/status.js";
 import { Balancer } from "./balancer/balancer.js";
 import type { Config } from "./config/types.js";
+import { readBackendPositions } from "./ha/discovery.js";
 import { createCoordinator } from "./ha/fleet.js";
 import { HaError, HaManager } from "./ha/manager.js";
 import { createHaOps } from "./ha/ops-adapter.js";
@@ -11,7 +12,7 @@ import { Metrics } from "./metrics/registry.js";
 import { Monitor } from "./monitor/monitor.js";
 import type { BackendObservation, BackendRole } from "./monitor/types.js";
 import type { BackendPool } from "./proxy/backend-pool.js";
-import { BalancedPicker, toReplicaObservation } from "./proxy/balanced-picker.js";
+import { BalancedPicker, ioLost, toReplicaObservation } from "./proxy/balanced-picker.js";
 import type { SessionHooks } from "./proxy/context.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
@@ -45,6 +46,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   const allBackends = [config.backends.primary, ...config.backends.replicas];
   /** Each replica's lag before the primary went down (reads keep flowing during a failover). */
   const lastLag = new Map<string, number>();
+  const ioLostAt = new Map<string, number>();
   let picker: BalancedPicker;
   /** The balancer over the current replicas; rebuilt on a topology change, replaying what is known. */
   const buildBalancer = (): Balancer => {
@@ -73,8 +75,15 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   };
   const feed = (b: Balancer, o: BackendObservation) => {
     const primaryDown = latest.get(upstreams.primary.endpoint.name)?.up === false;
+    if (!ioLost(o)) ioLostAt.delete(o.name);
+    else if (!ioLostAt.has(o.name)) ioLostAt.set(o.name, o.checkedAt);
     if (!primaryDown && o.lagMs !== null) lastLag.set(o.name, o.lagMs);
-    b.observe(o.name, toReplicaObservation(o, primaryDown, lastLag.get(o.name) ?? null), Date.now());
+    const ctx = {
+      primaryDown,
+      lastLagMs: lastLag.get(o.name) ?? null,
+      ioLostAt: ioLostAt.get(o.name) ?? null,
+    };
+    b.observe(o.name, toReplicaObservation(o, ctx), Date.now());
   };
   let balancer = buildBalancer();
   picker = new BalancedPicker(upstreams.replicas, balancer, () => latest);
@@ -95,6 +104,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     upstreams.setTopology(t);
     monitor.setTopology(t.primary, t.fenced);
     lastLag.clear();
+    ioLostAt.clear();
     balancer = buildBalancer();
     picker = new BalancedPicker(upstreams.replicas, balancer, () => latest);
     upstreams.picker = picker;
@@ -110,6 +120,10 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     },
     onClientError(errno) {
       metrics.errorCounter(errno).inc();
+    },
+    // A refused connect or a lost connection: if it is the primary, check it now (faster failover).
+    onBackendFailure(backend) {
+      ha?.onBackendFailure(backend);
     },
     onClientConnect() {
       metrics.clientConnected();
@@ -177,15 +191,19 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     },
   };
   const coordinator = createCoordinator(config.redis, { logger });
+  const failoverUser = config.failover.admin !== undefined && config.failover.replication !== undefined;
   ha = new HaManager({
     config,
     coordinator,
-    ops: config.failover.admin && config.failover.replication ? createHaOps(config, logger) : null,
+    ops: failoverUser ? createHaOps(config, logger) : null,
+    // Discovery at start: each backend read within the monitor's check timeout.
+    ...(failoverUser ? { readPositions: () => readBackendPositions(config, config.monitor.timeoutMs) } : {}),
     target: {
       apply: applyTopology,
       holdWrites: () => upstreams.holdWrites(),
       releaseWrites: () => upstreams.releaseWrites(),
       primaryWork: () => proxy.primaryWork(),
+      recheck: (backend) => monitor.checkNow(backend),
     },
     observation: (name) => latest.get(name),
     logger,

@@ -6,12 +6,20 @@ import type { BackendObservation } from "../monitor/types.js";
  * replica that is still reachable and replicated from it must have lost it too (its IO thread is
  * no longer connected). A replica still connected to the primary means the proxy, not the
  * primary, is cut off: promoting then would make two primaries.
+ *
+ * The clock starts when the first failed check STARTED (its `checkedAt − checkDurationMs`): from
+ * that moment on every check failed, so "down for detectMs" is exactly "missed every check for
+ * detectMs". A check that hung until monitor.timeout counts from when it was sent. Not from the
+ * last successful check: the time between it and the first failure was not observed at all (the
+ * primary may have answered the whole time), and after a stall of the monitor (a blocked event
+ * loop, a starved CPU) one failed check would then be "down for detectMs". The data path's
+ * failures (Monitor.checkNow) make the first failed check come right after a crash instead.
  */
 
 export type Verdict = "healthy" | "suspect" | "failed";
 
 export interface DetectorState {
-  /** `Date.now()` of the first failed check in the current run of failures; null while up. */
+  /** `Date.now()` when the first failed check of the current run of failures started; null while up. */
   downSince: number | null;
 }
 
@@ -35,7 +43,7 @@ export function assessPrimary(
     return { state, verdict: "healthy", reason: "primary not checked yet" };
   }
   if (primary.up) return { state: INITIAL_DETECTOR_STATE, verdict: "healthy", reason: "primary up" };
-  const downSince = state.downSince ?? primary.checkedAt;
+  const downSince = state.downSince ?? Math.floor(primary.checkedAt - primary.checkDurationMs);
   const next = { downSince };
   const downFor = now - downSince;
   const why = primary.lastError ?? "check failed";

@@ -3,6 +3,7 @@ import type { BackendConfig, Config } from "../config/types.js";
 import type { BackendObservation } from "../monitor/types.js";
 import type { TopologyView } from "../proxy/upstreams.js";
 import { assessPrimary, type DetectorState, INITIAL_DETECTOR_STATE } from "./detector.js";
+import { type BackendPosition, type Discovery, discoverTopology } from "./discovery.js";
 import type { Coordinator, Lease, TopologyRecord } from "./fleet.js";
 
 /**
@@ -48,6 +49,8 @@ export interface HaTarget {
   releaseWrites(): void;
   /** Sessions with a statement running or a transaction open on the primary. */
   primaryWork(): number;
+  /** Checks `backend` now instead of at the monitor's next interval (Monitor.checkNow). */
+  recheck?(backend: string): void;
 }
 
 export type ChangeKind = "failover" | "switchover" | "rejoin";
@@ -97,11 +100,20 @@ export interface HaManagerOptions {
   logger: Logger;
   onChange?(report: ChangeReport): void;
   onTopology?(t: TopologyRecord): void;
+  /**
+   * Every backend's replication state (discovery.ts `readBackendPositions`), read at start when
+   * the fleet shares no record yet. Absent, or without `ops`: the configured primary is taken as is.
+   */
+  readPositions?: () => Promise<BackendPosition[]>;
   now?: () => number;
 }
 
 const LEASE_TTL_MS = 60_000;
 const HISTORY = 20;
+/** Data-path failures come in bursts (every client at once): at most one extra check per this. */
+const RECHECK_GAP_MS = 50;
+/** A discovery that could not publish (the lock is held, or Redis is away) is tried again, backing off to this. */
+const DISCOVERY_RETRY_MAX_MS = 30_000;
 
 export class HaManager {
   readonly #o: HaManagerOptions;
@@ -117,6 +129,11 @@ export class HaManager {
   readonly #guarded = new Set<string>();
   #stopped = false;
   #nextAttemptAt = 0;
+  /** The applied topology's primary: compared on the data path's failure hook without a copy. */
+  #primary = "";
+  #lastRecheckAt = 0;
+  #discovery: Discovery | null = null;
+  #discoveryRetry: { timer: NodeJS.Timeout | null; delayMs: number } = { timer: null, delayMs: 1000 };
 
   constructor(o: HaManagerOptions) {
     this.#o = o;
@@ -140,11 +157,14 @@ export class HaManager {
     this.#adopt(this.#o.coordinator.current());
     if (this.#o.ops === null) {
       this.#log.warn("failover.user is not set: rwsplit will not fail over, switch over or rejoin");
+    } else {
+      await this.#discover();
     }
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#discoveryRetry.timer !== null) clearTimeout(this.#discoveryRetry.timer);
     this.#unsubscribe?.();
     await this.#o.coordinator.stop();
   }
@@ -166,8 +186,27 @@ export class HaManager {
       state: this.#busy ?? "idle",
       primaryVerdict: this.#verdictReason,
       coordinator: this.#o.coordinator.health(),
+      discovery: this.#discovery,
       history: [...this.#history],
     };
+  }
+
+  /**
+   * The data path could not connect to `backend` or lost a connection to it. If it is the
+   * primary, the monitor checks it now: the first failed check, which starts the detector's
+   * clock, then comes within milliseconds of a crash under traffic instead of up to
+   * `monitor.interval` later. Cheap and never throws: called from client sessions.
+   */
+  onBackendFailure(backend: string): void {
+    if (this.#stopped || backend !== this.#primary || this.#o.target.recheck === undefined) return;
+    const now = this.#now();
+    if (now - this.#lastRecheckAt < RECHECK_GAP_MS) return;
+    this.#lastRecheckAt = now;
+    try {
+      this.#o.target.recheck(backend);
+    } catch (e) {
+      this.#log.error({ err: errorText(e) }, "recheck threw");
+    }
   }
 
   /** Feeds every monitor observation; may start a failover. Never throws. */
@@ -325,6 +364,66 @@ export class HaManager {
 
   // ---- internals -----------------------------------------------------------------------------
 
+  /**
+   * Topology discovery (discovery.ts): while the fleet shares nothing but this config's guess
+   * (generation 1, "initial"), ask the servers who is primary, and publish what they say as
+   * generation 2 ("discovered") under the lease, so every instance of a fleet adopts one answer.
+   * The lease also serializes instances starting together: the second one finds generation 2.
+   * Never throws; what it saw is logged, and kept for /topology.
+   */
+  async #discover(): Promise<void> {
+    this.#discoveryRetry.timer = null;
+    const pending = () => {
+      const t = this.topology();
+      return !this.#stopped && t.generation === 1 && t.reason === "initial";
+    };
+    const read = this.#o.readPositions;
+    if (read === undefined || !pending()) return;
+    let d: Discovery;
+    try {
+      d = discoverTopology(await read(), this.topology().primary);
+    } catch (e) {
+      this.#log.error({ err: errorText(e) }, "topology discovery could not read the backends");
+      return;
+    }
+    this.#discovery = d;
+    const log = { outcome: d.outcome, primary: d.primary, fenced: d.fenced, seen: d.seen };
+    if (d.outcome === "configured") this.#log.info(log, `topology discovery: ${d.reason}`);
+    else if (d.outcome === "ambiguous")
+      this.#log.warn(log, `topology discovery is inconclusive: ${d.reason}`);
+    else this.#log.warn(log, `topology discovery: primary ${d.primary}: ${d.reason}`);
+    if (d.outcome !== "discovered" || !pending()) return;
+    const lease = this.#busy === null ? await this.#o.coordinator.tryAcquire(LEASE_TTL_MS) : null;
+    let published = false;
+    if (lease !== null) {
+      try {
+        // Another instance may have published while we read the servers.
+        if (!pending()) return;
+        published = await this.#o.coordinator.publish(lease, {
+          generation: 2,
+          primary: d.primary,
+          fenced: d.fenced,
+          reason: "discovered",
+        });
+      } finally {
+        await this.#o.coordinator.release(lease).catch(() => {});
+      }
+    }
+    if (published) {
+      this.#adopt(this.#o.coordinator.current());
+      return;
+    }
+    if (!pending()) return;
+    const delay = this.#discoveryRetry.delayMs;
+    this.#discoveryRetry.delayMs = Math.min(delay * 2, DISCOVERY_RETRY_MAX_MS);
+    this.#log.warn(
+      { coordinator: this.#o.coordinator.health(), retryInMs: delay },
+      `could not publish the discovered topology (the topology lock is held, or ${this.#o.coordinator.health().backend} is unreachable): routing to the configured primary ${this.topology().primary} meanwhile`,
+    );
+    this.#discoveryRetry.timer = setTimeout(() => void this.#discover(), delay);
+    this.#discoveryRetry.timer.unref();
+  }
+
   async #change(
     kind: ChangeKind,
     from: string,
@@ -439,6 +538,7 @@ export class HaManager {
     }
     const first = this.#applied < 0;
     this.#applied = t.generation;
+    this.#primary = t.primary;
     this.#detector = INITIAL_DETECTOR_STATE;
     this.#o.target.apply({ generation: t.generation, primary: t.primary, fenced: t.fenced });
     if (!first || t.generation > 1) {

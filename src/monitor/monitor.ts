@@ -98,6 +98,16 @@ export class Monitor {
     if (this.#started) this.#writer?.start();
   }
 
+  /**
+   * Checks `name` now instead of at its next interval: the data path just failed to reach it, and
+   * the HA detector should not wait up to `monitor.interval` to learn it. False when a check of it
+   * is already in flight (its result is as fresh), when the monitor is stopped, or for an unknown name.
+   */
+  checkNow(name: string): boolean {
+    for (const l of this.#loops) if (l.backend.name === name) return l.periodic.trigger();
+    return false;
+  }
+
   /** The latest observation of one backend by name. */
   observation(name: string): BackendObservation | undefined {
     return this.#loops.find((l) => l.backend.name === name)?.last;

@@ -22,6 +22,19 @@ export class Periodic {
     if (!this.#inFlight) this.#schedule(0);
   }
 
+  /**
+   * Runs the task now rather than at its next time, and counts the period from this run. A no-op
+   * (false) while a run is in flight, whose result is as fresh as a new one would be, and when
+   * stopped.
+   */
+  trigger(): boolean {
+    if (this.#stopped || this.#inFlight) return false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#run();
+    return true;
+  }
+
   /** Cancels the next run and waits for the current one (the task bounds its own duration). */
   async stop(): Promise<void> {
     this.#stopped = true;

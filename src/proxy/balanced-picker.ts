@@ -58,22 +58,45 @@ export class BalancedPicker implements ReplicaPicker {
   }
 }
 
+/** What the balancer knows of a replica beyond its latest observation (kept by app.ts `feed`). */
+export interface ReplicaContext {
+  /** The primary's latest check failed. */
+  primaryDown: boolean;
+  /** The replica's lag at its last check while it replicated and the primary was up; null if unknown. */
+  lastLagMs: number | null;
+  /** `checkedAt` of the first check in the current run that found its IO thread not connected; null while connected. */
+  ioLostAt: number | null;
+}
+
+/** Connecting/Preparing: the IO thread lost its source and is retrying (unlike "No": stopped). */
+export function ioLost(o: BackendObservation): boolean {
+  return o.up && o.sqlRunning === true && o.ioState !== null && o.ioState !== "Yes" && o.ioState !== "No";
+}
+
 /**
- * The monitor's observation as the balancer reads it. While the primary is down, a replica whose
- * IO thread lost it but whose SQL thread still runs without error holds the newest data anyone
- * reachable has: it keeps serving reads at the lag it had when the primary went away
- * (`lastLagMs`; unknown stays unknown), so reads do not stop during a failover.
+ * The monitor's observation as the balancer reads it. A replica whose IO thread lost its source
+ * (retrying) while its SQL thread runs without error still holds everything it received: it keeps
+ * serving reads instead of dropping out at once, at a lag that says what may be missing:
+ * - the primary is down too (a failover is coming): the lag it had when the primary went away,
+ *   frozen: nobody reachable has newer data, so reads do not stop during a failover;
+ * - the primary is up (this replica alone is cut off, or the primary's own check is not in yet):
+ *   that lag plus the time since the IO thread was lost, the most it can be behind by now; so it
+ *   weighs less and less, and drops out past lag.max like any lagging replica.
+ * Unknown lag before stays unknown (never treated as fresh); a stopped IO or SQL thread is not
+ * replicating.
  */
 export function toReplicaObservation(
   o: BackendObservation,
-  primaryDown = false,
-  lastLagMs: number | null = null,
+  ctx: ReplicaContext = { primaryDown: false, lastLagMs: null, ioLostAt: null },
 ) {
-  const orphaned = primaryDown && o.up && o.sqlRunning === true && o.ioState !== "Yes" && lastLagMs !== null;
+  const { primaryDown, lastLagMs, ioLostAt } = ctx;
+  const lostSource = primaryDown ? o.up && o.sqlRunning === true && o.ioState !== "Yes" : ioLost(o);
+  const orphaned = lostSource && lastLagMs !== null;
+  const sinceLost = ioLostAt === null ? 0 : Math.max(0, o.checkedAt - ioLostAt);
   return {
     up: o.up,
     replicating: orphaned || o.replicating === true,
-    lagMs: orphaned ? lastLagMs : o.lagMs,
+    lagMs: orphaned ? (primaryDown ? lastLagMs : lastLagMs + sinceLost) : o.lagMs,
     readOnly: o.readOnly === true,
     at: o.checkedAt,
   };

@@ -503,11 +503,9 @@ export class ClientSession implements RelaySink, AuthIo {
       try {
         return await this.acquire(d.pool);
       } catch (e) {
-        const retry =
-          mayFailOver &&
-          e instanceof RwsplitError &&
-          e.code === "BACKEND_CONNECT_FAILED" &&
-          Date.now() < deadline;
+        const refused = e instanceof RwsplitError && e.code === "BACKEND_CONNECT_FAILED";
+        if (refused) this.ctx.hooks.onBackendFailure?.(d.pool.endpoint.name);
+        const retry = mayFailOver && refused && Date.now() < deadline;
         if (!retry || this.isClosed()) throw e;
         await up.topologyChange(Math.min(250, deadline - Date.now()));
       }
@@ -525,6 +523,7 @@ export class ClientSession implements RelaySink, AuthIo {
         return await this.acquire(d.pool);
       } catch (e) {
         if (!(e instanceof RwsplitError && e.code === "BACKEND_CONNECT_FAILED") || this.isClosed()) throw e;
+        this.ctx.hooks.onBackendFailure?.(d.pool.endpoint.name);
         picker.done(d.pool);
         picker.markDown(d.pool, e.message);
         const choice = picker.pick({ ...d.replica!, exclude: d.pool.endpoint.name });
@@ -699,6 +698,7 @@ export class ClientSession implements RelaySink, AuthIo {
       this.waitingDrain = false;
     }
     this.ctx.hooks.onStatement(cur.route, cur.pool.endpoint.name, cur.reason, 0, 2013);
+    this.ctx.hooks.onBackendFailure?.(cur.pool.endpoint.name);
     const d = cur.dispatch;
     if (cur.route === "replica" && d.replica !== null) {
       this.ctx.upstreams.picker.done(cur.pool);

@@ -23,6 +23,11 @@ export interface SessionHooks {
     errno: number,
   ): void;
   onClientError(errno: number): void;
+  /**
+   * Connecting to `backend` failed, or a connection to it was lost mid-statement: the HA manager
+   * has the monitor check it now rather than at its next interval. Failure paths only.
+   */
+  onBackendFailure?(backend: string): void;
   onClientConnect?(): void;
   onClientDisconnect?(): void;
 }

@@ -177,6 +177,29 @@ describe("backend monitor", () => {
     expect(await monitorConnections()).toBe(before);
   });
 
+  test("checkNow: a check at once instead of at the next interval, never two at a time", async () => {
+    const at: number[] = [];
+    const m = new Monitor(monitorConfig({ intervalMs: 60_000 }), {
+      onObservation: (o) => {
+        if (o.name === "primary") at.push(o.checkedAt);
+      },
+    });
+    try {
+      m.start();
+      await until(m, "primary", (o) => o.up, 5000);
+      expect(at).toHaveLength(1);
+      const asked = Date.now();
+      expect(m.checkNow("primary")).toBe(true);
+      expect(m.checkNow("primary")).toBe(false);
+      expect(m.checkNow("nope")).toBe(false);
+      await until(m, "primary", () => at.length === 2, 2000);
+      expect(at[1]! - asked).toBeLessThan(500);
+    } finally {
+      await m.stop();
+    }
+    expect(m.checkNow("primary")).toBe(false);
+  });
+
   test("a hung backend: each check fails at the timeout, one connection attempt at a time", async () => {
     // Accepts TCP connections and never says a word (no handshake).
     let open = 0;

@@ -27,8 +27,16 @@ function obs(over: Partial<BackendObservation>): BackendObservation {
 
 const DETECT = 2000;
 const up = obs({ name: "p", role: "primary", ioState: null, replicating: null });
-const down = (at: number) =>
-  obs({ name: "p", role: "primary", up: false, checkedAt: at, lastError: "ECONNREFUSED" });
+/** A failed check of the primary that ended at `at` after `tookMs` (a refused connect: 0). */
+const down = (at: number, tookMs = 0) =>
+  obs({
+    name: "p",
+    role: "primary",
+    up: false,
+    checkedAt: at,
+    checkDurationMs: tookMs,
+    lastError: tookMs > 0 ? "no answer within 1000 ms" : "ECONNREFUSED",
+  });
 const lost = (name: string) => obs({ name, ioState: "Connecting", replicating: false });
 const connected = (name: string) => obs({ name });
 const unreachable = (name: string) => obs({ name, up: false, ioState: null });
@@ -39,6 +47,33 @@ describe("assessPrimary", () => {
     ["primary up", null, up, [connected("r1")], 5000, "healthy", null],
     ["primary up again clears the run of failures", 1000, up, [lost("r1")], 5000, "healthy", null],
     ["first failed check starts the clock", null, down(1000), [lost("r1")], 1000, "suspect", 1000],
+    [
+      "a check that hung until the timeout counts from when it was sent",
+      null,
+      down(2000, 1000),
+      [lost("r1")],
+      2000,
+      "suspect",
+      1000,
+    ],
+    [
+      "the hung check's time counts: failed once every check since it was sent failed for detect",
+      1000,
+      down(3000, 1000),
+      [lost("r1")],
+      3000,
+      "failed",
+      1000,
+    ],
+    [
+      "one failed check after a long silence (a stalled monitor) is not detect ms of failures",
+      null,
+      down(9000, 0.4),
+      [lost("r1")],
+      9000,
+      "suspect",
+      8999,
+    ],
     ["down for less than detect", 1000, down(2500), [lost("r1"), lost("r2")], 2999, "suspect", 1000],
     [
       "down for detect, every replica lost it",

@@ -1,5 +1,6 @@
 import pino from "pino";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
+import type { BackendPosition } from "../../src/ha/discovery.js";
 import { LocalCoordinator } from "../../src/ha/fleet.js";
 import { HaError, HaManager, type HaOps, type NodeRef } from "../../src/ha/manager.js";
 import type { BackendObservation } from "../../src/monitor/types.js";
@@ -84,10 +85,17 @@ function fakeOps(fail: Partial<Record<keyof HaOps, string>> = {}, candidate = "r
 }
 
 function harness(
-  opts: { ops?: HaOps | null; coordinator?: LocalCoordinator; now?: () => number; work?: () => number } = {},
+  opts: {
+    ops?: HaOps | null;
+    coordinator?: LocalCoordinator;
+    now?: () => number;
+    work?: () => number;
+    readPositions?: () => Promise<BackendPosition[]>;
+  } = {},
 ) {
   const applied: TopologyView[] = [];
   const events: string[] = [];
+  const rechecks: string[] = [];
   const latest = new Map<string, BackendObservation>();
   const ha = new HaManager({
     config: config(),
@@ -98,12 +106,14 @@ function harness(
       holdWrites: () => events.push("hold"),
       releaseWrites: () => events.push("release"),
       primaryWork: opts.work ?? (() => 0),
+      recheck: (name) => rechecks.push(name),
     },
     observation: (n) => latest.get(n),
     logger: pino({ level: "silent" }),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.readPositions ? { readPositions: opts.readPositions } : {}),
   });
-  return { ha, applied, events, latest };
+  return { ha, applied, events, latest, rechecks };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 20));
@@ -124,7 +134,13 @@ describe("HaManager", () => {
     h.latest.set("replica1", obs("replica1", { ioState: "Connecting", replicating: false }));
     h.latest.set("replica2", obs("replica2", { ioState: "Connecting", replicating: false }));
     const primaryDown = (at: number) =>
-      obs("primary", { role: "primary", up: false, checkedAt: at, lastError: "connect ECONNREFUSED" });
+      obs("primary", {
+        role: "primary",
+        up: false,
+        checkedAt: at,
+        checkDurationMs: 0,
+        lastError: "connect ECONNREFUSED",
+      });
     h.ha.onObservation(primaryDown(now));
     now += 1500;
     h.ha.onObservation(primaryDown(now));
@@ -265,6 +281,28 @@ describe("HaManager", () => {
     await h.ha.stop();
   });
 
+  test("a data-path failure on the primary has the monitor check it now (once per burst); other backends do not", async () => {
+    let now = 10_000;
+    const h = harness({ now: () => now });
+    await h.ha.start();
+    h.ha.onBackendFailure("primary");
+    h.ha.onBackendFailure("primary");
+    h.ha.onBackendFailure("replica1");
+    expect(h.rechecks).toEqual(["primary"]);
+    now += 100;
+    h.ha.onBackendFailure("primary");
+    expect(h.rechecks).toEqual(["primary", "primary"]);
+    await h.ha.failover("x");
+    now += 100;
+    h.ha.onBackendFailure("primary");
+    h.ha.onBackendFailure("replica2");
+    expect(h.rechecks).toEqual(["primary", "primary", "replica2"]);
+    await h.ha.stop();
+    now += 100;
+    h.ha.onBackendFailure("replica2");
+    expect(h.rechecks).toHaveLength(3);
+  });
+
   test("a fenced former primary that comes back writable is set read_only", async () => {
     const { ops, calls } = fakeOps();
     const h = harness({ ops });
@@ -275,5 +313,130 @@ describe("HaManager", () => {
     await settle();
     expect(calls.filter((c) => c === "setReadOnly(primary)")).toHaveLength(1);
     await h.ha.stop();
+  });
+});
+
+/** A backend as discovery reads it: `from` names the backend it replicates from; no `from` and writable: a root. */
+function pos(
+  name: string,
+  port: number,
+  over: Partial<BackendPosition> & { from?: number } = {},
+): BackendPosition {
+  const { from, ...rest } = over;
+  return {
+    name,
+    host: "127.0.0.1",
+    port,
+    reachable: true,
+    error: null,
+    readOnly: from !== undefined,
+    ioRunning: from === undefined ? null : "Yes",
+    sqlRunning: from === undefined ? null : true,
+    gtidIoPos: null,
+    gtidSlavePos: null,
+    gtidCurrentPos: null,
+    gtidBinlogPos: null,
+    masterHost: from === undefined ? null : "127.0.0.1",
+    masterPort: from ?? null,
+    lastIoErrno: null,
+    lastIoError: null,
+    lastSqlErrno: null,
+    lastSqlError: null,
+    ...rest,
+  };
+}
+
+/** After a failover to replica2 (port 3): the old primary (port 1) down, replica1 (2) under replica2. */
+const afterFailover = async () => [
+  pos("primary", 1, { reachable: false, error: "ECONNREFUSED", readOnly: null }),
+  pos("replica1", 2, { from: 3 }),
+  pos("replica2", 3),
+];
+const fresh = async () => [
+  pos("primary", 1),
+  pos("replica1", 2, { from: 1 }),
+  pos("replica2", 3, { from: 1 }),
+];
+
+describe("HaManager: topology discovery at start", () => {
+  test("servers that say the primary moved: generation 2 published, old primary fenced", async () => {
+    const h = harness({ readPositions: afterFailover });
+    await h.ha.start();
+    expect(h.applied).toEqual([
+      { generation: 1, primary: "primary", fenced: [] },
+      { generation: 2, primary: "replica2", fenced: ["primary"] },
+    ]);
+    expect(h.ha.topology()).toMatchObject({ generation: 2, reason: "discovered" });
+    expect(h.ha.status().discovery).toMatchObject({ outcome: "discovered", primary: "replica2" });
+    await h.ha.stop();
+  });
+
+  test("servers that agree with the config: nothing published, generation stays 1", async () => {
+    const h = harness({ readPositions: fresh });
+    await h.ha.start();
+    expect(h.applied).toEqual([{ generation: 1, primary: "primary", fenced: [] }]);
+    expect(h.ha.topology().reason).toBe("initial");
+    expect(h.ha.status().discovery?.outcome).toBe("configured");
+    await h.ha.stop();
+  });
+
+  test("ambiguous servers: the configured primary stays", async () => {
+    const h = harness({
+      // Two writable servers and no replica to tell them apart.
+      readPositions: async () => [
+        pos("primary", 1),
+        pos("replica1", 2),
+        pos("replica2", 3, { readOnly: true }),
+      ],
+    });
+    await h.ha.start();
+    expect(h.applied).toEqual([{ generation: 1, primary: "primary", fenced: [] }]);
+    expect(h.ha.status().discovery).toMatchObject({ outcome: "ambiguous", primary: "primary" });
+    await h.ha.stop();
+  });
+
+  test("not without failover.user, and not when the fleet already shares a record", async () => {
+    const read = vi.fn(afterFailover);
+    const none = harness({ ops: null, readPositions: read });
+    await none.ha.start();
+    await none.ha.stop();
+    const shared = new LocalCoordinator();
+    const first = harness({ coordinator: shared });
+    await first.ha.start();
+    await first.ha.failover("x");
+    const later = harness({ coordinator: shared, readPositions: read });
+    await later.ha.start();
+    expect(read).not.toHaveBeenCalled();
+    expect(later.applied).toEqual([{ generation: 2, primary: "replica2", fenced: ["primary"] }]);
+  });
+
+  test("a fleet starting together publishes once; every instance adopts it", async () => {
+    const shared = new LocalCoordinator();
+    const a = harness({ coordinator: shared, readPositions: afterFailover });
+    const b = harness({ coordinator: shared, readPositions: afterFailover });
+    await Promise.all([a.ha.start(), b.ha.start()]);
+    expect(shared.current()).toMatchObject({ generation: 2, primary: "replica2", reason: "discovered" });
+    expect(a.applied.at(-1)).toEqual(b.applied.at(-1));
+    await a.ha.stop();
+    await b.ha.stop();
+  });
+
+  test("lock held (another instance, or Redis away): retried with backoff until published", async () => {
+    vi.useFakeTimers();
+    try {
+      const shared = new LocalCoordinator();
+      const h = harness({ coordinator: shared, readPositions: afterFailover });
+      const held = await shared.tryAcquire(60_000);
+      await h.ha.start();
+      expect(h.ha.topology().generation).toBe(1);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(h.ha.topology().generation).toBe(1);
+      await shared.release(held!);
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(h.ha.topology()).toMatchObject({ generation: 2, primary: "replica2" });
+      await h.ha.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

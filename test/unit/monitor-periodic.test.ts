@@ -76,6 +76,37 @@ describe("Periodic", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  test("trigger() runs at once and counts the period from there; a no-op while running or stopped", async () => {
+    const times: number[] = [];
+    let gate: ReturnType<typeof deferred> | null = null;
+    const p = new Periodic(100, async () => {
+      times.push(Date.now());
+      await gate?.promise;
+    });
+    const t0 = Date.now();
+    p.start();
+    await vi.advanceTimersByTimeAsync(30);
+    expect(p.trigger()).toBe(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(times.map((t) => t - t0)).toEqual([0, 30]);
+    // The next run is a period after the triggered one, not after the first.
+    await vi.advanceTimersByTimeAsync(100);
+    expect(times.map((t) => t - t0)).toEqual([0, 30, 130]);
+    gate = deferred();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(times).toHaveLength(4);
+    expect(p.trigger()).toBe(false);
+    gate.resolve();
+    gate = null;
+    await vi.advanceTimersByTimeAsync(0);
+    expect(times).toHaveLength(4);
+    await p.stop();
+    expect(p.trigger()).toBe(false);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(times).toHaveLength(4);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   test("a throwing task does not end the loop", async () => {
     let runs = 0;
     const p = new Periodic(100, async () => {
