@@ -6,7 +6,6 @@
  * repetition's raw figures) and .md, and prints the table.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import mysql from "mysql2/promise";
@@ -14,21 +13,11 @@ import pino from "pino";
 import { startRwsplit } from "../src/app.js";
 import { loadConfig } from "../src/config/load.js";
 import { sandboxDown, sandboxUp } from "../src/sandbox/cluster.js";
+import { freePort } from "../src/sandbox/ports.js";
 
 const args = process.argv.slice(2);
 const reps = Number(args[args.indexOf("--reps") + 1] ?? 0) || 10;
 const WRITERS = 4;
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => res(p));
-    });
-    s.on("error", rej);
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

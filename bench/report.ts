@@ -1,13 +1,17 @@
-/** Turns bench results into a Markdown table and an SVG bar chart (no dependencies). */
+/**
+ * The results file's shape, and its Markdown summary. Every figure in the summary is computed
+ * here from what the JSON keeps (sysbench's raw output, the load generators' histograms and
+ * samples), so each can be traced back; chart.ts draws the same figures.
+ */
+import type { IdleResult } from "./loadgen/idle.js";
+import type { LagResult, ReadStats } from "./loadgen/lag.js";
+import type { LargeResultResult } from "./loadgen/large-result.js";
+import type { StormResult } from "./loadgen/storm.js";
+import type { ProcessUsage } from "./proc.js";
+import type { SysbenchFigures } from "./sysbench.js";
 
-export interface RunResult {
-  queries: number;
-  qps: number;
-  tps: number;
-  p99Ms: number;
-  avgMs: number;
-  errors: number;
-  reconnects: number;
+export interface RunResult extends SysbenchFigures {
+  /** The proxy's CPU time (utime + stime) over the run divided by the queries, µs. */
   cpuUsPerQuery: number | null;
   rssKb: number | null;
   /** sysbench's own output, kept so every figure can be traced. */
@@ -24,12 +28,78 @@ export interface ScenarioResult {
   targets: TargetResult[];
 }
 
+export interface StormRun {
+  target: string;
+  result: StormResult;
+  proxy: ProcessUsage | null;
+  cpuUsPerConnection: number | null;
+  /** New connections the database servers accepted during the run (`Connections`, all nodes, monitors included). */
+  backendConnections: number | null;
+}
+
+export interface IdleRun {
+  target: string;
+  result: IdleResult;
+}
+
+export interface LargeResultRun {
+  target: string;
+  result: LargeResultResult;
+}
+
+/** What the proxy believed about the delayed replica during a lag run (from /backends). */
+export interface ReplicaView {
+  /** [ms since start, lag ms (null: unknown), effective weight, eligible]. */
+  samples: [number, number | null, number, boolean][];
+  /** Times it was excluded during the run (rwsplit_balancer_transitions_total delta). */
+  exclusions: number;
+}
+
+export interface LagRun {
+  policy: string;
+  /** How the policy was set up (overrides, HAProxy listener). */
+  setup: string;
+  result: LagResult;
+  proxy: ProcessUsage | null;
+  replicaView: ReplicaView | null;
+}
+
+/** How the replica was held behind. */
+export interface LagHold {
+  /**
+   * master_delay: CHANGE MASTER TO MASTER_DELAY (the SQL thread waits; Seconds_Behind_Master
+   * shows it); delay_line: the binlog stream reaches the replica late (src/sandbox/delay-line.ts),
+   * as over a slow or saturated link: the IO thread lags, the SQL thread keeps up with what it
+   * received, and Seconds_Behind_Master stays 0.
+   */
+  kind: "master_delay" | "delay_line";
+  delayMs: number;
+}
+
+export interface LagSection {
+  hold: LagHold;
+  delayedReplica: string;
+  delayedServerId: number;
+  runs: LagRun[];
+}
+
+export interface Loadgen {
+  storm: { concurrency: number; seconds: number; runs: StormRun[] };
+  idle: { runs: IdleRun[] };
+  largeResult: { rows: number; rowBytes: number; runs: LargeResultRun[] };
+  /** One section per way of holding the replica behind. */
+  lag: LagSection[];
+}
+
 export interface Report {
   command: string;
   date: string;
   machine: Record<string, unknown>;
-  settings: { rounds: number; seconds: number; threads: number };
+  settings: { rounds: number; seconds: number; threads: number; tables?: number; tableSize?: number };
+  /** sysbench scenarios. */
   results: ScenarioResult[];
+  loadgen?: Loadgen;
+  durationSeconds?: number;
 }
 
 export function median(xs: number[]): number {
@@ -39,55 +109,325 @@ export function median(xs: number[]): number {
   return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 }
 
-const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "–");
+export const fmt = (n: number | null | undefined, d = 0) =>
+  n !== null && n !== undefined && Number.isFinite(n) ? n.toFixed(d) : "–";
+
+const pct = (x: number | null | undefined, d = 1) =>
+  x !== null && x !== undefined && Number.isFinite(x) ? `${(100 * x).toFixed(d)}%` : "–";
+
+const mb = (kb: number | null | undefined) => (kb === null || kb === undefined ? Number.NaN : kb / 1024);
+
+function table(header: string[], align: string, rows: string[][]): string[] {
+  return [
+    `| ${header.join(" | ")} |`,
+    `|${align
+      .split("")
+      .map((a) => (a === "r" ? "---:" : "---"))
+      .join("|")}|`,
+  ]
+    .concat(rows.map((r) => `| ${r.join(" | ")} |`))
+    .concat([""]);
+}
+
+/** "x / direct" and "x / haproxy" for one figure, given every target's value. */
+function ratios(values: Map<string, number>, target: string): [string, string] {
+  const v = values.get(target) ?? Number.NaN;
+  return [
+    fmt(v / (values.get("direct") ?? Number.NaN), 2),
+    fmt(v / (values.get("haproxy") ?? Number.NaN), 2),
+  ];
+}
+
+function sysbenchSection(r: Report): string[] {
+  const lines = [
+    `### sysbench: ${r.settings.threads} threads, ${r.settings.seconds} s per run, median of ${r.settings.rounds} interleaved round(s)`,
+    "",
+    "Latency is per sysbench event (a query for point selects, a transaction otherwise). CPU µs/query: the proxy's utime+stime over the run divided by the queries.",
+    "",
+  ];
+  const rows: string[][] = [];
+  for (const s of r.results) {
+    const qps = new Map(s.targets.map((t) => [t.target, median(t.runs.map((x) => x.qps))]));
+    for (const t of s.targets) {
+      const m = (f: (x: RunResult) => number | null) => median(t.runs.map((x) => f(x) ?? Number.NaN));
+      rows.push([
+        s.scenario,
+        t.target,
+        fmt(qps.get(t.target)),
+        fmt(
+          m((x) => x.p50Ms),
+          2,
+        ),
+        fmt(
+          m((x) => x.p95Ms),
+          2,
+        ),
+        fmt(
+          m((x) => x.p99Ms),
+          2,
+        ),
+        fmt(m((x) => x.errors)),
+        fmt(
+          m((x) => x.cpuUsPerQuery),
+          1,
+        ),
+        fmt(m((x) => mb(x.rssKb))),
+        ...ratios(qps, t.target),
+      ]);
+    }
+  }
+  return lines.concat(
+    table(
+      [
+        "scenario",
+        "target",
+        "qps",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors",
+        "CPU µs/query",
+        "RSS MB",
+        "vs direct",
+        "vs haproxy",
+      ],
+      "llrrrrrrrrr",
+      rows,
+    ),
+  );
+}
+
+function stormSection(l: Loadgen): string[] {
+  const rate = new Map(l.storm.runs.map((x) => [x.target, x.result.connectionsPerSec]));
+  return [
+    `### Connection storm: ${l.storm.concurrency} clients, each looping connect + \`SELECT 1\` + quit for ${l.storm.seconds} s (mysql2)`,
+    "",
+    ...table(
+      [
+        "target",
+        "connections/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors",
+        "CPU µs/connection",
+        "peak RSS MB",
+        "DB connections opened",
+        "vs direct",
+        "vs haproxy",
+      ],
+      "lrrrrrrrrrr",
+      l.storm.runs.map((x) => [
+        x.target,
+        fmt(x.result.connectionsPerSec),
+        fmt(x.result.cycle.p50Ms, 2),
+        fmt(x.result.cycle.p95Ms, 2),
+        fmt(x.result.cycle.p99Ms, 2),
+        fmt(x.result.errors),
+        fmt(x.cpuUsPerConnection),
+        fmt(mb(x.proxy?.rssPeakKb)),
+        fmt(x.backendConnections),
+        ...ratios(rate, x.target),
+      ]),
+    ),
+  ];
+}
+
+function idleSection(l: Loadgen): string[] {
+  const per = new Map(l.idle.runs.map((x) => [x.target, x.result.rssPerConnectionBytes ?? Number.NaN]));
+  const delta = (x: IdleRun, k: "heapUsed" | "external") => {
+    const b = x.result.metricsBefore?.[k];
+    const a = x.result.metricsIdle?.[k];
+    return b === undefined || a === undefined || x.result.opened === 0
+      ? Number.NaN
+      : (a - b) / x.result.opened;
+  };
+  return [
+    "### Idle connections: opened (handshake + authentication), left idle, then each must answer COM_PING",
+    "",
+    "Per connection: (RSS with all idle − RSS before) / connections; 2nd half: the same over the second half of the connections only (opened after the first half had settled), which leaves out one-off growth such as V8 enlarging its young generation. rwsplit is a fresh process for this (after 200 warm-up connections), so its heap has to grow for them; heap and external: Node's own figures from its /metrics, same difference. HAProxy opens a server connection per client, so it is measured with fewer (MariaDB's max_connections is 2000).",
+    "",
+    ...table(
+      [
+        "target",
+        "connections",
+        "alive",
+        "errors",
+        "open s",
+        "RSS before MB",
+        "RSS idle MB",
+        "RSS after close MB",
+        "KB per connection",
+        "KB per connection, 2nd half",
+        "heap KB/conn",
+        "external KB/conn",
+        "vs haproxy",
+      ],
+      "lrrrrrrrrrrrr",
+      l.idle.runs.map((x) => [
+        x.target,
+        fmt(x.result.opened),
+        fmt(x.result.alive),
+        fmt(x.result.errors),
+        fmt(x.result.openSeconds, 1),
+        fmt(mb(x.result.rssBeforeKb)),
+        fmt(mb(x.result.rssIdleKb)),
+        fmt(mb(x.result.rssAfterCloseKb)),
+        fmt((x.result.rssPerConnectionBytes ?? Number.NaN) / 1024, 1),
+        fmt((x.result.rssMarginalPerConnectionBytes ?? Number.NaN) / 1024, 1),
+        fmt(delta(x, "heapUsed") / 1024, 1),
+        fmt(delta(x, "external") / 1024, 1),
+        ratios(per, x.target)[1],
+      ]),
+    ),
+  ];
+}
+
+function largeSection(l: Loadgen): string[] {
+  const rate = new Map(l.largeResult.runs.map((x) => [x.target, x.result.mbPerSec]));
+  const totalMb = (l.largeResult.rows * l.largeResult.rowBytes) / 2 ** 20;
+  return [
+    `### Large result: one SELECT of ${l.largeResult.rows} rows × ${l.largeResult.rowBytes} B (${fmt(totalMb)} MB), streamed with mysql2 \`query().stream()\``,
+    "",
+    ...table(
+      [
+        "target",
+        "rows",
+        "MB/s",
+        "first row ms",
+        "seconds",
+        "proxy RSS before MB",
+        "peak RSS MB",
+        "CPU ms",
+        "error",
+        "vs direct",
+        "vs haproxy",
+      ],
+      "lrrrrrrrlrr",
+      l.largeResult.runs.map((x) => [
+        x.target,
+        fmt(x.result.rows),
+        fmt(x.result.mbPerSec, 1),
+        fmt(x.result.firstRowMs, 1),
+        fmt(x.result.seconds, 2),
+        fmt(mb(x.result.proxy?.rssStartKb)),
+        fmt(mb(x.result.proxy?.rssPeakKb)),
+        fmt(x.result.proxy?.cpuMs),
+        x.result.error ?? "",
+        ...ratios(rate, x.target),
+      ]),
+    ),
+  ];
+}
+
+export function holdTitle(h: LagHold): string {
+  const d = h.delayMs >= 1000 ? `${h.delayMs / 1000} s` : `${h.delayMs} ms`;
+  return h.kind === "master_delay"
+    ? `held ${d} behind by MASTER_DELAY`
+    : `receiving the binlog ${d} late (IO thread lag)`;
+}
+
+function holdText(h: LagHold): string {
+  return h.kind === "master_delay"
+    ? "The replica's SQL thread applies each event MASTER_DELAY seconds after the primary ran it; Seconds_Behind_Master shows the delay (in whole seconds, and in MariaDB as a sawtooth as the SQL thread sleeps and catches up)."
+    : "The binlog stream reaches the replica late, as over a slow or saturated link: its IO thread lags, its SQL thread applies everything it received at once, so Seconds_Behind_Master reads 0 the whole time (MariaDB measures it against the last event received). Only a heartbeat sees this lag.";
+}
+
+function lagSection(lag: LagSection): string[] {
+  const sid = String(lag.delayedServerId);
+  const parts = (x: LagRun) =>
+    [x.result.readBackSameSession, x.result.readBackOtherConnection, x.result.background].filter(
+      (s): s is ReadStats => s !== null,
+    );
+  /** Reads and stale reads over every kind of read, served by the delayed replica or by others. */
+  const split = (x: LagRun) => {
+    let reads = 0;
+    let delayedReads = 0;
+    let otherReads = 0;
+    let otherStale = 0;
+    for (const s of parts(x)) {
+      reads += s.reads;
+      for (const [server, c] of Object.entries(s.byServer)) {
+        if (server === sid) delayedReads += c.reads;
+        else {
+          otherReads += c.reads;
+          otherStale += c.stale;
+        }
+      }
+    }
+    return {
+      delayedShare: reads === 0 ? null : delayedReads / reads,
+      otherStale: otherReads === 0 ? null : otherStale / otherReads,
+    };
+  };
+  const meanWeight = (x: LagRun) => {
+    const s = x.replicaView?.samples ?? [];
+    return s.length === 0 ? Number.NaN : s.reduce((n, v) => n + (v[3] ? v[2] : 0), 0) / s.length;
+  };
+  const direct = lag.runs.find((x) => x.policy.startsWith("direct"))?.result.all.readsPerSec;
+  return [
+    `### Stale reads: ${lag.delayedReplica} ${holdTitle(lag.hold)}, the other replica current`,
+    "",
+    holdText(lag.hold),
+    "",
+    "Writers UPDATE their own row and read it back at once, on the same session and on another connection; more clients read random rows. Stale: the read returned a value older than one already acknowledged to the writer when the read was sent. Every read selects @@server_id, so reads are counted per backend: the delayed replica's share is the lag policy at work; the current replica is stale too when a read arrives before its SQL thread applied the write (semi-sync waits for the replica to receive a transaction, not to apply it). Mean weight and exclusions: the delayed replica as the proxy saw it (/backends every 250 ms, rwsplit_balancer_transitions_total).",
+    "",
+    ...table(
+      [
+        "policy",
+        "reads/s",
+        "stale (all)",
+        "stale: same session",
+        "stale: other connection",
+        "reads on delayed replica",
+        "stale on other backends",
+        "delayed: mean weight",
+        "exclusions",
+        "read p99 ms",
+        "errors",
+        "vs direct",
+      ],
+      "lrrrrrrrrrrr",
+      lag.runs.map((x) => {
+        const sp = split(x);
+        return [
+          x.policy,
+          fmt(x.result.all.readsPerSec),
+          pct(x.result.all.staleRate),
+          pct(x.result.readBackSameSession?.staleRate),
+          pct(x.result.readBackOtherConnection.staleRate),
+          pct(sp.delayedShare),
+          pct(sp.otherStale),
+          fmt(meanWeight(x), 2),
+          x.replicaView === null ? "–" : String(x.replicaView.exclusions),
+          fmt(x.result.background.latency.p99Ms, 2),
+          fmt(x.result.errors),
+          fmt(x.result.all.readsPerSec / (direct ?? Number.NaN), 2),
+        ];
+      }),
+    ),
+    ...lag.runs.map((x) => `- ${x.policy}: ${x.setup}`),
+    "",
+  ];
+}
 
 export function renderMarkdown(r: Report): string {
   const lines = [
     `## Benchmark: ${r.date.slice(0, 10)}`,
     "",
-    `Command: \`${r.command}\` — sysbench, ${r.settings.threads} threads, ${r.settings.seconds} s per run, median of ${r.settings.rounds} interleaved round(s).`,
-    `Machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ${r.machine.mariadb}; ${r.machine.haproxy}.`,
-    "Targets: direct = the primary itself; haproxy = HAProxy in TCP mode in front of the primary; rwsplit = reads split over 2 replicas, writes to the primary.",
+    `Command: \`${r.command}\`${r.durationSeconds ? ` (${r.durationSeconds} s)` : ""}.`,
+    `Machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ${r.machine.mariadb}; ${r.machine.haproxy}; ${r.machine.sysbench}.`,
+    "Targets: direct = the primary itself; haproxy = HAProxy in TCP mode in front of the primary; rwsplit = reads split over 2 replicas, writes to the primary, TLS off.",
     "",
-    "| scenario | target | qps | p99 ms | errors | CPU µs/query | RSS MB | vs direct | vs haproxy |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
   ];
-  for (const s of r.results) {
-    const qpsOf = (name: string) =>
-      median(s.targets.find((t) => t.target === name)?.runs.map((x) => x.qps) ?? []);
-    const direct = qpsOf("direct");
-    const haproxy = qpsOf("haproxy");
-    for (const t of s.targets) {
-      const qps = median(t.runs.map((x) => x.qps));
-      const cpu = median(t.runs.map((x) => x.cpuUsPerQuery ?? Number.NaN));
-      const rss = median(t.runs.map((x) => (x.rssKb ?? Number.NaN) / 1024));
-      lines.push(
-        `| ${s.scenario} | ${t.target} | ${fmt(qps)} | ${fmt(median(t.runs.map((x) => x.p99Ms)), 2)} | ${fmt(median(t.runs.map((x) => x.errors)))} | ${fmt(cpu, 1)} | ${fmt(rss)} | ${fmt(qps / direct, 2)} | ${fmt(qps / haproxy, 2)} |`,
-      );
-    }
+  // Sections of phases that did not run (`--only`) are left out.
+  if (r.results.length > 0) lines.push(...sysbenchSection(r));
+  const l = r.loadgen;
+  if (l !== undefined) {
+    if (l.storm.runs.length > 0) lines.push(...stormSection(l));
+    if (l.idle.runs.length > 0) lines.push(...idleSection(l));
+    if (l.largeResult.runs.length > 0) lines.push(...largeSection(l));
+    for (const lag of l.lag) if (lag.runs.length > 0) lines.push(...lagSection(lag));
   }
   return `${lines.join("\n")}\n`;
-}
-
-export function renderChart(r: Report): string {
-  const colors: Record<string, string> = { direct: "#888", rwsplit: "#2a7", haproxy: "#37c" };
-  const rows = r.results.flatMap((s) =>
-    s.targets.map((t) => ({
-      label: `${s.scenario} · ${t.target}`,
-      target: t.target,
-      qps: median(t.runs.map((x) => x.qps)),
-    })),
-  );
-  const max = Math.max(1, ...rows.map((x) => (Number.isFinite(x.qps) ? x.qps : 0)));
-  const h = 22;
-  const width = 900;
-  const left = 380;
-  const bars = rows
-    .map((row, i) => {
-      const w = Number.isFinite(row.qps) ? ((width - left - 80) * row.qps) / max : 0;
-      const y = 30 + i * h;
-      return `<text x="${left - 8}" y="${y + 14}" text-anchor="end" font-size="12">${row.label}</text><rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${h - 6}" fill="${colors[row.target] ?? "#c73"}"/><text x="${(left + w + 6).toFixed(1)}" y="${y + 14}" font-size="12">${fmt(row.qps)} qps</text>`;
-    })
-    .join("\n");
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${40 + rows.length * h}" font-family="sans-serif"><text x="10" y="18" font-size="14">${r.command} — ${r.date.slice(0, 10)} — queries per second (median)</text>\n${bars}\n</svg>\n`;
 }

@@ -1,243 +1,369 @@
 /**
- * `npm run bench [-- --quick] [-- --target NAME=HOST:PORT]`: sysbench scenarios against direct
- * MariaDB, rwsplit and HAProxy (TCP mode), interleaved round by round so drift favours no one,
- * on a local sandbox cluster. Writes bench/results/<stamp>.json (every raw sysbench output kept),
- * a Markdown summary and an SVG chart, and prints the table.
+ * `npm run bench [-- --quick] [-- --target NAME=HOST:PORT] [-- --only PHASE,...]`: on a local
+ * sandbox cluster, against the primary directly, rwsplit and HAProxy (TCP mode):
+ *   sysbench  OLTP scenarios, interleaved round by round so drift favours no one;
+ *   storm     connect + one query + quit, as fast as possible (loadgen/storm.ts);
+ *   idle      thousands of authenticated idle connections: proxy memory per connection (loadgen/idle.ts);
+ *   large     one large streamed result set: MB/s and the proxy's peak RSS (loadgen/large-result.ts);
+ *   lag       stale reads with one replica held behind, per lag policy (loadgen/lag.ts).
+ * Writes bench/results/<stamp>.json (every raw output kept), <stamp>.md, latest.md and latest.svg,
+ * and prints the tables. Everything it starts (sandbox, proxies, temp dir) is stopped and removed
+ * on the way out, also on failure or Ctrl-C.
+ *
+ * RWSPLIT_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes flags to the rwsplit
+ * processes' node, for profiling.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import cliProgress from "cli-progress";
 import { sandboxDown, sandboxUp } from "../src/sandbox/cluster.js";
-import { renderChart, renderMarkdown, type ScenarioResult, type TargetResult } from "./report.js";
+import { renderChart } from "./chart.js";
+import { lagSteps } from "./lag-policies.js";
+import { type Endpoint, globalStatusSum } from "./loadgen/common.js";
+import { idleConnections } from "./loadgen/idle.js";
+import { largeResult } from "./loadgen/large-result.js";
+import { connectionStorm } from "./loadgen/storm.js";
+import { cpuTicks, ProcessWatch, rssKb } from "./proc.js";
+import { type LagHold, type Loadgen, renderMarkdown, type ScenarioResult } from "./report.js";
+import { runSteps, type Step, type Timing } from "./steps.js";
+import {
+  parseSysbench,
+  type SysbenchScenario,
+  scenarioName,
+  sysbenchPrepare,
+  sysbenchRun,
+} from "./sysbench.js";
+import { startHaproxy, startRwsplit, stopAll } from "./targets.js";
 
-const run = promisify(execFile);
+const exec = promisify(execFile);
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
-const extraTargets = args
-  .filter((_, i) => args[i - 1] === "--target")
-  .map((t) => {
-    const [name, addr] = t.split("=");
-    const [host, port] = (addr ?? "").split(":");
-    return { name: name!, host: host!, port: Number(port) };
-  });
+const flagValues = (name: string) => args.filter((_, i) => args[i - 1] === name);
+const extraTargets = flagValues("--target").map((t) => {
+  const [name, addr] = t.split("=");
+  const [host, port] = (addr ?? "").split(":");
+  return { name: name!, host: host!, port: Number(port) };
+});
+const PHASES = ["sysbench", "storm", "idle", "large", "lag"] as const;
+type Phase = (typeof PHASES)[number];
+const only = new Set(flagValues("--only").flatMap((v) => v.split(",")));
+for (const p of only) {
+  if (!PHASES.includes(p as Phase))
+    throw new Error(`--only: unknown phase ${p} (one of ${PHASES.join(", ")})`);
+}
+const runs = (p: Phase) => only.size === 0 || only.has(p);
 
-const ROUNDS = quick ? 1 : 3;
-const SECONDS = quick ? 8 : 20;
+/**
+ * Sizes: quick mode has to fit in 2 minutes with the build and the sandbox (one short round of
+ * every sysbench test), the full run in 15.
+ */
+const S = quick
+  ? {
+      rounds: 1,
+      seconds: 2,
+      tableSize: 10_000,
+      scenarios: [
+        { test: "oltp_point_select", ps: "auto" },
+        { test: "oltp_point_select", ps: "disable" },
+        { test: "oltp_read_only", ps: "auto", extra: ["--skip_trx=on"] },
+        { test: "oltp_read_write", ps: "auto" },
+        { test: "oltp_write_only", ps: "auto" },
+      ] as SysbenchScenario[],
+      stormSeconds: 2,
+      idleRwsplit: 4000,
+      idleHaproxy: 1000,
+      idleSettleMs: 500,
+      largeRows: 64 * 1024,
+      lagSeconds: 2,
+    }
+  : {
+      rounds: 3,
+      seconds: 8,
+      tableSize: 50_000,
+      scenarios: [
+        { test: "oltp_point_select", ps: "auto" },
+        { test: "oltp_point_select", ps: "disable" },
+        { test: "oltp_read_only", ps: "auto" },
+        { test: "oltp_read_only", ps: "auto", extra: ["--skip_trx=on"] },
+        { test: "oltp_read_write", ps: "auto" },
+        { test: "oltp_read_write", ps: "disable" },
+        { test: "oltp_write_only", ps: "auto" },
+      ] as SysbenchScenario[],
+      stormSeconds: 5,
+      idleRwsplit: 10_000,
+      idleHaproxy: 1500,
+      idleSettleMs: 2000,
+      largeRows: 200 * 1024,
+      lagSeconds: 8,
+    };
 const THREADS = 8;
-const SCENARIOS = quick
-  ? [
-      { name: "oltp_point_select", ps: "auto" },
-      { name: "oltp_point_select", ps: "disable" },
-      { name: "oltp_read_only", ps: "auto", extra: ["--skip_trx=on"] },
-    ]
-  : [
-      { name: "oltp_point_select", ps: "auto" },
-      { name: "oltp_point_select", ps: "disable" },
-      { name: "oltp_read_only", ps: "auto" },
-      { name: "oltp_read_only", ps: "auto", extra: ["--skip_trx=on"] },
-      { name: "oltp_read_write", ps: "auto" },
-      { name: "oltp_write_only", ps: "auto" },
-    ];
+const TABLES = 4;
+const STORM_CONCURRENCY = 8;
+const IDLE_CONCURRENCY = 32;
+const ROW_BYTES = 1024;
+/**
+ * The stale-read phase, twice: a replica 2 s behind in applying (MASTER_DELAY: what
+ * Seconds_Behind_Master sees), and one receiving the binlog 800 ms late (what it cannot see).
+ */
+const LAG_HOLDS: LagHold[] = [
+  { kind: "master_delay", delayMs: 2000 },
+  { kind: "delay_line", delayMs: 800 },
+];
+const LAG_WRITERS = 4;
+const LAG_READERS = 4;
+/** For the idle scenario's rwsplit: room above its connections (the default limit is 10 000). */
+const MAX_CLIENT_CONNECTIONS = 12_000;
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => res(p));
-    });
-    s.on("error", rej);
-  });
-}
-
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return Number(f[11]) + Number(f[12]);
-}
-
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0);
-}
-
-async function waitPort(port: number, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, "127.0.0.1");
-      s.once("connect", () => {
-        s.destroy();
-        r(true);
-      });
-      s.once("error", () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`port ${port} did not open`);
-}
-
-function parseSysbench(out: string) {
-  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
-  return {
-    queries: num(/queries:\s+(\d+)/),
-    qps: num(/queries:\s+\d+\s+\(([\d.]+) per sec/),
-    tps: num(/transactions:\s+\d+\s+\(([\d.]+) per sec/),
-    p99Ms: num(/99th percentile:\s+([\d.]+)/),
-    avgMs: num(/avg:\s+([\d.]+)/),
-    errors: num(/ignored errors:\s+(\d+)/),
-    reconnects: num(/reconnects:\s+(\d+)/),
-  };
+/** The soft limit on open files of this process: the idle scenario must stay under it. */
+function openFilesLimit(): number {
+  const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+  return m ? Number(m[1]) : 1024;
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
   const work = mkdtempSync(join(os.tmpdir(), "rwsplit-bench-"));
   const children: ChildProcess[] = [];
+  const track = (c: ChildProcess) => children.push(c);
   const dir = join(work, "sandbox");
-  const clk = Number((await run("getconf", ["CLK_TCK"])).stdout.trim()) || 100;
+  const clk = Number((await exec("getconf", ["CLK_TCK"])).stdout.trim()) || 100;
+  const cleanups: (() => Promise<void>)[] = [];
+  const timings: Timing[] = [];
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    process.stderr.write("\nbench: interrupted, stopping what it started...\n");
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     process.stdout.write("bench: starting the sandbox cluster...\n");
-    const sb = await sandboxUp({ dir, basePort: await freePort(), replicas: 2 });
-    const app = sb.credentials.app;
-    const sysbenchBase = (host: string, port: number) => [
-      "--db-driver=mysql",
-      `--mysql-host=${host}`,
-      `--mysql-port=${port}`,
-      `--mysql-user=${app.user}`,
-      `--mysql-password=${app.password}`,
-      "--mysql-db=app",
-      "--tables=4",
-      `--table-size=${quick ? 10_000 : 50_000}`,
-    ];
-    await run(
-      "sysbench",
-      [...sysbenchBase(sb.primary.host, sb.primary.port), "--threads=4", "oltp_read_write", "prepare"],
-      {
-        timeout: 300_000,
-      },
-    );
-    // rwsplit as its own process, built output, so its CPU time is its own.
-    const rwPort = await freePort();
-    const rw = spawn(
-      process.execPath,
-      [
-        resolve("dist/src/cli/main.js"),
-        "serve",
-        "--listen",
-        `127.0.0.1:${rwPort}`,
-        "--admin",
-        `127.0.0.1:${await freePort()}`,
-        "--primary",
-        `${sb.primary.host}:${sb.primary.port}`,
-        ...sb.replicas.flatMap((r) => ["--replica", `${r.host}:${r.port}`]),
-        "--user",
-        `${app.user}:${app.password}`,
-        "--monitor-user",
-        `${sb.credentials.monitor.user}:${sb.credentials.monitor.password}`,
-        "--log-level",
-        "warn",
-      ],
-      // No TLS: libmariadb (sysbench) upgrades to TLS whenever the server offers it, and neither
-      // MariaDB nor HAProxy here offers it, so TLS would be the only thing measured apart.
-      { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, RWSPLIT__TLS__ENABLED: "false" } },
-    );
-    children.push(rw);
-    // HAProxy in TCP mode in front of the primary: the floor of what a proxy costs.
-    const haPort = await freePort();
-    const haCfg = join(work, "haproxy.cfg");
-    writeFileSync(
-      haCfg,
-      [
-        "global",
-        "  maxconn 4000",
-        "defaults",
-        "  mode tcp",
-        "  timeout connect 5s",
-        "  timeout client 1h",
-        "  timeout server 1h",
-        "listen mysql",
-        `  bind 127.0.0.1:${haPort}`,
-        `  server primary ${sb.primary.host}:${sb.primary.port}`,
-        "",
-      ].join("\n"),
-    );
-    const ha = spawn("haproxy", ["-f", haCfg, "-db"], { stdio: ["ignore", "ignore", "inherit"] });
-    children.push(ha);
-    await waitPort(rwPort);
-    await waitPort(haPort);
+    const sb = await startSandbox(dir);
+    const { app, root } = sb.credentials;
+    const endpoint = (
+      host: string,
+      port: number,
+      user: { user: string; password: string } = app,
+    ): Endpoint => ({
+      host,
+      port,
+      user: user.user,
+      password: user.password,
+      database: "app",
+    });
+    const primary = endpoint(sb.primary.host, sb.primary.port);
+    const nodes = [sb.primary, ...sb.replicas].map((n) => endpoint(n.host, n.port, root));
+    const table = { tables: TABLES, tableSize: S.tableSize };
+    process.stdout.write("bench: sysbench prepare, starting rwsplit and HAProxy...\n");
+    const [, rw, ha] = await Promise.all([
+      runs("sysbench") ? sysbenchPrepare(primary, table) : Promise.resolve(),
+      startRwsplit("rwsplit", sb, track),
+      startHaproxy(sb, work, 4000, track),
+    ]);
     const targets = [
-      { name: "direct", host: sb.primary.host, port: sb.primary.port, pid: null as number | null },
-      { name: "rwsplit", host: "127.0.0.1", port: rwPort, pid: rw.pid ?? null },
-      { name: "haproxy", host: "127.0.0.1", port: haPort, pid: ha.pid ?? null },
-      ...extraTargets.map((t) => ({ ...t, pid: null as number | null })),
+      { name: "direct", ep: primary, pid: null as number | null },
+      { name: "rwsplit", ep: endpoint(rw.host, rw.port), pid: rw.pid as number | null },
+      { name: "haproxy", ep: endpoint(ha.host, ha.port), pid: ha.pid as number | null },
+      ...extraTargets.map((t) => ({
+        name: t.name,
+        ep: endpoint(t.host, t.port),
+        pid: null as number | null,
+      })),
     ];
-    const results: ScenarioResult[] = SCENARIOS.map((s) => ({
-      scenario: `${s.name}${s.ps === "disable" ? " (text)" : " (prepared)"}${s.extra ? ` ${s.extra.join(" ")}` : ""}`,
-      targets: targets.map((t) => ({ target: t.name, runs: [] }) as TargetResult),
+    const steps: Step[] = [];
+
+    // ---- sysbench ----------------------------------------------------------------------
+    const scenarios = runs("sysbench") ? S.scenarios : [];
+    const results: ScenarioResult[] = scenarios.map((s) => ({
+      scenario: scenarioName(s),
+      targets: targets.map((t) => ({ target: t.name, runs: [] })),
     }));
-    const bar = new cliProgress.SingleBar(
-      { format: "bench [{bar}] {value}/{total} {scenario} → {target}", hideCursor: true },
-      cliProgress.Presets.shades_classic,
-    );
-    bar.start(ROUNDS * SCENARIOS.length * targets.length, 0, { scenario: "", target: "" });
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [si, s] of SCENARIOS.entries()) {
+    for (let round = 0; round < S.rounds; round++) {
+      for (const [si, s] of scenarios.entries()) {
         // Rotate the order each round so no target always runs first (cache warmth, drift).
         const order = targets.map((_, i) => targets[(i + round + si) % targets.length]!);
         for (const t of order) {
-          bar.increment(0, { scenario: results[si]!.scenario, target: t.name });
-          const before = t.pid !== null ? cpuTicks(t.pid) : 0;
-          const { stdout } = await run(
-            "sysbench",
-            [
-              ...sysbenchBase(t.host, t.port),
-              `--threads=${THREADS}`,
-              `--time=${SECONDS}`,
-              `--db-ps-mode=${s.ps}`,
-              "--percentile=99",
-              ...(s.extra ?? []),
-              s.name,
-              "run",
-            ],
-            { timeout: (SECONDS + 60) * 1000, maxBuffer: 1 << 24 },
-          );
-          const parsed = parseSysbench(stdout);
-          const cpuMs = t.pid !== null ? ((cpuTicks(t.pid) - before) * 1000) / clk : null;
-          const tr = results[si]!.targets.find((x) => x.target === t.name)!;
-          tr.runs.push({
-            ...parsed,
-            cpuUsPerQuery: cpuMs !== null && parsed.queries > 0 ? (cpuMs * 1000) / parsed.queries : null,
-            rssKb: t.pid !== null ? rssKb(t.pid) : null,
-            raw: stdout,
+          steps.push({
+            label: results[si]!.scenario,
+            target: t.name,
+            run: async () => {
+              const before = t.pid !== null ? cpuTicks(t.pid) : 0;
+              const raw = await sysbenchRun(t.ep, table, s, THREADS, S.seconds);
+              const parsed = parseSysbench(raw);
+              const cpuMs = t.pid !== null ? ((cpuTicks(t.pid) - before) * 1000) / clk : null;
+              results[si]!.targets.find((x) => x.target === t.name)!.runs.push({
+                ...parsed,
+                cpuUsPerQuery: cpuMs !== null && parsed.queries > 0 ? (cpuMs * 1000) / parsed.queries : null,
+                rssKb: t.pid !== null ? rssKb(t.pid) : null,
+                raw,
+              });
+            },
           });
-          bar.increment(1);
         }
       }
     }
-    bar.stop();
+
+    // ---- load generator ----------------------------------------------------------------
+    const loadgen: Loadgen = {
+      storm: { concurrency: STORM_CONCURRENCY, seconds: S.stormSeconds, runs: [] },
+      idle: { runs: [] },
+      largeResult: { rows: S.largeRows, rowBytes: ROW_BYTES, runs: [] },
+      lag: [],
+    };
+    if (runs("storm")) {
+      for (const t of targets) {
+        steps.push({
+          label: "connection storm",
+          target: t.name,
+          run: async (progress) => {
+            const connections0 = await globalStatusSum(nodes, "Connections");
+            const watch = t.pid !== null ? new ProcessWatch(t.pid, clk) : null;
+            const result = await connectionStorm({
+              endpoint: t.ep,
+              concurrency: STORM_CONCURRENCY,
+              durationMs: S.stormSeconds * 1000,
+              onProgress: progress,
+            });
+            const proxy = watch?.stop() ?? null;
+            loadgen.storm.runs.push({
+              target: t.name,
+              result,
+              proxy,
+              // Less the one connection the second count makes.
+              backendConnections: (await globalStatusSum(nodes, "Connections")) - connections0 - nodes.length,
+              cpuUsPerConnection:
+                proxy !== null && result.connections > 0 ? (proxy.cpuMs * 1000) / result.connections : null,
+            });
+          },
+        });
+      }
+    }
+    if (runs("idle")) {
+      // Each idle connection is a file descriptor here and in the proxy (HAProxy: two).
+      const room = openFilesLimit() - 500;
+      const nRw = Math.min(S.idleRwsplit, room);
+      steps.push({
+        label: `${nRw} idle connections`,
+        target: "rwsplit",
+        run: async (progress) => {
+          // A fresh process, so the heap must grow for the connections: one that served the other
+          // scenarios has free heap that would hide part of their cost.
+          const fresh = await startRwsplit("rwsplit-idle", sb, track, {
+            RWSPLIT__LIMITS__MAX_CLIENT_CONNECTIONS: String(MAX_CLIENT_CONNECTIONS),
+          });
+          try {
+            const ep = endpoint(fresh.host, fresh.port);
+            const idle = { endpoint: ep, concurrency: IDLE_CONCURRENCY, settleMs: S.idleSettleMs };
+            // Warm-up: the first connections compile the code they run; that is not per connection.
+            await idleConnections({ ...idle, connections: 200, proxyPid: null });
+            const result = await idleConnections({
+              ...idle,
+              connections: nRw,
+              proxyPid: fresh.pid,
+              proxyMetrics: `http://127.0.0.1:${fresh.adminPort}/metrics`,
+              onProgress: progress,
+            });
+            loadgen.idle.runs.push({ target: "rwsplit", result });
+          } finally {
+            await stopAll([fresh.child]);
+          }
+        },
+      });
+      const nHa = Math.min(S.idleHaproxy, Math.floor(room / 2));
+      steps.push({
+        label: `${nHa} idle connections`,
+        target: "haproxy",
+        run: async (progress) => {
+          const result = await idleConnections({
+            endpoint: endpoint(ha.host, ha.port),
+            connections: nHa,
+            concurrency: IDLE_CONCURRENCY,
+            settleMs: S.idleSettleMs,
+            proxyPid: ha.pid,
+            onProgress: progress,
+          });
+          loadgen.idle.runs.push({ target: "haproxy", result });
+        },
+      });
+    }
+    if (runs("large")) {
+      for (const t of targets) {
+        steps.push({
+          label: `large result (${Math.round((S.largeRows * ROW_BYTES) / 2 ** 20)} MB)`,
+          target: t.name,
+          run: async (progress) => {
+            const result = await largeResult({
+              endpoint: t.ep,
+              rows: S.largeRows,
+              rowBytes: ROW_BYTES,
+              proxyPid: t.pid,
+              clkTck: clk,
+              onProgress: progress,
+            });
+            loadgen.largeResult.runs.push({ target: t.name, result });
+          },
+        });
+      }
+    }
+    if (runs("lag")) {
+      for (const hold of LAG_HOLDS) {
+        const lag = lagSteps({
+          sb,
+          haproxy: ha,
+          endpoint: (host, port, as) => endpoint(host, port, as === "root" ? root : app),
+          track,
+          cleanups,
+          clkTck: clk,
+          hold,
+          seconds: S.lagSeconds,
+          writers: LAG_WRITERS,
+          readers: LAG_READERS,
+        });
+        loadgen.lag.push(lag.section);
+        steps.push(...lag.steps);
+      }
+    }
+
+    // ---- run ---------------------------------------------------------------------------
+    timings.push({
+      step: "sandbox up, sysbench prepare, proxies started",
+      seconds: (Date.now() - started) / 1000,
+    });
+    await runSteps(steps, timings, () => interrupted);
+
+    // ---- report ------------------------------------------------------------------------
+    const version = async (cmd: string, a: string[]) =>
+      (await exec(cmd, a).catch(() => ({ stdout: "?" }))).stdout.split("\n")[0]!.trim();
     const machine = {
       cores: os.cpus().length,
       cpu: os.cpus()[0]?.model ?? "unknown",
       memoryGiB: Math.round(os.totalmem() / 2 ** 30),
       node: process.version,
-      mariadb: (await run("mariadbd", ["--version"]).catch(() => ({ stdout: "?" }))).stdout.trim(),
-      haproxy: (await run("haproxy", ["-v"]).catch(() => ({ stdout: "?" }))).stdout.split("\n")[0],
-      sysbench: (await run("sysbench", ["--version"]).catch(() => ({ stdout: "?" }))).stdout.trim(),
+      mariadb: await version("mariadbd", ["--version"]),
+      haproxy: await version("haproxy", ["-v"]),
+      sysbench: await version("sysbench", ["--version"]),
+      openFilesLimit: openFilesLimit(),
     };
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     const outDir = resolve("bench/results");
     mkdirSync(outDir, { recursive: true });
     const report = {
-      command: `npm run bench${quick ? " -- --quick" : ""}`,
+      command: `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`,
       date: new Date().toISOString(),
       machine,
-      settings: { rounds: ROUNDS, seconds: SECONDS, threads: THREADS },
+      settings: {
+        rounds: S.rounds,
+        seconds: S.seconds,
+        threads: THREADS,
+        tables: TABLES,
+        tableSize: S.tableSize,
+      },
+      rwsplit: { env: rw.env },
       results,
+      loadgen,
+      timings,
       durationSeconds: Math.round((Date.now() - started) / 1000),
     };
     writeFileSync(join(outDir, `${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
@@ -245,14 +371,31 @@ async function main(): Promise<void> {
     writeFileSync(join(outDir, `${stamp}.md`), md);
     writeFileSync(join(outDir, "latest.md"), md);
     writeFileSync(join(outDir, "latest.svg"), renderChart(report));
-    process.stdout.write(`\n${md}\nresults: bench/results/${stamp}.json\n`);
+    process.stdout.write(`\n${md}\nresults: bench/results/${stamp}.json (${report.durationSeconds} s)\n`);
   } finally {
-    for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
-    await Promise.all(
-      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)),
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+    await stopAll(children);
+    await sandboxDown(dir).catch((e) =>
+      process.stderr.write(`bench: sandbox down: ${(e as Error).message}\n`),
     );
-    await sandboxDown(dir).catch(() => {});
     rmSync(work, { recursive: true, force: true });
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+/**
+ * A sandbox on three consecutive free ports below the ephemeral range (where a client socket could
+ * take one between the check and mariadbd's bind); another set when one of them is taken.
+ */
+async function startSandbox(dir: string) {
+  for (let attempt = 1; ; attempt++) {
+    const basePort = 15_000 + Math.floor(Math.random() * 17_000);
+    try {
+      return await sandboxUp({ dir, basePort, replicas: 2 });
+    } catch (e) {
+      if (attempt >= 5 || !/already in use/.test((e as Error).message)) throw e;
+    }
   }
 }
 

@@ -1,0 +1,112 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import type { Endpoint } from "./loadgen/common.js";
+
+const run = promisify(execFile);
+
+/** One sysbench workload: the Lua test, prepared or text statements, extra flags. */
+export interface SysbenchScenario {
+  test: "oltp_point_select" | "oltp_read_only" | "oltp_read_write" | "oltp_write_only";
+  /** `--db-ps-mode`: auto = server-side prepared statements, disable = text queries. */
+  ps: "auto" | "disable";
+  extra?: string[];
+}
+
+export function scenarioName(s: SysbenchScenario): string {
+  return `${s.test} (${s.ps === "disable" ? "text" : "prepared"})${s.extra ? ` ${s.extra.join(" ")}` : ""}`;
+}
+
+export interface SysbenchTable {
+  tables: number;
+  tableSize: number;
+}
+
+export interface SysbenchFigures {
+  queries: number;
+  qps: number;
+  tps: number;
+  /** Latency of one sysbench event (a point select, or a whole transaction), ms. */
+  avgMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  errors: number;
+  reconnects: number;
+}
+
+function baseArgs(e: Endpoint, t: SysbenchTable): string[] {
+  return [
+    "--db-driver=mysql",
+    `--mysql-host=${e.host}`,
+    `--mysql-port=${e.port}`,
+    `--mysql-user=${e.user}`,
+    `--mysql-password=${e.password}`,
+    `--mysql-db=${e.database}`,
+    `--tables=${t.tables}`,
+    `--table-size=${t.tableSize}`,
+  ];
+}
+
+export async function sysbenchPrepare(e: Endpoint, t: SysbenchTable): Promise<void> {
+  await run("sysbench", [...baseArgs(e, t), "--threads=4", "oltp_read_write", "prepare"], {
+    timeout: 300_000,
+  });
+}
+
+/** Runs one scenario for `seconds`; returns sysbench's whole output (kept as the raw record). */
+export async function sysbenchRun(
+  e: Endpoint,
+  t: SysbenchTable,
+  s: SysbenchScenario,
+  threads: number,
+  seconds: number,
+): Promise<string> {
+  const { stdout } = await run(
+    "sysbench",
+    [
+      ...baseArgs(e, t),
+      `--threads=${threads}`,
+      `--time=${seconds}`,
+      `--db-ps-mode=${s.ps}`,
+      "--percentile=99",
+      // The latency histogram at the end gives p50 and p95 too (sysbench prints one percentile).
+      "--histogram=on",
+      ...(s.extra ?? []),
+      s.test,
+      "run",
+    ],
+    { timeout: (seconds + 60) * 1000, maxBuffer: 1 << 24 },
+  );
+  return stdout;
+}
+
+/**
+ * The percentile `p` (0..100) of sysbench's latency histogram: lines of `value |*** count`, value
+ * in ms, ascending.
+ */
+export function histogramPercentile(out: string, p: number): number {
+  const rows = [...out.matchAll(/^\s+([\d.]+) \|[* ]*\s(\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2])]);
+  const total = rows.reduce((n, [, c]) => n + c!, 0);
+  if (total === 0) return Number.NaN;
+  let seen = 0;
+  for (const [v, c] of rows) {
+    seen += c!;
+    if (seen >= (p / 100) * total) return v!;
+  }
+  return rows[rows.length - 1]![0]!;
+}
+
+export function parseSysbench(out: string): SysbenchFigures {
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
+  return {
+    queries: num(/queries:\s+(\d+)/),
+    qps: num(/queries:\s+\d+\s+\(([\d.]+) per sec/),
+    tps: num(/transactions:\s+\d+\s+\(([\d.]+) per sec/),
+    avgMs: num(/avg:\s+([\d.]+)/),
+    p50Ms: histogramPercentile(out, 50),
+    p95Ms: histogramPercentile(out, 95),
+    p99Ms: num(/99th percentile:\s+([\d.]+)/),
+    errors: num(/ignored errors:\s+(\d+)/),
+    reconnects: num(/reconnects:\s+(\d+)/),
+  };
+}
