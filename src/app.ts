@@ -217,7 +217,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   try {
     listen = await proxy.start();
     if (config.admin.enabled) {
-      admin = createAdminApp({ status, metrics, logger });
+      admin = createAdminApp({ status, metrics, logger, token: config.admin.token });
       await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
       const addr = admin.server.address();
       adminListen =

@@ -7,6 +7,7 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics/registry.js";
+import { authorize } from "./auth.js";
 import { registerBackendRoutes } from "./routes/backends.js";
 import { registerControlRoutes } from "./routes/control.js";
 import { registerHealthRoutes } from "./routes/health.js";
@@ -17,6 +18,8 @@ export interface AdminAppOptions {
   status: StatusSource;
   metrics: Metrics;
   logger: Logger;
+  /** admin.token: required as a Bearer token on all but the probes and /metrics (auth.ts). */
+  token?: string | undefined;
 }
 
 /**
@@ -54,6 +57,21 @@ export function createAdminApp(options: AdminAppOptions): FastifyInstance {
     // its route helpers do not accept (childLoggerFactory variance).
     loggerInstance: logger.child({ component: "admin" }) as FastifyBaseLogger,
     logController: new AdminLogController(),
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    const q = request.url.indexOf("?");
+    const denied = authorize(
+      {
+        method: request.method,
+        path: q < 0 ? request.url : request.url.slice(0, q),
+        remoteAddress: request.socket.remoteAddress,
+        authorization: request.headers.authorization,
+      },
+      options.token,
+    );
+    if (denied === null) return;
+    if (denied.status === 401) reply.header("www-authenticate", 'Bearer realm="rwsplit"');
+    return reply.code(denied.status).send({ error: denied.error });
   });
   registerHealthRoutes(app, status);
   registerBackendRoutes(app, status);

@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
  * Environment:
  *   RWSPLIT_LISTEN=host:port            listen
  *   RWSPLIT_ADMIN_LISTEN=host:port      admin.listen
+ *   RWSPLIT_ADMIN_TOKEN=secret          admin.token
  *   RWSPLIT_LOG_LEVEL=level             log.level
  *   RWSPLIT_PRIMARY=host:port           backends.primary
  *   RWSPLIT_REPLICAS=h:p,h:p            backends.replicas (empty: no replicas)
@@ -152,6 +153,7 @@ export function applyEnv(raw: Raw, env: NodeJS.ProcessEnv): OverrideResult {
   const named: [string, readonly string[]][] = [
     ["RWSPLIT_LISTEN", ["listen"]],
     ["RWSPLIT_ADMIN_LISTEN", ["admin", "listen"]],
+    ["RWSPLIT_ADMIN_TOKEN", ["admin", "token"]],
     ["RWSPLIT_LOG_LEVEL", ["log", "level"]],
     ["RWSPLIT_PRIMARY", ["backends", "primary"]],
     ["RWSPLIT_REDIS_URL", ["redis", "url"]],

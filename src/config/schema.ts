@@ -83,6 +83,17 @@ function notQuoted(v: unknown, secret: boolean): Reject | undefined {
 const text = (what = "a non-empty string") =>
   leaf(what, (v) => notQuoted(v, false) ?? (typeof v === "string" && v.length > 0 ? v : undefined));
 
+/** A bearer token: a secret, so never echoed; short ones are guessable. */
+const adminToken = () =>
+  leaf(
+    "a string of at least 16 characters (e.g. from `openssl rand -hex 16`)",
+    (v) => {
+      if (typeof v !== "string") return notQuoted(v, true);
+      return v.length >= 16 && !/\s/.test(v) ? v : undefined;
+    },
+    true,
+  );
+
 const bool = () => leaf("true or false", (v) => (typeof v === "boolean" ? v : undefined));
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -258,7 +269,11 @@ const user = mapping(
 export const fileSchema = mapping(
   {
     listen: listenAddress("127.0.0.1", 6033),
-    admin: section({ listen: listenAddress("127.0.0.1", 6070), enabled: bool().default(true) }),
+    admin: section({
+      listen: listenAddress("127.0.0.1", 6070),
+      enabled: bool().default(true),
+      token: adminToken().optional(),
+    }),
     log: section({
       level: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const).default("info"),
     }),
@@ -393,7 +408,11 @@ function toConfig(f: FileConfig): Config {
   const { monitor: m, pool: p, lag } = f;
   return {
     listen: f.listen,
-    admin: { listen: f.admin.listen, enabled: f.admin.enabled },
+    admin: {
+      listen: f.admin.listen,
+      enabled: f.admin.enabled,
+      ...(f.admin.token === undefined ? {} : { token: f.admin.token }),
+    },
     log: { level: f.log.level },
     backends: { primary: f.backends.primary, replicas: f.backends.replicas },
     users: f.users.map((u) => ({

@@ -35,6 +35,8 @@ export interface Config {
     /** Fastify admin app; default 127.0.0.1:6070. */
     listen: HostPort;
     enabled: boolean;
+    /** Bearer token for all but /healthz, /readyz and /metrics; absent: topology changes from loopback only. */
+    token?: string;
   };
   log: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent" };
   backends: {

@@ -60,6 +60,7 @@ describe("loading, environment and flags", () => {
       env: {
         RWSPLIT_LISTEN: "0.0.0.0:7000",
         RWSPLIT_ADMIN_LISTEN: "0.0.0.0:7001",
+        RWSPLIT_ADMIN_TOKEN: "tok-0123456789abcdef",
         RWSPLIT_LOG_LEVEL: "debug",
         RWSPLIT_PRIMARY: "10.0.0.9:3306",
         RWSPLIT_REPLICAS: "",
@@ -71,6 +72,7 @@ describe("loading, environment and flags", () => {
     });
     expect(c.listen).toEqual({ host: "0.0.0.0", port: 7000 });
     expect(c.admin.listen.port).toBe(7001);
+    expect(c.admin.token).toBe("tok-0123456789abcdef");
     expect(c.log.level).toBe("debug");
     expect(c.backends.primary.host).toBe("10.0.0.9");
     expect(c.backends.replicas).toEqual([]);

@@ -98,6 +98,15 @@ describe("schema", () => {
     expect(problems(withMinimal({ pool: [] }))).toEqual(["pool: expected a mapping, found a list of 0"]);
   });
 
+  test("admin.token: a short one is rejected without echoing it; a good one is kept", () => {
+    expect(problems(withMinimal({ admin: { token: "short-secret" } }))).toEqual([
+      "admin.token: expected a string of at least 16 characters (e.g. from `openssl rand -hex 16`), found a 12-character string",
+    ]);
+    expect(validateConfig(withMinimal({ admin: { token: "0123456789abcdef" } })).admin.token).toBe(
+      "0123456789abcdef",
+    );
+  });
+
   test("an unquoted numeric password is rejected without echoing it", () => {
     const [p] = problems(withMinimal({ users: [{ name: "app", password: 123456 }] }));
     expect(p).toBe("users[0].password: expected a string, found a number: quote it in YAML");

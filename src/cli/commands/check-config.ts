@@ -31,7 +31,11 @@ function maskUrl(url: string): string {
 export function effectiveConfigYaml(c: Config): string {
   const file = {
     listen: formatAddress(c.listen),
-    admin: { listen: formatAddress(c.admin.listen), enabled: c.admin.enabled },
+    admin: {
+      listen: formatAddress(c.admin.listen),
+      enabled: c.admin.enabled,
+      ...(c.admin.token === undefined ? {} : { token: MASK }),
+    },
     log: { level: c.log.level },
     backends: { primary: backendEntry(c.backends.primary), replicas: c.backends.replicas.map(backendEntry) },
     users: c.users.map((u) => ({

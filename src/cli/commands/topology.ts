@@ -11,22 +11,38 @@ import { loadConfig } from "../../config/load.js";
 interface AdminOptions {
   admin?: string;
   config?: string;
+  token?: string;
 }
 
-/** The admin base URL: --admin, else the config's admin.listen, else the default 127.0.0.1:6070. */
-function adminUrl(o: AdminOptions): string {
-  if (o.admin) return o.admin.includes("://") ? o.admin : `http://${o.admin}`;
-  if (o.config) {
-    const c = loadConfig({ file: o.config, env: process.env });
+/** Where to reach the admin API, and the headers every request carries (the token, if any). */
+interface Admin {
+  base: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * The admin base URL: --admin, else the config's admin.listen, else the default 127.0.0.1:6070.
+ * The token: --token, else RWSPLIT_ADMIN_TOKEN, else the config's admin.token.
+ */
+function adminOf(o: AdminOptions): Admin {
+  const c = o.config ? loadConfig({ file: o.config, env: process.env }) : null;
+  let base = "http://127.0.0.1:6070";
+  if (o.admin) base = o.admin.includes("://") ? o.admin : `http://${o.admin}`;
+  else if (c !== null) {
     const host = c.admin.listen.host === "0.0.0.0" ? "127.0.0.1" : c.admin.listen.host;
-    return `http://${host.includes(":") ? `[${host}]` : host}:${c.admin.listen.port}`;
+    base = `http://${host.includes(":") ? `[${host}]` : host}:${c.admin.listen.port}`;
   }
-  return "http://127.0.0.1:6070";
+  const token = o.token || process.env.RWSPLIT_ADMIN_TOKEN || c?.admin.token;
+  return { base, headers: token ? { authorization: `Bearer ${token}` } : {} };
 }
 
 /** A backend given as its name or as HOST:PORT, resolved through GET /backends. */
-async function backendName(base: string, given: string): Promise<string> {
-  const res = await fetch(`${base}/backends`);
+async function backendName(admin: Admin, given: string): Promise<string> {
+  const res = await fetch(`${admin.base}/backends`, { headers: admin.headers });
+  if (!res.ok) {
+    const out = (await res.json().catch(() => ({}))) as { error?: string };
+    throw new UsageError(`GET /backends refused (${res.status}): ${out.error ?? res.statusText}`);
+  }
   const body = (await res.json()) as { backends: { name: string; host: string; port: number }[] };
   const hit = body.backends.find((b) => b.name === given || `${b.host}:${b.port}` === given);
   if (!hit) {
@@ -38,10 +54,10 @@ async function backendName(base: string, given: string): Promise<string> {
 
 class UsageError extends Error {}
 
-async function call(base: string, path: string, body: unknown): Promise<void> {
-  const res = await fetch(`${base}${path}`, {
+async function call(admin: Admin, path: string, body: unknown): Promise<void> {
+  const res = await fetch(`${admin.base}${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...admin.headers },
     body: JSON.stringify(body ?? {}),
   });
   const out = (await res.json()) as { error?: string; report?: { steps?: string[]; durationMs?: number } };
@@ -54,17 +70,17 @@ async function call(base: string, path: string, body: unknown): Promise<void> {
   process.stdout.write(`${path.slice(1)} done in ${out.report?.durationMs ?? "?"} ms\n`);
 }
 
-async function run(o: AdminOptions, work: (base: string) => Promise<void>): Promise<void> {
-  let base: string;
+async function run(o: AdminOptions, work: (admin: Admin) => Promise<void>): Promise<void> {
+  let admin: Admin;
   try {
-    base = adminUrl(o);
+    admin = adminOf(o);
   } catch (e) {
     process.stderr.write(`rwsplit: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 2;
     return;
   }
   try {
-    await work(base);
+    await work(admin);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`rwsplit: ${e.message}\n`);
@@ -74,7 +90,7 @@ async function run(o: AdminOptions, work: (base: string) => Promise<void>): Prom
     const why =
       (e as { cause?: { code?: string } }).cause?.code ?? (e instanceof Error ? e.message : String(e));
     process.stderr.write(
-      `rwsplit: cannot reach the admin API at ${base} (${why}); is \`rwsplit serve\` running with admin enabled?\n`,
+      `rwsplit: cannot reach the admin API at ${admin.base} (${why}); is \`rwsplit serve\` running with admin enabled?\n`,
     );
     process.exitCode = 1;
   }
@@ -87,7 +103,11 @@ export function register(program: Command): void {
         "--admin <url>",
         "the running proxy's admin address (default: from --config, else 127.0.0.1:6070)",
       )
-      .option("--config <file>", "read admin.listen from this config file");
+      .option("--config <file>", "read admin.listen and admin.token from this config file")
+      .option(
+        "--token <token>",
+        "the admin token (default: RWSPLIT_ADMIN_TOKEN, else admin.token from --config)",
+      );
   withAdmin(
     program
       .command("switchover")
@@ -96,7 +116,7 @@ export function register(program: Command): void {
       )
       .requiredOption("--to <backend>", "the replica to promote, by name or HOST:PORT"),
   ).action(async (o: AdminOptions & { to: string }) =>
-    run(o, async (base) => call(base, "/switchover", { to: await backendName(base, o.to) })),
+    run(o, async (admin) => call(admin, "/switchover", { to: await backendName(admin, o.to) })),
   );
   withAdmin(
     program
@@ -106,9 +126,9 @@ export function register(program: Command): void {
       )
       .argument("<backend>", "the former primary, by name or HOST:PORT"),
   ).action(async (backend: string, o: AdminOptions) =>
-    run(o, async (base) => call(base, "/rejoin", { backend: await backendName(base, backend) })),
+    run(o, async (admin) => call(admin, "/rejoin", { backend: await backendName(admin, backend) })),
   );
   withAdmin(
     program.command("failover").description("promote a replica now (only when the primary is down)"),
-  ).action(async (o: AdminOptions) => run(o, (base) => call(base, "/failover", {})));
+  ).action(async (o: AdminOptions) => run(o, (admin) => call(admin, "/failover", {})));
 }
