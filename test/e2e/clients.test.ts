@@ -135,7 +135,9 @@ describe("sysbench oltp_read_write, 16 threads, 60 s", () => {
         threads: 16,
         seconds: 60,
         psMode: mode,
-        ignoreErrors: "none",
+        // sysbench's default: deadlocks (1213), lock wait timeouts (1205) and 1020 are retried,
+        // as against MariaDB directly (16 threads on 8 tables do deadlock now and then); any
+        // other error stops sysbench and fails the test.
       });
       expect(r.transactions).toBeGreaterThan(100);
       expect(r.reconnects).toBe(0);

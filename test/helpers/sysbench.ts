@@ -89,18 +89,20 @@ export async function sysbenchRun(
   tables: SysbenchTables,
   opts: SysbenchRunOptions,
 ): Promise<SysbenchResult> {
-  const { stdout, stderr } = await exec(
-    "sysbench",
-    [
-      ...sysbenchArgs(target, tables),
-      `--threads=${opts.threads}`,
-      `--time=${opts.seconds}`,
-      ...(opts.psMode ? [`--db-ps-mode=${opts.psMode}`] : []),
-      ...(opts.ignoreErrors ? [`--mysql-ignore-errors=${opts.ignoreErrors}`] : []),
-      opts.test ?? "oltp_read_write",
-      "run",
-    ],
-    { timeout: (opts.seconds + 60) * 1000, maxBuffer: 1 << 24 },
+  const { stdout, stderr } = await withOutput(
+    exec(
+      "sysbench",
+      [
+        ...sysbenchArgs(target, tables),
+        `--threads=${opts.threads}`,
+        `--time=${opts.seconds}`,
+        ...(opts.psMode ? [`--db-ps-mode=${opts.psMode}`] : []),
+        ...(opts.ignoreErrors ? [`--mysql-ignore-errors=${opts.ignoreErrors}`] : []),
+        opts.test ?? "oltp_read_write",
+        "run",
+      ],
+      { timeout: (opts.seconds + 60) * 1000, maxBuffer: 1 << 24 },
+    ),
   );
   return {
     stdout,
@@ -109,4 +111,15 @@ export async function sysbenchRun(
     ignoredErrors: sysbenchCount(stdout, "ignored errors"),
     reconnects: sysbenchCount(stdout, "reconnects"),
   };
+}
+
+/** sysbench prints its FATAL lines on stdout: a failure's message gets the last of them. */
+async function withOutput<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    const out = (e as { stdout?: string }).stdout ?? "";
+    if (e instanceof Error && out !== "") e.message += `\n${out.trim().split("\n").slice(-8).join("\n")}`;
+    throw e;
+  }
 }
