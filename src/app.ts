@@ -59,7 +59,9 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
         isExhausted: (name) => picker.exhausted(name),
         // Logged once per transition, never silently (ProxySQL #3340: no flapping unnoticed).
         onTransition: (t) => {
-          logger.warn(
+          // Excluded is what an operator must see; serving again (and at start) is good news.
+          const level = t.to === "serving" ? "info" : "warn";
+          logger[level](
             { backend: t.name, to: t.to, reason: t.reason, lagMs: t.lagMs },
             "replica eligibility changed",
           );
