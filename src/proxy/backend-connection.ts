@@ -15,6 +15,7 @@ import {
   ResponseScanner,
   type ScannerListener,
 } from "../protocol/response-scanner.js";
+import { ReadBuffer } from "./read-buffer.js";
 
 /** Backend connection states (STYLE.md principle 4). */
 export const BackendState = {
@@ -62,7 +63,11 @@ export interface ConnectOptions {
 
 /** Receives a relayed response. */
 export interface RelaySink extends ScannerListener {
-  /** Response bytes; `end` is the offset past the response's end, or NOT_DONE. */
+  /**
+   * Response bytes; `end` is the offset past the response's end, or NOT_DONE. `chunk` is a view
+   * of the connection's read buffer, valid only during the call: a sink that keeps it (a write
+   * still pending) calls `conn.lendReadBuffer()`, or copies it.
+   */
   onRelayData(chunk: Buffer, end: number): void;
   /** The backend connection failed while this sink was attached. */
   onRelayError(err: RwsplitError): void;
@@ -74,6 +79,15 @@ export interface InternalResult {
   err: ErrPacket | null;
   /** Captured packets by type, for callers that need them (prepare). */
   captured: { type: Captured; payload: Buffer }[];
+}
+
+/** A statement prepared on one backend connection. */
+export interface ConnectionStatement {
+  /** The server's statement id on this connection. */
+  id: number;
+  numParams: number;
+  /** An EXECUTE with the parameter types (new_params_bound_flag=1) went to this connection. */
+  typesSent: boolean;
 }
 
 let nextLocalId = 1;
@@ -101,7 +115,7 @@ export class BackendConnection implements ScannerListener {
   syncedOwner: object | null = null;
   syncedVersion = -1;
   /** Prepared statements on this connection, by SQL text → server statement id. */
-  readonly statements = new Map<string, { id: number; numParams: number; typesSent: boolean }>();
+  readonly statements = new Map<string, ConnectionStatement>();
   lastUsedAt = Date.now();
   lastError: string | null = null;
   /** Called once when the connection closes (pool bookkeeping). */
@@ -116,6 +130,7 @@ export class BackendConnection implements ScannerListener {
 
   private constructor(
     readonly socket: net.Socket,
+    private readonly reader: ReadBuffer,
     readonly endpoint: BackendEndpoint,
     readonly user: string,
     readonly wireFlags: number,
@@ -133,11 +148,18 @@ export class BackendConnection implements ScannerListener {
 
   static connect(opts: ConnectOptions): Promise<BackendConnection> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: opts.endpoint.host, port: opts.endpoint.port });
+      // Login packets are queued in the framer across reads: they are copied out of the read buffer.
+      const reader = new ReadBuffer((chunk) => onData(Buffer.from(chunk)));
+      const socket = net.connect({
+        host: opts.endpoint.host,
+        port: opts.endpoint.port,
+        onread: reader.onread,
+      });
       socket.setNoDelay(true);
       socket.setKeepAlive(true, 10_000);
       const conn = new BackendConnection(
         socket,
+        reader,
         opts.endpoint,
         opts.credentials.user,
         opts.wireFlags,
@@ -211,7 +233,6 @@ export class BackendConnection implements ScannerListener {
               continue;
             }
             if (p[0] === 0x00) {
-              socket.off("data", onData);
               socket.removeAllListeners("error");
               socket.removeAllListeners("close");
               conn.attach();
@@ -274,13 +295,12 @@ export class BackendConnection implements ScannerListener {
           fail(e instanceof RwsplitError ? e : new RwsplitError("PROTOCOL_VIOLATION", String(e)));
         }
       };
-      socket.on("data", onData);
     });
   }
 
   /** Switches from login handling to the command phase handlers. */
   private attach(): void {
-    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.reader.onChunk = (chunk) => this.onData(chunk);
     this.socket.on("error", (e) => {
       this.lastError = e.message;
     });
@@ -344,6 +364,14 @@ export class BackendConnection implements ScannerListener {
     this.state = BackendState.RELAYING;
     this.scanner.begin(kind);
     this.socket.write(command);
+  }
+
+  /**
+   * The chunk being relayed is still referenced after `onRelayData` returns (a client write that
+   * did not complete at once): the next read must not overwrite it.
+   */
+  lendReadBuffer(): void {
+    this.reader.lend();
   }
 
   /** Forwards client bytes during a LOCAL INFILE transfer; `last` when the empty packet went. */

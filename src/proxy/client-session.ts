@@ -11,14 +11,15 @@ import { type Packet, PacketFramer } from "../protocol/framing.js";
 import { encodeErr } from "../protocol/packets/err.js";
 import { decodeOk, encodeOk } from "../protocol/packets/ok.js";
 import { Captured, NOT_DONE, ResponseKind } from "../protocol/response-scanner.js";
-import { type RouteDecision, route } from "../routing/router.js";
+import { type RouteDecision, type RouteSession, route } from "../routing/router.js";
 import { type RoutedStatement, routeStatement } from "../routing/statement.js";
-import type { BackendConnection, RelaySink } from "./backend-connection.js";
+import type { BackendConnection, ConnectionStatement, RelaySink } from "./backend-connection.js";
 import type { AcquireRequest, BackendPool } from "./backend-pool.js";
 import { type AuthIo, type AuthResult, type AuthStep, ClientAuth } from "./client-auth.js";
 import type { ProxyContext } from "./context.js";
 import {
   boundFlagOffset,
+  type ClientStatement,
   rememberOnConnection,
   StatementRegistry,
   withParamTypes,
@@ -82,6 +83,8 @@ interface InFlight {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** An EXECUTE without COM_STMT_SEND_LONG_DATA before it (the usual case): nothing to allocate. */
+const NO_LONG_DATA: readonly Buffer[] = Object.freeze([]);
 
 /**
  * One client connection: authentication, then commands. Statements borrow a pooled backend
@@ -106,6 +109,13 @@ export class ClientSession implements RelaySink, AuthIo {
   /** `primary`: pinned while its pool was the primary (a topology change ends such a pin). */
   private pinned: { conn: BackendConnection; pool: BackendPool; primary: boolean } | null = null;
   private current: InFlight | null = null;
+  /** The router's view of this session, rewritten before each statement (`route` keeps nothing). */
+  private readonly routeSession: RouteSession = {
+    pinned: null,
+    pinReason: null,
+    consistency: "session",
+    hasUnreplicatedWrite: false,
+  };
   private lastStatus: number = ServerStatus.AUTOCOMMIT;
   private waitingDrain = false;
   secure = false;
@@ -400,12 +410,11 @@ export class ClientSession implements RelaySink, AuthIo {
 
   /** The dispatch for a classified statement (COM_QUERY, or COM_STMT_EXECUTE of its SQL). */
   private routed(s: RoutedStatement, command: number, bytes: Buffer): Dispatch {
-    const decision = route(s.route, {
-      pinned: this.pinned === null ? null : "primary",
-      pinReason: null,
-      consistency: this.ctx.config.routing.consistency,
-      hasUnreplicatedWrite: this.state.lastWriteGtid !== null,
-    });
+    const rs = this.routeSession;
+    rs.pinned = this.pinned === null ? null : "primary";
+    rs.consistency = this.ctx.config.routing.consistency;
+    rs.hasUnreplicatedWrite = this.state.lastWriteGtid !== null;
+    const decision = route(s.route, rs);
     const d = this.planned(decision, command, ResponseKind.RESULTSET, bytes, decision.reason);
     d.pinAfter = s.pinAfter;
     d.usesLastInsertId = s.usesLastInsertId;
@@ -627,10 +636,14 @@ export class ClientSession implements RelaySink, AuthIo {
     if (cur === null) return;
     const data = end === NOT_DONE || end === chunk.length ? chunk : chunk.subarray(0, end);
     if (cur.held !== null) {
-      cur.held.push(data);
+      // `data` is a view of the connection's read buffer: what is held back is copied.
+      cur.held.push(Buffer.from(data));
     } else if (data.length > 0 && this.phase !== SessionPhase.CLOSED) {
       cur.forwarded = true;
-      if (!this.socket.write(data) && !this.waitingDrain) {
+      const flushed = this.socket.write(data);
+      // Not written through at once: the socket holds on to `data` until it is.
+      if (this.socket.writableLength > 0) cur.conn.lendReadBuffer();
+      if (!flushed && !this.waitingDrain) {
         // Backpressure: a slow client pauses the backend instead of the proxy buffering rows.
         this.waitingDrain = true;
         cur.conn.socket.pause();
@@ -835,34 +848,62 @@ export class ClientSession implements RelaySink, AuthIo {
     const flagAt = boundFlagOffset(stmt.numParams);
     const bound = flagAt >= 0 && p.length > flagAt && p[flagAt] === 1;
     if (bound) stmt.paramTypes = Buffer.from(p.subarray(flagAt + 1, flagAt + 1 + stmt.numParams * 2));
-    const longData = stmt.longData;
-    stmt.longData = [];
-    const build = (conn: BackendConnection): Buffer | Promise<Buffer> => {
-      const have = conn.statements.get(stmt.sql);
-      if (have === undefined)
-        return this.prepareOn(conn, stmt.sql, stmt.preparePayload).then(() => build(conn));
-      let payload = p;
-      if (flagAt >= 0 && !bound && !have.typesSent && stmt.paramTypes !== null) {
-        payload = withParamTypes(p, stmt.numParams, stmt.paramTypes);
-      }
-      if (flagAt >= 0 && (bound || payload !== p)) have.typesSent = true;
-      payload.writeUInt32LE(have.id, 1);
-      for (const ld of longData) {
-        ld.writeUInt32LE(have.id, 5);
-        conn.sendNoReply(ld);
-      }
-      return payload === p && pkt.frame !== null ? pkt.frame : toPackets(payload, pkt.seq);
-    };
+    const longData = stmt.longData.length > 0 ? stmt.longData : NO_LONG_DATA;
+    if (longData !== NO_LONG_DATA) stmt.longData = [];
     const d = this.routed(stmt.routed, Command.STMT_EXECUTE, EMPTY);
     const ready = this.readyConnection(d.pool);
     this.phase = SessionPhase.BUSY;
     // Only a missing statement needs a round trip first; everything else is rewritten in place.
-    if (ready?.statements.has(stmt.sql)) {
-      this.send(ready, d, build(ready) as Buffer);
+    const have = ready?.statements.get(stmt.sql);
+    if (have !== undefined) {
+      this.send(ready!, d, this.executeBytes(ready!, have, stmt, pkt, bound, longData));
       return;
     }
-    d.beforeSend = build;
+    d.beforeSend = (conn) => this.executeOn(conn, stmt, pkt, bound, longData);
     this.runAsync(d, ready);
+  }
+
+  /** The EXECUTE for `conn`, preparing the statement there first when it lacks it. */
+  private async executeOn(
+    conn: BackendConnection,
+    stmt: ClientStatement,
+    pkt: Packet,
+    bound: boolean,
+    longData: readonly Buffer[],
+  ): Promise<Buffer> {
+    let have = conn.statements.get(stmt.sql);
+    if (have === undefined) {
+      await this.prepareOn(conn, stmt.sql, stmt.preparePayload);
+      have = conn.statements.get(stmt.sql)!;
+    }
+    return this.executeBytes(conn, have, stmt, pkt, bound, longData);
+  }
+
+  /**
+   * The client's EXECUTE rewritten in place for `conn`: its statement id there, and the parameter
+   * types when this connection never received them. Long data goes first.
+   */
+  private executeBytes(
+    conn: BackendConnection,
+    have: ConnectionStatement,
+    stmt: ClientStatement,
+    pkt: Packet,
+    bound: boolean,
+    longData: readonly Buffer[],
+  ): Buffer {
+    const p = pkt.payload;
+    const flagAt = boundFlagOffset(stmt.numParams);
+    let payload = p;
+    if (flagAt >= 0 && !bound && !have.typesSent && stmt.paramTypes !== null) {
+      payload = withParamTypes(p, stmt.numParams, stmt.paramTypes);
+    }
+    if (flagAt >= 0 && (bound || payload !== p)) have.typesSent = true;
+    payload.writeUInt32LE(have.id, 1);
+    for (const ld of longData) {
+      ld.writeUInt32LE(have.id, 5);
+      conn.sendNoReply(ld);
+    }
+    return payload === p && pkt.frame !== null ? pkt.frame : toPackets(payload, pkt.seq);
   }
 
   /** Prepares a statement on a connection that lacks it (the client never sees this). */
