@@ -417,7 +417,7 @@ export function renderMarkdown(r: Report): string {
     "",
     `Command: \`${r.command}\`${r.durationSeconds ? ` (${r.durationSeconds} s)` : ""}.`,
     `Machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ${r.machine.mariadb}; ${r.machine.haproxy}; ${r.machine.sysbench}.`,
-    "Targets: direct = the primary itself; haproxy = HAProxy in TCP mode in front of the primary; rwsplit = reads split over 2 replicas, writes to the primary, TLS off.",
+    "Targets: direct = the primary itself; haproxy = HAProxy in TCP mode in front of the primary; rwsplit = reads split over 2 replicas, writes to the primary, TLS off. Scenarios marked → replicas are reads outside transactions, which rwsplit sends to the replicas: there direct is one replica and haproxy balances round robin over both replicas, so every target reaches the same servers.",
     "",
   ];
   // Sections of phases that did not run (`--only`) are left out.

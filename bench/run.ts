@@ -18,7 +18,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { sandboxDown, sandboxUp } from "../src/sandbox/cluster.js";
+import { sandboxDown, sandboxUp, waitForReplicas } from "../src/sandbox/cluster.js";
 import { renderChart } from "./chart.js";
 import { lagSteps } from "./lag-policies.js";
 import { type Endpoint, globalStatusSum } from "./loadgen/common.js";
@@ -65,9 +65,9 @@ const S = quick
       seconds: 2,
       tableSize: 10_000,
       scenarios: [
-        { test: "oltp_point_select", ps: "auto" },
-        { test: "oltp_point_select", ps: "disable" },
-        { test: "oltp_read_only", ps: "auto", extra: ["--skip_trx=on"] },
+        { test: "oltp_point_select", ps: "auto", replicaReads: true },
+        { test: "oltp_point_select", ps: "disable", replicaReads: true },
+        { test: "oltp_read_only", ps: "auto", extra: ["--skip_trx=on"], replicaReads: true },
         { test: "oltp_read_write", ps: "auto" },
         { test: "oltp_write_only", ps: "auto" },
       ] as SysbenchScenario[],
@@ -83,10 +83,10 @@ const S = quick
       seconds: 8,
       tableSize: 50_000,
       scenarios: [
-        { test: "oltp_point_select", ps: "auto" },
-        { test: "oltp_point_select", ps: "disable" },
+        { test: "oltp_point_select", ps: "auto", replicaReads: true },
+        { test: "oltp_point_select", ps: "disable", replicaReads: true },
         { test: "oltp_read_only", ps: "auto" },
-        { test: "oltp_read_only", ps: "auto", extra: ["--skip_trx=on"] },
+        { test: "oltp_read_only", ps: "auto", extra: ["--skip_trx=on"], replicaReads: true },
         { test: "oltp_read_write", ps: "auto" },
         { test: "oltp_read_write", ps: "disable" },
         { test: "oltp_write_only", ps: "auto" },
@@ -158,17 +158,34 @@ async function main(): Promise<void> {
     const table = { tables: TABLES, tableSize: S.tableSize };
     process.stdout.write("bench: sysbench prepare, starting rwsplit and HAProxy...\n");
     const [, rw, ha] = await Promise.all([
-      runs("sysbench") ? sysbenchPrepare(primary, table) : Promise.resolve(),
+      // The replicas must hold the tables too: the → replicas scenarios read them there directly.
+      runs("sysbench") ? sysbenchPrepare(primary, table).then(() => waitForReplicas(sb)) : Promise.resolve(),
       startRwsplit("rwsplit", sb, track),
       startHaproxy(sb, work, 4000, track),
     ]);
     const targets = [
-      { name: "direct", ep: primary, pid: null as number | null },
-      { name: "rwsplit", ep: endpoint(rw.host, rw.port), pid: rw.pid as number | null },
-      { name: "haproxy", ep: endpoint(ha.host, ha.port), pid: ha.pid as number | null },
+      {
+        name: "direct",
+        ep: primary,
+        readEp: endpoint(sb.replicas[0]!.host, sb.replicas[0]!.port),
+        pid: null as number | null,
+      },
+      {
+        name: "rwsplit",
+        ep: endpoint(rw.host, rw.port),
+        readEp: endpoint(rw.host, rw.port),
+        pid: rw.pid as number | null,
+      },
+      {
+        name: "haproxy",
+        ep: endpoint(ha.host, ha.port),
+        readEp: endpoint(ha.host, ha.replicasPort),
+        pid: ha.pid as number | null,
+      },
       ...extraTargets.map((t) => ({
         name: t.name,
         ep: endpoint(t.host, t.port),
+        readEp: endpoint(t.host, t.port),
         pid: null as number | null,
       })),
     ];
@@ -190,7 +207,7 @@ async function main(): Promise<void> {
             target: t.name,
             run: async () => {
               const before = t.pid !== null ? cpuTicks(t.pid) : 0;
-              const raw = await sysbenchRun(t.ep, table, s, THREADS, S.seconds);
+              const raw = await sysbenchRun(s.replicaReads ? t.readEp : t.ep, table, s, THREADS, S.seconds);
               const parsed = parseSysbench(raw);
               const cpuMs = t.pid !== null ? ((cpuTicks(t.pid) - before) * 1000) / clk : null;
               results[si]!.targets.find((x) => x.target === t.name)!.runs.push({

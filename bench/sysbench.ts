@@ -10,10 +10,17 @@ export interface SysbenchScenario {
   /** `--db-ps-mode`: auto = server-side prepared statements, disable = text queries. */
   ps: "auto" | "disable";
   extra?: string[];
+  /**
+   * Every statement is a read outside a transaction, so rwsplit sends them all to the replicas:
+   * the other targets then reach the replicas too (direct: one replica; HAProxy: round robin over
+   * both), as the issue asks ("whichever the scenario would reach").
+   */
+  replicaReads?: boolean;
 }
 
 export function scenarioName(s: SysbenchScenario): string {
-  return `${s.test} (${s.ps === "disable" ? "text" : "prepared"})${s.extra ? ` ${s.extra.join(" ")}` : ""}`;
+  const extra = s.extra ? ` ${s.extra.join(" ")}` : "";
+  return `${s.test} (${s.ps === "disable" ? "text" : "prepared"})${extra}${s.replicaReads ? " → replicas" : ""}`;
 }
 
 export interface SysbenchTable {
