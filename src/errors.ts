@@ -115,6 +115,40 @@ export const CLIENT_ERRORS = {
     sqlState: "HY000",
     message: `Unknown prepared statement handler (${id}) given to ${command}`,
   }),
+  // KILL: the number is one of rwsplit's connection ids (src/proxy/session-kill.ts).
+  noSuchThread: (id: string): ClientErrorSpec => ({
+    errno: 1094,
+    sqlState: "HY000",
+    message: `Unknown thread id: ${id}. Through rwsplit, KILL takes rwsplit's connection id, the one in the handshake (mysql2 conn.threadId, JDBC's own cancel()); CONNECTION_ID() and SHOW PROCESSLIST give a backend's thread id, which rwsplit does not accept here`,
+  }),
+  killDenied: (id: string): ClientErrorSpec => ({
+    errno: 1095,
+    sqlState: "HY000",
+    message: `You are not owner of thread ${id}: through rwsplit a user may kill only its own connections; log in as that connection's user`,
+  }),
+  killNotSupported: (what: string, instead: string): ClientErrorSpec => ({
+    errno: 1235,
+    sqlState: "42000",
+    message: `rwsplit doesn't support '${what}': ${instead}`,
+  }),
+  killSyntax: (): ClientErrorSpec => ({
+    errno: 1064,
+    sqlState: "42000",
+    message:
+      "You have an error in your SQL syntax: KILL needs a connection id: KILL [HARD | SOFT] [CONNECTION | QUERY] <rwsplit connection id>",
+  }),
+  /** The server's own answer to KILL QUERY of the issuing connection. */
+  queryInterrupted: (): ClientErrorSpec => ({
+    errno: 1317,
+    sqlState: "70100",
+    message: "Query execution was interrupted",
+  }),
+  /** The server's own answer to KILL [CONNECTION] of the issuing connection, before it closes. */
+  connectionKilled: (): ClientErrorSpec => ({
+    errno: 1927,
+    sqlState: "70100",
+    message: "Connection was killed",
+  }),
   packetTooLarge: (max: number): ClientErrorSpec => ({
     errno: 1153,
     sqlState: "08S01",

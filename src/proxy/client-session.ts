@@ -11,12 +11,21 @@ import { type Packet, PacketFramer } from "../protocol/framing.js";
 import { encodeErr } from "../protocol/packets/err.js";
 import { decodeOk, encodeOk } from "../protocol/packets/ok.js";
 import { Captured, NOT_DONE, ResponseKind } from "../protocol/response-scanner.js";
+import {
+  embedsKill,
+  type KillScope,
+  type KillStatement,
+  parseKill,
+  processKill,
+} from "../routing/kill-statement.js";
 import { type RouteDecision, type RouteSession, route } from "../routing/router.js";
 import { type RoutedStatement, routeStatement } from "../routing/statement.js";
+import { StatementFlag as F, hasFlag } from "../routing/statement-flags.js";
 import type { BackendConnection, ConnectionStatement, RelaySink } from "./backend-connection.js";
 import type { AcquireRequest, BackendPool } from "./backend-pool.js";
 import { type AuthIo, type AuthResult, type AuthStep, ClientAuth } from "./client-auth.js";
 import type { ProxyContext } from "./context.js";
+import { decideKill, embeddedKillRefusal, preparedKillRefusal } from "./kill-policy.js";
 import {
   boundFlagOffset,
   type ClientStatement,
@@ -24,6 +33,7 @@ import {
   StatementRegistry,
   withParamTypes,
 } from "./prepared-statements.js";
+import { type BackendKillOutcome, killOnBackend, type RunningStatement } from "./session-kill.js";
 import { describePins, Pin, SessionState, varsSyncSql } from "./session-state.js";
 import type { ReplicaRequest } from "./upstreams.js";
 import type { ProxyUser } from "./user-directory.js";
@@ -75,7 +85,14 @@ interface InFlight {
   /** Response chunks held back to rewrite (COM_STMT_PREPARE), else null. */
   held: Buffer[] | null;
   /** For COM_STMT_PREPARE: the SQL and what PREPARE_OK said. */
-  prepare: { sql: string; payload: Buffer; backendId: number; numParams: number; numColumns: number } | null;
+  prepare: {
+    sql: string;
+    payload: Buffer;
+    routed: RoutedStatement;
+    backendId: number;
+    numParams: number;
+    numColumns: number;
+  } | null;
   errno: number;
   multiStatements: boolean | null;
   dispatch: Dispatch;
@@ -83,6 +100,8 @@ interface InFlight {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Statements that carry SQL for the server to run later: PREPARE s FROM '...', EXECUTE IMMEDIATE '...'. */
+const EMBEDS_SQL = F.PREPARE_SQL | F.EXECUTE_SQL;
 /** An EXECUTE without COM_STMT_SEND_LONG_DATA before it (the usual case): nothing to allocate. */
 const NO_LONG_DATA: readonly Buffer[] = Object.freeze([]);
 
@@ -161,6 +180,19 @@ export class ClientSession implements RelaySink, AuthIo {
       this.pinned.pool === pool &&
       (this.pins & (Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.LOCKS)) !== 0
     );
+  }
+
+  /** The user this session is logged in as; null while it authenticates. */
+  get userName(): string | null {
+    return this.user?.name ?? null;
+  }
+
+  /** For KILL: the statement this session has running on a backend connection, or null. */
+  runningStatement(): RunningStatement | null {
+    const cur = this.current;
+    const req = this.acquireReq;
+    if (cur === null || req === null) return null;
+    return { pool: cur.pool, threadId: cur.conn.threadId, req, stillRunning: () => this.current === cur };
   }
 
   describe(): Record<string, unknown> {
@@ -338,6 +370,18 @@ export class ClientSession implements RelaySink, AuthIo {
       case Command.CHANGE_USER:
         this.changeUser(pkt);
         return;
+      case Command.PROCESS_KILL: {
+        const stmt = processKill(p);
+        if (stmt === null) {
+          this.sendError(
+            CLIENT_ERRORS.malformedPacket("COM_PROCESS_KILL needs int<4> connection id"),
+            pkt.seq + 1,
+          );
+          return;
+        }
+        this.kill(stmt, pkt.seq + 1);
+        return;
+      }
       default:
         this.sendError(CLIENT_ERRORS.unknownCommand(cmd, commandName(cmd)), pkt.seq + 1);
         return;
@@ -405,6 +449,16 @@ export class ClientSession implements RelaySink, AuthIo {
   /** COM_QUERY: classify, route, run. */
   private query(pkt: Packet): void {
     const s = routeStatement(pkt.payload, 1);
+    // KILL names one of rwsplit's connection ids: never forwarded (the classifier's flag: other
+    // statements pay one bit test, and PREPARE/EXECUTE IMMEDIATE a look into their literal).
+    if (hasFlag(s.flags, F.KILL)) {
+      this.kill(parseKill(pkt.payload, 1), pkt.seq + 1);
+      return;
+    }
+    if ((s.flags & EMBEDS_SQL) !== 0 && embedsKill(pkt.payload, 1)) {
+      this.sendError(embeddedKillRefusal(), pkt.seq + 1);
+      return;
+    }
     this.run(this.routed(s, Command.QUERY, pkt.frame ?? toPackets(pkt.payload, pkt.seq)));
   }
 
@@ -807,11 +861,17 @@ export class ClientSession implements RelaySink, AuthIo {
   // ---- prepared statements ------------------------------------------------------------------
 
   private prepare(pkt: Packet): void {
+    const routed = routeStatement(pkt.payload, 1);
+    if (hasFlag(routed.flags, F.KILL)) {
+      this.sendError(preparedKillRefusal(), pkt.seq + 1);
+      return;
+    }
     const bytes = pkt.frame ?? toPackets(pkt.payload, pkt.seq);
     const d = this.dispatch(Command.STMT_PREPARE, ResponseKind.PREPARE, bytes, "prepare");
     d.prepare = {
       sql: pkt.payload.toString("utf8", 1),
       payload: Buffer.from(pkt.payload),
+      routed,
       backendId: -1,
       numParams: 0,
       numColumns: 0,
@@ -823,13 +883,7 @@ export class ClientSession implements RelaySink, AuthIo {
     const held = Buffer.concat(cur.held!);
     const prep = cur.prepare;
     if (prep !== null && prep.backendId >= 0 && held[4] === 0x00) {
-      const stmt = this.stmts.add(
-        prep.sql,
-        prep.payload,
-        prep.numParams,
-        prep.numColumns,
-        routeStatement(prep.payload, 1),
-      );
+      const stmt = this.stmts.add(prep.sql, prep.payload, prep.numParams, prep.numColumns, prep.routed);
       rememberOnConnection(cur.conn, prep.sql, prep.backendId, prep.numParams, closeOnServer);
       // PREPARE_OK is the first packet: header (4) + 0x00, then int<4> statement_id.
       held.writeUInt32LE(stmt.id, 5);
@@ -989,6 +1043,81 @@ export class ClientSession implements RelaySink, AuthIo {
       return;
     }
     finish(step);
+  }
+
+  // ---- KILL -----------------------------------------------------------------------------------
+
+  /** KILL [QUERY] n or COM_PROCESS_KILL, n one of rwsplit's connection ids (kill-policy.ts). */
+  private kill(stmt: KillStatement, seq: number): void {
+    const target = stmt.kind === "thread" ? (this.ctx.session(stmt.id) ?? null) : null;
+    const decision = decideKill(
+      stmt,
+      { id: this.connectionId, user: this.user!.name },
+      target === null ? null : { id: target.connectionId, user: target.userName },
+    );
+    if (decision.action === "refuse") {
+      this.sendError(decision.error, seq);
+      return;
+    }
+    const scope = decision.scope;
+    if (decision.self) {
+      // What the server answers its own connection's KILL: the KILL itself is what it interrupts.
+      this.ctx.logger.info(
+        { issuer: this.connectionId, target: this.connectionId, user: this.user!.name, scope },
+        "KILL of the issuing connection",
+      );
+      if (scope === "query") {
+        this.sendError(CLIENT_ERRORS.queryInterrupted(), seq);
+        return;
+      }
+      this.sendError(CLIENT_ERRORS.connectionKilled(), seq);
+      this.close();
+      return;
+    }
+    this.phase = SessionPhase.BUSY;
+    void this.killOther(target!, scope, seq);
+  }
+
+  private async killOther(target: ClientSession, scope: KillScope, seq: number): Promise<void> {
+    const running = target.runningStatement();
+    // KILL CONNECTION: the client goes at once; its backend connections are destroyed with it,
+    // and the thread that was running a statement is killed on the server below, so the statement
+    // stops (a closed socket alone does not stop a running statement).
+    if (scope === "connection") target.close();
+    let outcome: BackendKillOutcome | null = null;
+    if (running !== null) outcome = await killOnBackend(this.ctx, running, scope);
+    const log = {
+      issuer: this.connectionId,
+      target: target.connectionId,
+      user: this.user?.name ?? null,
+      scope,
+      backend: running?.pool.endpoint.name ?? null,
+      backendThread: running?.threadId ?? null,
+      outcome: outcome?.kind ?? "idle",
+    };
+    if (outcome?.kind === "error") {
+      this.ctx.logger.warn({ ...log, reason: outcome.reason }, "KILL could not reach the backend");
+    } else {
+      this.ctx.logger.info(log, "KILL");
+    }
+    if (this.isClosed()) return;
+    this.phase = SessionPhase.IDLE;
+    if (outcome?.kind === "error" && scope === "query") {
+      // The statement may still be running: say so rather than OK.
+      this.sendError(
+        CLIENT_ERRORS.backendUnavailable(
+          `KILL QUERY ${target.connectionId} did not reach it: ${outcome.reason}`,
+        ),
+        seq,
+      );
+    } else {
+      this.replyOk(seq);
+    }
+    if (this.ctx.draining()) {
+      this.close();
+      return;
+    }
+    this.pump();
   }
 
   // ---- replies and errors -------------------------------------------------------------------

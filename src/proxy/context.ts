@@ -2,6 +2,7 @@ import type { KeyObject } from "node:crypto";
 import type { SecureContext } from "node:tls";
 import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
+import type { ClientSession } from "./client-session.js";
 import type { Upstreams } from "./upstreams.js";
 import type { UserDirectory } from "./user-directory.js";
 
@@ -42,6 +43,8 @@ export interface ProxyContext {
   readonly hooks: SessionHooks;
   serverVersion(): string;
   nextConnectionId(): number;
+  /** The live session with this connection id (the one its handshake announced), for KILL. */
+  session(connectionId: number): ClientSession | undefined;
   /** True once SIGTERM started the drain: sessions close when idle. */
   draining(): boolean;
 }

@@ -31,7 +31,8 @@ export class ProxyServer {
   readonly upstreams: Upstreams;
   readonly users: UserDirectory;
   private readonly server: net.Server;
-  private readonly sessions = new Set<ClientSession>();
+  /** Live sessions by connection id (the id each one's handshake announced): KILL finds them here. */
+  private readonly sessions = new Map<number, ClientSession>();
   private nextConnectionId = 1;
   private draining = false;
   private listening = false;
@@ -50,6 +51,7 @@ export class ProxyServer {
       hooks: opts.hooks ?? NO_HOOKS,
       serverVersion: () => this.serverVersion,
       nextConnectionId: () => this.nextConnectionId++,
+      session: (id) => this.sessions.get(id),
       draining: () => this.draining,
     };
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
@@ -67,12 +69,12 @@ export class ProxyServer {
   primaryWork(): number {
     const primary = this.upstreams.primary;
     let n = 0;
-    for (const s of this.sessions) if (s.busyOn(primary)) n++;
+    for (const s of this.sessions.values()) if (s.busyOn(primary)) n++;
     return n;
   }
 
   sessionsInfo(): Record<string, unknown>[] {
-    return [...this.sessions].map((s) => s.describe());
+    return [...this.sessions.values()].map((s) => s.describe());
   }
 
   async start(): Promise<{ host: string; port: number }> {
@@ -134,9 +136,11 @@ export class ProxyServer {
     const hooks = this.ctx.hooks;
     hooks.onClientConnect?.();
     const session = new ClientSession(socket, this.ctx, (s) => {
-      if (this.sessions.delete(s)) hooks.onClientDisconnect?.();
+      if (this.sessions.get(s.connectionId) === s && this.sessions.delete(s.connectionId)) {
+        hooks.onClientDisconnect?.();
+      }
     });
-    this.sessions.add(session);
+    this.sessions.set(session.connectionId, session);
   }
 
   /**
@@ -146,12 +150,12 @@ export class ProxyServer {
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sessions) if (s.phase === "idle" || s.phase === "auth") s.close();
+    for (const s of this.sessions.values()) if (s.phase === "idle" || s.phase === "auth") s.close();
     const deadline = Date.now() + timeoutMs;
     while (this.sessions.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    for (const s of this.sessions) s.close();
+    for (const s of [...this.sessions.values()]) s.close();
     this.upstreams.destroyAll();
     await closed;
     this.listening = false;
