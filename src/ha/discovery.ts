@@ -1,5 +1,5 @@
 import type { Config } from "../config/types.js";
-import type { NodePosition } from "./node-position.js";
+import { type NodePosition, unreachablePosition } from "./node-position.js";
 import { readPosition } from "./replication-ops.js";
 
 /**
@@ -221,34 +221,12 @@ export async function readBackendPositions(config: Config, timeoutMs: number): P
   return Promise.all(
     backends.map(async (b) => {
       const node = { name: b.name, host: b.host, port: b.port };
-      const p = await withDeadline(readPosition(node, o), timeoutMs, () => ({
-        ...unreachable(b.name),
-        error: `no answer within ${timeoutMs} ms`,
-      }));
+      const p = await withDeadline(readPosition(node, o), timeoutMs, () =>
+        unreachablePosition(b.name, `no answer within ${timeoutMs} ms`),
+      );
       return { ...p, host: b.host, port: b.port };
     }),
   );
-}
-
-function unreachable(name: string): NodePosition {
-  return {
-    name,
-    reachable: false,
-    error: null,
-    readOnly: null,
-    ioRunning: null,
-    sqlRunning: null,
-    gtidIoPos: null,
-    gtidSlavePos: null,
-    gtidCurrentPos: null,
-    gtidBinlogPos: null,
-    masterHost: null,
-    masterPort: null,
-    lastIoErrno: null,
-    lastIoError: null,
-    lastSqlErrno: null,
-    lastSqlError: null,
-  };
 }
 
 /** `p`, or `late()` after `ms`; `p` never rejects here (readPosition reports failures as values). */

@@ -30,3 +30,25 @@ export interface NodePosition {
   lastSqlErrno: number | null;
   lastSqlError: string | null;
 }
+
+/** A node not (yet) read: every field unknown. `readPosition` fills it in as it learns. */
+export function unreachablePosition(name: string, error: string | null = null): NodePosition {
+  return {
+    name,
+    reachable: false,
+    error,
+    readOnly: null,
+    ioRunning: null,
+    sqlRunning: null,
+    gtidIoPos: null,
+    gtidSlavePos: null,
+    gtidCurrentPos: null,
+    gtidBinlogPos: null,
+    masterHost: null,
+    masterPort: null,
+    lastIoErrno: null,
+    lastIoError: null,
+    lastSqlErrno: null,
+    lastSqlError: null,
+  };
+}

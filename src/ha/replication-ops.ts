@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { gtidCovers, parseGtidPos } from "../monitor/gtid.js";
 import { type AdminSession, type Credentials, withSession } from "./admin-session.js";
 import { assessDivergence } from "./divergence.js";
-import type { NodePosition } from "./node-position.js";
+import { type NodePosition, unreachablePosition } from "./node-position.js";
 import { awaitStreaming, changeMaster, gtidsIn, supportsDemoteToSlave } from "./replica-stream.js";
 import { DivergedError, describeCause, isDivergedIoError, ReplicationOpError } from "./replication-errors.js";
 import { describeThreads, readSlaveStatus } from "./slave-status.js";
@@ -78,24 +78,8 @@ async function str(s: AdminSession, sql: string): Promise<string> {
  * asked (down, hung past the deadline, credentials refused) is `reachable: false` with why.
  */
 export async function readPosition(node: NodeRef, o: OpsOptions): Promise<NodePosition> {
-  const p: NodePosition = {
-    name: node.name,
-    reachable: false,
-    error: null,
-    readOnly: null,
-    ioRunning: null,
-    sqlRunning: null,
-    gtidIoPos: null,
-    gtidSlavePos: null,
-    gtidCurrentPos: null,
-    gtidBinlogPos: null,
-    masterHost: null,
-    masterPort: null,
-    lastIoErrno: null,
-    lastIoError: null,
-    lastSqlErrno: null,
-    lastSqlError: null,
-  };
+  const p: NodePosition = unreachablePosition(node.name);
+
   try {
     await withSession(node, o.admin, o.timeoutMs, async (s) => {
       const [v] = await s.query(

@@ -1,28 +1,10 @@
 import { describe, expect, test } from "vitest";
 import { assessPrimary, INITIAL_DETECTOR_STATE } from "../../src/ha/detector.js";
 import type { BackendObservation } from "../../src/monitor/types.js";
+import { observation } from "../helpers/observation.js";
 
 function obs(over: Partial<BackendObservation>): BackendObservation {
-  return {
-    name: "x",
-    role: "replica",
-    up: true,
-    readOnly: true,
-    replicating: true,
-    lagMs: 0,
-    lagSource: "heartbeat",
-    ioState: "Yes",
-    sqlRunning: true,
-    gtidIoPos: null,
-    source: null,
-    gtidSlavePos: null,
-    gtidCurrentPos: null,
-    gtidBinlogPos: null,
-    lastError: null,
-    checkedAt: 1000,
-    checkDurationMs: 1,
-    ...over,
-  };
+  return observation({ name: "x", checkedAt: 1000, ...over });
 }
 
 const DETECT = 2000;

@@ -5,6 +5,7 @@ import { LocalCoordinator } from "../../src/ha/fleet.js";
 import { HaError, HaManager, type HaOps, type NodeRef } from "../../src/ha/manager.js";
 import type { BackendObservation } from "../../src/monitor/types.js";
 import type { TopologyView } from "../../src/proxy/upstreams.js";
+import { observation } from "../helpers/observation.js";
 import { testConfig } from "../helpers/proxy.js";
 
 const P = { host: "127.0.0.1", port: 1 };
@@ -24,26 +25,7 @@ function config() {
 }
 
 function obs(name: string, over: Partial<BackendObservation> = {}): BackendObservation {
-  return {
-    name,
-    role: "replica",
-    up: true,
-    readOnly: true,
-    replicating: true,
-    lagMs: 0,
-    lagSource: "heartbeat",
-    ioState: "Yes",
-    sqlRunning: true,
-    gtidIoPos: null,
-    source: null,
-    gtidSlavePos: null,
-    gtidCurrentPos: null,
-    gtidBinlogPos: null,
-    lastError: null,
-    checkedAt: 1,
-    checkDurationMs: 1,
-    ...over,
-  };
+  return observation({ name, ...over });
 }
 
 /** Records every operation; `fail` makes the named operation throw. */

@@ -1,28 +1,10 @@
 import { describe, expect, test } from "vitest";
 import type { BackendObservation } from "../../src/monitor/types.js";
 import { toReplicaObservation } from "../../src/proxy/balanced-picker.js";
+import { observation } from "../helpers/observation.js";
 
 function obs(over: Partial<BackendObservation>): BackendObservation {
-  return {
-    name: "r1",
-    role: "replica",
-    up: true,
-    readOnly: true,
-    replicating: true,
-    lagMs: 40,
-    lagSource: "heartbeat",
-    ioState: "Yes",
-    sqlRunning: true,
-    gtidIoPos: null,
-    source: null,
-    gtidSlavePos: null,
-    gtidCurrentPos: null,
-    gtidBinlogPos: null,
-    lastError: null,
-    checkedAt: 7,
-    checkDurationMs: 1,
-    ...over,
-  };
+  return observation({ lagMs: 40, checkedAt: 7, ...over });
 }
 
 const lostPrimary = obs({ ioState: "Connecting", replicating: false, lagMs: null, lagSource: null });
