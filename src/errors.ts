@@ -115,6 +115,12 @@ export const CLIENT_ERRORS = {
     sqlState: "HY000",
     message: `Unknown prepared statement handler (${id}) given to ${command}`,
   }),
+  /** The server's own answer to COM_STMT_FETCH without an open cursor (ER_STMT_HAS_NO_OPEN_CURSOR). */
+  noOpenCursor: (id: number): ClientErrorSpec => ({
+    errno: 1421,
+    sqlState: "HY000",
+    message: `The statement (${id}) has no open cursor`,
+  }),
   // KILL: the number is one of rwsplit's connection ids (src/proxy/session-kill.ts).
   noSuchThread: (id: string): ClientErrorSpec => ({
     errno: 1094,

@@ -13,6 +13,11 @@ import { ServerStatus } from "./constants/server-status.js";
  *   query     := (OK | ERR | LOCAL_INFILE_REQUEST 0xFB | resultset), repeated while the
  *                terminator carries SERVER_MORE_RESULTS_EXISTS
  *   prepare   := PREPARE_OK, param_def * p, [EOF], column_def * c, [EOF]  |  ERR
+ *   cursor    := COM_STMT_EXECUTE with a cursor flag: column_count, column_def * n, then one
+ *                EOF (or OK-as-EOF 0xFE under CLIENT_DEPRECATE_EOF) whose status has
+ *                SERVER_STATUS_CURSOR_EXISTS, and no rows
+ *   fetch     := COM_STMT_FETCH: binary row * (up to num_rows), (EOF | OK-as-EOF 0xFE | ERR); the
+ *                terminator has SERVER_STATUS_LAST_ROW_SENT once the cursor is exhausted
  */
 export const ResponseKind = {
   /** COM_QUERY and COM_STMT_EXECUTE: OK, ERR, LOCAL INFILE or result sets. */
@@ -25,6 +30,8 @@ export const ResponseKind = {
   SIMPLE: 4,
   /** COM_STATISTICS: one string packet (or ERR). */
   STRING: 5,
+  /** COM_STMT_FETCH: rows of an open cursor, then EOF / OK-as-EOF (or ERR). No column count. */
+  FETCH: 6,
 } as const;
 export type ResponseKind = (typeof ResponseKind)[keyof typeof ResponseKind];
 
@@ -312,6 +319,8 @@ function firstPhase(kind: ResponseKind): Phase {
       return Phase.FieldList;
     case ResponseKind.STRING:
       return Phase.StringPacket;
+    case ResponseKind.FETCH:
+      return Phase.Rows;
     default:
       return Phase.Simple;
   }

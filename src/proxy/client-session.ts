@@ -25,6 +25,7 @@ import type { BackendConnection, ConnectionStatement, RelaySink } from "./backen
 import type { AcquireRequest, BackendPool } from "./backend-pool.js";
 import { type AuthIo, type AuthResult, type AuthStep, ClientAuth } from "./client-auth.js";
 import type { ProxyContext } from "./context.js";
+import { OpenCursors, requestsCursor } from "./cursors.js";
 import { decideKill, embeddedKillRefusal, preparedKillRefusal } from "./kill-policy.js";
 import {
   boundFlagOffset,
@@ -70,6 +71,11 @@ interface Dispatch {
   usesLastInsertId: boolean;
   /** For reads on a replica: what the replica must satisfy, to retry elsewhere on failure. */
   replica: ReplicaRequest | null;
+  /**
+   * COM_STMT_EXECUTE / COM_STMT_FETCH whose response may open or close a cursor: the client
+   * statement id (ids start at 1), else 0.
+   */
+  cursorStmt: number;
 }
 
 /** The statement in flight. */
@@ -123,6 +129,8 @@ export class ClientSession implements RelaySink, AuthIo {
   private acquireReq: AcquireRequest | null = null;
   private state: SessionState = new SessionState(null, false);
   private readonly stmts = new StatementRegistry();
+  /** Open server-side cursors, all on the `pinned` connection (Pin.CURSOR while any is open). */
+  private readonly cursors = new OpenCursors();
   /** Why the session is tied to `pinned` (Pin bits). */
   pins = 0;
   /** `primary`: pinned while its pool was the primary (a topology change ends such a pin). */
@@ -202,6 +210,7 @@ export class ClientSession implements RelaySink, AuthIo {
       phase: this.phase,
       schema: this.state.schema,
       pinned: describePins(this.pins),
+      openCursors: this.cursors.ids(),
       vars: Object.fromEntries(this.state.vars),
       lastWriteGtid: this.state.lastWriteGtid,
     };
@@ -350,9 +359,15 @@ export class ClientSession implements RelaySink, AuthIo {
       case Command.STMT_SEND_LONG_DATA:
         this.longData(pkt);
         return;
-      case Command.STMT_CLOSE:
-        this.stmts.delete(p.length >= 5 ? p.readUInt32LE(1) : 0);
+      case Command.STMT_FETCH:
+        this.fetch(pkt);
         return;
+      case Command.STMT_CLOSE: {
+        const id = p.length >= 5 ? p.readUInt32LE(1) : 0;
+        if (this.cursors.has(id)) this.closeCursor(id);
+        this.stmts.delete(id);
+        return;
+      }
       case Command.STMT_RESET: {
         const id = p.length >= 5 ? p.readUInt32LE(1) : 0;
         const stmt = this.stmts.get(id);
@@ -361,6 +376,7 @@ export class ClientSession implements RelaySink, AuthIo {
           return;
         }
         stmt.longData = [];
+        if (this.cursors.has(id)) this.closeCursor(id);
         this.replyOk(pkt.seq + 1);
         return;
       }
@@ -414,6 +430,7 @@ export class ClientSession implements RelaySink, AuthIo {
       pinAfter: 0,
       usesLastInsertId: false,
       replica: null,
+      cursorStmt: 0,
     };
     const pinned = this.pinned;
     if (pinned !== null) {
@@ -607,9 +624,16 @@ export class ClientSession implements RelaySink, AuthIo {
     const pinned = this.pinned;
     if (pinned !== null && pinned.pool === pool) {
       if (pinned.conn.state !== "closed") return pinned.conn;
-      const lost = describePins(this.pins & ~(Pin.NO_SESSION_TRACK | Pin.LOCAL_INFILE));
+      const held = this.pins & ~(Pin.NO_SESSION_TRACK | Pin.LOCAL_INFILE);
+      const lost = describePins(held);
       const primaryChanged = pinned.primary && pinned.pool !== this.ctx.upstreams.primary;
       this.unpin();
+      if (held === Pin.CURSOR) {
+        throw new RwsplitError(
+          "SESSION_LOST",
+          `${primaryChanged ? "the primary changed (failover or switchover), and " : ""}the backend connection holding this session's open cursor was lost: the cursor is gone; execute the statement again`,
+        );
+      }
       if (lost.length > 0) {
         throw new RwsplitError(
           "SESSION_LOST",
@@ -814,6 +838,13 @@ export class ClientSession implements RelaySink, AuthIo {
       if (cur.conn.syncedOwner === this.state) cur.conn.syncedVersion = this.state.version;
     }
     if (cur.errno === 0) pins |= cur.dispatch.pinAfter;
+    if (cur.dispatch.cursorStmt !== 0) pins = this.cursorResponse(cur, pins);
+    if (pins & Pin.CURSOR && !(pins & Pin.TRANSACTION) && cur.pool !== this.ctx.upstreams.primary) {
+      // Cursors on a replica were opened inside a READ ONLY transaction pinned there: they end
+      // with it, or the session's next statements (writes too) would stay on the replica.
+      this.dropCursorsOn(cur.conn);
+      pins &= ~Pin.CURSOR;
+    }
     this.pins = pins;
     if (cur.route === "replica" && this.pinned === null) this.ctx.upstreams.picker.done(cur.pool);
     this.ctx.hooks.onStatement(
@@ -844,6 +875,8 @@ export class ClientSession implements RelaySink, AuthIo {
     const p = this.pinned;
     this.pinned = null;
     this.pins &= Pin.NO_SESSION_TRACK;
+    // Cursors live on the pinned connection: released or lost, they are gone.
+    this.cursors.clear();
     if (p === null) return;
     if (p.conn.state !== "closed") p.pool.release(p.conn, this.acquireReq!.keyString);
   }
@@ -904,7 +937,10 @@ export class ClientSession implements RelaySink, AuthIo {
     if (bound) stmt.paramTypes = Buffer.from(p.subarray(flagAt + 1, flagAt + 1 + stmt.numParams * 2));
     const longData = stmt.longData.length > 0 ? stmt.longData : NO_LONG_DATA;
     if (longData !== NO_LONG_DATA) stmt.longData = [];
-    const d = this.routed(stmt.routed, Command.STMT_EXECUTE, EMPTY);
+    const cursor = requestsCursor(p);
+    const d = cursor ? this.cursorExecute(stmt) : this.routed(stmt.routed, Command.STMT_EXECUTE, EMPTY);
+    // Any EXECUTE of a statement closes its open cursor; one with the flag may open a new one.
+    if (cursor || this.cursors.size > 0) d.cursorStmt = clientId;
     const ready = this.readyConnection(d.pool);
     this.phase = SessionPhase.BUSY;
     // Only a missing statement needs a round trip first; everything else is rewritten in place.
@@ -915,6 +951,108 @@ export class ClientSession implements RelaySink, AuthIo {
     }
     d.beforeSend = (conn) => this.executeOn(conn, stmt, pkt, bound, longData);
     this.runAsync(d, ready);
+  }
+
+  /**
+   * An EXECUTE that asks for a cursor goes to the primary, read or not: the cursor pins the session
+   * to its connection until it closes, and a pin on a replica would send the session's writes in
+   * the meantime to that replica (and tie it to a replica that lag or a topology change may take
+   * away). A session already pinned runs it on its pinned connection, as every statement.
+   */
+  private cursorExecute(stmt: ClientStatement): Dispatch {
+    const d = this.planned(
+      { target: "primary", reason: "needs_primary" },
+      Command.STMT_EXECUTE,
+      ResponseKind.RESULTSET,
+      EMPTY,
+      "cursor",
+    );
+    d.pinAfter = stmt.routed.pinAfter;
+    d.usesLastInsertId = stmt.routed.usesLastInsertId;
+    return d;
+  }
+
+  /**
+   * COM_STMT_FETCH: int<1> 0x1c, int<4> stmt_id, int<4> num_rows. Sent, with the statement id
+   * rewritten, to the pinned connection that holds the cursor. Without an open cursor the proxy
+   * answers as the server would, without a backend.
+   */
+  private fetch(pkt: Packet): void {
+    const p = pkt.payload;
+    if (p.length < 9) {
+      this.sendError(
+        CLIENT_ERRORS.malformedPacket("COM_STMT_FETCH needs int<4> stmt_id, int<4> num_rows"),
+        pkt.seq + 1,
+      );
+      return;
+    }
+    const clientId = p.readUInt32LE(1);
+    if (this.stmts.get(clientId) === undefined) {
+      this.sendError(CLIENT_ERRORS.unknownStatement(clientId, "COM_STMT_FETCH"), pkt.seq + 1);
+      return;
+    }
+    const backendId = this.cursors.backendId(clientId);
+    if (backendId === undefined) {
+      this.sendError(CLIENT_ERRORS.noOpenCursor(clientId), pkt.seq + 1);
+      return;
+    }
+    p.writeUInt32LE(backendId, 1);
+    const d = this.dispatch(
+      Command.STMT_FETCH,
+      ResponseKind.FETCH,
+      pkt.frame ?? toPackets(p, pkt.seq),
+      "cursor",
+    );
+    d.cursorStmt = clientId;
+    this.run(d);
+  }
+
+  /** Applies an EXECUTE or FETCH response to the open cursors; returns `pins` with Pin.CURSOR set or not. */
+  private cursorResponse(cur: InFlight, pins: number): number {
+    const id = cur.dispatch.cursorStmt;
+    const stmt = this.stmts.get(id);
+    const backendId = stmt === undefined ? -1 : (cur.conn.statements.get(stmt.sql)?.id ?? -1);
+    const kind = cur.command === Command.STMT_FETCH ? "fetch" : "execute";
+    this.cursors.apply(id, backendId, { kind, status: this.lastStatus, errno: cur.errno });
+    return this.cursors.size > 0 ? pins | Pin.CURSOR : pins & ~Pin.CURSOR;
+  }
+
+  /**
+   * COM_STMT_CLOSE / COM_STMT_RESET of a statement with an open cursor: the cursor closes on the
+   * server too. Closing the backend statement does that without a round trip (COM_STMT_CLOSE has
+   * no response, and the session is idle, so the pinned connection is too); the connection
+   * prepares the statement again when it next runs it.
+   */
+  private closeCursor(id: number): void {
+    const backendId = this.cursors.backendId(id)!;
+    this.cursors.apply(id, backendId, { kind: "close" });
+    const pinned = this.pinned;
+    if (pinned !== null && pinned.conn.state !== "closed") {
+      for (const [sql, have] of pinned.conn.statements) {
+        if (have.id !== backendId) continue;
+        pinned.conn.statements.delete(sql);
+        closeOnServer(pinned.conn, backendId);
+        break;
+      }
+    }
+    if (this.cursors.size > 0) return;
+    this.pins &= ~Pin.CURSOR;
+    if (this.pins === 0) this.unpin();
+  }
+
+  /** Closes every open cursor on `conn` (their backend statements too); a later FETCH gets 1421. */
+  private dropCursorsOn(conn: BackendConnection): void {
+    for (const id of this.cursors.ids()) {
+      const backendId = this.cursors.backendId(id);
+      if (backendId === undefined || conn.state === "closed") continue;
+      for (const [sql, have] of conn.statements) {
+        if (have.id !== backendId) continue;
+        conn.statements.delete(sql);
+        closeOnServer(conn, backendId);
+        break;
+      }
+    }
+    this.cursors.clear();
   }
 
   /** The EXECUTE for `conn`, preparing the statement there first when it lacks it. */
@@ -986,6 +1124,7 @@ export class ClientSession implements RelaySink, AuthIo {
     this.pins &= Pin.NO_SESSION_TRACK;
     if (pinned !== null) pinned.conn.destroy();
     this.stmts.clear();
+    this.cursors.clear();
     this.state.reset(this.user?.defaultSchema ?? this.acquireReq?.schema ?? null, this.state.multiStatements);
     this.lastStatus = ServerStatus.AUTOCOMMIT;
     if (this.pins & Pin.NO_SESSION_TRACK) {
@@ -1027,6 +1166,8 @@ export class ClientSession implements RelaySink, AuthIo {
         this.pinned = null;
         if (pinned !== null) pinned.conn.destroy();
         this.stmts.clear();
+        this.cursors.clear();
+        this.pins &= ~Pin.CURSOR;
         this.loggedIn({
           ...s.result,
           capabilities: this.capabilities,
@@ -1123,7 +1264,9 @@ export class ClientSession implements RelaySink, AuthIo {
   // ---- replies and errors -------------------------------------------------------------------
 
   private replyOk(seq: number): void {
-    this.socket.write(encodeOk(seq, { status: this.lastStatus }, this.capabilities));
+    // The last status may come from a cursor's EXECUTE or FETCH: those bits describe that statement.
+    const status = this.lastStatus & ~(ServerStatus.CURSOR_EXISTS | ServerStatus.LAST_ROW_SENT);
+    this.socket.write(encodeOk(seq, { status }, this.capabilities));
   }
 
   private sendError(spec: ClientErrorSpec, seq: number): void {

@@ -48,6 +48,8 @@ export class RawClient {
     user: string,
     password: string,
     database: string | null = null,
+    /** Capabilities asked for on top of the defaults (e.g. CLIENT_DEPRECATE_EOF). */
+    extraCapabilities = 0,
   ) {
     const c = await RawClient.connect(host, port);
     const greet = await c.read();
@@ -61,7 +63,8 @@ export class RawClient {
       Capability.TRANSACTIONS |
       Capability.MULTI_RESULTS |
       Capability.SESSION_TRACK |
-      (database ? Capability.CONNECT_WITH_DB : 0);
+      (database ? Capability.CONNECT_WITH_DB : 0) |
+      extraCapabilities;
     c.socket.write(
       encodeHandshakeResponse41(1, {
         capabilities: caps,

@@ -135,6 +135,18 @@ describe("a row spanning continuation packets", () => {
     });
   }
 
+  for (const [mode, deprecateEof] of modes) {
+    test(`COM_STMT_FETCH: a binary row over 16 MiB whose continuation looks like an EOF (${mode})`, () => {
+      // A cursor's rows come without column count or definitions: the scan starts at the rows.
+      const status = ServerStatus.CURSOR_EXISTS | AUTOCOMMIT;
+      const w = new Wire()
+        .packet(binary())
+        .packet(binaryRow(["x", null]))
+        .terminator(deprecateEof, status);
+      checkScan(w, ResponseKind.FETCH, deprecateEof, { status }, boundaryChunkings(w));
+    });
+  }
+
   test("a 32 MiB row: two full packets then a short one, every continuation starting 0xFE (classic)", () => {
     const row = bigTextRow(2 * MAX_PACKET - 15, 10, EOF_LOOKALIKE);
     expect(row.length).toBe(2 * MAX_PACKET + 5);
