@@ -3,7 +3,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import type { Config } from "../../src/config/types.js";
 import { type ReadLoad, ReadLoad as Reads, type Target, WriteLoad } from "../helpers/load.js";
 import { killNode, restartNode } from "../helpers/node-restart.js";
-import { startApp, type TestApp, testConfig } from "../helpers/proxy.js";
+import { failoverConfig, startApp, type TestApp } from "../helpers/proxy.js";
 import { startRedis } from "../helpers/redis.js";
 import { startSandbox, type TestSandbox } from "../helpers/sandbox.js";
 
@@ -25,16 +25,7 @@ async function cluster(): Promise<TestSandbox> {
 }
 
 function haConfig(sb: TestSandbox, over: Partial<Config> = {}): Config {
-  const c = testConfig(sb.primary, sb.replicas, over);
-  const f = sb.credentials.failover;
-  c.failover = {
-    ...c.failover,
-    automatic: true,
-    admin: { user: f.user, password: f.password },
-    replication: { user: sb.credentials.replication.user, password: sb.credentials.replication.password },
-    detectMs: 2000,
-    holdWritesMs: 15_000,
-  };
+  const c = failoverConfig(sb, { detectMs: 2000, holdWritesMs: 15_000 }, over);
   c.admin = { listen: { host: "127.0.0.1", port: 0 }, enabled: true };
   return c;
 }

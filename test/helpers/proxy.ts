@@ -4,6 +4,7 @@ import type { Config } from "../../src/config/types.js";
 import { ProxyServer } from "../../src/proxy/server.js";
 import { buildTlsContext } from "../../src/proxy/tls-context.js";
 import { loadTlsMaterial } from "../../src/proxy/tls-material.js";
+import type { SandboxCredentials } from "../../src/sandbox/cluster.js";
 
 export interface Endpoint {
   host: string;
@@ -90,4 +91,25 @@ export async function startApp(config: Config): Promise<TestApp> {
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * testConfig with automatic failover, run as the sandbox's failover and replication users;
+ * `failover` sets the timings a test needs (detectMs, holdWritesMs, ...).
+ */
+export function failoverConfig(
+  sb: { primary: Endpoint; replicas: Endpoint[]; credentials: SandboxCredentials },
+  failover: Partial<Config["failover"]> = {},
+  overrides: Partial<Config> = {},
+): Config {
+  const c = testConfig(sb.primary, sb.replicas, overrides);
+  const { failover: f, replication: r } = sb.credentials;
+  c.failover = {
+    ...c.failover,
+    automatic: true,
+    admin: { user: f.user, password: f.password },
+    replication: { user: r.user, password: r.password },
+    ...failover,
+  };
+  return c;
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import type { Config } from "../../src/config/types.js";
 import { killNode, restartNode } from "../helpers/node-restart.js";
-import { startApp, type TestApp, testConfig } from "../helpers/proxy.js";
+import { failoverConfig, startApp, type TestApp } from "../helpers/proxy.js";
 import { type SandboxNode, startSandbox, type TestSandbox } from "../helpers/sandbox.js";
 
 // Topology discovery at startup, against the real sandbox: an rwsplit without Redis, restarted
@@ -22,16 +22,7 @@ async function cluster(): Promise<TestSandbox> {
 }
 
 function haConfig(sb: TestSandbox): Config {
-  const c = testConfig(sb.primary, sb.replicas);
-  const f = sb.credentials.failover;
-  c.failover = {
-    ...c.failover,
-    automatic: true,
-    admin: { user: f.user, password: f.password },
-    replication: { user: sb.credentials.replication.user, password: sb.credentials.replication.password },
-    detectMs: 1000,
-  };
-  return c;
+  return failoverConfig(sb, { detectMs: 1000 });
 }
 
 async function proxy(config: Config): Promise<TestApp> {
