@@ -1,4 +1,5 @@
 import net from "node:net";
+import type { Writable } from "node:stream";
 import { RwsplitError } from "../errors.js";
 import { nativeToken, nativeTokenFromStage1 } from "../protocol/auth/native-password.js";
 import { BACKEND_BASE_CAPABILITIES, Capability } from "../protocol/constants/capabilities.js";
@@ -122,6 +123,12 @@ export class BackendConnection implements ScannerListener {
   onClosed: ((conn: BackendConnection) => void) | null = null;
 
   private sink: RelaySink | null = null;
+  /** The client socket this connection stopped reading for (backpressure), until it drains. */
+  private congested: Writable | null = null;
+  private readonly onCongestionDrained = (): void => {
+    this.congested = null;
+    if (this.state !== BackendState.CLOSED) this.socket.resume();
+  };
   private internal: {
     resolve: (r: InternalResult) => void;
     reject: (e: unknown) => void;
@@ -315,8 +322,13 @@ export class BackendConnection implements ScannerListener {
         this.protocolError(`${chunk.length - end} unexpected bytes after a response`);
         return;
       }
-      if (end !== NOT_DONE && !this.scanner.awaitingInfile) this.sink = null;
+      const ended = end !== NOT_DONE && !this.scanner.awaitingInfile;
+      if (ended) this.sink = null;
       sink.onRelayData(chunk, end);
+      // The response is complete: nothing more to hold back. A pause taken for its last chunk
+      // must not outlive it, or the next response on this connection (whoever leases it) would
+      // sit unread in the socket while its client waits (issue #19).
+      if (ended) this.endBackpressure();
       return;
     }
     const internal = this.internal;
@@ -372,6 +384,32 @@ export class BackendConnection implements ScannerListener {
    */
   lendReadBuffer(): void {
     this.reader.lend();
+  }
+
+  /**
+   * The client could not take a relayed chunk at once (`write()` returned false): stop reading
+   * from the server until `out` drains, so a slow client pauses the backend instead of the proxy
+   * buffering the result set. Reading resumes on the drain, or when the response ends, whichever
+   * comes first.
+   */
+  pauseUntilDrained(out: Writable): void {
+    if (this.congested !== null || this.state === BackendState.CLOSED) return;
+    this.congested = out;
+    this.socket.pause();
+    out.once("drain", this.onCongestionDrained);
+  }
+
+  /** Whether reads are paused for a congested client (for /sessions and the stall watchdog). */
+  get paused(): boolean {
+    return this.congested !== null;
+  }
+
+  private endBackpressure(): void {
+    const out = this.congested;
+    if (out === null) return;
+    this.congested = null;
+    out.off("drain", this.onCongestionDrained);
+    if (this.state !== BackendState.CLOSED) this.socket.resume();
   }
 
   /** Forwards client bytes during a LOCAL INFILE transfer; `last` when the empty packet went. */
@@ -437,6 +475,7 @@ export class BackendConnection implements ScannerListener {
   private onSocketClose(): void {
     if (this.state === BackendState.CLOSED) return;
     this.state = BackendState.CLOSED;
+    this.endBackpressure();
     const err = new RwsplitError(
       "BACKEND_LOST",
       `${this.endpoint.name} closed the connection${this.lastError ? ` (${this.lastError})` : ""}`,

@@ -144,12 +144,7 @@ export class ClientSession implements RelaySink, AuthIo {
     hasUnreplicatedWrite: false,
   };
   private lastStatus: number = ServerStatus.AUTOCOMMIT;
-  private waitingDrain = false;
   secure = false;
-  private readonly resumeBackend = () => {
-    this.waitingDrain = false;
-    this.current?.conn.socket.resume();
-  };
 
   constructor(
     socket: net.Socket,
@@ -721,12 +716,8 @@ export class ClientSession implements RelaySink, AuthIo {
       const flushed = this.socket.write(data);
       // Not written through at once: the socket holds on to `data` until it is.
       if (this.socket.writableLength > 0) cur.conn.lendReadBuffer();
-      if (!flushed && !this.waitingDrain) {
-        // Backpressure: a slow client pauses the backend instead of the proxy buffering rows.
-        this.waitingDrain = true;
-        cur.conn.socket.pause();
-        this.socket.once("drain", this.resumeBackend);
-      }
+      // Backpressure: a slow client pauses the backend instead of the proxy buffering rows.
+      if (!flushed) cur.conn.pauseUntilDrained(this.socket);
     }
     if (end === NOT_DONE) return;
     if (cur.conn.scanner.awaitingInfile) {
@@ -784,10 +775,6 @@ export class ClientSession implements RelaySink, AuthIo {
     if (cur === null) return;
     this.current = null;
     if (this.pinned?.conn === cur.conn) this.unpin();
-    if (this.waitingDrain) {
-      this.socket.off("drain", this.resumeBackend);
-      this.waitingDrain = false;
-    }
     this.ctx.hooks.onStatement(cur.route, cur.pool.endpoint.name, cur.reason, 0, 2013);
     this.ctx.hooks.onBackendFailure?.(cur.pool.endpoint.name);
     const d = cur.dispatch;
