@@ -17,7 +17,8 @@ import type { SessionHooks } from "./proxy/context.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
 import { loadTlsMaterial } from "./proxy/tls-material.js";
-import { type TopologyView, Upstreams } from "./proxy/upstreams.js";
+import type { TopologyView } from "./ha/topology-view.js";
+import { Upstreams } from "./proxy/upstreams.js";
 
 /** A running rwsplit: the proxy and, around it, the monitor and what serves ops. */
 export interface Rwsplit {
