@@ -8,6 +8,7 @@ import { readBackendPositions } from "./ha/discovery.js";
 import { createCoordinator } from "./ha/fleet.js";
 import { HaError, HaManager } from "./ha/manager.js";
 import { createHaOps } from "./ha/ops-adapter.js";
+import type { TopologyView } from "./ha/topology-view.js";
 import { Metrics } from "./metrics/registry.js";
 import { Monitor } from "./monitor/monitor.js";
 import type { BackendObservation, BackendRole } from "./monitor/types.js";
@@ -17,7 +18,6 @@ import type { SessionHooks } from "./proxy/context.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
 import { loadTlsMaterial } from "./proxy/tls-material.js";
-import type { TopologyView } from "./ha/topology-view.js";
 import { Upstreams } from "./proxy/upstreams.js";
 
 /** A running rwsplit: the proxy and, around it, the monitor and what serves ops. */
@@ -127,6 +127,12 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     // A refused connect or a lost connection: if it is the primary, check it now (faster failover).
     onBackendFailure(backend) {
       ha?.onBackendFailure(backend);
+    },
+    onReplicaWriteBlocked(backend) {
+      metrics.replicaWritesBlocked.get([backend]).inc();
+    },
+    onRelayStall() {
+      metrics.relayStalls.inc();
     },
     onClientConnect() {
       metrics.clientConnected();

@@ -251,6 +251,20 @@ export class Metrics {
     "Times a backend changed state in the balancer, by the state it went to.",
     ["backend", "to"] as const,
   );
+  /** The send-time guard stopped a statement unsafe on a replica (should stay 0: the router decides). */
+  readonly replicaWritesBlocked = cellCounter(
+    this.registry,
+    "rwsplit_replica_writes_blocked_total",
+    "Statements not safe on a replica that were about to be sent to one and went to the primary instead (or were refused in a READ ONLY transaction there), by backend. Should stay 0.",
+    ["backend"] as const,
+  );
+  /** The stall watchdog found a relay paused while its client could take more (limits.relay_stall_warn). */
+  readonly relayStalls = cellCounter(
+    this.registry,
+    "rwsplit_relay_stalls_total",
+    "Relays whose backend reads stayed paused longer than limits.relay_stall_warn while the client could take more; each was logged and resumed.",
+    [] as const,
+  ).get([]);
   private readonly clientsTotal = cellCounter(
     this.registry,
     "rwsplit_client_connections_total",

@@ -32,7 +32,6 @@ export interface ReplicaPicker {
   markDown(pool: BackendPool, reason: string): void;
 }
 
-
 /**
  * The backend pools the proxy routes to: one pool per configured backend, kept for the life of
  * the process whatever role the backend plays. The primary takes writes; replicas serve reads
