@@ -55,6 +55,30 @@ export const CLIENT_ERRORS = {
     sqlState: "28000",
     message: `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? "YES" : "NO"})`,
   }),
+  // Server accounts (auth.from_backend) refused after a correct password, as the server refuses.
+  accountLocked: (): ClientErrorSpec => ({
+    errno: 4151,
+    sqlState: "HY000",
+    message: "Access denied, this account is locked",
+  }),
+  /** ER_MUST_CHANGE_PASSWORD_LOGIN: the server's sandbox mode cannot be relayed. */
+  passwordExpired: (): ClientErrorSpec => ({
+    errno: 1862,
+    sqlState: "HY000",
+    message:
+      "Your password has expired. To log in you must change it using a client that supports expired passwords: connect to the primary directly and run SET PASSWORD (or ALTER USER); rwsplit takes the new password at the next login",
+  }),
+  accountRequiresTls: (user: string, host: string): ClientErrorSpec => ({
+    errno: 1045,
+    sqlState: "28000",
+    message: `Access denied for user '${user}'@'${host}': the account requires TLS (REQUIRE SSL/X509) and rwsplit logs in to the backends without TLS; use an account without REQUIRE for rwsplit, and TLS between the client and rwsplit (tls.enabled)`,
+  }),
+  /** A server account whose plugins a proxy cannot verify and relay (it never sees the password). */
+  authPluginNotRelayable: (user: string, host: string, plugins: readonly string[]): ClientErrorSpec => ({
+    errno: 1251,
+    sqlState: "08004",
+    message: `Client does not support authentication protocol requested by server: account '${user}'@'${host}' authenticates with ${plugins.join(" or ")}, which rwsplit cannot check and relay; give it a mysql_native_password method (ALTER USER ... IDENTIFIED VIA ${plugins[0]} USING PASSWORD('...') OR mysql_native_password USING PASSWORD('...')) or connect to the server directly`,
+  }),
   tooManyConnections: (limit: number): ClientErrorSpec => ({
     errno: 1040,
     sqlState: "08004",

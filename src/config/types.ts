@@ -43,7 +43,20 @@ export interface Config {
     primary: BackendConfig;
     replicas: BackendConfig[];
   };
+  /** Configured users (may be empty with `accountsFromBackend`). */
   users: UserConfig[];
+  /**
+   * `auth.from_backend: true`: the primary's own accounts log in too, loaded from its grant
+   * tables with this account (default: the monitor's). Absent: only `users`.
+   */
+  accountsFromBackend?: {
+    user: string;
+    password: string;
+    /** Reload every this long; default 300000. */
+    refreshIntervalMs: number;
+    /** At most one reload per this long for unknown names and wrong passwords; default 1000. */
+    refreshMinGapMs: number;
+  };
   monitor: {
     user: string;
     password: string;

@@ -3,6 +3,8 @@ import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
 import { CLIENT_ERRORS } from "../errors.js";
 import { encodeErr } from "../protocol/packets/err.js";
+import { AccountLoader } from "./accounts/account-loader.js";
+import { HostNames } from "./accounts/host-names.js";
 import { connectBackend } from "./backend-login.js";
 import type { ProxyContext, SessionHooks, TlsContext } from "./context.js";
 import { ClientSession } from "./session/client-session.js";
@@ -31,6 +33,8 @@ const FALLBACK_VERSION = "5.5.5-10.11.0-MariaDB-rwsplit";
 export class ProxyServer {
   readonly upstreams: Upstreams;
   readonly users: UserDirectory;
+  /** auth.from_backend: loads the primary's accounts into `users`. */
+  readonly accounts: AccountLoader | null = null;
   private readonly server: net.Server;
   /** Live sessions by connection id (the id each one's handshake announced): KILL finds them here. */
   private readonly sessions = new Map<number, ClientSession>();
@@ -44,7 +48,28 @@ export class ProxyServer {
 
   constructor(private readonly opts: ProxyServerOptions) {
     this.upstreams = opts.upstreams ?? new Upstreams(opts.config);
-    this.users = new UserDirectory(opts.config.users);
+    const fromBackend = opts.config.accountsFromBackend;
+    if (fromBackend !== undefined) {
+      const timeoutMs = opts.config.pool.connectTimeoutMs;
+      this.accounts = new AccountLoader({
+        primary: () => this.upstreams.primary.endpoint,
+        credentials: { user: fromBackend.user, password: fromBackend.password },
+        refreshIntervalMs: fromBackend.refreshIntervalMs,
+        refreshMinGapMs: fromBackend.refreshMinGapMs,
+        timeoutMs,
+        logger: opts.logger,
+        onLoad: (snapshot) => this.users.setServerAccounts(snapshot),
+      });
+    }
+    this.users = new UserDirectory(
+      opts.config.users,
+      this.accounts === null
+        ? null
+        : {
+            refresher: this.accounts,
+            hostNames: new HostNames(fromBackend!.refreshIntervalMs, opts.config.pool.connectTimeoutMs),
+          },
+    );
     this.ctx = {
       config: opts.config,
       users: this.users,
@@ -82,6 +107,7 @@ export class ProxyServer {
 
   async start(): Promise<{ host: string; port: number }> {
     await this.learnServerVersion();
+    await this.accounts?.start();
     const { host, port } = this.opts.config.listen;
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
@@ -107,7 +133,9 @@ export class ProxyServer {
    */
   private async learnServerVersion(): Promise<void> {
     const { primary } = this.opts.config.backends;
-    const user = this.opts.config.users.find((u) => !u.password.startsWith("*"));
+    const configured = this.opts.config.users.find((u) => !u.password.startsWith("*"));
+    const loader = this.opts.config.accountsFromBackend;
+    const user = configured ?? (loader && { name: loader.user, password: loader.password });
     if (user === undefined) return;
     try {
       const conn = await connectBackend({
@@ -176,6 +204,7 @@ export class ProxyServer {
     this.draining = true;
     if (this.watchdog !== null) clearInterval(this.watchdog);
     this.watchdog = null;
+    this.accounts?.stop();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions.values()) if (s.phase === "idle" || s.phase === "auth") s.close();
     const deadline = Date.now() + timeoutMs;

@@ -102,7 +102,9 @@ describe("the import graph of src/", () => {
   });
 
   test("the wire codec never touches a socket", () => {
-    const offenders = sources(join(SRC, "protocol")).filter((f) => /from\s+"node:(net|tls|dgram)"/.test(readFileSync(f, "utf8")));
+    const offenders = sources(join(SRC, "protocol")).filter((f) =>
+      /from\s+"node:(net|tls|dgram)"/.test(readFileSync(f, "utf8")),
+    );
     expect(offenders).toEqual([]);
   });
 });

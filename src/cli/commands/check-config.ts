@@ -43,6 +43,17 @@ export function effectiveConfigYaml(c: Config): string {
       password: MASK,
       ...(u.defaultSchema === undefined ? {} : { default_schema: u.defaultSchema }),
     })),
+    ...(c.accountsFromBackend === undefined
+      ? {}
+      : {
+          auth: {
+            from_backend: true,
+            user: c.accountsFromBackend.user,
+            password: MASK,
+            refresh_interval: formatDuration(c.accountsFromBackend.refreshIntervalMs),
+            refresh_min_gap: formatDuration(c.accountsFromBackend.refreshMinGapMs),
+          },
+        }),
     monitor: {
       user: c.monitor.user,
       password: MASK,
