@@ -1,6 +1,7 @@
 import type net from "node:net";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
+import { StatementSample } from "../digests/sample.js";
 import { CLIENT_ERRORS, type ClientErrorSpec, RwsplitError } from "../errors.js";
 import { BufferReader } from "../protocol/buffer-reader.js";
 import { toPackets } from "../protocol/buffer-writer.js";
@@ -144,6 +145,8 @@ export class ClientSession implements RelaySink, AuthIo {
     hasUnreplicatedWrite: false,
   };
   private lastStatus: number = ServerStatus.AUTOCOMMIT;
+  // digest: the statement being served, for the query digests (reported with onStatement).
+  private readonly sample: StatementSample;
   private waitingDrain = false;
   secure = false;
   private readonly resumeBackend = () => {
@@ -159,6 +162,7 @@ export class ClientSession implements RelaySink, AuthIo {
     this.socket = socket;
     this.remoteHost = socket.remoteAddress?.replace(/^::ffff:/, "") ?? "unknown";
     this.connectionId = ctx.nextConnectionId();
+    this.sample = new StatementSample(ctx.config.digests.max > 0); // digest:
     this.framer = new PacketFramer(ctx.config.limits.maxAllowedPacket);
     this.auth = new ClientAuth(ctx, this, this.connectionId);
     socket.setNoDelay(true);
@@ -324,6 +328,7 @@ export class ClientSession implements RelaySink, AuthIo {
   private onCommand(pkt: Packet): void {
     const p = pkt.payload;
     const cmd = p.length > 0 ? p[0]! : -1;
+    this.sample.none(); // digest: no statement until query() / execute() says which
     switch (cmd) {
       case Command.QUERY:
         this.query(pkt);
@@ -466,6 +471,7 @@ export class ClientSession implements RelaySink, AuthIo {
   /** COM_QUERY: classify, route, run. */
   private query(pkt: Packet): void {
     const s = routeStatement(pkt.payload, 1);
+    this.sample.query(pkt.payload, 1, s.route.kind); // digest:
     // KILL names one of rwsplit's connection ids: never forwarded (the classifier's flag: other
     // statements pay one bit test, and PREPARE/EXECUTE IMMEDIATE a look into their literal).
     if (hasFlag(s.flags, F.KILL)) {
@@ -788,7 +794,8 @@ export class ClientSession implements RelaySink, AuthIo {
       this.socket.off("drain", this.resumeBackend);
       this.waitingDrain = false;
     }
-    this.ctx.hooks.onStatement(cur.route, cur.pool.endpoint.name, cur.reason, 0, 2013);
+    this.sample.ran(this.user?.name ?? "", this.state.schema, cur.conn.scanner.rows); // digest:
+    this.ctx.hooks.onStatement(cur.route, cur.pool.endpoint.name, cur.reason, 0, 2013, this.sample);
     this.ctx.hooks.onBackendFailure?.(cur.pool.endpoint.name);
     const d = cur.dispatch;
     if (cur.route === "replica" && d.replica !== null) {
@@ -847,12 +854,14 @@ export class ClientSession implements RelaySink, AuthIo {
     }
     this.pins = pins;
     if (cur.route === "replica" && this.pinned === null) this.ctx.upstreams.picker.done(cur.pool);
+    this.sample.ran(this.user?.name ?? "", this.state.schema, cur.conn.scanner.rows); // digest:
     this.ctx.hooks.onStatement(
       cur.route,
       cur.pool.endpoint.name,
       cur.reason,
       (performance.now() - cur.startedMs) * 1e6,
       cur.errno,
+      this.sample, // digest:
     );
     if (pins !== 0) {
       if (this.pinned === null)
@@ -938,6 +947,7 @@ export class ClientSession implements RelaySink, AuthIo {
     const longData = stmt.longData.length > 0 ? stmt.longData : NO_LONG_DATA;
     if (longData !== NO_LONG_DATA) stmt.longData = [];
     const cursor = requestsCursor(p);
+    this.sample.prepared(stmt, stmt.preparePayload, 1, stmt.routed.route.kind); // digest:
     const d = cursor ? this.cursorExecute(stmt) : this.routed(stmt.routed, Command.STMT_EXECUTE, EMPTY);
     // Any EXECUTE of a statement closes its open cursor; one with the flag may open a new one.
     if (cursor || this.cursors.size > 0) d.cursorStmt = clientId;
