@@ -45,6 +45,7 @@ interface PlotSeries {
   fill?: string;
   width?: number;
   spanGaps?: boolean;
+  points?: { show: boolean };
 }
 
 interface Browser {
@@ -121,7 +122,12 @@ export function consoleClient(): void {
           height: 70,
           series: [
             {},
-            { stroke: blue, fill: dark ? "rgba(91,155,255,.15)" : "rgba(47,111,208,.12)", width: 1.5 },
+            {
+              stroke: blue,
+              fill: dark ? "rgba(91,155,255,.15)" : "rgba(47,111,208,.12)",
+              width: 1.5,
+              points: { show: false },
+            },
           ],
           axes: [{ show: false }, { stroke: axis, grid: { stroke: grid } }],
           legend: { show: false },
@@ -145,8 +151,8 @@ export function consoleClient(): void {
         height,
         series: [
           {},
-          { label: labels[0], stroke: blue, width: 1.5 },
-          { label: labels[1], stroke: orange, width: 1.5 },
+          { label: labels[0], stroke: blue, width: 1.5, points: { show: false } },
+          { label: labels[1], stroke: orange, width: 1.5, points: { show: false } },
         ],
         axes: [
           { stroke: axis, grid: { stroke: grid } },

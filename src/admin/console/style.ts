@@ -46,8 +46,9 @@ section > h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
 .info { background: var(--info-bg); color: var(--info-fg); }
 .bar { height: .6rem; background: var(--bar-bg); border-radius: 4px; overflow: hidden; min-width: 6rem; }
 .bar > span { display: block; height: 100%; background: var(--bar); }
-.spark { height: 70px; margin-top: .4rem; }
-.chart { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: .5rem; min-height: 60px; }
+.spark { height: 70px; margin-top: .4rem; overflow: hidden; }
+.chart { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: .5rem; min-height: 60px; min-width: 0; overflow: hidden; }
+.two > *, .cards > *, main > * { min-width: 0; }
 .wrap { overflow-x: auto; background: var(--card); border: 1px solid var(--line); border-radius: 10px; }
 table { border-collapse: collapse; width: 100%; font-size: .88rem; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
