@@ -31,7 +31,7 @@ section > h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
 .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: .5rem; margin: 0; }
 .figures div { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .5rem .75rem; }
 .figures dt { color: var(--muted); font-size: .8rem; }
-.figures dd { margin: 0; font-size: 1.25rem; font-variant-numeric: tabular-nums; }
+.figures dd { margin: 0; font-size: 1.25rem; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: .75rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: .75rem; min-width: 0; }
 .card h3 { margin: 0 0 .35rem; font-size: 1.05rem; display: flex; flex-wrap: wrap; gap: .35rem; align-items: center; }

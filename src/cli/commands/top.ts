@@ -117,14 +117,15 @@ async function top(o: TopOptions): Promise<void> {
           process.exitCode = 1;
           return;
         }
-        const why =
-          (e as { cause?: { code?: string } }).cause?.code ?? (e instanceof Error ? e.message : String(e));
-        text = `rwsplit: cannot reach the admin API at ${admin.base} (${why}); retrying\n`;
+        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+        const why = cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
+        const unreachable = `rwsplit: cannot reach the admin API at ${admin.base} (${why})`;
         if (once) {
-          process.stderr.write(text);
+          process.stderr.write(`${unreachable}; is \`rwsplit serve\` running with admin enabled?\n`);
           process.exitCode = 1;
           return;
         }
+        text = `${unreachable}; retrying every ${o.interval} s\n`;
       }
       // Home, clear screen: a full redraw per interval, as top(1) does.
       process.stdout.write(once ? text : `\u001b[H\u001b[2J${text}`);
