@@ -239,6 +239,8 @@ describe("the status page in headless Chromium", () => {
           up: e.getAttribute("data-up"),
           readOnly: e.getAttribute("data-read-only"),
           eligible: e.getAttribute("data-eligible"),
+          lagMs: e.getAttribute("data-lag-ms"),
+          weight: Number(e.getAttribute("data-effective-weight")),
           text: e.textContent ?? "",
         })),
       );
@@ -254,7 +256,23 @@ describe("the status page in headless Chromium", () => {
         expect(c.text).toContain(`${b.host}:${b.port}`);
         expect(c.text).toContain(b.up ? "up" : "down");
         expect(c.text).toMatch(/GTID\d+-\d+-\d+/);
+        // Numbers that move (the heartbeat's lag, the weight it gives): the page is at most one
+        // sample (1 s) older than /backends, and the lag jitters by the heartbeat period (250 ms).
+        if (b.role === "replica") {
+          expect(Math.abs(Number(c.lagMs) - b.lagMs!), `${b.name} lag`).toBeLessThan(500);
+          expect(Math.abs(c.weight - b.effectiveWeight), `${b.name} weight`).toBeLessThanOrEqual(0.5);
+          expect(c.text).toContain(`/ ${b.weight.toFixed(2)}`);
+        } else expect(c.lagMs).toBe("");
       }
+      const topology = (await (await fetch(`${base}/topology`, { headers: auth })).json()) as {
+        topology: { generation: number; primary: string };
+      };
+      expect(await page.locator('#summary [data-field="primary"]').textContent()).toBe(
+        topology.topology.primary,
+      );
+      expect(await page.locator('#summary [data-field="generation"]').textContent()).toBe(
+        String(topology.topology.generation),
+      );
       expect(await page.locator("[data-spark] canvas").count()).toBe(2);
       expect(await page.locator("#chart-rw canvas").count()).toBe(1);
       await page.locator("#top tbody tr[data-digest]").first().waitFor();

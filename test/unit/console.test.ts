@@ -297,3 +297,28 @@ describe("LiveHistory", () => {
     expect(s.backends.find((b) => b.name === "r2")).toMatchObject({ lagMinMs: 900, lagMaxMs: 900 });
   });
 });
+
+describe("EventFeed", () => {
+  test("newest first, bounded, `after` for pollers, a failing listener harms no one", () => {
+    const feed = new EventFeed(3, () => Date.parse("2025-01-01T00:00:00Z"));
+    const seen: string[] = [];
+    feed.subscribe(() => {
+      throw new Error("a broken listener");
+    });
+    const off = feed.subscribe((e) => seen.push(e.kind));
+    for (const kind of ["a", "b", "c", "d"]) feed.push({ kind, message: `${kind} happened` });
+    off();
+    feed.push({ kind: "e", level: "error", message: "e happened", backend: "r1", data: { ms: 5 } });
+    expect(feed.list().map((e) => e.kind)).toEqual(["e", "d", "c"]);
+    expect(feed.list(1)[0]).toMatchObject({
+      id: 5,
+      kind: "e",
+      level: "error",
+      backend: "r1",
+      data: { ms: 5 },
+      at: "2025-01-01T00:00:00.000Z",
+    });
+    expect(feed.list(50, 3).map((e) => e.id)).toEqual([5, 4]);
+    expect(seen).toEqual(["a", "b", "c", "d"]);
+  });
+});
