@@ -125,7 +125,6 @@ const md = [
   ...lines,
   "",
 ].join("\n");
-process.stdout.write(`${lines.join("\n")}\n`);
 
 const results = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bench", "results");
 mkdirSync(results, { recursive: true });
@@ -135,4 +134,5 @@ writeFileSync(
   `${JSON.stringify({ when, node: process.version, cpu, cores: os.cpus().length, rows }, null, 2)}\n`,
 );
 writeFileSync(join(results, "digest-latest.md"), md);
+process.stdout.write(`${lines.join("\n")}\n`);
 process.stdout.write(`wrote bench/results/digest-${stamp}.json and bench/results/digest-latest.md\n`);
