@@ -10,6 +10,7 @@ import { readBackendPositions } from "./ha/discovery.js";
 import { createCoordinator } from "./ha/fleet.js";
 import { HaError, HaManager } from "./ha/manager.js";
 import { createHaOps } from "./ha/ops-adapter.js";
+import type { TopologyView } from "./ha/topology-view.js";
 import { Metrics } from "./metrics/registry.js";
 import { Monitor } from "./monitor/monitor.js";
 import type { BackendObservation, BackendRole } from "./monitor/types.js";
@@ -19,7 +20,7 @@ import type { SessionHooks } from "./proxy/context.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
 import { loadTlsMaterial } from "./proxy/tls-material.js";
-import { type TopologyView, Upstreams } from "./proxy/upstreams.js";
+import { Upstreams } from "./proxy/upstreams.js";
 
 /** A running rwsplit: the proxy and, around it, the monitor and what serves ops. */
 export interface Rwsplit {

@@ -304,6 +304,7 @@ export const fileSchema = mapping(
     limits: section({
       max_client_connections: int(1).default(10_000),
       max_allowed_packet: packetSize().default(KIB ** 3),
+      relay_stall_warn: duration().default(5000),
     }),
     tls: section({
       enabled: bool().default(true),
@@ -444,6 +445,7 @@ function toConfig(f: FileConfig): Config {
     limits: {
       maxClientConnections: f.limits.max_client_connections,
       maxAllowedPacket: f.limits.max_allowed_packet,
+      relayStallWarnMs: f.limits.relay_stall_warn,
     },
     tls: {
       enabled: f.tls.enabled,

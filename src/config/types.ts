@@ -76,6 +76,11 @@ export interface Config {
     maxClientConnections: number;
     /** Largest client packet accepted; default 1 GiB (MariaDB's max_allowed_packet ceiling). */
     maxAllowedPacket: number;
+    /**
+     * A statement whose backend reads stay paused this long while its client could take more is
+     * reported (logged once, rwsplit_relay_stalls_total) and its reads resumed.
+     */
+    relayStallWarnMs: number;
   };
   tls: {
     /** Offer TLS to clients; default true. */

@@ -22,7 +22,6 @@
  * The cells are the source of truth: `registry.resetMetrics()` does not zero them.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from "prom-client";
-import type { BackendStatus } from "../admin/status.js";
 
 /** `rwsplit_query_duration_seconds` upper bounds: 100 µs (a point read on a LAN) to 10 s. */
 export const QUERY_DURATION_BUCKETS: readonly number[] = [
@@ -198,6 +197,18 @@ class CellHistogram<L extends string> {
 export interface MetricsOptions {
   /** Node's process_* and nodejs_* metrics (prom-client's collectDefaultMetrics); default true. */
   defaultMetrics?: boolean;
+}
+
+/** What the per-backend gauges show of a backend (the admin app's /backends status has it all). */
+export interface BackendGauges {
+  name: string;
+  role: string;
+  up: boolean;
+  lagMs: number | null;
+  lagSource: string | null;
+  effectiveWeight: number;
+  eligible: boolean;
+  pool: { idle: number; busy: number };
 }
 
 export class Metrics {
@@ -379,7 +390,7 @@ export class Metrics {
    * Sets the per-backend gauges from a status snapshot (the admin app calls it on each scrape).
    * Series of backends no longer listed, or whose lag became unknown, disappear rather than go stale.
    */
-  observeBackends(backends: readonly BackendStatus[]): void {
+  observeBackends(backends: readonly BackendGauges[]): void {
     const g = this.gauges;
     for (const gauge of Object.values(g)) gauge.reset();
     for (const b of backends) {

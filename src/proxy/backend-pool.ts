@@ -1,10 +1,11 @@
 import { CLIENT_ERRORS, RwsplitError } from "../errors.js";
 import {
-  BackendConnection,
+  type BackendConnection,
   type BackendCredentials,
   type BackendEndpoint,
   BackendState,
 } from "./backend-connection.js";
+import { type Connector, connectBackend } from "./backend-login.js";
 
 export interface PoolOptions {
   maxPerBackend: number;
@@ -79,6 +80,8 @@ export class BackendPool {
   constructor(
     readonly endpoint: BackendEndpoint,
     private readonly opts: PoolOptions,
+    /** Opens a connection: TCP and login in production, a scripted backend in unit tests. */
+    private readonly connect: Connector = connectBackend,
   ) {
     this.reaper = setInterval(() => this.reapIdle(), Math.min(1000, Math.max(100, opts.idleTimeoutMs / 4)));
     this.reaper.unref();
@@ -146,7 +149,7 @@ export class BackendPool {
     this.connecting++;
     let conn: BackendConnection;
     try {
-      conn = await BackendConnection.connect({
+      conn = await this.connect({
         endpoint: this.endpoint,
         credentials: req.credentials,
         wireFlags: req.key.wireFlags,

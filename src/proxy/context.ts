@@ -3,7 +3,7 @@ import type { SecureContext } from "node:tls";
 import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
 import type { StatementSample } from "../digests/sample.js";
-import type { ClientSession } from "./client-session.js";
+import type { AcquireRequest, BackendPool } from "./backend-pool.js";
 import type { Upstreams } from "./upstreams.js";
 import type { UserDirectory } from "./user-directory.js";
 
@@ -37,6 +37,34 @@ export interface SessionHooks {
   onBackendFailure?(backend: string): void;
   onClientConnect?(): void;
   onClientDisconnect?(): void;
+  /**
+   * The send-time guard stopped a statement that is not safe on a replica from going to one
+   * (statement-run.ts). The router should make this impossible: it is counted so that it shows.
+   */
+  onReplicaWriteBlocked?(backend: string, reason: string): void;
+  /** The stall watchdog found a relay paused while its client could take more (issue #19). */
+  onRelayStall?(): void;
+}
+
+/** A statement a session has running on a backend, as KILL needs to know it. */
+export interface RunningStatement {
+  pool: BackendPool;
+  /** The server's thread id of the connection running it (from that connection's handshake). */
+  threadId: number;
+  /** The running session's login: same user, so the server lets us kill its thread. */
+  req: AcquireRequest;
+  /** The same statement still runs on the same connection (it may finish while we connect). */
+  stillRunning(): boolean;
+}
+
+/** A live client session as other sessions see it (KILL), without its class. */
+export interface SessionHandle {
+  readonly connectionId: number;
+  /** Null while it authenticates. */
+  readonly userName: string | null;
+  /** The statement it has running on a backend connection, or null. */
+  runningStatement(): RunningStatement | null;
+  close(): void;
 }
 
 /** Everything a client session needs from the proxy, passed down explicitly. */
@@ -50,7 +78,7 @@ export interface ProxyContext {
   serverVersion(): string;
   nextConnectionId(): number;
   /** The live session with this connection id (the one its handshake announced), for KILL. */
-  session(connectionId: number): ClientSession | undefined;
+  session(connectionId: number): SessionHandle | undefined;
   /** True once SIGTERM started the drain: sessions close when idle. */
   draining(): boolean;
 }

@@ -3,9 +3,10 @@ import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
 import { CLIENT_ERRORS } from "../errors.js";
 import { encodeErr } from "../protocol/packets/err.js";
-import { BackendConnection } from "./backend-connection.js";
-import { ClientSession } from "./client-session.js";
+import { connectBackend } from "./backend-login.js";
 import type { ProxyContext, SessionHooks, TlsContext } from "./context.js";
+import { ClientSession } from "./session/client-session.js";
+import { NodeTransport } from "./session/node-transport.js";
 import { Upstreams } from "./upstreams.js";
 import { UserDirectory } from "./user-directory.js";
 
@@ -38,6 +39,8 @@ export class ProxyServer {
   private listening = false;
   private serverVersion = FALLBACK_VERSION;
   private readonly ctx: ProxyContext;
+  /** The stall watchdog's timer (issue #19), while listening. */
+  private watchdog: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: ProxyServerOptions) {
     this.upstreams = opts.upstreams ?? new Upstreams(opts.config);
@@ -88,6 +91,11 @@ export class ProxyServer {
       });
     });
     this.listening = true;
+    this.watchdog = setInterval(
+      () => this.checkStalls(),
+      Math.min(1000, this.opts.config.limits.relayStallWarnMs),
+    );
+    this.watchdog.unref();
     const addr = this.server.address() as net.AddressInfo;
     this.opts.logger.info({ host: addr.address, port: addr.port }, "rwsplit listening for MySQL clients");
     return { host: addr.address, port: addr.port };
@@ -102,7 +110,7 @@ export class ProxyServer {
     const user = this.opts.config.users.find((u) => !u.password.startsWith("*"));
     if (user === undefined) return;
     try {
-      const conn = await BackendConnection.connect({
+      const conn = await connectBackend({
         endpoint: primary,
         credentials: { user: user.name, password: user.password, stage1: null, stage2: null },
         wireFlags: 0,
@@ -135,7 +143,7 @@ export class ProxyServer {
     }
     const hooks = this.ctx.hooks;
     hooks.onClientConnect?.();
-    const session = new ClientSession(socket, this.ctx, (s) => {
+    const session = new ClientSession(new NodeTransport(socket), this.ctx, (s) => {
       if (this.sessions.get(s.connectionId) === s && this.sessions.delete(s.connectionId)) {
         hooks.onClientDisconnect?.();
       }
@@ -147,8 +155,27 @@ export class ProxyServer {
    * Stops accepting, lets in-flight statements finish (idle sessions close at once, busy ones
    * after their statement), and after `timeoutMs` closes whatever is left.
    */
+  /**
+   * The stall watchdog (issue #19): a session whose backend reads are paused while its client can
+   * take more is logged once with its state and counted, and its reads resume.
+   */
+  private checkStalls(): void {
+    const now = Date.now();
+    const warnMs = this.opts.config.limits.relayStallWarnMs;
+    for (const s of this.sessions.values()) {
+      if (!s.checkStall(now, warnMs)) continue;
+      this.opts.logger.warn(
+        { session: s.describe(), stalledMs: warnMs },
+        "relay stalled: backend reads paused while the client could take more; resumed (limits.relay_stall_warn)",
+      );
+      this.ctx.hooks.onRelayStall?.();
+    }
+  }
+
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.watchdog = null;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions.values()) if (s.phase === "idle" || s.phase === "auth") s.close();
     const deadline = Date.now() + timeoutMs;

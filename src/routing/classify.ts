@@ -8,6 +8,7 @@ import {
   H_FLUSH,
   H_KILL,
   H_LOAD_DATA,
+  H_SAVEPOINT,
   H_UNKNOWN,
   LPAREN,
   READ,
@@ -192,6 +193,13 @@ class Classifier extends StatementScan {
         return WRITE;
       case KW.GET:
         return this.getDiagnostics();
+      case KW.SAVEPOINT:
+        return this.flagged(0, H_SAVEPOINT, WRITE);
+      case KW.RELEASE:
+        lex.next();
+        if (this.isWord(KW.SAVEPOINT)) this.hi |= H_SAVEPOINT;
+        this.rest();
+        return WRITE;
       default:
         if (WRITE_VERBS[kw] !== 1) return this.unknown();
         this.rest();

@@ -86,6 +86,8 @@ export const StatementFlag = {
   LOAD_DATA: HIGH * (1 << 4),
   /** Unrecognised first keyword, unterminated quote or comment, empty statement. */
   UNKNOWN: HIGH * (1 << 5),
+  /** SAVEPOINT sp, RELEASE SAVEPOINT sp, ROLLBACK [WORK] TO [SAVEPOINT] sp: inside a transaction. */
+  SAVEPOINT: HIGH * (1 << 6),
 } as const;
 
 export type StatementFlagName = keyof typeof StatementFlag;

@@ -22,6 +22,7 @@ export const H_KILL = F.KILL / HIGH;
 export const H_FLUSH = F.FLUSH / HIGH;
 export const H_LOAD_DATA = F.LOAD_DATA / HIGH;
 export const H_UNKNOWN = F.UNKNOWN / HIGH;
+export const H_SAVEPOINT = F.SAVEPOINT / HIGH;
 
 export const SEMI = 0x3b;
 export const COMMA = 0x2c;

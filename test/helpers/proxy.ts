@@ -40,7 +40,7 @@ export function testConfig(primary: Endpoint, replicas: Endpoint[], overrides: P
       pingAfterIdleMs: 5000,
       acquireTimeoutMs: 5000,
     },
-    limits: { maxClientConnections: 10000, maxAllowedPacket: 1 << 30 },
+    limits: { maxClientConnections: 10000, maxAllowedPacket: 1 << 30, relayStallWarnMs: 5000 },
     tls: { enabled: false },
     routing: { consistency: "session", readFallback: "primary" },
     lag: { softMs: 500, maxMs: 3000, readmitBelowMs: 2000, readmitChecks: 3, minServing: 0 },

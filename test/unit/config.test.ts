@@ -47,7 +47,7 @@ const DEFAULTS: Config = {
     pingAfterIdleMs: 5000,
     acquireTimeoutMs: 5000,
   },
-  limits: { maxClientConnections: 10_000, maxAllowedPacket: 1024 ** 3 },
+  limits: { maxClientConnections: 10_000, maxAllowedPacket: 1024 ** 3, relayStallWarnMs: 5000 },
   tls: { enabled: true },
   routing: { consistency: "session", readFallback: "primary" },
   lag: { softMs: 500, maxMs: 3000, readmitBelowMs: 2000, readmitChecks: 3, minServing: 0 },

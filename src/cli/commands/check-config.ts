@@ -64,6 +64,7 @@ export function effectiveConfigYaml(c: Config): string {
     limits: {
       max_client_connections: c.limits.maxClientConnections,
       max_allowed_packet: formatByteSize(c.limits.maxAllowedPacket),
+      relay_stall_warn: formatDuration(c.limits.relayStallWarnMs),
     },
     tls: {
       enabled: c.tls.enabled,

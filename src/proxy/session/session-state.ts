@@ -1,4 +1,4 @@
-import type { SessionStateChange } from "../protocol/packets/ok.js";
+import type { SessionStateChange } from "../../protocol/packets/ok.js";
 
 /**
  * Session variables that are not replayed on another backend connection: the session-tracking
@@ -25,7 +25,7 @@ const NOT_REPLAYED = new Set([
   "tx_read_only",
 ]);
 
-export { describePins, Pin } from "../routing/pins.js";
+export { describePins, Pin } from "../../routing/pins.js";
 
 /**
  * What a client session has set that any backend connection serving it must reproduce: the

@@ -1,5 +1,5 @@
-import type { RoutedStatement } from "../routing/statement.js";
-import type { BackendConnection } from "./backend-connection.js";
+import type { RoutedStatement } from "../../routing/statement.js";
+import type { BackendConnection } from "../backend-connection.js";
 
 /** A statement as the client sees it: the proxy's id, its SQL, and what EXECUTE needs. */
 export interface ClientStatement {
@@ -97,15 +97,13 @@ export function rememberOnConnection(
   sql: string,
   id: number,
   numParams: number,
-  closeOnServer: (conn: BackendConnection, id: number) => void,
 ): void {
   const old = conn.statements.get(sql);
-  if (old !== undefined && old.id !== id) closeOnServer(conn, old.id);
+  if (old !== undefined && old.id !== id) conn.closeStatement(sql, old.id);
   conn.statements.delete(sql);
   conn.statements.set(sql, { id, numParams, typesSent: false });
   if (conn.statements.size > MAX_STATEMENTS_PER_CONNECTION) {
     const [oldestSql, oldest] = conn.statements.entries().next().value as [string, { id: number }];
-    conn.statements.delete(oldestSql);
-    closeOnServer(conn, oldest.id);
+    conn.closeStatement(oldestSql, oldest.id);
   }
 }

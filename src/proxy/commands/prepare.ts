@@ -1,0 +1,60 @@
+import { toPackets } from "../../protocol/buffer-writer.js";
+import { Command } from "../../protocol/constants/commands.js";
+import type { Packet } from "../../protocol/framing.js";
+import { STMT_ID_OFFSET } from "../../protocol/packets/stmt-prepare-ok.js";
+import { ResponseKind } from "../../protocol/response-scanner.js";
+import { routeCommand } from "../../routing/router.js";
+import { type RoutedStatement, routeStatement } from "../../routing/statement.js";
+import { StatementFlag as F, hasFlag } from "../../routing/statement-flags.js";
+import type { BackendConnection } from "../backend-connection.js";
+import { type CommandSteps, dispatch, type PrepareOkInfo } from "../session/dispatch.js";
+import { rememberOnConnection } from "../session/prepared-statements.js";
+import type { SessionPort } from "../session/session-port.js";
+import { preparedKillRefusal } from "./kill-policy.js";
+
+/**
+ * COM_STMT_PREPARE: int<1> 0x16, string<EOF> the statement. Prepared on the primary (or the
+ * pinned connection); the statement is classified once here and every EXECUTE routes by it. The
+ * client gets the proxy's own statement id: the response is held back whole and rewritten.
+ */
+export function prepare(s: SessionPort, pkt: Packet): void {
+  const routed = routeStatement(pkt.payload, 1);
+  if (hasFlag(routed.flags, F.KILL)) {
+    s.sendError(preparedKillRefusal(), pkt.seq + 1);
+    return;
+  }
+  const steps = new PrepareSteps(s, pkt.payload.toString("utf8", 1), Buffer.from(pkt.payload), routed);
+  const bytes = pkt.frame ?? toPackets(pkt.payload, pkt.seq);
+  const plan = routeCommand(s.routeSession());
+  s.run(
+    dispatch(Command.STMT_PREPARE, ResponseKind.PREPARE, bytes, plan, {
+      label: "prepare",
+      steps,
+      holdResponse: true,
+    }),
+  );
+}
+
+class PrepareSteps implements CommandSteps {
+  constructor(
+    private readonly s: SessionPort,
+    private readonly sql: string,
+    private readonly payload: Buffer,
+    private readonly routed: RoutedStatement,
+  ) {}
+
+  heldResponse(held: Buffer, conn: BackendConnection, prepared: PrepareOkInfo | null): Buffer {
+    // PREPARE_OK is the first packet: 4 header bytes, then 0x00 and int<4> statement_id.
+    if (prepared === null || held[4] !== 0x00) return held;
+    const stmt = this.s.stmts.add(
+      this.sql,
+      this.payload,
+      prepared.numParams,
+      prepared.numColumns,
+      this.routed,
+    );
+    rememberOnConnection(conn, this.sql, prepared.backendId, prepared.numParams);
+    held.writeUInt32LE(stmt.id, 4 + STMT_ID_OFFSET);
+    return held;
+  }
+}
