@@ -4,6 +4,8 @@ import { createAdminApp } from "./admin/app.js";
 import type { BackendStatus, StatusSource } from "./admin/status.js";
 import { Balancer } from "./balancer/balancer.js";
 import type { Config } from "./config/types.js";
+import { DigestStore } from "./digests/store.js";
+import { EventFeed } from "./events/feed.js";
 import { readBackendPositions } from "./ha/discovery.js";
 import { createCoordinator } from "./ha/fleet.js";
 import { HaError, HaManager } from "./ha/manager.js";
@@ -25,6 +27,10 @@ export interface Rwsplit {
   proxy: ProxyServer;
   monitor: Monitor;
   metrics: Metrics;
+  /** Query digests (GET /digests, the status page). */
+  digests: DigestStore;
+  /** Recent events for people (the status page, GET /events); other parts push theirs here. */
+  events: EventFeed;
   admin: FastifyInstance | null;
   /** Where clients connect (the real port when the config asked for 0). */
   listen: { host: string; port: number };
@@ -42,6 +48,10 @@ export interface Rwsplit {
 export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsplit> {
   const tls = config.tls.enabled ? buildTlsContext(await loadTlsMaterial(config.tls)) : null;
   const metrics = new Metrics();
+  const digests = new DigestStore(config.digests.max);
+  const events = new EventFeed();
+  /** Statements by kind, for the status page's reads and writes per second. */
+  const kinds = { read: 0, write: 0, session: 0 };
   const latest = new Map<string, BackendObservation>();
   const upstreams = new Upstreams(config);
   const allBackends = [config.backends.primary, ...config.backends.replicas];
@@ -67,6 +77,16 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
             "replica eligibility changed",
           );
           metrics.balancerTransition(t.name, t.to);
+          events.push({
+            kind: t.to === "excluded" ? "exclusion" : "readmission",
+            level: t.to === "excluded" ? "warn" : "info",
+            backend: t.name,
+            message:
+              t.to === "excluded"
+                ? `${t.name} excluded from reads: ${t.reason ?? "unknown reason"}`
+                : `${t.name} serving reads${t.lagMs === null ? "" : ` (lag ${Math.round(t.lagMs)} ms)`}`,
+            at: t.at,
+          });
         },
       },
     );
@@ -114,12 +134,17 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     metrics.topologyGeneration(t.generation);
   };
   const hooks: SessionHooks = {
-    onStatement(route, backend, reason, durationNs, errno) {
+    onStatement(route, backend, reason, durationNs, errno, sample) {
       metrics.queryCounter(route, backend, reason).inc();
       metrics.queryDuration(route).observe(durationNs / 1e9);
       if (errno !== 0) metrics.errorCounter(errno).inc();
       if (reason === "consistency_fallback" || reason === "no_replica")
         metrics.readFallbackCounter(reason).inc();
+      const kind = sample.kind;
+      if (kind === "read") kinds.read++;
+      else if (kind === "write") kinds.write++;
+      else if (kind === "session") kinds.session++;
+      digests.record(sample, route, backend, reason, durationNs, errno);
     },
     onClientError(errno) {
       metrics.errorCounter(errno).inc();
@@ -177,6 +202,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       pool: { open: stats.open, idle: stats.idle, busy: stats.busy, waiting: stats.waiting, max: stats.max },
       lastError: o?.lastError ?? pool.lastError,
       lastCheckAt: o && o.checkedAt > 0 ? new Date(o.checkedAt).toISOString() : null,
+      gtidPosition: o?.gtidCurrentPos || o?.gtidSlavePos || null,
     };
   };
   const status: StatusSource = {
@@ -188,6 +214,9 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
         .map((b) => backendStatus(upstreams.pools.get(b.name)!, roleOf(b.name), b.weight))
         .sort((a, b) => (a.role === "primary" ? -1 : b.role === "primary" ? 1 : 0)),
     topology: () => ha!.status(),
+    digests: { list: (sort, limit) => digests.list(sort, limit), reset: () => digests.reset() },
+    events: { list: (limit, afterId) => events.list(limit, afterId) },
+    statementKinds: () => kinds,
     control: {
       switchover: (to) => ha!.switchover(to),
       rejoin: (name) => ha!.rejoin(name),
@@ -216,7 +245,18 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     },
     observation: (name) => latest.get(name),
     logger,
-    onChange: (r) => metrics.topologyChange(r.kind, r.ok, (r.sinceDownMs ?? r.durationMs) / 1000),
+    onChange: (r) => {
+      metrics.topologyChange(r.kind, r.ok, (r.sinceDownMs ?? r.durationMs) / 1000);
+      events.push({
+        kind: r.kind,
+        level: r.ok ? "warn" : "error",
+        backend: r.to,
+        message: r.ok
+          ? `${r.kind} ${r.from} → ${r.to ?? "none"} done in ${r.durationMs} ms (generation ${r.generation ?? "?"})`
+          : `${r.kind} from ${r.from} failed after ${r.durationMs} ms: ${r.error ?? "unknown error"}`,
+        data: { generation: r.generation, durationMs: r.durationMs, steps: r.steps.length },
+      });
+    },
   });
   await ha.start();
   monitor.start();
@@ -231,7 +271,10 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       const addr = admin.server.address();
       adminListen =
         typeof addr === "object" && addr !== null ? { host: addr.address, port: addr.port } : null;
-      logger.info(adminListen ?? {}, "admin endpoints: /healthz /readyz /backends /metrics");
+      logger.info(
+        adminListen ?? {},
+        "admin endpoints: / (status page) /healthz /readyz /backends /metrics /digests",
+      );
     }
   } catch (e) {
     await proxy.close();
@@ -244,6 +287,8 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     proxy,
     monitor,
     metrics,
+    digests,
+    events,
     admin,
     listen,
     adminListen,

@@ -3,6 +3,8 @@
  * app only calls it per request (no caching), so `/readyz`, `/backends` and `/metrics` always agree
  * with what the router sees at that moment (STYLE.md principle 7: the live state is inspectable).
  */
+import type { DigestListing, DigestSort } from "../digests/store.js";
+import type { RwsplitEvent } from "../events/feed.js";
 
 /** One backend as `/backends` shows it. Nothing here may hold a credential. */
 export interface BackendStatus {
@@ -33,6 +35,8 @@ export interface BackendStatus {
   lastError: string | null;
   /** ISO 8601 time of the last finished check; null before the first. */
   lastCheckAt: string | null;
+  /** MariaDB `gtid_current_pos` (else `gtid_slave_pos`) at the last check; null when down or unknown. */
+  gtidPosition: string | null;
 }
 
 export interface StatusSource {
@@ -45,6 +49,15 @@ export interface StatusSource {
   topology?(): unknown;
   /** Client sessions: user, schema, tracked variables, and why a session is pinned; at `/sessions`. */
   sessions?(): unknown;
+  /** Query digests, at `/digests` and on the status page. */
+  digests?: {
+    list(sort: DigestSort, limit: number): DigestListing;
+    reset(): void;
+  };
+  /** Recent events (exclusions, failovers, ...), newest first; at `/events` and on the status page. */
+  events?: { list(limit: number, afterId: number): RwsplitEvent[] };
+  /** Statements finished so far by kind (the status page's reads and writes per second). */
+  statementKinds?(): { read: number; write: number; session: number };
   /**
    * Topology changes (POST /switchover, /rejoin, /failover). Each resolves with a report of the
    * steps taken, or rejects with an error carrying an HTTP `status` (400, 409, 500, 503).

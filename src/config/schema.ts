@@ -342,6 +342,9 @@ export const fileSchema = mapping(
       switchover_timeout: duration().default(5000),
     }),
     drain_timeout: duration(false).default(10_000),
+    digests: section({
+      max: int(0).default(5000),
+    }),
     redis: mapping({ url: redisUrl() }, "a mapping with url").optional(),
   },
   "a YAML mapping of settings",
@@ -521,6 +524,7 @@ function toConfig(f: FileConfig): Config {
       switchoverTimeoutMs: f.failover.switchover_timeout,
     },
     drainTimeoutMs: f.drain_timeout,
+    digests: { max: f.digests.max },
     ...(f.redis === undefined ? {} : { redis: { url: f.redis.url } }),
   };
 }

@@ -138,5 +138,9 @@ export interface Config {
   };
   /** SIGTERM: how long running statements may finish before connections are closed; default 10000. */
   drainTimeoutMs: number;
+  digests: {
+    /** Rows (statement digest × user × schema) kept at most; the least recently seen is evicted. 0: off. Default 5000. */
+    max: number;
+  };
   redis?: { url: string };
 }

@@ -362,6 +362,21 @@ export class Metrics {
     return this.readFallbacks.get([reason]);
   }
 
+  /** Cumulative statement counts per label set (the status page reads them each second, not per statement). */
+  queryTotals(): { route: string; backend: string; reason: string; value: number }[] {
+    return this.queries.entries.map(({ labels, cell }) => ({ ...labels, value: cell.value }));
+  }
+
+  /** Cumulative error counts per code. */
+  errorTotals(): { code: string; value: number }[] {
+    return this.errors.entries.map(({ labels, cell }) => ({ code: labels.code, value: cell.value }));
+  }
+
+  /** Client connections open now. */
+  get clientConnections(): number {
+    return this.openClients;
+  }
+
   clientConnected(): void {
     this.openClients += 1;
     this.clientsTotal.inc();

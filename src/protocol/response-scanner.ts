@@ -113,6 +113,8 @@ export class ResponseScanner {
   private captureAt = -1;
   /** The ERR packet's error number when the response ended with one, else 0. */
   errno = 0;
+  /** Result set rows in this response so far (every result set of it): the digests' rows sent. */
+  rows = 0;
 
   constructor(
     private deprecateEof: boolean,
@@ -126,6 +128,7 @@ export class ResponseScanner {
   begin(kind: ResponseKind): void {
     this.kind = kind;
     this.errno = 0;
+    this.rows = 0;
     this.skipLeft = 0;
     this.headHave = 0;
     this.continued = false;
@@ -259,6 +262,7 @@ export class ResponseScanner {
           return this.deprecateEof ? Captured.OK : Captured.EOF;
         }
         if (first === 0xff) return Captured.ERR;
+        this.rows++;
         return 0;
       case Phase.PrepParams:
         if (--this.paramsLeft === 0) this.afterParams();

@@ -2,6 +2,7 @@ import type { KeyObject } from "node:crypto";
 import type { SecureContext } from "node:tls";
 import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
+import type { StatementSample } from "../digests/sample.js";
 import type { AcquireRequest, BackendPool } from "./backend-pool.js";
 import type { Upstreams } from "./upstreams.js";
 import type { UserDirectory } from "./user-directory.js";
@@ -15,13 +16,18 @@ export interface TlsContext {
 
 /** Observations the data path reports (metrics are wired to these by the server). */
 export interface SessionHooks {
-  /** One statement finished: where it ran and why, how long it took (ns), its ERR number or 0. */
+  /**
+   * One statement finished: where it ran and why, how long it took (ns), its ERR number or 0, and
+   * for the query digests its digest, user, schema and rows sent (`sample`: the session's one
+   * object, rewritten per statement; read it during the call, keep nothing of it).
+   */
   onStatement(
     route: "primary" | "replica",
     backend: string,
     reason: string,
     durationNs: number,
     errno: number,
+    sample: StatementSample,
   ): void;
   onClientError(errno: number): void;
   /**

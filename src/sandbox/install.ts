@@ -31,6 +31,8 @@ export const MARIADB_CLIENT: DebianPackage = { name: "mariadb-client", programs:
 export const SYSBENCH: DebianPackage = { name: "sysbench", programs: ["sysbench"] };
 export const REDIS_SERVER: DebianPackage = { name: "redis-server", programs: ["redis-server"] };
 export const HAPROXY: DebianPackage = { name: "haproxy", programs: ["haproxy"] };
+/** Headless Chromium for the status page's end-to-end test (driven by playwright-core). */
+export const CHROMIUM: DebianPackage = { name: "chromium", programs: ["/usr/bin/chromium"] };
 
 /** What `npm test` and the demo/bench need (README, Quick start). */
 export const ALL_PACKAGES: readonly DebianPackage[] = [
@@ -39,6 +41,7 @@ export const ALL_PACKAGES: readonly DebianPackage[] = [
   SYSBENCH,
   REDIS_SERVER,
   HAPROXY,
+  CHROMIUM,
 ];
 
 export interface MariadbBinaries {

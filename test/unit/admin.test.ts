@@ -42,6 +42,7 @@ function backend(
     pool: { open: 4, idle: 3, busy: 1, waiting: 0, max: 200 },
     lastError: null,
     lastCheckAt: "2025-01-01T00:00:00.000Z",
+    gtidPosition: "0-1-42",
     ...over,
   };
 }

@@ -59,6 +59,7 @@ const DEFAULTS: Config = {
     switchoverTimeoutMs: 5000,
   },
   drainTimeoutMs: 10_000,
+  digests: { max: 5000 },
 };
 
 describe("schema", () => {

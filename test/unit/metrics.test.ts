@@ -20,6 +20,7 @@ function backend(over: Partial<BackendStatus> & { name: string }): BackendStatus
     pool: { open: 3, idle: 2, busy: 1, waiting: 0, max: 200 },
     lastError: null,
     lastCheckAt: "2025-01-01T00:00:00.000Z",
+    gtidPosition: null,
     ...over,
   };
 }

@@ -52,6 +52,7 @@ export function publicBackend(b: BackendStatus): BackendStatus {
     },
     lastError: b.lastError,
     lastCheckAt: b.lastCheckAt,
+    gtidPosition: b.gtidPosition,
   };
 }
 

@@ -43,6 +43,7 @@ export function execute(s: SessionPort, pkt: Packet): void {
   const longData = stmt.longData.length > 0 ? stmt.longData : NO_LONG_DATA;
   if (longData !== NO_LONG_DATA) stmt.longData = [];
   const cursor = requestsCursor(p);
+  s.sample.prepared(stmt, stmt.preparePayload, 1, stmt.routed.route.kind); // digest:
   // Any EXECUTE of a statement closes its open cursor; one with the flag may open a new one.
   const cursorStmt = cursor || s.cursors.size > 0 ? clientId : 0;
   const rs = s.routeSession();

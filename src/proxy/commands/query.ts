@@ -17,6 +17,7 @@ const EMBEDS_SQL = F.PREPARE_SQL | F.EXECUTE_SQL;
 /** COM_QUERY: int<1> 0x03, string<EOF> the statement(s). Classified, routed, run. */
 export function query(s: SessionPort, pkt: Packet): void {
   const stmt = routeStatement(pkt.payload, 1);
+  s.sample.query(pkt.payload, 1, stmt.route.kind); // digest:
   // KILL names one of rwsplit's connection ids: never forwarded (the classifier's flag: other
   // statements pay one bit test, and PREPARE/EXECUTE IMMEDIATE a look into their literal).
   if (hasFlag(stmt.flags, F.KILL)) {

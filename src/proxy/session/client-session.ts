@@ -1,3 +1,4 @@
+import { StatementSample } from "../../digests/sample.js";
 import { CLIENT_ERRORS, type ClientErrorSpec } from "../../errors.js";
 import { toPackets } from "../../protocol/buffer-writer.js";
 import { Capability, WIRE_FORMAT_CAPABILITIES } from "../../protocol/constants/capabilities.js";
@@ -60,6 +61,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   capabilities = 0;
   login: AcquireRequest | null = null;
   lastStatus: number = ServerStatus.AUTOCOMMIT;
+  readonly sample: StatementSample; // digest:
   private user: ProxyUser | null = null;
   private readonly framer: PacketFramer;
   private readonly runner: StatementRun;
@@ -78,6 +80,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
     private readonly onClosed: (s: ClientSession) => void,
   ) {
     this.connectionId = ctx.nextConnectionId();
+    this.sample = new StatementSample(ctx.config.digests.max > 0); // digest:
     this.framer = new PacketFramer(ctx.config.limits.maxAllowedPacket);
     this.auth = new ClientAuth(ctx, this, this.connectionId);
     this.runner = new StatementRun(this);
@@ -120,8 +123,10 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
       for (let input = PHASE_INPUT[this.phase]; input !== null; input = PHASE_INPUT[this.phase]) {
         const pkt = this.framer.next();
         if (pkt === null) return;
-        if (input === "command") commandHandler(pkt.payload.length > 0 ? pkt.payload[0]! : -1)(this, pkt);
-        else if (input === "infile") infilePacket(this, pkt);
+        if (input === "command") {
+          this.sample.none(); // digest: no statement until query() / execute() says which
+          commandHandler(pkt.payload.length > 0 ? pkt.payload[0]! : -1)(this, pkt);
+        } else if (input === "infile") infilePacket(this, pkt);
         else if (this.authContinuation !== null) this.authContinuation(pkt);
         else this.authStep(this.auth.onPacket(pkt));
       }

@@ -1,3 +1,4 @@
+import type { StatementSample } from "../../digests/sample.js";
 import type { ClientErrorSpec } from "../../errors.js";
 import type { Packet } from "../../protocol/framing.js";
 import type { RouteSession } from "../../routing/router.js";
@@ -29,6 +30,8 @@ export interface SessionPort {
   readonly login: AcquireRequest | null;
   /** Status flags of the last OK/EOF relayed. */
   lastStatus: number;
+  // digest: the statement being served, for the query digests (reported with onStatement).
+  readonly sample: StatementSample;
   /** The router's view of this session, as of now. */
   routeSession(): RouteSession;
   /** Runs a command on a backend (statement-run.ts): the session is busy until it is answered. */

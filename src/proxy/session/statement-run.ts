@@ -66,8 +66,10 @@ export class StatementRun implements RelaySink {
     const plan = d.plan;
     const refusal = plan.target === "refuse" ? plan.error : this.lease.choose(plan, d.label);
     if (refusal !== null) {
-      if (plan.target !== "refuse")
-        host.ctx.hooks.onStatement("replica", "none", "no_replica", 0, refusal.errno);
+      if (plan.target !== "refuse") {
+        host.sample.ran(host.userName ?? "", host.state.schema, 0); // digest:
+        host.ctx.hooks.onStatement("replica", "none", "no_replica", 0, refusal.errno, host.sample);
+      }
       this.d = null;
       host.sendError(refusal, 1);
       host.statementDone();
@@ -240,7 +242,8 @@ export class StatementRun implements RelaySink {
     const pool = lease.pool!;
     this.conn = null;
     if (host.pin.conn === conn) host.unpin(true);
-    host.ctx.hooks.onStatement(lease.route, pool.endpoint.name, lease.reason, 0, 2013);
+    host.sample.ran(host.userName ?? "", host.state.schema, conn.scanner.rows); // digest:
+    host.ctx.hooks.onStatement(lease.route, pool.endpoint.name, lease.reason, 0, 2013, host.sample);
     host.ctx.hooks.onBackendFailure?.(pool.endpoint.name);
     if (lease.replica !== null) {
       lease.readDone();
@@ -294,12 +297,14 @@ export class StatementRun implements RelaySink {
     }
     host.pin.bits = pins;
     lease.readDone();
+    host.sample.ran(host.userName ?? "", host.state.schema, conn.scanner.rows); // digest:
     host.ctx.hooks.onStatement(
       lease.route,
       pool.endpoint.name,
       lease.reason,
       (performance.now() - this.startedMs) * 1e6,
       this.errno,
+      host.sample, // digest:
     );
     placeAfter(host, conn, pool, d.plan, pins);
     host.statementDone();
