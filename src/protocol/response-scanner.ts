@@ -61,6 +61,8 @@ export const Captured = {
   PREPARE_OK: 4,
   INFILE_REQUEST: 5,
   COLUMN_COUNT: 6,
+  /** A result set row, handed over only when `captureRows` is set (the proxy's own queries). */
+  ROW: 7,
 } as const;
 export type Captured = (typeof Captured)[keyof typeof Captured];
 
@@ -113,6 +115,8 @@ export class ResponseScanner {
   private captureAt = -1;
   /** The ERR packet's error number when the response ended with one, else 0. */
   errno = 0;
+  /** Hand rows over too (ROW), for the proxy's own small queries; never while relaying. */
+  captureRows = false;
   /** Result set rows in this response so far (every result set of it): the digests' rows sent. */
   rows = 0;
 
@@ -263,7 +267,7 @@ export class ResponseScanner {
         }
         if (first === 0xff) return Captured.ERR;
         this.rows++;
-        return 0;
+        return this.captureRows ? Captured.ROW : 0;
       case Phase.PrepParams:
         if (--this.paramsLeft === 0) this.afterParams();
         return 0;

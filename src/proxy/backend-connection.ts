@@ -3,6 +3,7 @@ import { Capability } from "../protocol/constants/capabilities.js";
 import { Command } from "../protocol/constants/commands.js";
 import { packet } from "../protocol/framing.js";
 import { decodeErr, type ErrPacket } from "../protocol/packets/err.js";
+import { decodeTextRow } from "../protocol/packets/text-row.js";
 import {
   Captured,
   NOT_DONE,
@@ -291,6 +292,18 @@ export class BackendConnection implements ScannerListener {
     payload[0] = Command.QUERY;
     payload.write(sql, 1, "utf8");
     return this.command(payload, ResponseKind.RESULTSET);
+  }
+
+  /** The proxy's own small query whose rows it reads (text protocol): each row's values. */
+  async queryRows(sql: string): Promise<{ rows: (string | null)[][]; err: ErrPacket | null }> {
+    this.scanner.captureRows = true;
+    try {
+      const r = await this.query(sql);
+      const rows = r.captured.filter((c) => c.type === Captured.ROW).map((c) => decodeTextRow(c.payload));
+      return { rows, err: r.err };
+    } finally {
+      this.scanner.captureRows = false;
+    }
   }
 
   ping(): Promise<InternalResult> {

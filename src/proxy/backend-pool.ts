@@ -87,30 +87,31 @@ export class BackendPool {
     this.reaper.unref();
   }
 
-  /** A ready idle connection, synchronously, or null (hot path: no promise). */
-  tryAcquire(keyString: string, now: number): BackendConnection | null {
+  /**
+   * A ready idle connection, synchronously, or null (hot path: no promise). `noSchema`: only a
+   * connection with no default database will do (a session without one must not find another
+   * session's tables; no command takes a connection's database away).
+   */
+  tryAcquire(keyString: string, now: number, noSchema = false): BackendConnection | null {
     const list = this.idle.get(keyString);
     if (list === undefined) return null;
-    while (list.length > 0) {
-      const conn = list.pop()!;
-      if (conn.state !== BackendState.IDLE) continue;
-      if (now - conn.lastUsedAt > this.opts.pingAfterIdleMs) {
-        // Long idle: may have been closed by the server's wait_timeout. Checked asynchronously.
-        list.push(conn);
-        return null;
-      }
-      conn.state = BackendState.LEASED;
-      return conn;
+    const conn = takeIdle(list, noSchema);
+    if (conn === null) return null;
+    if (now - conn.lastUsedAt > this.opts.pingAfterIdleMs) {
+      // Long idle: may have been closed by the server's wait_timeout. Checked asynchronously.
+      list.push(conn);
+      return null;
     }
-    return null;
+    conn.state = BackendState.LEASED;
+    return conn;
   }
 
   async acquire(req: AcquireRequest): Promise<BackendConnection> {
     if (this.closed) throw new RwsplitError("SHUTTING_DOWN");
     const list = this.idle.get(req.keyString);
-    while (list !== undefined && list.length > 0) {
-      const conn = list.pop()!;
-      if (conn.state !== BackendState.IDLE) continue;
+    for (;;) {
+      const conn = list === undefined ? null : takeIdle(list, req.schema === null);
+      if (conn === null) break;
       conn.state = BackendState.LEASED;
       if (Date.now() - conn.lastUsedAt > this.opts.pingAfterIdleMs) {
         // mysqljs/mysql #1816: a pooled connection killed by wait_timeout must not reach a client.
@@ -187,7 +188,7 @@ export class BackendPool {
       return;
     }
     conn.lastUsedAt = Date.now();
-    const w = this.waiters.length > 0 ? this.takeWaiter(keyString) : null;
+    const w = this.waiters.length > 0 ? this.takeWaiter(keyString, conn.schema === null) : null;
     if (w !== null) {
       conn.state = BackendState.LEASED;
       w.resolve(conn);
@@ -207,8 +208,11 @@ export class BackendPool {
     if (this.waiters.length > 0) this.serveWaiters();
   }
 
-  private takeWaiter(keyString: string): Waiter | null {
-    const i = this.waiters.findIndex((w) => w.req.keyString === keyString);
+  /** The first waiter this connection can serve (one with a default database, or none: `noSchema`). */
+  private takeWaiter(keyString: string, noSchema: boolean): Waiter | null {
+    const i = this.waiters.findIndex(
+      (w) => w.req.keyString === keyString && (noSchema || w.req.schema !== null),
+    );
     if (i < 0) return null;
     const [w] = this.waiters.splice(i, 1);
     clearTimeout(w!.timer);
@@ -300,4 +304,23 @@ export class BackendPool {
     this.close();
     for (const c of [...this.all]) c.destroy();
   }
+}
+
+/**
+ * The most recently used idle connection of `list` (taken out), skipping closed ones; with
+ * `noSchema`, the most recent one with no default database, the others left in place.
+ */
+function takeIdle(list: BackendConnection[], noSchema: boolean): BackendConnection | null {
+  for (let i = list.length - 1; i >= 0; i--) {
+    const conn = list[i]!;
+    if (conn.state !== BackendState.IDLE) {
+      list.splice(i, 1);
+      continue;
+    }
+    if (noSchema && conn.schema !== null) continue;
+    if (i === list.length - 1) list.pop();
+    else list.splice(i, 1);
+    return conn;
+  }
+  return null;
 }

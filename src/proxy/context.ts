@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
 import type { StatementSample } from "../digests/sample.js";
 import type { AcquireRequest, BackendPool } from "./backend-pool.js";
+import type { ServerDefaults } from "./server-defaults.js";
 import type { Upstreams } from "./upstreams.js";
 import type { UserDirectory } from "./user-directory.js";
 
@@ -76,6 +77,8 @@ export interface ProxyContext {
   readonly logger: Logger;
   readonly hooks: SessionHooks;
   serverVersion(): string;
+  /** What a new session starts with on the primary (session tracking, idle timeouts, ...). */
+  serverDefaults(): ServerDefaults;
   nextConnectionId(): number;
   /** The live session with this connection id (the one its handshake announced), for KILL. */
   session(connectionId: number): SessionHandle | undefined;

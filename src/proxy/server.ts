@@ -7,6 +7,7 @@ import { AccountLoader } from "./accounts/account-loader.js";
 import { HostNames } from "./accounts/host-names.js";
 import { connectBackend } from "./backend-login.js";
 import type { ProxyContext, SessionHooks, TlsContext } from "./context.js";
+import { MARIADB_DEFAULTS, readServerDefaults, type ServerDefaults } from "./server-defaults.js";
 import { ClientSession } from "./session/client-session.js";
 import { NodeTransport } from "./session/node-transport.js";
 import { Upstreams } from "./upstreams.js";
@@ -42,6 +43,7 @@ export class ProxyServer {
   private draining = false;
   private listening = false;
   private serverVersion = FALLBACK_VERSION;
+  private serverDefaults: ServerDefaults = MARIADB_DEFAULTS;
   private readonly ctx: ProxyContext;
   /** The stall watchdog's timer (issue #19), while listening. */
   private watchdog: NodeJS.Timeout | null = null;
@@ -78,6 +80,7 @@ export class ProxyServer {
       logger: opts.logger,
       hooks: opts.hooks ?? NO_HOOKS,
       serverVersion: () => this.serverVersion,
+      serverDefaults: () => this.serverDefaults,
       nextConnectionId: () => this.nextConnectionId++,
       session: (id) => this.sessions.get(id),
       draining: () => this.draining,
@@ -129,7 +132,7 @@ export class ProxyServer {
 
   /**
    * Clients check the server version for features (and "5.5.5-" tells MySQL clients it is
-   * MariaDB): announce the primary's own version string.
+   * MariaDB): announce the primary's own version string. Its defaults for new sessions too.
    */
   private async learnServerVersion(): Promise<void> {
     const { primary } = this.opts.config.backends;
@@ -147,6 +150,7 @@ export class ProxyServer {
         connectTimeoutMs: this.opts.config.pool.connectTimeoutMs,
       });
       this.serverVersion = conn.serverVersion;
+      this.serverDefaults = await readServerDefaults(conn);
       conn.quit();
     } catch (e) {
       this.opts.logger.warn(

@@ -9,6 +9,7 @@ import { encodeHandshakeResponse41 } from "../../src/protocol/packets/handshake-
 import { decodeHandshakeV10 } from "../../src/protocol/packets/handshake-v10.js";
 import { decodeOk, type OkPacket } from "../../src/protocol/packets/ok.js";
 import type { ProxyContext, SessionHandle } from "../../src/proxy/context.js";
+import { MARIADB_DEFAULTS } from "../../src/proxy/server-defaults.js";
 import { ClientSession } from "../../src/proxy/session/client-session.js";
 import { Upstreams } from "../../src/proxy/upstreams.js";
 import { UserDirectory } from "../../src/proxy/user-directory.js";
@@ -68,6 +69,7 @@ export class SessionHarness {
         onRelayStall: () => r.stalls++,
       },
       serverVersion: () => "10.11.0-MariaDB-scripted",
+      serverDefaults: () => MARIADB_DEFAULTS,
       nextConnectionId: () => this.nextId++,
       session: (id) => this.sessions.get(id),
       draining: () => false,

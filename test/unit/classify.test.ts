@@ -37,7 +37,10 @@ const reads: Case[] = [
   ["SHOW TABLES", "read", []],
   ["show full tables from db like 'a%'", "read", []],
   ["SHOW CREATE TABLE t", "read", []],
-  ["SHOW VARIABLES LIKE 'max%'", "read", []],
+  ["SHOW VARIABLES LIKE 'max%'", "read", ["READS_TRACKING"]],
+  ["SHOW SESSION VARIABLES LIKE 'session_track%'", "read", ["READS_TRACKING"]],
+  ["SELECT @@session_track_state_change", "read", ["READS_TRACKING"]],
+  ["SELECT @@SESSION.session_track_system_variables, @@sql_mode", "read", ["READS_TRACKING"]],
   ["SHOW SESSION STATUS", "read", []],
   ["SHOW DATABASES", "read", []],
   ["SHOW INDEX FROM t", "read", []],
@@ -178,7 +181,7 @@ const unknown: Case[] = [
   ["SET a", "write", ["UNKNOWN", "SET_VAR"]],
   ["SET a = 1,", "write", ["UNKNOWN", "SET_VAR"]],
   ["SET 1 = 2", "write", ["UNKNOWN"]],
-  ["SET STATEMENT max_statement_time = 1", "write", ["UNKNOWN"]],
+  ["SET STATEMENT max_statement_time = 1", "write", ["UNKNOWN", "SET_STATEMENT"]],
   ["GET SOMETHING", "write", ["UNKNOWN"]],
 ];
 
@@ -348,11 +351,15 @@ const sets: Case[] = [
   ["SET PASSWORD FOR 'u'@'h' = 'x'", "write", []],
   ["SET ROLE r1", "session", ["SESSION_STATE"]],
   ["SET DEFAULT ROLE r1 FOR u", "write", []],
-  ["SET STATEMENT max_statement_time = 10 FOR SELECT * FROM t", "read", []],
-  ["SET STATEMENT a = 1, b = 2 FOR UPDATE t SET x = 1", "write", []],
-  ["SET STATEMENT a = @v FOR SELECT 1", "read", ["USER_VAR_READ"]],
-  ["SET STATEMENT a = 1 FOR SELECT * FROM t FOR UPDATE", "write", ["LOCKING_READ"]],
-  ["SET STATEMENT sql_mode = 'x' FOR SET autocommit = 0", "session", ["AUTOCOMMIT_OFF", "SET_VAR"]],
+  ["SET STATEMENT max_statement_time = 10 FOR SELECT * FROM t", "read", ["SET_STATEMENT"]],
+  ["SET STATEMENT a = 1, b = 2 FOR UPDATE t SET x = 1", "write", ["SET_STATEMENT"]],
+  ["SET STATEMENT a = @v FOR SELECT 1", "read", ["USER_VAR_READ", "SET_STATEMENT"]],
+  ["SET STATEMENT a = 1 FOR SELECT * FROM t FOR UPDATE", "write", ["LOCKING_READ", "SET_STATEMENT"]],
+  [
+    "SET STATEMENT sql_mode = 'x' FOR SET autocommit = 0",
+    "session",
+    ["AUTOCOMMIT_OFF", "SET_VAR", "SET_STATEMENT"],
+  ],
 ];
 
 const session: Case[] = [

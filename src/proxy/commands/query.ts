@@ -10,6 +10,7 @@ import type { CommandSteps, Dispatch } from "../session/dispatch.js";
 import type { SessionPort } from "../session/session-port.js";
 import { kill } from "./kill.js";
 import { embeddedKillRefusal } from "./kill-policy.js";
+import { setSteps } from "./set.js";
 
 /** Statements that carry SQL for the server to run later: PREPARE s FROM '...', EXECUTE IMMEDIATE '...'. */
 const EMBEDS_SQL = F.PREPARE_SQL | F.EXECUTE_SQL;
@@ -28,7 +29,8 @@ export function query(s: SessionPort, pkt: Packet): void {
     s.sendError(embeddedKillRefusal(), pkt.seq + 1);
     return;
   }
-  s.run(routedDispatch(s, stmt, Command.QUERY, pkt.frame ?? toPackets(pkt.payload, pkt.seq), null));
+  const steps = setSteps(s, stmt, pkt.payload);
+  s.run(routedDispatch(s, stmt, Command.QUERY, pkt.frame ?? toPackets(pkt.payload, pkt.seq), steps));
 }
 
 /** The dispatch for classified SQL (COM_QUERY, or the statement a COM_STMT_EXECUTE runs). */
@@ -47,6 +49,6 @@ export function routedDispatch(
     label: null,
     statement: stmt,
     steps,
-    holdResponse: false,
+    holdResponse: steps?.holdsResponse === true,
   };
 }

@@ -1,11 +1,5 @@
-import { toPackets } from "../../protocol/buffer-writer.js";
-import { Command } from "../../protocol/constants/commands.js";
 import { ServerStatus } from "../../protocol/constants/server-status.js";
 import type { Packet } from "../../protocol/framing.js";
-import { ResponseKind } from "../../protocol/response-scanner.js";
-import { Pin } from "../../routing/pins.js";
-import { routeCommand } from "../../routing/router.js";
-import { dispatch } from "../session/dispatch.js";
 import type { SessionPort } from "../session/session-port.js";
 
 /**
@@ -19,15 +13,7 @@ export function resetConnection(s: SessionPort, pkt: Packet): void {
   s.cursors.clear();
   s.state.reset(s.login?.schema ?? null, s.state.multiStatements);
   s.lastStatus = ServerStatus.AUTOCOMMIT;
-  if (s.pin.bits & Pin.NO_SESSION_TRACK) {
-    // The session's state is not tracked: the connection it is tied to must reset too.
-    const bytes = toPackets(Buffer.from([Command.RESET_CONNECTION]), 0);
-    s.run(
-      dispatch(Command.RESET_CONNECTION, ResponseKind.SIMPLE, bytes, routeCommand(s.routeSession()), {
-        label: "session",
-      }),
-    );
-    return;
-  }
+  // The client's own session tracking goes back to the server's defaults too.
+  s.state.tracking = { ...s.ctx.serverDefaults().tracking, sessionTrack: s.state.tracking.sessionTrack };
   s.replyOk(pkt.seq + 1);
 }

@@ -171,15 +171,20 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   loggedIn(r: AuthResult): void {
     this.user = r.user;
     this.capabilities = r.capabilities;
-    const wireFlags = r.capabilities & (WIRE_FORMAT_CAPABILITIES | Capability.SESSION_TRACK);
+    // Backend connections always track the session (CLIENT_SESSION_TRACK); what the client asked
+    // for is in `state.tracking`, and its OK packets are rewritten to match.
+    const wireFlags = r.capabilities & WIRE_FORMAT_CAPABILITIES;
     this.login = {
       key: { user: r.user.name, wireFlags, collation: r.collation },
       keyString: `${r.user.name}\u0000${wireFlags}\u0000${r.collation}`,
       credentials: this.ctx.users.credentials(r.user),
       schema: r.schema,
     };
-    this.state = new SessionState(r.schema, (r.capabilities & Capability.MULTI_STATEMENTS) !== 0);
-    if (!(r.capabilities & Capability.SESSION_TRACK)) this.pin.bits |= Pin.NO_SESSION_TRACK;
+    const tracking = {
+      ...this.ctx.serverDefaults().tracking,
+      sessionTrack: (r.capabilities & Capability.SESSION_TRACK) !== 0,
+    };
+    this.state = new SessionState(r.schema, (r.capabilities & Capability.MULTI_STATEMENTS) !== 0, tracking);
     this.phase = SessionPhase.IDLE;
     this.transport.write(encodeOk(r.okSeq, { status: this.lastStatus }, this.capabilities));
   }
@@ -235,7 +240,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   unpin(discard: boolean): void {
     const pool = this.pin.pool;
     const conn = this.pin.letGo();
-    this.pin.bits &= Pin.NO_SESSION_TRACK;
+    this.pin.bits = 0;
     // Cursors live on the pinned connection: released or lost, they are gone.
     this.cursors.clear();
     if (conn === null || conn.state === "closed") return;

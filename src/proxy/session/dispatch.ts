@@ -30,6 +30,15 @@ export interface CommandSteps {
    */
   bytesFor?(conn: BackendConnection): Buffer | null;
   prepareOn?(conn: BackendConnection): Promise<void>;
+  /** Before the statement is sent on `conn` (after the session state is synced there). */
+  before?(conn: BackendConnection): Promise<void>;
+  /**
+   * After the response, before the connection is let go or the client's next command is read:
+   * what the statement changed that the proxy must learn from `conn` (variables read back).
+   */
+  settle?(conn: BackendConnection, outcome: StatementOutcome): Promise<void>;
+  /** Hold the whole response back until it ends (and `heldResponse` rewrites it). */
+  readonly holdsResponse?: boolean;
   /** The response was held back whole (`holdResponse`): what the client gets instead. */
   heldResponse?(held: Buffer, conn: BackendConnection, prepared: PrepareOkInfo | null): Buffer;
   /** After the response: the session's pin bits given what it said (cursors open or close). */

@@ -88,7 +88,7 @@ export class Lease {
     const pool = this.pool!;
     if (pin.conn !== null && pin.pool === pool) return pin.conn.state === "closed" ? null : pin.conn;
     const key = s.login!.keyString;
-    const conn = pool.tryAcquire(key, Date.now());
+    const conn = pool.tryAcquire(key, Date.now(), s.state.schema === null);
     if (conn === null) return null;
     if (inSync(conn, s.state)) return conn;
     pool.release(conn, key);
@@ -172,7 +172,7 @@ export class Lease {
     if (pin.conn !== null && pin.pool === pool) {
       if (pin.conn.state !== "closed") return pin.conn;
       const primaryChanged = pin.tookPrimary && pin.pool !== s.ctx.upstreams.primary;
-      const lost = pin.bits & ~(Pin.NO_SESSION_TRACK | Pin.LOCAL_INFILE);
+      const lost = pin.bits & ~Pin.LOCAL_INFILE;
       s.unpin(true);
       if (lost !== 0) throw lostPinError(lost, primaryChanged);
       if (primaryChanged) {

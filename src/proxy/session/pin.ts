@@ -3,7 +3,7 @@ import type { BackendConnection } from "../backend-connection.js";
 import type { BackendPool } from "../backend-pool.js";
 
 /** Pin bits that mean nothing lives on the connection itself (it may go back to a pool). */
-const NO_CONNECTION_STATE = Pin.NO_SESSION_TRACK | Pin.LOCAL_INFILE;
+const NO_CONNECTION_STATE = Pin.LOCAL_INFILE;
 /** Pin bits a READ ONLY transaction on a replica may hold there. */
 export const REPLICA_PINS = Pin.TRANSACTION | Pin.CURSOR | NO_CONNECTION_STATE;
 

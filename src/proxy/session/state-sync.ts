@@ -23,7 +23,7 @@ export class BackendStatementError extends RwsplitError {
 /** Whether `conn` already holds `s`'s schema, variables and options (no round trip needed). */
 export function inSync(conn: BackendConnection, s: SessionState): boolean {
   if (conn.syncedOwner === s && conn.syncedVersion === s.version) return true;
-  if (conn.schema !== s.schema && s.schema !== null) return false;
+  if (conn.schema !== s.schema) return false;
   if (conn.multiStatements !== s.multiStatements) return false;
   if (conn.vars.size !== s.vars.size) return false;
   for (const [k, v] of s.vars) if (conn.vars.get(k) !== v) return false;
@@ -45,6 +45,14 @@ export async function syncConnection(
     conn.lastInsertId = s.lastInsertId;
   }
   if (conn.syncedOwner === s && conn.syncedVersion === s.version) return;
+  if (s.schema === null && conn.schema !== null) {
+    // No command takes a connection's default database away: the pool gives such sessions
+    // connections without one (backend-pool.ts takeIdle), so this is a bug if it ever shows.
+    throw new RwsplitError(
+      "NO_BACKEND",
+      `a connection in schema ${conn.schema} was leased to a session with none`,
+    );
+  }
   if (s.schema !== null && conn.schema !== s.schema) {
     const payload = Buffer.concat([Buffer.from([Command.INIT_DB]), Buffer.from(s.schema, "utf8")]);
     const r = await conn.command(payload);

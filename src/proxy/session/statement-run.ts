@@ -1,14 +1,17 @@
 import { CLIENT_ERRORS, clientErrorFor, RwsplitError } from "../../errors.js";
 import { ServerStatus } from "../../protocol/constants/server-status.js";
+import { packet } from "../../protocol/framing.js";
 import { decodeOk } from "../../protocol/packets/ok.js";
+import { eofForClient, okForClient } from "../../protocol/packets/ok-for-client.js";
 import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
 import { Captured, NOT_DONE } from "../../protocol/response-scanner.js";
 import { Pin } from "../../routing/pins.js";
 import { replicaMaySend } from "../../routing/router.js";
+import { StatementFlag as F, hasFlag } from "../../routing/statement-flags.js";
 import type { BackendConnection, RelaySink } from "../backend-connection.js";
 import type { BackendPool } from "../backend-pool.js";
 import type { RunningStatement } from "../context.js";
-import type { Dispatch, PrepareOkInfo } from "./dispatch.js";
+import type { Dispatch, PrepareOkInfo, StatementOutcome } from "./dispatch.js";
 import { Lease } from "./lease.js";
 import { dropCursorsOn, placeAfter } from "./placement.js";
 import type { SessionPort } from "./session-port.js";
@@ -22,6 +25,13 @@ export interface RunHost extends SessionPort {
   statementDone(): void;
   /** The server asked for the client's LOCAL INFILE data: client packets go to the backend. */
   enterInfile(): void;
+}
+
+/** A captured OK/EOF the client gets rewritten: where it lies in the chunk (at -1: begun in `withheld`). */
+interface Edit {
+  at: number;
+  end: number;
+  payload: Buffer;
 }
 
 /** Pin bits recomputed from the server's status flags after every statement. */
@@ -48,6 +58,13 @@ export class StatementRun implements RelaySink {
   private errno = 0;
   /** When the stall watchdog first saw this run paused with a writable client (0: not seen). */
   private stalledSince = 0;
+  /** OK/EOF packets of the chunk being relayed that the client gets as its own session would. */
+  private readonly edits: Edit[] = [];
+  /**
+   * The start of a packet the proxy reads that the last chunk did not hold whole, kept back until
+   * it is (it may be rewritten); never more than one small packet.
+   */
+  private withheld: Buffer | null = null;
 
   constructor(private readonly host: RunHost) {
     this.lease = new Lease(host);
@@ -63,6 +80,9 @@ export class StatementRun implements RelaySink {
     this.stalledSince = 0;
     this.held = d.holdResponse ? [] : null;
     this.prepared = null;
+    this.edits.length = 0;
+    this.withheld = null;
+    host.state.reported.clear();
     const plan = d.plan;
     const refusal = plan.target === "refuse" ? plan.error : this.lease.choose(plan, d.label);
     if (refusal !== null) {
@@ -81,7 +101,7 @@ export class StatementRun implements RelaySink {
       return;
     }
     const ready = lease.ready();
-    if (ready !== null) {
+    if (ready !== null && d.steps?.before === undefined) {
       const lastId = d.statement?.usesLastInsertId === true && ready.lastInsertId !== host.state.lastInsertId;
       const bytes = lastId ? null : d.steps?.bytesFor !== undefined ? d.steps.bytesFor(ready) : d.bytes;
       if (bytes !== null) {
@@ -106,6 +126,7 @@ export class StatementRun implements RelaySink {
       await syncConnection(conn, host.state, d.statement?.usesLastInsertId === true);
       let bytes = d.bytes;
       const steps = d.steps;
+      if (steps?.before !== undefined) await steps.before(conn);
       if (steps?.bytesFor !== undefined) {
         let b = steps.bytesFor(conn);
         if (b === null) {
@@ -182,7 +203,11 @@ export class StatementRun implements RelaySink {
     } else if (data.length > 0 && !host.isClosed()) {
       this.forwarded = true;
       const t = host.transport;
-      const flushed = t.write(data);
+      const plain = this.edits.length === 0 && this.withheld === null;
+      const flushed =
+        plain && (end !== NOT_DONE || conn.scanner.pendingFrom < 0)
+          ? t.write(data)
+          : this.relayEdited(conn, data, end);
       // Not written through at once: the transport holds on to `data` until it is.
       if (t.pendingBytes > 0) conn.lendReadBuffer();
       // Backpressure: a slow client pauses the backend instead of the proxy buffering rows.
@@ -197,7 +222,49 @@ export class StatementRun implements RelaySink {
     this.finish(conn);
   }
 
-  onPacket(type: Captured, payload: Buffer, _at: number): void {
+  /**
+   * A chunk with packets to rewrite, or whose end holds the start of a packet that may need it:
+   * the bytes in between go as views of the chunk, the rewritten packets in their place.
+   */
+  private relayEdited(conn: BackendConnection, data: Buffer, end: number): boolean {
+    const t = this.host.transport;
+    const edits = this.edits;
+    let flushed = true;
+    let pos = 0;
+    let i = 0;
+    const pending = end === NOT_DONE ? conn.scanner.pendingFrom : -1;
+    const before = this.withheld;
+    this.withheld = null;
+    if (before !== null) {
+      if (edits.length > 0 && edits[0]!.at < 0) {
+        flushed = t.write(packet(before[3]!, edits[0]!.payload));
+        pos = edits[0]!.end;
+        i = 1;
+      } else if (pending === 0 && edits.length === 0) {
+        // Still not whole (or whole, with the next one begun at once): keep it all back.
+        this.withheld = Buffer.concat([before, data]);
+        return true;
+      } else {
+        flushed = t.write(before);
+      }
+    }
+    for (; i < edits.length; i++) {
+      const e = edits[i]!;
+      if (e.at > pos) flushed = t.write(data.subarray(pos, e.at)) && flushed;
+      flushed = t.write(packet(data[e.at + 3]!, e.payload)) && flushed;
+      pos = e.end;
+    }
+    edits.length = 0;
+    if (pending >= pos) {
+      if (pending > pos) flushed = t.write(data.subarray(pos, pending)) && flushed;
+      this.withheld = Buffer.from(data.subarray(pending));
+    } else if (pos < data.length) {
+      flushed = t.write(data.subarray(pos)) && flushed;
+    }
+    return flushed;
+  }
+
+  onPacket(type: Captured, payload: Buffer, at: number): void {
     const conn = this.conn;
     if (conn === null) return;
     const host = this.host;
@@ -205,14 +272,20 @@ export class StatementRun implements RelaySink {
       host.lastStatus = conn.scanner.status;
       if (payload[0] === 0x00 || host.lastStatus & ServerStatus.SESSION_STATE_CHANGED)
         this.trackOk(conn, payload);
+      if (this.held === null) this.edit(okForClient(payload, host.state.tracking), at, conn);
     } else if (type === Captured.EOF) {
       host.lastStatus = conn.scanner.status;
+      if (this.held === null) this.edit(eofForClient(payload, host.state.tracking), at, conn);
     } else if (type === Captured.ERR) {
       this.errno = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
     } else if (type === Captured.PREPARE_OK && this.held !== null) {
       const ok = decodeStmtPrepareOk(payload);
       this.prepared = { backendId: ok.statementId, numColumns: ok.numColumns, numParams: ok.numParams };
     }
+  }
+
+  private edit(payload: Buffer | null, at: number, conn: BackendConnection): void {
+    if (payload !== null) this.edits.push({ at, end: conn.scanner.packetEnd, payload });
   }
 
   /** Reads what an OK packet says about the session: last insert id, tracked state changes. */
@@ -229,7 +302,9 @@ export class StatementRun implements RelaySink {
     }
     if (ok.sessionState.length === 0) return;
     const before = state.version;
-    if (state.apply(ok.sessionState)) host.pin.bits |= Pin.UNTRACKED_STATE;
+    const statement = this.d?.statement;
+    const variables = statement == null || !hasFlag(statement.flags, F.SET_STATEMENT);
+    if (state.apply(ok.sessionState, variables)) host.pin.bits |= Pin.UNTRACKED_STATE;
     // The connection made the change itself: it is in sync with the new state.
     if (state.version !== before) markSynced(conn, state);
   }
@@ -280,7 +355,6 @@ export class StatementRun implements RelaySink {
     const pool = lease.pool!;
     this.conn = null;
     this.d = null;
-    if (this.held !== null) this.flushHeld(conn, d);
     const status = host.lastStatus;
     let pins = host.pin.bits & ~STATUS_PINS;
     if (status & ServerStatus.IN_TRANS) pins |= Pin.TRANSACTION;
@@ -306,7 +380,42 @@ export class StatementRun implements RelaySink {
       this.errno,
       host.sample, // digest:
     );
+    if (d.steps?.settle !== undefined) {
+      void this.settle(conn, pool, d, { status, errno: this.errno });
+      return;
+    }
+    if (this.held !== null) this.flushHeld(conn, d);
     placeAfter(host, conn, pool, d.plan, pins);
+    host.statementDone();
+  }
+
+  /**
+   * What the statement changed that rwsplit learns from the connection itself (variables read
+   * back), before the client hears the end (a held response) or its next command is read.
+   * `conn` stays this run's until then, so that a client hanging up closes it.
+   */
+  private async settle(
+    conn: BackendConnection,
+    pool: BackendPool,
+    d: Dispatch,
+    outcome: StatementOutcome,
+  ): Promise<void> {
+    const host = this.host;
+    this.conn = conn;
+    try {
+      await d.steps!.settle!(conn, outcome);
+    } catch (e) {
+      // What the statement left on the connection is unknown: the session stays there.
+      host.ctx.logger.warn(
+        { session: host.connectionId, err: (e as Error).message },
+        "could not read back session state",
+      );
+      host.pin.bits |= Pin.UNTRACKED_STATE;
+    }
+    if (this.conn !== conn) return; // the session closed meanwhile (abandon() closed conn)
+    this.conn = null;
+    if (this.held !== null) this.flushHeld(conn, d);
+    placeAfter(host, conn, pool, d.plan, host.pin.bits);
     host.statementDone();
   }
 
