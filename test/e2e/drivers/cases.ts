@@ -17,6 +17,8 @@ export const CASES = {
   user_variables: "SET @a, @b; read them back in later statements; @c := in a SELECT",
   prepared_null_binary:
     "server-side prepared INSERT/SELECT with NULL, every byte 0x00-0xFF, 4-byte UTF-8, doubles, datetimes; re-executed",
+  prepared_per_database:
+    "the same prepared SELECT in 16 fresh sessions alternating between two databases (table pdb in both, made by the harness): each reads its own",
   json_column: "a JSON column read as the driver types it (text and binary protocol), JSON_EXTRACT, JSON_SET",
   stored_procedure:
     "CALL of a procedure with two result sets and an OUT parameter (and the driver's OUT API)",

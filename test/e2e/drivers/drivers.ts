@@ -86,6 +86,14 @@ const CAUSE = {
     'with statement id 0xFFFFFFFF ("the statement just prepared"); rwsplit looks the id up in its own ' +
     "statement map (client-session.ts execute), finds nothing and answers its own ERR 1243 (HY000) " +
     '"Unknown prepared statement handler (4294967295) given to COM_STMT_EXECUTE" for every execute()',
+  stmtCacheAcrossDatabases:
+    "rwsplit caches server-side statements per backend connection by SQL text alone " +
+    "(prepared-statements.ts rememberOnConnection: conn.statements keyed by sql): the client's " +
+    "COM_STMT_PREPARE runs on the primary, the EXECUTE of the read on a replica connection that already " +
+    "holds the same SQL, prepared there by an earlier session in the other database, and reuses it " +
+    "(client-session.ts execute/executeOn). MariaDB runs a prepared statement in the database it was " +
+    "prepared in: a session in db2 gets db's row and DATABASE() = db, and the reverse, with no error " +
+    "(another database's data; after that database is dropped, 1146 \"Table 'olddb.t' doesn't exist\")",
   noBulk:
     "#14 bulk: rwsplit does not offer MARIADB_CLIENT_STMT_BULK_OPERATIONS, so batch() falls back to " +
     "pipelined COM_STMT_EXECUTEs: 100 results of 1 row instead of the bulk's [1, 99], and the batch with a " +
@@ -115,7 +123,7 @@ export const DRIVERS: DriverSpec[] = [
   {
     id: "mysqli",
     title: "PHP mysqli",
-    cases: [...COMMON, "change_user", "change_user_unlisted", "compression"],
+    cases: [...COMMON, "prepared_per_database", "change_user", "change_user_unlisted", "compression"],
     fails: {
       connect_unlisted: CAUSE.unlistedLogin,
       change_user_unlisted: CAUSE.unlistedChangeUser,
@@ -128,7 +136,7 @@ export const DRIVERS: DriverSpec[] = [
   {
     id: "pdo",
     title: "PHP PDO (server-side prepares)",
-    cases: [...COMMON, "compression"],
+    cases: [...COMMON, "prepared_per_database", "compression"],
     fails: {
       connect_unlisted: CAUSE.unlistedLogin,
       compression: CAUSE.mysqlndCompress,
@@ -140,8 +148,9 @@ export const DRIVERS: DriverSpec[] = [
   {
     id: "perlmysql",
     title: "Perl DBD::mysql",
-    cases: [...COMMON, "compression"],
+    cases: [...COMMON, "prepared_per_database", "compression"],
     fails: {
+      prepared_per_database: CAUSE.stmtCacheAcrossDatabases,
       connect_unlisted: CAUSE.unlistedLogin,
       compression: CAUSE.noCompress,
       session_settings: CAUSE.settingsLost,
@@ -151,8 +160,9 @@ export const DRIVERS: DriverSpec[] = [
   {
     id: "perlmariadb",
     title: "Perl DBD::MariaDB",
-    cases: [...COMMON, "compression"],
+    cases: [...COMMON, "prepared_per_database", "compression"],
     fails: {
+      prepared_per_database: CAUSE.stmtCacheAcrossDatabases,
       connect_unlisted: CAUSE.unlistedLogin,
       compression: CAUSE.noCompress,
       session_settings: CAUSE.settingsLost,
@@ -162,8 +172,9 @@ export const DRIVERS: DriverSpec[] = [
   {
     id: "connj",
     title: "MariaDB Connector/J",
-    cases: [...COMMON, "reset_connection", "compression"],
+    cases: [...COMMON, "prepared_per_database", "reset_connection", "compression"],
     fails: {
+      prepared_per_database: CAUSE.stmtCacheAcrossDatabases,
       connect_unlisted: CAUSE.unlistedLogin,
       compression: CAUSE.noCompress,
       session_settings: CAUSE.settingsLost,
@@ -176,6 +187,7 @@ export const DRIVERS: DriverSpec[] = [
     title: "MariaDB Connector/Node.js",
     cases: [
       ...COMMON,
+      "prepared_per_database",
       "reset_connection",
       "change_user",
       "change_user_unlisted",
@@ -188,6 +200,7 @@ export const DRIVERS: DriverSpec[] = [
       "json_typecast",
     ],
     fails: {
+      prepared_per_database: CAUSE.stmtCacheAcrossDatabases,
       last_insert_id: CAUSE.executeMinusOne,
       temporary_table: CAUSE.executeMinusOne,
       user_variables: CAUSE.executeMinusOne,
@@ -220,6 +233,7 @@ export const DRIVERS: DriverSpec[] = [
     title: "mysql2",
     cases: [
       ...COMMON,
+      "prepared_per_database",
       "reset_connection",
       "change_user",
       "change_user_unlisted",
@@ -227,6 +241,7 @@ export const DRIVERS: DriverSpec[] = [
       "server_status",
     ],
     fails: {
+      prepared_per_database: CAUSE.stmtCacheAcrossDatabases,
       json_column: CAUSE.jsonNoExtMetadata,
       change_user_unlisted: CAUSE.unlistedChangeUser,
       connect_unlisted: CAUSE.unlistedLogin,

@@ -18,6 +18,8 @@ import { type DriverTarget, type Transcript, targetEnv } from "./transcript.js";
 export const UNLISTED = { user: "drv_unlisted", password: "unlisted-pass" } as const;
 /** Every run's databases start with this; the unlisted account is granted `drvm%`.*. */
 const DB_PREFIX = "drvm";
+/** rwsplit's pool.idle_timeout for the matrix. */
+const IDLE_MS = 500;
 
 export interface DriverSpec {
   /** Short id, used in database names: [a-z0-9]. */
@@ -56,11 +58,13 @@ export async function startMatrix(): Promise<Matrix> {
   let app: TestApp | undefined;
   const relays: CountingRelay[] = [];
   try {
-    app = await startApp(
-      testConfig(sandbox.primary, sandbox.replicas, {
-        admin: { listen: { host: "127.0.0.1", port: 0 }, enabled: true },
-      }),
-    );
+    const config = testConfig(sandbox.primary, sandbox.replicas, {
+      admin: { listen: { host: "127.0.0.1", port: 0 }, enabled: true },
+    });
+    // Idle backend connections go within half a second, so each driver's run through rwsplit
+    // starts with empty pools (see `emptyPools`).
+    config.pool = { ...config.pool, idleTimeoutMs: IDLE_MS };
+    app = await startApp(config);
     const root = await sandbox.connect(sandbox.primary);
     await root.query(`CREATE USER '${UNLISTED.user}'@'%' IDENTIFIED BY '${UNLISTED.password}'`);
     await root.query(`GRANT ALL PRIVILEGES ON \`${DB_PREFIX}%\`.* TO '${UNLISTED.user}'@'%'`);
@@ -84,8 +88,15 @@ export async function startMatrix(): Promise<Matrix> {
     const db2 = `${db}_b`;
     const root = await sandbox.connect(sandbox.primary);
     try {
-      await root.query(`CREATE DATABASE \`${db}\``);
-      await root.query(`CREATE DATABASE \`${db2}\``);
+      for (const [name, v] of [
+        [db, "first"],
+        [db2, "second"],
+      ] as const) {
+        await root.query(`CREATE DATABASE \`${name}\``);
+        // The prepared_per_database case's table: the same name in both databases.
+        await root.query(`CREATE TABLE \`${name}\`.pdb (id INT PRIMARY KEY, v VARCHAR(20))`);
+        await root.query(`INSERT INTO \`${name}\`.pdb VALUES (1, '${v}')`);
+      }
       // The run's first reads through rwsplit may go to a replica: it must know the databases.
       await sandbox.waitForReplicas();
       const endpoint = via === "direct" ? sandbox.primary : proxy;
@@ -110,6 +121,7 @@ export async function startMatrix(): Promise<Matrix> {
       const transcript = normalise(await driver.run(target), target);
       const ms = Math.round(performance.now() - t0);
       const after = await replicaStatements(adminUrl);
+      if (via === "rwsplit") await emptyPools(adminUrl);
       const delta: Record<string, number> = {};
       for (const [k, v] of Object.entries(after)) delta[k] = v - (before[k] ?? 0);
       return { transcript, ms, compressedBytes: relay.bytesDown, replicaStatements: delta };
@@ -136,6 +148,24 @@ async function replicasServing(app: TestApp, replicas: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error("the replicas never looked fresh to rwsplit's monitor");
+}
+
+/**
+ * Waits until rwsplit holds no backend connection (GET /backends, every pool's `open` 0). Pooled
+ * connections carry what earlier sessions left on them (state rwsplit does not know about, its
+ * per-connection cache of prepared statements): without this, one driver's run would change the
+ * next one's results, and which of them depends on which connection a statement happens to get.
+ * Those leaks are cases of their own (session_settings, prepared_per_database), within one run.
+ */
+async function emptyPools(adminUrl: string): Promise<void> {
+  const deadline = Date.now() + 20 * IDLE_MS;
+  for (;;) {
+    const body = (await (await fetch(`${adminUrl}/backends`)).json()) as {
+      backends: { pool: { open: number } }[];
+    };
+    if (body.backends.every((b) => b.pool.open === 0) || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** rwsplit_queries_total{route="replica"} per backend, from GET /metrics. */

@@ -135,7 +135,7 @@ public class Matrix {
   static Connection connect(Map<String, String> o) throws SQLException {
     String host = o.getOrDefault("host", E.get("RW_HOST"));
     String port = o.getOrDefault("port", E.get("RW_PORT"));
-    String url = "jdbc:mariadb://" + host + ":" + port + "/" + E.get("RW_DB")
+    String url = "jdbc:mariadb://" + host + ":" + port + "/" + o.getOrDefault("db", E.get("RW_DB"))
         // useResetConnection (reset() sends COM_RESET_CONNECTION) must not be combined with server prepares.
         + (o.containsKey("reset") ? "?useResetConnection=true&useServerPrepStmts=false" : "?useServerPrepStmts=true")
         + "&connectTimeout=30000&socketTimeout=" + o.getOrDefault("socketTimeout", "20000")
@@ -327,6 +327,17 @@ public class Matrix {
       x(c, "null-safe compare", "SELECT COUNT(*) AS c FROM ps WHERE s <=> ?", (Object) null);
       x(c, "binary echo", "SELECT ? AS p, HEX(?) AS h", new byte[] {0, (byte) 255, 0}, new byte[] {0, (byte) 255, 0});
     }));
+
+    all.put("prepared_per_database", () -> {
+      // Fresh sessions, one after the other, alternating databases, each a read (for a replica).
+      for (int i = 0; i < 16; i++) {
+        final int n = i;
+        withConn(Map.of("db", E.get(i % 2 == 0 ? "RW_DB" : "RW_DB2")), c -> {
+          x(c, "session " + n, "SELECT v, DATABASE() AS d FROM pdb WHERE id = ?", 1);
+        });
+      }
+      return null;
+    });
 
     all.put("json_column", () -> withConn(c -> {
       q(c, "CREATE TABLE js (id INT PRIMARY KEY, doc JSON)");

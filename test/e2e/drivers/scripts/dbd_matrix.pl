@@ -72,7 +72,8 @@ sub connect_db {
     my (%o) = @_;
     my $host = $o{host} // $E{RW_HOST};
     my $port = $o{port} // $E{RW_PORT};
-    my $dsn = "DBI:$DRIVER:database=$E{RW_DB};host=$host;port=$port;${P}_connect_timeout=30;"
+    my $db = $o{db} // $E{RW_DB};
+    my $dsn = "DBI:$DRIVER:database=$db;host=$host;port=$port;${P}_connect_timeout=30;"
       . "${P}_read_timeout=" . ($o{read_timeout} // 20) . ";${P}_write_timeout=20";
     $dsn .= ";${P}_compression=1" if $o{compress};
     my %attr = (RaiseError => 1, PrintError => 0, AutoCommit => 1);
@@ -236,6 +237,16 @@ push @CASES, prepared_null_binary => sub {
         pq($c, 'null-safe compare', 'SELECT COUNT(*) AS c FROM ps WHERE s <=> ?', undef);
         pq($c, 'binary echo', 'SELECT ? AS p, HEX(?) AS h', [ "\x00\xff\x00", SQL_VARBINARY ], [ "\x00\xff\x00", SQL_VARBINARY ]);
     });
+};
+
+push @CASES, prepared_per_database => sub {
+    # Fresh sessions, one after the other, alternating databases, each a read (for a replica).
+    for my $i (0 .. 15) {
+        with_conn(sub {
+            my ($c) = @_;
+            pq($c, "session $i", 'SELECT v, DATABASE() AS d FROM pdb WHERE id = ?', 1);
+        }, db => $i % 2 ? $E{RW_DB2} : $E{RW_DB});
+    }
 };
 
 push @CASES, json_column => sub {

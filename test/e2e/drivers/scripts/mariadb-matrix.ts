@@ -49,6 +49,15 @@ export async function runMariadb(
     }
   };
   const ok = (p: Promise<unknown>) => p.then(() => "ok");
+  /** prepare() + execute + close: waits for the PREPARE's answer, unlike execute(). */
+  const prepared = async (c: Conn, sql: string, params: unknown[]) => {
+    const p = await c.prepare(sql);
+    try {
+      return await p.execute(params);
+    } finally {
+      p.close();
+    }
+  };
 
   await rec.run("crud_utf8mb4", () =>
     withConn(async (c) => {
@@ -156,6 +165,20 @@ export async function runMariadb(
       ]);
     }),
   );
+
+  await rec.run("prepared_per_database", async () => {
+    // Fresh sessions, one after the other, alternating databases, each a read (for a replica).
+    for (let i = 0; i < 16; i++) {
+      await withConn(
+        async (c) => {
+          await rec.step(`session ${i}`, () =>
+            prepared(c, "SELECT v, DATABASE() AS d FROM pdb WHERE id = ?", [1]),
+          );
+        },
+        { database: i % 2 === 0 ? t.db : t.db2 },
+      );
+    }
+  });
 
   await rec.run("json_column", () =>
     withConn(async (c) => {

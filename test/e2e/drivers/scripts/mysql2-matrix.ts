@@ -167,6 +167,18 @@ export async function runMysql2(
     }),
   );
 
+  await rec.run("prepared_per_database", async () => {
+    // Fresh sessions, one after the other, alternating databases, each a read (for a replica).
+    for (let i = 0; i < 16; i++) {
+      await withConn(
+        async (c) => {
+          await x(c, `session ${i}`, "SELECT v, DATABASE() AS d FROM pdb WHERE id = ?", [1]);
+        },
+        { database: i % 2 === 0 ? t.db : t.db2 },
+      );
+    }
+  });
+
   await rec.run("json_column", () =>
     withConn(async (c) => {
       await q(c, "CREATE TABLE js (id INT PRIMARY KEY, doc JSON)");

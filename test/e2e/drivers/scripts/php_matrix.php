@@ -109,7 +109,7 @@ final class MysqliDb implements Db
             $opts['host'] ?? $E['RW_HOST'],
             $opts['user'] ?? $E['RW_USER'],
             $opts['password'] ?? $E['RW_PASSWORD'],
-            $E['RW_DB'],
+            $opts['db'] ?? $E['RW_DB'],
             (int)($opts['port'] ?? $E['RW_PORT']),
             null,
             $opts['flags'] ?? 0,
@@ -184,7 +184,7 @@ final class PdoDb implements Db
             'mysql:host=%s;port=%d;dbname=%s;charset=utf8mb4',
             $opts['host'] ?? $E['RW_HOST'],
             (int)($opts['port'] ?? $E['RW_PORT']),
-            $E['RW_DB'],
+            $opts['db'] ?? $E['RW_DB'],
         );
         // PDO has no per-connection read timeout: mysqlnd reads the ini value when it connects.
         ini_set('mysqlnd.net_read_timeout', (string)($opts['read_timeout'] ?? 20));
@@ -350,6 +350,15 @@ $CASES['prepared_null_binary'] = fn() => with_conn(function (Db $c) {
     x($c, 'null-safe compare', 'SELECT COUNT(*) AS c FROM ps WHERE s <=> ?', [null]);
     x($c, 'binary echo', 'SELECT ? AS p, HEX(?) AS h', ["\x00\xff\x00", "\x00\xff\x00"]);
 });
+
+$CASES['prepared_per_database'] = function () use ($E) {
+    // Fresh sessions, one after the other, alternating databases, each a read (for a replica).
+    for ($i = 0; $i < 16; $i++) {
+        with_conn(function (Db $c) use ($i) {
+            x($c, "session $i", 'SELECT v, DATABASE() AS d FROM pdb WHERE id = ?', [1]);
+        }, ['db' => $i % 2 === 0 ? $E['RW_DB'] : $E['RW_DB2']]);
+    }
+};
 
 $CASES['json_column'] = fn() => with_conn(function (Db $c) {
     q($c, 'CREATE TABLE js (id INT PRIMARY KEY, doc JSON)');
