@@ -92,7 +92,7 @@ export class BackendPool {
   onConnectError: ((err: RwsplitError) => void) | null = null;
   /** How many unreferenced prepared statements each connection may keep (statement-budget.ts). */
   readonly statementBudget = new StatementBudget({
-    takeIdle: () => this.takeIdle(),
+    takeIdle: () => this.takeIdleWithStatements(),
     giveBack: (conn) => this.release(conn, poolKeyString(conn)),
     trimIdle: () => this.trimIdle(),
   });
@@ -289,12 +289,14 @@ export class BackendPool {
     }
   }
 
-  /** Every idle connection, taken out of the pool (leased) for the proxy's own commands. */
-  private takeIdle(): BackendConnection[] {
+  /** The idle connections that cache prepared statements, taken out of the pool (leased). */
+  private takeIdleWithStatements(): BackendConnection[] {
     const out: BackendConnection[] = [];
     for (const list of this.idle.values()) {
-      for (const conn of list.splice(0)) {
-        if (conn.state !== BackendState.IDLE) continue;
+      for (let i = list.length - 1; i >= 0; i--) {
+        const conn = list[i]!;
+        if (conn.state !== BackendState.IDLE || conn.statements.cached === 0) continue;
+        list.splice(i, 1);
         conn.state = BackendState.LEASED;
         out.push(conn);
       }

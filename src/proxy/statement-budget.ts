@@ -49,7 +49,10 @@ export function limitFromError(message: string): number | null {
 
 /** What the budget needs of its pool. */
 export interface BudgetHost {
-  /** Idle connections taken out of the pool for the proxy's own use; each goes back with `giveBack`. */
+  /**
+   * The idle connections that cache statements, taken out of the pool for the proxy's own
+   * commands; each goes back with `giveBack`.
+   */
   takeIdle(): BackendConnection[];
   giveBack(conn: BackendConnection): void;
   /** The bound shrank: idle connections close what they hold beyond it. */

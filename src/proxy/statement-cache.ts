@@ -8,8 +8,13 @@ export interface ConnectionStatement {
   /** The server's statement id on this connection. */
   readonly id: number;
   readonly numParams: number;
-  /** An EXECUTE with the parameter types (new_params_bound_flag=1) went to this connection. */
-  typesSent: boolean;
+  /**
+   * The parameter types the server statement last received (new_params_bound_flag=1): the
+   * ClientStatement.paramTypes buffer that went with it, compared by identity. Another client
+   * statement sharing it, or new types sent elsewhere, make its next EXECUTE without types
+   * carry them again; null before any.
+   */
+  types: Buffer | null;
   /**
    * Live client statements (of any session) holding it: prepared or executed through it on this
    * connection. 0: only cached, and closed on the server when the cache is over its bound.
@@ -85,7 +90,7 @@ export class StatementCache {
       this.hold(have);
       return have;
     }
-    const entry: ConnectionStatement = { key, id, numParams, typesSent: false, refs: 1, closed: false };
+    const entry: ConnectionStatement = { key, id, numParams, types: null, refs: 1, closed: false };
     if (this.link !== null) this.byKey.set(key, entry);
     else entry.closed = true;
     return entry;

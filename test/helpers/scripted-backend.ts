@@ -27,6 +27,8 @@ export interface ScriptedCommand {
   command: number;
   /** The SQL of COM_QUERY / COM_STMT_PREPARE, else null. */
   sql: string | null;
+  /** The command's payload (a copy). */
+  payload: Buffer;
 }
 
 /** An answer for COM_QUERY: the response's packets (built with `Wire`). */
@@ -226,7 +228,13 @@ export class ScriptedLink implements BackendLink {
     }
     const cmd = p[0]!;
     const sql = cmd === Command.QUERY || cmd === Command.STMT_PREPARE ? p.toString("utf8", 1) : null;
-    this.server.log.push({ backend: this.backend, thread: this.thread, command: cmd, sql });
+    this.server.log.push({
+      backend: this.backend,
+      thread: this.thread,
+      command: cmd,
+      sql,
+      payload: Buffer.from(p),
+    });
     const answer = this.answer(cmd, p, sql);
     if (answer !== null) this.reply(answer);
   }

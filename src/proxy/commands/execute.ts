@@ -90,17 +90,19 @@ class ExecuteSteps implements CommandSteps {
 
   /**
    * The client's EXECUTE rewritten in place for `conn`: its statement id there, and the parameter
-   * types when this connection never received them. Long data goes first.
+   * types when the statement there does not hold this client statement's. Long data goes first.
    */
   private executeBytes(conn: BackendConnection, have: ConnectionStatement): Buffer {
     const { stmt, pkt, bound } = this;
     const p = pkt.payload;
     const flagAt = boundFlagOffset(stmt.numParams);
     let payload = p;
-    if (flagAt >= 0 && !bound && !have.typesSent && stmt.paramTypes !== null) {
+    // The server statement may hold other types than this client statement's last ones (another
+    // client statement shares it, or this one sent new types on another connection).
+    if (flagAt >= 0 && !bound && have.types !== stmt.paramTypes && stmt.paramTypes !== null) {
       payload = withParamTypes(p, stmt.numParams, stmt.paramTypes);
     }
-    if (flagAt >= 0 && (bound || payload !== p)) have.typesSent = true;
+    if (flagAt >= 0 && (bound || payload !== p)) have.types = stmt.paramTypes;
     payload.writeUInt32LE(have.id, 1);
     for (const ld of this.longData) {
       ld.writeUInt32LE(have.id, 5);

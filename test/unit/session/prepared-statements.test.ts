@@ -131,6 +131,28 @@ describe("COM_STMT_CLOSE closes on the backend", () => {
     expect(h.server.openStatements("primary")).toBe(0);
   });
 
+  test("a shared statement gets each client statement's own parameter types", async () => {
+    const { h, a } = await harness();
+    const b = await another(h);
+    const sql = "INSERT INTO t VALUES (?)";
+    const idA = await a.prepare(sql);
+    const idB = await b.prepare(sql);
+    expect(h.server.openStatements("primary")).toBe(1);
+    // int<4> stmt_id, int<1> flags, int<4> iterations, null bitmap, new_params_bound_flag, [types], values.
+    const head = (id: number, bound: number) => Buffer.concat([executeBody(id), Buffer.from([0x00, bound])]);
+    const LONG = Buffer.from([0x03, 0x00]);
+    const VAR_STRING = Buffer.from([0xfd, 0x00]);
+    const sent = () => h.server.log.filter((c) => c.command === Command.STMT_EXECUTE).at(-1)!.payload;
+    await a.command(Command.STMT_EXECUTE, Buffer.concat([head(idA, 1), LONG, u32(7)]));
+    await b.command(Command.STMT_EXECUTE, Buffer.concat([head(idB, 1), VAR_STRING, Buffer.from([1, 0x78])]));
+    // a sends no types: the server statement last had b's, so a's go with it.
+    await a.command(Command.STMT_EXECUTE, Buffer.concat([head(idA, 0), u32(8)]));
+    expect([...sent().subarray(11, 14)]).toEqual([1, 0x03, 0x00]);
+    expect(sent().subarray(14)).toEqual(u32(8));
+    await a.command(Command.STMT_EXECUTE, Buffer.concat([head(idA, 0), u32(9)]));
+    expect(sent()[11]).toBe(0);
+  });
+
   test("a session's end, COM_RESET_CONNECTION and COM_CHANGE_USER let go of its statements", async () => {
     const { h, a } = await harness();
     noCache(h);
