@@ -118,6 +118,9 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       logger,
       onObservation: (o) => {
         latest.set(o.name, o);
+        // The cache of prepared statements follows the server's max_prepared_stmt_count.
+        if (o.maxPreparedStmtCount !== null)
+          upstreams.pools.get(o.name)?.statementBudget.setServerLimit(o.maxPreparedStmtCount);
         if (o.role === "replica") feed(balancer, o);
         ha?.onObservation(o);
       },
@@ -199,7 +202,14 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
               : (o?.lastError ?? "not checked yet")
             : w.reason,
       inFlight: b ? b.inFlight : stats.busy,
-      pool: { open: stats.open, idle: stats.idle, busy: stats.busy, waiting: stats.waiting, max: stats.max },
+      pool: {
+        open: stats.open,
+        idle: stats.idle,
+        busy: stats.busy,
+        waiting: stats.waiting,
+        max: stats.max,
+        statements: stats.statements,
+      },
       lastError: o?.lastError ?? pool.lastError,
       lastCheckAt: o && o.checkedAt > 0 ? new Date(o.checkedAt).toISOString() : null,
       gtidPosition: o?.gtidCurrentPos || o?.gtidSlavePos || null,

@@ -31,7 +31,19 @@ export interface BackendStatus {
   reason: string | null;
   /** Statements running on it now. */
   inFlight: number;
-  pool: { open: number; idle: number; busy: number; waiting: number; max: number };
+  pool: {
+    open: number;
+    idle: number;
+    busy: number;
+    waiting: number;
+    max: number;
+    /**
+     * Prepared statements open on the server through rwsplit's connections; of those, the ones
+     * cached (held by no client statement); how many a connection may cache now; the server's
+     * max_prepared_stmt_count as rwsplit last learned it.
+     */
+    statements?: { prepared: number; cached: number; cachePerConnection: number; serverLimit: number | null };
+  };
   lastError: string | null;
   /** ISO 8601 time of the last finished check; null before the first. */
   lastCheckAt: string | null;

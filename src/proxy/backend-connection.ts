@@ -13,6 +13,7 @@ import {
 } from "../protocol/response-scanner.js";
 import type { BackendLink } from "./backend-link.js";
 import type { DrainSource } from "./session/transport.js";
+import { StatementCache } from "./statement-cache.js";
 
 /** Backend connection states (STYLE.md principle 4). */
 export const BackendState = {
@@ -79,15 +80,6 @@ export interface InternalResult {
   captured: { type: Captured; payload: Buffer }[];
 }
 
-/** A statement prepared on one backend connection. */
-export interface ConnectionStatement {
-  /** The server's statement id on this connection. */
-  id: number;
-  numParams: number;
-  /** An EXECUTE with the parameter types (new_params_bound_flag=1) went to this connection. */
-  typesSent: boolean;
-}
-
 let nextLocalId = 1;
 
 /**
@@ -116,8 +108,8 @@ export class BackendConnection implements ScannerListener {
   /** Which session state (owner object + version) this connection was last synced to. */
   syncedOwner: object | null = null;
   syncedVersion = -1;
-  /** Prepared statements on this connection, by SQL text → server statement id. */
-  readonly statements = new Map<string, ConnectionStatement>();
+  /** Prepared statements on this connection, held by client statements or cached (statement-cache.ts). */
+  readonly statements = new StatementCache(this);
   lastUsedAt = Date.now();
   lastError: string | null = null;
   /** Called once when the connection closes (pool bookkeeping). */
@@ -315,16 +307,6 @@ export class BackendConnection implements ScannerListener {
     this.link.write(bytes);
   }
 
-  /** COM_STMT_CLOSE of a server statement (no response); forgets it here. */
-  closeStatement(sql: string, id: number): void {
-    if (this.statements.get(sql)?.id === id) this.statements.delete(sql);
-    if (this.state === BackendState.CLOSED) return;
-    const payload = Buffer.allocUnsafe(5);
-    payload[0] = Command.STMT_CLOSE;
-    payload.writeUInt32LE(id, 1);
-    this.link.write(packet(0, payload));
-  }
-
   get busy(): boolean {
     return this.sink !== null || this.internal !== null;
   }
@@ -350,6 +332,7 @@ export class BackendConnection implements ScannerListener {
   private onLinkClosed(): void {
     if (this.state === BackendState.CLOSED) return;
     this.state = BackendState.CLOSED;
+    this.statements.detach();
     this.endBackpressure();
     const err = new RwsplitError(
       "BACKEND_LOST",

@@ -6,6 +6,7 @@ import {
   BackendState,
 } from "./backend-connection.js";
 import { type Connector, connectBackend } from "./backend-login.js";
+import { StatementBudget } from "./statement-budget.js";
 
 export interface PoolOptions {
   maxPerBackend: number;
@@ -58,6 +59,19 @@ export interface PoolStats {
   waiting: number;
   connecting: number;
   max: number;
+  statements: StatementStats;
+}
+
+/** Prepared statements on this backend's connections (statement-cache.ts). */
+export interface StatementStats {
+  /** Open on the server through rwsplit's connections. */
+  prepared: number;
+  /** Of those, the ones no client statement holds. */
+  cached: number;
+  /** How many unreferenced ones a connection may keep now. */
+  cachePerConnection: number;
+  /** The server's max_prepared_stmt_count as last learned, or null. */
+  serverLimit: number | null;
 }
 
 /**
@@ -76,6 +90,12 @@ export class BackendPool {
   /** Failures to connect, for the monitor and /backends. */
   lastError: string | null = null;
   onConnectError: ((err: RwsplitError) => void) | null = null;
+  /** How many unreferenced prepared statements each connection may keep (statement-budget.ts). */
+  readonly statementBudget = new StatementBudget({
+    takeIdle: () => this.takeIdleWithStatements(),
+    giveBack: (conn) => this.release(conn, poolKeyString(conn)),
+    trimIdle: () => this.trimIdle(),
+  });
 
   constructor(
     readonly endpoint: BackendEndpoint,
@@ -175,6 +195,8 @@ export class BackendPool {
       throw new RwsplitError("SHUTTING_DOWN");
     }
     this.all.add(conn);
+    conn.statements.budget = this.statementBudget;
+    this.statementBudget.setConnections(this.all.size);
     conn.onClosed = (c) => this.forget(c, user);
     conn.state = BackendState.LEASED;
     return conn;
@@ -188,6 +210,8 @@ export class BackendPool {
       return;
     }
     conn.lastUsedAt = Date.now();
+    // Statements released while the connection was busy, or a bound that shrank meanwhile.
+    conn.statements.trim();
     const w = this.waiters.length > 0 ? this.takeWaiter(keyString, conn.schema === null) : null;
     if (w !== null) {
       conn.state = BackendState.LEASED;
@@ -250,6 +274,7 @@ export class BackendPool {
   private forget(conn: BackendConnection, user: string): void {
     if (!this.all.delete(conn)) return;
     this.openByUser.set(user, this.countFor(user) - 1);
+    this.statementBudget.setConnections(this.all.size);
     if (this.waiters.length > 0) this.serveWaiters();
   }
 
@@ -268,6 +293,27 @@ export class BackendPool {
     }
   }
 
+  /** The idle connections that cache prepared statements, taken out of the pool (leased). */
+  private takeIdleWithStatements(): BackendConnection[] {
+    const out: BackendConnection[] = [];
+    for (const list of this.idle.values()) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const conn = list[i]!;
+        if (conn.state !== BackendState.IDLE || conn.statements.cached === 0) continue;
+        list.splice(i, 1);
+        conn.state = BackendState.LEASED;
+        out.push(conn);
+      }
+    }
+    return out;
+  }
+
+  private trimIdle(): void {
+    for (const list of this.idle.values()) {
+      for (const conn of list) if (conn.state === BackendState.IDLE) conn.statements.trim();
+    }
+  }
+
   /** No connection free and none may be opened for this user: a read should go elsewhere. */
   exhausted(user: string): boolean {
     if (this.countFor(user) < this.opts.maxPerBackend) return false;
@@ -278,6 +324,13 @@ export class BackendPool {
   stats(): PoolStats {
     let idle = 0;
     for (const list of this.idle.values()) for (const c of list) if (c.state === BackendState.IDLE) idle++;
+    let prepared = 0;
+    let cached = 0;
+    for (const c of this.all) {
+      prepared += c.statements.size;
+      cached += c.statements.cached;
+    }
+    const budget = this.statementBudget;
     return {
       open: this.all.size,
       idle,
@@ -285,6 +338,12 @@ export class BackendPool {
       waiting: this.waiters.length,
       connecting: this.connecting,
       max: this.opts.maxPerBackend,
+      statements: {
+        prepared,
+        cached,
+        cachePerConnection: budget.perConnection,
+        serverLimit: budget.serverLimit,
+      },
     };
   }
 

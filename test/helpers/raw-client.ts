@@ -59,14 +59,16 @@ export class RawClient {
     c.greeting = decodeHandshakeV10(greet.payload);
     const caps =
       ((Capability.PROTOCOL_41 |
-      Capability.SECURE_CONNECTION |
-      Capability.PLUGIN_AUTH |
-      Capability.LONG_PASSWORD |
-      Capability.TRANSACTIONS |
-      Capability.MULTI_RESULTS |
-      Capability.SESSION_TRACK |
-      (database ? Capability.CONNECT_WITH_DB : 0) |
-      extraCapabilities) & ~withoutCapabilities) >>> 0;
+        Capability.SECURE_CONNECTION |
+        Capability.PLUGIN_AUTH |
+        Capability.LONG_PASSWORD |
+        Capability.TRANSACTIONS |
+        Capability.MULTI_RESULTS |
+        Capability.SESSION_TRACK |
+        (database ? Capability.CONNECT_WITH_DB : 0) |
+        extraCapabilities) &
+        ~withoutCapabilities) >>>
+      0;
     c.socket.write(
       encodeHandshakeResponse41(1, {
         capabilities: caps,

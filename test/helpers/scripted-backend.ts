@@ -27,6 +27,8 @@ export interface ScriptedCommand {
   command: number;
   /** The SQL of COM_QUERY / COM_STMT_PREPARE, else null. */
   sql: string | null;
+  /** The command's payload (a copy). */
+  payload: Buffer;
 }
 
 /** An answer for COM_QUERY: the response's packets (built with `Wire`). */
@@ -48,6 +50,11 @@ export class ScriptedServer {
   readonly answers: { match: RegExp; answer: QueryAnswer }[] = [];
   /** Send each response in chunks of this size, one per turn of the event loop (0: whole). */
   chunkSize = 0;
+  /**
+   * max_prepared_stmt_count per backend (the server's default when not set): a COM_STMT_PREPARE
+   * past it, counting every open connection's statements, gets ER 1461.
+   */
+  readonly maxPreparedStmtCount: Record<string, number> = {};
   private gtid = 0;
 
   readonly connector: Connector = async (opts: ConnectOptions) => {
@@ -81,6 +88,18 @@ export class ScriptedServer {
       .map((c) => c.sql!);
   }
 
+  /** Prepared statements open on `backend`, over all its open connections (Prepared_stmt_count). */
+  openStatements(backend: string): number {
+    return this.statementsOn(backend).length;
+  }
+
+  /** The SQL of each prepared statement open on `backend`, by connection then statement id. */
+  statementsOn(backend: string): string[] {
+    return this.links
+      .filter((l) => l.backend === backend && !l.closed)
+      .flatMap((l) => [...l.statements.values()]);
+  }
+
   /** Where a statement with this exact SQL ran (every time). */
   where(sql: string): string[] {
     return this.log.filter((c) => c.sql === sql && c.command === Command.QUERY).map((c) => c.backend);
@@ -106,7 +125,8 @@ export class ScriptedLink implements BackendLink {
   private onClose: (() => void) | null = null;
   private readonly framer = new PacketFramer();
   private readonly queue: Buffer[] = [];
-  private readonly statements = new Map<number, string>();
+  /** Open prepared statements: id → SQL. */
+  readonly statements = new Map<number, string>();
   private nextStmt = 1;
   private infile = false;
   /** Statement ids with an open cursor, and rows left. */
@@ -208,7 +228,13 @@ export class ScriptedLink implements BackendLink {
     }
     const cmd = p[0]!;
     const sql = cmd === Command.QUERY || cmd === Command.STMT_PREPARE ? p.toString("utf8", 1) : null;
-    this.server.log.push({ backend: this.backend, thread: this.thread, command: cmd, sql });
+    this.server.log.push({
+      backend: this.backend,
+      thread: this.thread,
+      command: cmd,
+      sql,
+      payload: Buffer.from(p),
+    });
     const answer = this.answer(cmd, p, sql);
     if (answer !== null) this.reply(answer);
   }
@@ -330,6 +356,11 @@ export class ScriptedLink implements BackendLink {
   }
 
   private prepare(sql: string): Wire {
+    const limit = this.server.maxPreparedStmtCount[this.backend] ?? 16382;
+    if (this.server.openStatements(this.backend) >= limit) {
+      const message = `Can't create more than max_prepared_stmt_count statements (current value: ${limit})`;
+      return new Wire().err(1461, "42000", message);
+    }
     const id = this.nextStmt++;
     this.statements.set(id, sql);
     const params = (sql.match(/\?/g) ?? []).length;

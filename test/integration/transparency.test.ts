@@ -27,7 +27,13 @@ function viaProxy(extra: mysql.ConnectionOptions = {}) {
 }
 
 function direct(extra: mysql.ConnectionOptions = {}) {
-  return mysql.createConnection({ host: sb.primary.host, port: sb.primary.port, ...app, database: "app", ...extra });
+  return mysql.createConnection({
+    host: sb.primary.host,
+    port: sb.primary.port,
+    ...app,
+    database: "app",
+    ...extra,
+  });
 }
 
 /** Both ways, the same steps: [direct result, proxy result]. */
@@ -48,7 +54,8 @@ async function both<T>(
 async function replicasFresh(ms = 1000): Promise<void> {
   for (let i = 0; i < 200; i++) {
     const obs = [...proxy.app.observations().values()].filter((o) => o.role === "replica");
-    if (obs.length === sb.replicas.length && obs.every((o) => o.up && o.lagMs !== null && o.lagMs < ms)) return;
+    if (obs.length === sb.replicas.length && obs.every((o) => o.up && o.lagMs !== null && o.lagMs < ms))
+      return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error("replicas never looked fresh to the monitor");
@@ -56,13 +63,16 @@ async function replicasFresh(ms = 1000): Promise<void> {
 
 function blockedWrites(): number {
   let n = 0;
-  for (const b of ["primary", "replica1", "replica2"]) n += proxy.app.metrics.replicaWritesBlocked.get([b]).value;
+  for (const b of ["primary", "replica1", "replica2"])
+    n += proxy.app.metrics.replicaWritesBlocked.get([b]).value;
   return n;
 }
 
 beforeAll(async () => {
   sb = await startSandbox({ replicas: 2 });
-  proxy = await startApp(testConfig(sb.primary, sb.replicas, { routing: { consistency: "eventual", readFallback: "primary" } }));
+  proxy = await startApp(
+    testConfig(sb.primary, sb.replicas, { routing: { consistency: "eventual", readFallback: "primary" } }),
+  );
   primaryId = await serverIdOf(sb.primary);
   replicaIds = await Promise.all(sb.replicas.map(serverIdOf));
   const c = await sb.connect(sb.primary);
@@ -166,7 +176,9 @@ describe("transparency with the server (issue #12)", () => {
     });
     expect(replicaIds).toContain(p[0]![0]!.id);
     expect(replicaIds).toContain(p[1]![0]!.id);
-    expect(p.map((r) => ({ eq: r[0]!.eq, coll: r[0]!.coll }))).toEqual(d.map((r) => ({ eq: r[0]!.eq, coll: r[0]!.coll })));
+    expect(p.map((r) => ({ eq: r[0]!.eq, coll: r[0]!.coll }))).toEqual(
+      d.map((r) => ({ eq: r[0]!.eq, coll: r[0]!.coll })),
+    );
   });
 
   test("2c. a session with no default database does not find another session's tables", async () => {
@@ -230,9 +242,10 @@ describe("transparency with the server (issue #12)", () => {
       }
       statements.forEach((sql, i) => {
         const track = without === 0;
-        expect(answers[1]![i]!.map((h) => canonical(h, track)), `${sql} (${track ? "with" : "without"} CLIENT_SESSION_TRACK)`).toEqual(
-          answers[0]![i]!.map((h) => canonical(h, track)),
-        );
+        expect(
+          answers[1]![i]!.map((h) => canonical(h, track)),
+          `${sql} (${track ? "with" : "without"} CLIENT_SESSION_TRACK)`,
+        ).toEqual(answers[0]![i]!.map((h) => canonical(h, track)));
       });
     }
   });

@@ -5,18 +5,22 @@ import type { Packet } from "../../protocol/framing.js";
 import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
 import { Captured, ResponseKind } from "../../protocol/response-scanner.js";
 import { route, routeCommand } from "../../routing/router.js";
-import type { BackendConnection, ConnectionStatement } from "../backend-connection.js";
+import type { BackendConnection } from "../backend-connection.js";
 import { requestsCursor } from "../session/cursors.js";
 import type { CommandSteps, StatementOutcome } from "../session/dispatch.js";
 import {
   boundFlagOffset,
   type ClientStatement,
-  rememberOnConnection,
+  holdOn,
+  statementOn,
   withParamTypes,
 } from "../session/prepared-statements.js";
 import type { SessionPort } from "../session/session-port.js";
 import { BackendStatementError } from "../session/state-sync.js";
+import { ER_MAX_PREPARED_STMT_COUNT_REACHED } from "../statement-budget.js";
+import type { ConnectionStatement } from "../statement-cache.js";
 import { cursorResponse } from "./fetch.js";
+import { makeRoomFor } from "./prepare.js";
 
 const EMPTY = Buffer.alloc(0);
 /** An EXECUTE without COM_STMT_SEND_LONG_DATA before it (the usual case): nothing to allocate. */
@@ -71,12 +75,12 @@ class ExecuteSteps implements CommandSteps {
   ) {}
 
   bytesFor(conn: BackendConnection): Buffer | null {
-    const have = conn.statements.get(this.stmt.sql);
+    const have = statementOn(this.stmt, conn);
     return have === undefined ? null : this.executeBytes(conn, have);
   }
 
   prepareOn(conn: BackendConnection): Promise<void> {
-    return prepareOn(conn, this.stmt.sql, this.stmt.preparePayload);
+    return prepareOn(this.s, conn, this.stmt);
   }
 
   afterResponse(conn: BackendConnection, outcome: StatementOutcome, pins: number): number {
@@ -86,17 +90,19 @@ class ExecuteSteps implements CommandSteps {
 
   /**
    * The client's EXECUTE rewritten in place for `conn`: its statement id there, and the parameter
-   * types when this connection never received them. Long data goes first.
+   * types when the statement there does not hold this client statement's. Long data goes first.
    */
   private executeBytes(conn: BackendConnection, have: ConnectionStatement): Buffer {
     const { stmt, pkt, bound } = this;
     const p = pkt.payload;
     const flagAt = boundFlagOffset(stmt.numParams);
     let payload = p;
-    if (flagAt >= 0 && !bound && !have.typesSent && stmt.paramTypes !== null) {
+    // The server statement may hold other types than this client statement's last ones (another
+    // client statement shares it, or this one sent new types on another connection).
+    if (flagAt >= 0 && !bound && have.types !== stmt.paramTypes && stmt.paramTypes !== null) {
       payload = withParamTypes(p, stmt.numParams, stmt.paramTypes);
     }
-    if (flagAt >= 0 && (bound || payload !== p)) have.typesSent = true;
+    if (flagAt >= 0 && (bound || payload !== p)) have.types = stmt.paramTypes;
     payload.writeUInt32LE(have.id, 1);
     for (const ld of this.longData) {
       ld.writeUInt32LE(have.id, 5);
@@ -106,15 +112,22 @@ class ExecuteSteps implements CommandSteps {
   }
 }
 
-/** Prepares a statement on a connection that lacks it (the client never sees this). */
-async function prepareOn(conn: BackendConnection, sql: string, preparePayload: Buffer): Promise<void> {
-  const r = await conn.command(preparePayload, ResponseKind.PREPARE);
+/**
+ * Prepares a statement on a connection that lacks it (the client never sees this); past the
+ * server's max_prepared_stmt_count, once more after closing cached statements.
+ */
+async function prepareOn(s: SessionPort, conn: BackendConnection, stmt: ClientStatement): Promise<void> {
+  let r = await conn.command(stmt.preparePayload, ResponseKind.PREPARE);
+  if (r.err?.errno === ER_MAX_PREPARED_STMT_COUNT_REACHED && (await makeRoomFor(s, conn, r.err.message))) {
+    r = await conn.command(stmt.preparePayload, ResponseKind.PREPARE);
+  }
   if (r.err) throw new BackendStatementError(r.err);
   const ok = r.captured.find((c) => c.type === Captured.PREPARE_OK);
   if (ok === undefined)
     throw new RwsplitError("PROTOCOL_VIOLATION", "COM_STMT_PREPARE answered without PREPARE_OK");
   const prepared = decodeStmtPrepareOk(ok.payload);
-  rememberOnConnection(conn, sql, prepared.statementId, prepared.numParams);
+  const cache = conn.statements;
+  holdOn(stmt, cache, cache.prepared(stmt.key, prepared.statementId, prepared.numParams));
 }
 
 /**

@@ -65,7 +65,8 @@ export function cursorResponse(
   pins: number,
 ): number {
   const stmt = s.stmts.get(clientId);
-  const backendId = stmt === undefined ? -1 : (conn.statements.get(stmt.sql)?.id ?? -1);
+  const have = stmt?.on.get(conn.statements);
+  const backendId = have === undefined || have.closed ? -1 : have.id;
   s.cursors.apply(clientId, backendId, { kind, status: outcome.status, errno: outcome.errno });
   return s.cursors.size > 0 ? pins | Pin.CURSOR : pins & ~Pin.CURSOR;
 }
@@ -79,12 +80,7 @@ export function cursorResponse(
 export function closeCursor(s: SessionPort, clientId: number): void {
   const backendId = s.cursors.backendId(clientId)!;
   s.cursors.apply(clientId, backendId, { kind: "close" });
-  const conn = s.pin.conn;
-  if (conn !== null) {
-    for (const [sql, have] of conn.statements) {
-      if (have.id === backendId) conn.closeStatement(sql, backendId);
-    }
-  }
+  s.pin.conn?.statements.closeId(backendId);
   if (s.cursors.size > 0) return;
   s.pin.bits &= ~Pin.CURSOR;
   if (s.pin.bits === 0) s.unpin(false);

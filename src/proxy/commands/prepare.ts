@@ -1,6 +1,7 @@
 import { toPackets } from "../../protocol/buffer-writer.js";
 import { Command } from "../../protocol/constants/commands.js";
 import type { Packet } from "../../protocol/framing.js";
+import { decodeErr } from "../../protocol/packets/err.js";
 import { STMT_ID_OFFSET } from "../../protocol/packets/stmt-prepare-ok.js";
 import { ResponseKind } from "../../protocol/response-scanner.js";
 import { routeCommand } from "../../routing/router.js";
@@ -8,8 +9,9 @@ import { type RoutedStatement, routeStatement } from "../../routing/statement.js
 import { StatementFlag as F, hasFlag } from "../../routing/statement-flags.js";
 import type { BackendConnection } from "../backend-connection.js";
 import { type CommandSteps, dispatch, type PrepareOkInfo } from "../session/dispatch.js";
-import { rememberOnConnection } from "../session/prepared-statements.js";
+import { holdOn, statementKey } from "../session/prepared-statements.js";
 import type { SessionPort } from "../session/session-port.js";
+import { ER_MAX_PREPARED_STMT_COUNT_REACHED } from "../statement-budget.js";
 import { preparedKillRefusal } from "./kill-policy.js";
 
 /**
@@ -46,15 +48,33 @@ class PrepareSteps implements CommandSteps {
   heldResponse(held: Buffer, conn: BackendConnection, prepared: PrepareOkInfo | null): Buffer {
     // PREPARE_OK is the first packet: 4 header bytes, then 0x00 and int<4> statement_id.
     if (prepared === null || held[4] !== 0x00) return held;
+    const key = statementKey(this.s.state.schema, this.sql);
     const stmt = this.s.stmts.add(
+      key,
       this.sql,
       this.payload,
       prepared.numParams,
       prepared.numColumns,
       this.routed,
     );
-    rememberOnConnection(conn, this.sql, prepared.backendId, prepared.numParams);
+    const entry = conn.statements.prepared(key, prepared.backendId, prepared.numParams);
+    holdOn(stmt, conn.statements, entry);
     held.writeUInt32LE(stmt.id, 4 + STMT_ID_OFFSET);
     return held;
   }
+
+  /** ERR 1461: the server is at max_prepared_stmt_count; closing cached statements may make room. */
+  retryAfter(conn: BackendConnection, held: Buffer, errno: number): Promise<boolean> | null {
+    if (errno !== ER_MAX_PREPARED_STMT_COUNT_REACHED) return null;
+    return makeRoomFor(this.s, conn, decodeErr(held.subarray(4)).message);
+  }
+}
+
+/**
+ * A PREPARE on `conn` failed with 1461 (`message`): the statements nobody holds on that backend
+ * are closed (statement-budget.ts). Resolves true when the PREPARE should be tried once more.
+ */
+export function makeRoomFor(s: SessionPort, conn: BackendConnection, message: string): Promise<boolean> {
+  const pool = s.ctx.upstreams.pools.get(conn.endpoint.name);
+  return pool === undefined ? Promise.resolve(false) : pool.statementBudget.makeRoom(conn, message);
 }

@@ -303,6 +303,8 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
     // A connection mid-response or holding session state cannot go back to a pool.
     this.runner.abandon();
     this.pin.letGo()?.destroy();
+    // Its prepared statements are let go on the connections that stay (closed there unless cached).
+    this.stmts.clear();
     this.transport.destroy();
     this.onClosed(this);
   }

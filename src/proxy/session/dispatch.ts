@@ -41,6 +41,12 @@ export interface CommandSteps {
   readonly holdsResponse?: boolean;
   /** The response was held back whole (`holdResponse`): what the client gets instead. */
   heldResponse?(held: Buffer, conn: BackendConnection, prepared: PrepareOkInfo | null): Buffer;
+  /**
+   * The held response (`holdResponse`) is ERR `errno`: a promise that resolves true when the
+   * command should run once more on the same connection (a PREPARE past the server's
+   * max_prepared_stmt_count, once cached statements are closed), or null to pass the ERR on.
+   */
+  retryAfter?(conn: BackendConnection, held: Buffer, errno: number): Promise<boolean> | null;
   /** After the response: the session's pin bits given what it said (cursors open or close). */
   afterResponse?(conn: BackendConnection, outcome: StatementOutcome, pins: number): number;
 }

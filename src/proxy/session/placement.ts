@@ -67,12 +67,7 @@ export function dropCursorsOn(s: SessionPort, conn: BackendConnection): void {
   const cursors = s.cursors;
   for (const id of cursors.ids()) {
     const backendId = cursors.backendId(id);
-    if (backendId === undefined) continue;
-    for (const [sql, have] of conn.statements) {
-      if (have.id !== backendId) continue;
-      conn.closeStatement(sql, backendId);
-      break;
-    }
+    if (backendId !== undefined) conn.statements.closeId(backendId);
   }
   cursors.clear();
 }

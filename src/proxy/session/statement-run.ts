@@ -53,6 +53,8 @@ export class StatementRun implements RelaySink {
   /** Some response bytes already reached the client (a failure cannot be answered cleanly). */
   private forwarded = false;
   private retried = false;
+  /** The held ERR was answered by running the command once more (`steps.retryAfter`). */
+  private ranAgain = false;
   private held: Buffer[] | null = null;
   private prepared: PrepareOkInfo | null = null;
   private errno = 0;
@@ -76,6 +78,7 @@ export class StatementRun implements RelaySink {
     this.conn = null;
     this.forwarded = false;
     this.retried = false;
+    this.ranAgain = false;
     this.errno = 0;
     this.stalledSince = 0;
     this.held = d.holdResponse ? [] : null;
@@ -351,6 +354,14 @@ export class StatementRun implements RelaySink {
   private finish(conn: BackendConnection): void {
     const host = this.host;
     const d = this.d!;
+    if (this.held !== null && this.errno !== 0 && !this.ranAgain && d.steps?.retryAfter !== undefined) {
+      const room = d.steps.retryAfter(conn, Buffer.concat(this.held), this.errno);
+      if (room !== null) {
+        this.ranAgain = true;
+        void this.runAgain(conn, room);
+        return;
+      }
+    }
     const lease = this.lease;
     const pool = lease.pool!;
     this.conn = null;
@@ -417,6 +428,30 @@ export class StatementRun implements RelaySink {
     if (this.held !== null) this.flushHeld(conn, d);
     placeAfter(host, conn, pool, d.plan, host.pin.bits);
     host.statementDone();
+  }
+
+  /**
+   * A held ERR the steps can make room for (PREPARE past max_prepared_stmt_count): once `room`
+   * is made, the same bytes again on the same connection (nothing reached the client yet); else
+   * the ERR as it came.
+   */
+  private async runAgain(conn: BackendConnection, room: Promise<boolean>): Promise<void> {
+    let again = false;
+    try {
+      again = await room;
+    } catch {
+      again = false;
+    }
+    // The session closed meanwhile (abandon() let the connection go).
+    if (this.conn !== conn) return;
+    if (again && conn.state !== "closed") {
+      this.held = [];
+      this.prepared = null;
+      this.errno = 0;
+      this.send(conn, this.d!.bytes);
+      return;
+    }
+    this.finish(conn);
   }
 
   /** PREPARE: the whole response was held back; the client gets it rewritten. */
