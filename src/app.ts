@@ -16,6 +16,8 @@ import { Monitor } from "./monitor/monitor.js";
 import type { BackendObservation, BackendRole } from "./monitor/types.js";
 import type { BackendPool } from "./proxy/backend-pool.js";
 import { BalancedPicker, ioLost, toReplicaObservation } from "./proxy/balanced-picker.js";
+import { RedisUserWriteLog } from "./proxy/consistency/redis-user-writes.js";
+import { UserWriteLog } from "./proxy/consistency/user-write-log.js";
 import type { SessionHooks } from "./proxy/context.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
@@ -108,8 +110,11 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     };
     b.observe(o.name, toReplicaObservation(o, ctx), Date.now());
   };
+  // What a caught-up replica's lag may read: one heartbeat period, or Seconds_Behind_Master's 1 s.
+  const hb = config.monitor.heartbeat;
+  const lagResolutionMs = hb.enabled ? hb.intervalMs : 1000;
   let balancer = buildBalancer();
-  picker = new BalancedPicker(upstreams.replicas, balancer, () => latest);
+  picker = new BalancedPicker(upstreams.replicas, balancer, () => latest, lagResolutionMs);
   upstreams.picker = picker;
   let ha: HaManager | null = null;
   const monitor = new Monitor(
@@ -132,7 +137,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     lastLag.clear();
     ioLostAt.clear();
     balancer = buildBalancer();
-    picker = new BalancedPicker(upstreams.replicas, balancer, () => latest);
+    picker = new BalancedPicker(upstreams.replicas, balancer, () => latest, lagResolutionMs);
     upstreams.picker = picker;
     metrics.topologyGeneration(t.generation);
   };
@@ -162,6 +167,9 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     onRelayStall() {
       metrics.relayStalls.inc();
     },
+    onConsistencyWait(backend, result) {
+      metrics.consistencyWaits.get([backend, result]).inc();
+    },
     onClientConnect() {
       metrics.clientConnected();
     },
@@ -169,7 +177,24 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       metrics.clientDisconnected();
     },
   };
-  const proxy = new ProxyServer({ config, logger, tls, upstreams, hooks });
+  // routing.consistency: user — each user's last write; shared with the other instances on redis.url.
+  const routing = config.routing;
+  const userWrites =
+    routing.consistency !== "user"
+      ? undefined
+      : config.redis !== undefined
+        ? new RedisUserWriteLog({ url: config.redis.url, windowMs: routing.consistencyWindowMs, logger })
+        : new UserWriteLog(routing.consistencyWindowMs);
+  userWrites?.start();
+  metrics.watchConsistencySharing(() => userWrites?.status().shared === "redis");
+  const proxy = new ProxyServer({
+    config,
+    logger,
+    tls,
+    upstreams,
+    hooks,
+    ...(userWrites ? { userWrites } : {}),
+  });
   const roleOf = (name: string): BackendRole =>
     name === upstreams.primary.endpoint.name
       ? "primary"
@@ -227,6 +252,12 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     digests: { list: (sort, limit) => digests.list(sort, limit), reset: () => digests.reset() },
     events: { list: (limit, afterId) => events.list(limit, afterId) },
     statementKinds: () => kinds,
+    consistency: () => ({
+      scope: routing.consistency,
+      windowMs: routing.consistencyWindowMs,
+      waitMs: routing.consistencyWaitMs,
+      ...(userWrites?.status() ?? { shared: "local", lastError: null, users: 0, evicted: 0 }),
+    }),
     control: {
       switchover: (to) => ha!.switchover(to),
       rejoin: (name) => ha!.rejoin(name),
@@ -291,6 +322,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     await monitor.stop();
     await ha.stop();
     await admin?.close();
+    await userWrites?.stop();
     throw e;
   }
   return {
@@ -310,6 +342,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       await monitor.stop();
       await ha?.stop();
       await admin?.close();
+      await userWrites?.stop();
     },
   };
 }

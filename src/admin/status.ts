@@ -51,6 +51,21 @@ export interface BackendStatus {
   gtidPosition: string | null;
 }
 
+/** Read-your-writes as `/backends` shows it (routing.consistency). */
+export interface ConsistencyStatus {
+  scope: "user" | "session" | "eventual" | "primary";
+  windowMs: number;
+  waitMs: number;
+  /** user: "redis" while users' last writes are shared through redis.url; "local": this instance's own. */
+  shared: "redis" | "local";
+  /** Why sharing through Redis fails now; null when it works or is not configured. */
+  lastError: string | null;
+  /** user: users whose last write still counts. */
+  users: number;
+  /** user: records dropped to stay within the bound while they still counted. */
+  evicted: number;
+}
+
 export interface StatusSource {
   /** The client listener is bound and accepting. */
   listening(): boolean;
@@ -68,6 +83,8 @@ export interface StatusSource {
   };
   /** Recent events (exclusions, failovers, ...), newest first; at `/events` and on the status page. */
   events?: { list(limit: number, afterId: number): RwsplitEvent[] };
+  /** Read-your-writes: its scope, and how user records are kept; at `/backends` under `consistency`. */
+  consistency?(): ConsistencyStatus;
   /** Statements finished so far by kind (the status page's reads and writes per second). */
   statementKinds?(): { read: number; write: number; session: number };
   /**

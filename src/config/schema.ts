@@ -320,7 +320,9 @@ export const fileSchema = mapping(
       key_file: text("a file path").optional(),
     }),
     routing: section({
-      consistency: oneOf(["eventual", "session", "primary"] as const).default("session"),
+      consistency: oneOf(["user", "session", "eventual", "primary"] as const).default("user"),
+      consistency_window: duration().default(10_000),
+      consistency_wait: duration(false).default(50),
       read_fallback: oneOf(["primary", "error"] as const).default("primary"),
     }),
     lag: section({
@@ -499,7 +501,12 @@ function toConfig(f: FileConfig): Config {
       enabled: f.tls.enabled,
       ...(f.tls.cert_file === undefined ? {} : { certFile: f.tls.cert_file, keyFile: f.tls.key_file }),
     },
-    routing: { consistency: f.routing.consistency, readFallback: f.routing.read_fallback },
+    routing: {
+      consistency: f.routing.consistency,
+      consistencyWindowMs: f.routing.consistency_window,
+      consistencyWaitMs: f.routing.consistency_wait,
+      readFallback: f.routing.read_fallback,
+    },
     lag: {
       softMs: lag.soft,
       maxMs: lag.max,

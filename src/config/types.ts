@@ -26,7 +26,13 @@ export interface UserConfig {
   defaultSchema?: string;
 }
 
-export type Consistency = "eventual" | "session" | "primary";
+/**
+ * Read-your-writes scope: `user` (a read sees every write of its user within
+ * `consistencyWindowMs`, from any connection, and through Redis from any rwsplit instance),
+ * `session` (a read sees its own session's writes), `eventual` (reads may lag), `primary` (every
+ * statement on the primary).
+ */
+export type Consistency = "user" | "session" | "eventual" | "primary";
 
 export interface Config {
   /** Where clients connect; default 127.0.0.1:6033. */
@@ -103,8 +109,16 @@ export interface Config {
     keyFile?: string;
   };
   routing: {
-    /** Default "session" (read-your-writes). */
+    /** Default "user" (read-your-writes across a user's connections). */
     consistency: Consistency;
+    /** `user`: how long after a user's last write its reads must see it; default 10000. */
+    consistencyWindowMs: number;
+    /**
+     * How long a read may wait on a replica (MASTER_GTID_WAIT) for the write it must see when the
+     * monitor's positions are older than that write, before it goes to the primary; 0: no wait
+     * (`user` and `session`). Default 50.
+     */
+    consistencyWaitMs: number;
     /** When no replica is eligible: serve reads from the primary (default) or fail them. */
     readFallback: "primary" | "error";
   };

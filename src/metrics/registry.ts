@@ -265,6 +265,16 @@ export class Metrics {
     "Relays whose backend reads stayed paused longer than limits.relay_stall_warn while the client could take more; each was logged and resumed.",
     [] as const,
   ).get([]);
+  /**
+   * Reads that waited on a replica for a write they must see (routing.consistency_wait), by
+   * backend and result: caught_up (served there), timeout or error (served by the primary).
+   */
+  readonly consistencyWaits = cellCounter(
+    this.registry,
+    "rwsplit_consistency_waits_total",
+    "Reads that waited on a replica (MASTER_GTID_WAIT, routing.consistency_wait) for a write they must see, by backend and result: caught_up (read there), timeout or error (read on the primary instead).",
+    ["backend", "result"] as const,
+  );
   private readonly clientsTotal = cellCounter(
     this.registry,
     "rwsplit_client_connections_total",
@@ -291,6 +301,8 @@ export class Metrics {
   });
 
   private openClients = 0;
+  /** routing.consistency: user — 1 while users' last writes are shared through Redis (set by app.ts). */
+  private consistencyShared: () => number = () => 0;
 
   private readonly gauges = {
     up: this.gauge("rwsplit_backend_up", "1 when the last health check succeeded.", ["backend", "role"]),
@@ -318,6 +330,15 @@ export class Metrics {
 
   constructor(options: MetricsOptions = {}) {
     const openClients = () => this.openClients;
+    const shared = () => this.consistencyShared();
+    new Gauge({
+      name: "rwsplit_consistency_shared",
+      help: "1 while users' last writes are shared with the other instances through Redis (routing.consistency: user with redis.url); 0 while each instance keeps its own.",
+      registers: [this.registry],
+      collect(this: Gauge) {
+        this.set(shared());
+      },
+    });
     new Gauge({
       name: "rwsplit_client_connections",
       help: "Client connections open now.",
@@ -360,6 +381,11 @@ export class Metrics {
 
   readFallbackCounter(reason: string): CounterCell {
     return this.readFallbacks.get([reason]);
+  }
+
+  /** Where `rwsplit_consistency_shared` is read from at each scrape. */
+  watchConsistencySharing(shared: () => boolean): void {
+    this.consistencyShared = () => (shared() ? 1 : 0);
   }
 
   /** Cumulative statement counts per label set (the status page reads them each second, not per statement). */

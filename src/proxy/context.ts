@@ -4,6 +4,8 @@ import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
 import type { StatementSample } from "../digests/sample.js";
 import type { AcquireRequest, BackendPool } from "./backend-pool.js";
+import type { WaitResult } from "./consistency/gtid-wait.js";
+import type { UserWriteLog } from "./consistency/user-write-log.js";
 import type { ServerDefaults } from "./server-defaults.js";
 import type { Upstreams } from "./upstreams.js";
 import type { UserDirectory } from "./user-directory.js";
@@ -45,6 +47,11 @@ export interface SessionHooks {
   onReplicaWriteBlocked?(backend: string, reason: string): void;
   /** The stall watchdog found a relay paused while its client could take more (issue #19). */
   onRelayStall?(): void;
+  /**
+   * A read waited on `backend` for a write it must see (MASTER_GTID_WAIT, routing.consistency_wait);
+   * on "timeout" or "error" it went to the primary.
+   */
+  onConsistencyWait?(backend: string, result: WaitResult): void;
 }
 
 /** A statement a session has running on a backend, as KILL needs to know it. */
@@ -84,4 +91,6 @@ export interface ProxyContext {
   session(connectionId: number): SessionHandle | undefined;
   /** True once SIGTERM started the drain: sessions close when idle. */
   draining(): boolean;
+  /** routing.consistency: user — each user's last write (absent for the other scopes). */
+  readonly userWrites?: UserWriteLog;
 }

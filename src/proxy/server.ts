@@ -6,6 +6,7 @@ import { encodeErr } from "../protocol/packets/err.js";
 import { AccountLoader } from "./accounts/account-loader.js";
 import { HostNames } from "./accounts/host-names.js";
 import { connectBackend } from "./backend-login.js";
+import { UserWriteLog } from "./consistency/user-write-log.js";
 import type { ProxyContext, SessionHooks, TlsContext } from "./context.js";
 import { MARIADB_DEFAULTS, readServerDefaults, type ServerDefaults } from "./server-defaults.js";
 import { ClientSession } from "./session/client-session.js";
@@ -20,6 +21,11 @@ export interface ProxyServerOptions {
   hooks?: SessionHooks;
   /** Upstreams to use instead of building them from config (tests, failover). */
   upstreams?: Upstreams;
+  /**
+   * routing.consistency: user — each user's last write, shared through Redis by app.ts when
+   * configured; by default one of this process's own.
+   */
+  userWrites?: UserWriteLog;
 }
 
 const NO_HOOKS: SessionHooks = { onStatement() {}, onClientError() {} };
@@ -36,6 +42,8 @@ export class ProxyServer {
   readonly users: UserDirectory;
   /** auth.from_backend: loads the primary's accounts into `users`. */
   readonly accounts: AccountLoader | null = null;
+  /** routing.consistency: user — each user's last write; null for the other scopes. */
+  readonly userWrites: UserWriteLog | null;
   private readonly server: net.Server;
   /** Live sessions by connection id (the id each one's handshake announced): KILL finds them here. */
   private readonly sessions = new Map<number, ClientSession>();
@@ -72,7 +80,13 @@ export class ProxyServer {
             hostNames: new HostNames(fromBackend!.refreshIntervalMs, opts.config.pool.connectTimeoutMs),
           },
     );
+    const routing = opts.config.routing;
+    this.userWrites =
+      routing.consistency === "user"
+        ? (opts.userWrites ?? new UserWriteLog(routing.consistencyWindowMs))
+        : null;
     this.ctx = {
+      ...(this.userWrites === null ? {} : { userWrites: this.userWrites }),
       config: opts.config,
       users: this.users,
       upstreams: this.upstreams,

@@ -30,6 +30,16 @@ export interface ReplicaPicker {
   done(pool: BackendPool): void;
   /** A statement failed on this replica because the backend is unreachable: stop using it now. */
   markDown(pool: BackendPool, reason: string): void;
+  /**
+   * No replica has applied `req.minGtid` as far as the monitor saw: the one to wait on for it
+   * (MASTER_GTID_WAIT, up to `waitMs`), counted in flight like `pick`; null pool when none is
+   * likely to have it in time. Pickers without GTID positions leave it out (the primary serves).
+   */
+  pickToWait?(req: ReplicaRequest, waitMs: number): ReplicaChoice;
+  /** A wait on this replica timed out or failed: not again before the monitor checks it again. */
+  waitFailed?(pool: BackendPool): void;
+  /** A wait on this replica returned: it has applied `gtid` (later reads needing no more go there). */
+  waitSucceeded?(pool: BackendPool, gtid: string): void;
 }
 
 /**

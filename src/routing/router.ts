@@ -41,7 +41,11 @@ export interface RouteSession {
    */
   pinned: "primary" | "replica" | null;
   consistency: Consistency;
-  /** The session wrote and replicas may not have applied it yet (read-your-writes pending). */
+  /**
+   * Read-your-writes pending: the session wrote (`session`), or the session or another
+   * connection of its user wrote within routing.consistency_window (`user`), and replicas may not
+   * have applied it yet.
+   */
   hasUnreplicatedWrite: boolean;
 }
 
@@ -90,6 +94,7 @@ const replica = (reason: RouteReason, requireCaughtUp: boolean, pinOnReplica: bo
 const R_READ = replica("read", false, false);
 const R_READ_CAUGHT_UP = replica("read", true, false);
 const R_READ_ONLY_TX = replica("read_only_transaction", false, true);
+const R_READ_ONLY_TX_CAUGHT_UP = replica("read_only_transaction", true, true);
 const R_HINT = replica("hint", false, false);
 const REFUSE_IN_READ_ONLY: RoutePlan = Object.freeze({
   target: "refuse",
@@ -102,7 +107,11 @@ export function route(stmt: RouteStatement, session: RouteSession): RoutePlan {
   if (session.pinned === "primary") return PINNED;
   if (session.pinned === "replica") return stmt.readOnlyTxnSafe ? PINNED : REFUSE_IN_READ_ONLY;
   if (stmt.hint?.route === "primary") return P_HINT;
-  if (stmt.beginReadOnly && session.consistency !== "primary") return R_READ_ONLY_TX;
+  // Read-your-writes pending: reads (a READ ONLY transaction's too) need a replica that applied it.
+  const caughtUp =
+    (session.consistency === "user" || session.consistency === "session") && session.hasUnreplicatedWrite;
+  if (stmt.beginReadOnly && session.consistency !== "primary")
+    return caughtUp ? R_READ_ONLY_TX_CAUGHT_UP : R_READ_ONLY_TX;
   if (stmt.beginsTransaction) return P_TRANSACTION;
   if (stmt.kind === "write") return P_WRITE;
   if (stmt.kind === "session") return P_SESSION;
@@ -120,7 +129,6 @@ export function route(stmt: RouteStatement, session: RouteSession): RoutePlan {
   }
   if (stmt.needsPrimary) return P_NEEDS;
   if (session.consistency === "primary") return P_CONSISTENCY;
-  const caughtUp = session.consistency === "session" && session.hasUnreplicatedWrite;
   if (hint?.maxLagMs !== undefined) {
     return Object.freeze({
       target: "replica",

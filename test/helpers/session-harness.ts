@@ -8,6 +8,7 @@ import { decodeErr, type ErrPacket } from "../../src/protocol/packets/err.js";
 import { encodeHandshakeResponse41 } from "../../src/protocol/packets/handshake-response41.js";
 import { decodeHandshakeV10 } from "../../src/protocol/packets/handshake-v10.js";
 import { decodeOk, type OkPacket } from "../../src/protocol/packets/ok.js";
+import { UserWriteLog } from "../../src/proxy/consistency/user-write-log.js";
 import type { ProxyContext, SessionHandle } from "../../src/proxy/context.js";
 import { MARIADB_DEFAULTS } from "../../src/proxy/server-defaults.js";
 import { ClientSession } from "../../src/proxy/session/client-session.js";
@@ -23,6 +24,8 @@ export interface Reported {
   clientErrors: number[];
   replicaWritesBlocked: { backend: string; reason: string }[];
   stalls: number;
+  /** MASTER_GTID_WAITs before reads (routing.consistency_wait). */
+  waits: { backend: string; result: string }[];
 }
 
 export interface LoginOptions {
@@ -42,7 +45,13 @@ export interface LoginOptions {
 export class SessionHarness {
   readonly server = new ScriptedServer();
   readonly client = new MemoryTransport();
-  readonly reported: Reported = { statements: [], clientErrors: [], replicaWritesBlocked: [], stalls: 0 };
+  readonly reported: Reported = {
+    statements: [],
+    clientErrors: [],
+    replicaWritesBlocked: [],
+    stalls: 0,
+    waits: [],
+  };
   readonly config: Config;
   readonly upstreams: Upstreams;
   readonly ctx: ProxyContext;
@@ -67,12 +76,17 @@ export class SessionHarness {
         onClientError: (errno) => r.clientErrors.push(errno),
         onReplicaWriteBlocked: (backend, reason) => r.replicaWritesBlocked.push({ backend, reason }),
         onRelayStall: () => r.stalls++,
+        onConsistencyWait: (backend, result) => r.waits.push({ backend, result }),
       },
       serverVersion: () => "10.11.0-MariaDB-scripted",
       serverDefaults: () => MARIADB_DEFAULTS,
       nextConnectionId: () => this.nextId++,
       session: (id) => this.sessions.get(id),
       draining: () => false,
+      // routing.consistency: user — shared by every session of this harness, as by a proxy's.
+      ...(this.config.routing.consistency === "user"
+        ? { userWrites: new UserWriteLog(this.config.routing.consistencyWindowMs) }
+        : {}),
     };
     this.session = this.open(this.client);
   }
@@ -116,9 +130,7 @@ export class SessionHarness {
 
   /** Sends a command and waits until the session is idle again; returns what the client got. */
   async command(command: number, body: Buffer | string = Buffer.alloc(0)): Promise<Packet[]> {
-    this.client.command(command, body);
-    await this.idle();
-    return this.client.take();
+    return commandOn(this.client, this.session, command, body);
   }
 
   query(sql: string): Promise<Packet[]> {
@@ -127,20 +139,61 @@ export class SessionHarness {
 
   /** The first column of a one-row text result (our scripted SELECT names its backend). */
   async value(sql: string): Promise<string> {
-    const packets = await this.query(sql);
-    const err = errOf(packets);
-    if (err !== null) throw new Error(`${sql}: ${err.errno} ${err.message}`);
-    return textValue(packets);
+    return firstValue(sql, await this.query(sql));
   }
 
   /** Waits until the session has no command in flight. */
   async idle(timeoutMs = 2000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    return idleOf(this.session, timeoutMs);
+  }
+
+  /** Another client connection to the same proxy (same backends, same per-user records), logged in. */
+  async connect(o: LoginOptions = {}): Promise<HarnessClient> {
+    const client = new MemoryTransport();
+    const session = this.open(client);
+    const ok = await this.login(o, client);
+    if (ok.payload[0] !== 0x00) throw new Error("login failed");
+    const query = (sql: string) => commandOn(client, session, Command.QUERY, sql);
+    return {
+      session,
+      query,
+      value: async (sql) => firstValue(sql, await query(sql)),
+      close: () => session.close(),
+    };
+  }
+}
+
+/** A further client connection of a harness (`connect()`). */
+export interface HarnessClient {
+  session: ClientSession;
+  query(sql: string): Promise<Packet[]>;
+  value(sql: string): Promise<string>;
+  close(): void;
+}
+
+async function commandOn(
+  client: MemoryTransport,
+  session: ClientSession,
+  command: number,
+  body: Buffer | string,
+): Promise<Packet[]> {
+  client.command(command, body);
+  await idleOf(session, 2000);
+  return client.take();
+}
+
+function firstValue(sql: string, packets: readonly Packet[]): string {
+  const err = errOf(packets);
+  if (err !== null) throw new Error(`${sql}: ${err.errno} ${err.message}`);
+  return textValue(packets);
+}
+
+async function idleOf(session: ClientSession, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await settle();
+  while (session.phase === "busy" || session.phase === "infile") {
+    if (Date.now() > deadline) throw new Error(`session still ${session.phase} after ${timeoutMs} ms`);
     await settle();
-    while (this.session.phase === "busy" || this.session.phase === "infile") {
-      if (Date.now() > deadline) throw new Error(`session still ${this.session.phase} after ${timeoutMs} ms`);
-      await settle();
-    }
   }
 }
 

@@ -70,9 +70,10 @@ function blockedWrites(): number {
 
 beforeAll(async () => {
   sb = await startSandbox({ replicas: 2 });
-  proxy = await startApp(
-    testConfig(sb.primary, sb.replicas, { routing: { consistency: "eventual", readFallback: "primary" } }),
-  );
+  const cfg = testConfig(sb.primary, sb.replicas);
+  // Reads right after a write in these tests must still show they ran on a replica.
+  cfg.routing = { ...cfg.routing, consistency: "eventual" };
+  proxy = await startApp(cfg);
   primaryId = await serverIdOf(sb.primary);
   replicaIds = await Promise.all(sb.replicas.map(serverIdOf));
   const c = await sb.connect(sb.primary);

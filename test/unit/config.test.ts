@@ -49,7 +49,12 @@ const DEFAULTS: Config = {
   },
   limits: { maxClientConnections: 10_000, maxAllowedPacket: 1024 ** 3, relayStallWarnMs: 5000 },
   tls: { enabled: true },
-  routing: { consistency: "session", readFallback: "primary" },
+  routing: {
+    consistency: "user",
+    consistencyWindowMs: 10_000,
+    consistencyWaitMs: 50,
+    readFallback: "primary",
+  },
   lag: { softMs: 500, maxMs: 3000, readmitBelowMs: 2000, readmitChecks: 3, minServing: 0 },
   failover: {
     automatic: true,

@@ -82,7 +82,12 @@ export function effectiveConfigYaml(c: Config): string {
       ...(c.tls.certFile === undefined ? {} : { cert_file: c.tls.certFile }),
       ...(c.tls.keyFile === undefined ? {} : { key_file: c.tls.keyFile }),
     },
-    routing: { consistency: c.routing.consistency, read_fallback: c.routing.readFallback },
+    routing: {
+      consistency: c.routing.consistency,
+      consistency_window: formatDuration(c.routing.consistencyWindowMs),
+      consistency_wait: formatDuration(c.routing.consistencyWaitMs),
+      read_fallback: c.routing.readFallback,
+    },
     lag: {
       soft: formatDuration(c.lag.softMs),
       max: formatDuration(c.lag.maxMs),

@@ -112,7 +112,10 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
     const v = this.routeView;
     v.pinned = this.pin.where;
     v.consistency = this.ctx.config.routing.consistency;
-    v.hasUnreplicatedWrite = this.state.lastWriteGtid !== null;
+    v.hasUnreplicatedWrite =
+      this.state.lastWriteGtid !== null ||
+      // ryw: another connection of this user wrote within routing.consistency_window
+      (v.consistency === "user" && this.user !== null && this.ctx.userWrites?.record(this.user.name) != null);
     return v;
   }
 
@@ -186,7 +189,19 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
     };
     this.state = new SessionState(r.schema, (r.capabilities & Capability.MULTI_STATEMENTS) !== 0, tracking);
     this.phase = SessionPhase.IDLE;
-    this.transport.write(encodeOk(r.okSeq, { status: this.lastStatus }, this.capabilities));
+    const ok = encodeOk(r.okSeq, { status: this.lastStatus }, this.capabilities);
+    // ryw: the user's writes through other rwsplit instances (Redis) are known before its first statement.
+    const shared = this.ctx.userWrites?.loggingIn(r.user.name) ?? null;
+    if (shared !== null) {
+      this.phase = SessionPhase.BUSY;
+      void shared.then(() => {
+        if (this.phase === SessionPhase.CLOSED) return;
+        this.transport.write(ok);
+        this.statementDone();
+      });
+      return;
+    }
+    this.transport.write(ok);
   }
 
   // ---- commands (the port's side) -----------------------------------------------------------

@@ -3,6 +3,8 @@ import { describePins, Pin } from "../../routing/pins.js";
 import type { RoutePlan } from "../../routing/router.js";
 import type { BackendConnection } from "../backend-connection.js";
 import type { BackendPool } from "../backend-pool.js";
+import { waitForGtid } from "../consistency/gtid-wait.js";
+import { sessionReadAfter } from "../consistency/user-write-log.js";
 import type { ReplicaRequest } from "../upstreams.js";
 import type { SessionPort } from "./session-port.js";
 import { inSync } from "./state-sync.js";
@@ -20,6 +22,11 @@ export class Lease {
   reason = "";
   /** For a read on a replica: what it asked of the replica (retry elsewhere, in-flight count). */
   replica: ReplicaRequest | null = null;
+  /**
+   * ryw: the GTID position the read must wait for on its replica (MASTER_GTID_WAIT) before it is
+   * sent, when the monitor did not show it there yet; null: no wait.
+   */
+  waitFor: string | null = null;
   private readonly replicaReq: ReplicaRequest = { maxLagMs: null, minGtid: null, exclude: null, user: null };
 
   constructor(private readonly s: SessionPort) {}
@@ -33,6 +40,7 @@ export class Lease {
     const up = s.ctx.upstreams;
     const pin = s.pin;
     this.replica = null;
+    this.waitFor = null; // ryw:
     if (plan.target === "pinned") {
       this.reason = "pinned";
       if (pin.conn !== null && pin.pool !== null) {
@@ -50,15 +58,22 @@ export class Lease {
     if (plan.target === "replica") {
       const req = this.replicaReq;
       req.maxLagMs = plan.maxLagMs;
-      req.minGtid = plan.requireCaughtUp ? s.state.lastWriteGtid : null;
+      const scope = s.ctx.config.routing.consistency; // ryw: the session's and (user) its user's writes
+      req.minGtid = plan.requireCaughtUp
+        ? sessionReadAfter(scope, s.ctx.userWrites, s.userName, s.state.lastWriteGtid)
+        : null;
       req.exclude = null;
       req.user = s.login!.key.user;
       const choice = up.picker.pick(req);
-      if (choice.pool !== null) {
-        this.pool = choice.pool;
+      // ryw: no replica has applied it as far as the monitor's last checks saw: wait on the one
+      // most likely to have it (wait-candidates.ts), else the primary below.
+      const waitOn = choice.pool === null ? this.replicaToWaitOn(req) : null;
+      if (choice.pool !== null || waitOn !== null) {
+        this.pool = choice.pool ?? waitOn;
         this.route = "replica";
         this.reason = label ?? plan.reason;
         this.replica = req;
+        this.waitFor = waitOn !== null ? req.minGtid : null; // ryw:
         return null;
       }
       // Read-your-writes that no replica can honour yet is served by the primary, whatever
@@ -79,6 +94,39 @@ export class Lease {
     this.route = "primary";
     this.reason = reason;
     this.replica = null;
+    this.waitFor = null; // ryw:
+  }
+
+  /** ryw: the replica to wait on for `req.minGtid` (routing.consistency_wait), or null. */
+  private replicaToWaitOn(req: ReplicaRequest): BackendPool | null {
+    const waitMs = this.s.ctx.config.routing.consistencyWaitMs;
+    const picker = this.s.ctx.upstreams.picker;
+    if (req.minGtid === null || waitMs <= 0 || picker.pickToWait === undefined) return null;
+    return picker.pickToWait(req, waitMs).pool;
+  }
+
+  /**
+   * ryw: waits on the replica connection for `waitFor`. Caught up: the read goes there. Timed out
+   * or failed: the connection goes back, the replica is not waited on again before its next check,
+   * and the read goes to the primary (returns false); nothing was sent to the client yet.
+   */
+  private async caughtUp(conn: BackendConnection): Promise<boolean> {
+    const s = this.s;
+    const pool = this.pool!;
+    const gtid = this.waitFor!;
+    const result = await waitForGtid(conn, gtid, s.ctx.config.routing.consistencyWaitMs);
+    s.ctx.hooks.onConsistencyWait?.(pool.endpoint.name, result);
+    this.waitFor = null;
+    const picker = s.ctx.upstreams.picker;
+    if (result === "caught_up") {
+      picker.waitSucceeded?.(pool, gtid);
+      return true;
+    }
+    picker.waitFailed?.(pool);
+    this.giveBack(conn, conn.state === "closed");
+    this.readDone();
+    this.toPrimary("consistency_fallback");
+    return false;
   }
 
   /** A pinned or idle, already-synced connection, or null when async work is needed. */
@@ -86,6 +134,7 @@ export class Lease {
     const s = this.s;
     const pin = s.pin;
     const pool = this.pool!;
+    if (this.waitFor !== null) return null; // ryw: the wait is async
     if (pin.conn !== null && pin.pool === pool) return pin.conn.state === "closed" ? null : pin.conn;
     const key = s.login!.keyString;
     const conn = pool.tryAcquire(key, Date.now(), s.state.schema === null);
@@ -104,7 +153,12 @@ export class Lease {
   async acquire(): Promise<BackendConnection> {
     const s = this.s;
     const up = s.ctx.upstreams;
-    if (this.replica !== null) return this.acquireReplica();
+    if (this.replica !== null) {
+      const conn = await this.acquireReplica();
+      // ryw: a connect failure moved the read elsewhere (waitFor cleared); else wait here first.
+      if (this.waitFor === null || (await this.caughtUp(conn))) return conn;
+      return this.acquire();
+    }
     if (this.route !== "primary" || s.pin.conn !== null) return this.acquireFrom(this.pool!);
     const fo = s.ctx.config.failover;
     const deadline = Date.now() + fo.holdWritesMs;
@@ -163,6 +217,7 @@ export class Lease {
     }
     this.pool = choice.pool;
     this.reason = "retry";
+    this.waitFor = null; // ryw: the picker chose one that has applied it
     return true;
   }
 

@@ -307,7 +307,11 @@ export class StatementRun implements RelaySink {
     const before = state.version;
     const statement = this.d?.statement;
     const variables = statement == null || !hasFlag(statement.flags, F.SET_STATEMENT);
+    const gtid = state.lastWriteGtid; // ryw:
     if (state.apply(ok.sessionState, variables)) host.pin.bits |= Pin.UNTRACKED_STATE;
+    // ryw: the write's GTID (last_gtid) counts for every connection of its user (consistency: user).
+    if (state.lastWriteGtid !== gtid && host.userName !== null)
+      host.ctx.userWrites?.wrote(host.userName, state.lastWriteGtid!);
     // The connection made the change itself: it is in sync with the new state.
     if (state.version !== before) markSynced(conn, state);
   }
