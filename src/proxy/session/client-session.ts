@@ -15,6 +15,7 @@ import type { ProxyContext, RunningStatement, SessionHandle } from "../context.j
 import type { ProxyUser } from "../user-directory.js";
 import { OpenCursors } from "./cursors.js";
 import type { Dispatch } from "./dispatch.js";
+import { idleLimitMs } from "./idle-timeout.js";
 import { SessionPin } from "./pin.js";
 import { StatementRegistry } from "./prepared-statements.js";
 import { SessionState } from "./session-state.js";
@@ -61,6 +62,8 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   capabilities = 0;
   login: AcquireRequest | null = null;
   lastStatus: number = ServerStatus.AUTOCOMMIT;
+  /** When the client last sent bytes or was last answered (wait_timeout counts from here). */
+  private lastActiveAt = Date.now();
   readonly sample: StatementSample; // digest:
   private user: ProxyUser | null = null;
   private readonly framer: PacketFramer;
@@ -85,6 +88,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
     this.auth = new ClientAuth(ctx, this, this.connectionId);
     this.runner = new StatementRun(this);
     const data = (chunk: Buffer) => {
+      this.lastActiveAt = Date.now();
       this.framer.push(chunk);
       this.pump();
     };
@@ -221,6 +225,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
 
   statementDone(): void {
     if (this.phase === SessionPhase.CLOSED) return;
+    this.lastActiveAt = Date.now();
     this.phase = SessionPhase.IDLE;
     if (this.ctx.draining()) {
       this.close();
@@ -283,6 +288,16 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   /** The stall watchdog's look at this session (issue #19); true when it just reported a stall. */
   checkStall(now: number, warnMs: number): boolean {
     return this.phase === SessionPhase.BUSY && this.runner.checkStall(now, warnMs);
+  }
+
+  /** Closes an idle session past its wait_timeout, as the server would (true when it did). */
+  closeIfIdle(now: number): boolean {
+    if (this.phase !== SessionPhase.IDLE) return false;
+    const interactive = (this.capabilities & Capability.INTERACTIVE) !== 0;
+    if (now - this.lastActiveAt < idleLimitMs(this.state.vars, interactive, this.ctx.serverDefaults()))
+      return false;
+    this.close();
+    return true;
   }
 
   describe(): Record<string, unknown> {

@@ -1,4 +1,4 @@
-import { CLIENT_ERRORS, clientErrorFor, RwsplitError } from "../../errors.js";
+import { CLIENT_ERRORS, type ClientErrorSpec, clientErrorFor, RwsplitError } from "../../errors.js";
 import { ServerStatus } from "../../protocol/constants/server-status.js";
 import { packet } from "../../protocol/framing.js";
 import { decodeOk } from "../../protocol/packets/ok.js";
@@ -93,9 +93,7 @@ export class StatementRun implements RelaySink {
         host.sample.ran(host.userName ?? "", host.state.schema, 0); // digest:
         host.ctx.hooks.onStatement("replica", "none", "no_replica", 0, refusal.errno, host.sample);
       }
-      this.d = null;
-      host.sendError(refusal, 1);
-      host.statementDone();
+      this.done(d, refusal);
       return;
     }
     const lease = this.lease;
@@ -182,9 +180,7 @@ export class StatementRun implements RelaySink {
       "a statement that is not safe on a replica was about to be sent to one; it was not (rwsplit_replica_writes_blocked_total)",
     );
     if (inTxnThere) {
-      this.d = null;
-      host.sendError(CLIENT_ERRORS.writeInReadOnlyTransaction(), 1);
-      host.statementDone();
+      this.done(this.d!, CLIENT_ERRORS.writeInReadOnlyTransaction());
       return;
     }
     lease.giveBack(conn, false);
@@ -332,14 +328,13 @@ export class StatementRun implements RelaySink {
       host.ctx.upstreams.picker.markDown(pool, err.message);
       if (!this.forwarded && this.retryRead(pool)) return;
     }
-    this.d = null;
     if (this.forwarded) {
       // Mid-result: the client's parser is inside a result set; closing is the honest answer.
+      this.d = null;
       host.close();
       return;
     }
-    host.sendError(CLIENT_ERRORS.lostConnection(err.message), 1);
-    host.statementDone();
+    this.done(this.d!, CLIENT_ERRORS.lostConnection(err.message));
   }
 
   /**
@@ -401,7 +396,7 @@ export class StatementRun implements RelaySink {
     }
     if (this.held !== null) this.flushHeld(conn, d);
     placeAfter(host, conn, pool, d.plan, pins);
-    host.statementDone();
+    this.done(d, null);
   }
 
   /**
@@ -431,7 +426,7 @@ export class StatementRun implements RelaySink {
     this.conn = null;
     if (this.held !== null) this.flushHeld(conn, d);
     placeAfter(host, conn, pool, d.plan, host.pin.bits);
-    host.statementDone();
+    this.done(d, null);
   }
 
   /**
@@ -473,13 +468,26 @@ export class StatementRun implements RelaySink {
 
   private fail(e: unknown): void {
     const host = this.host;
-    this.d = null;
-    if (host.isClosed()) return;
+    const d = this.d;
+    if (host.isClosed() || d === null) {
+      this.d = null;
+      return;
+    }
     if (!(e instanceof RwsplitError)) {
       host.ctx.logger.error({ err: e, session: host.connectionId }, "unexpected error serving a statement");
     }
-    host.sendError(clientErrorFor(e), 1);
-    host.statementDone();
+    this.done(d, clientErrorFor(e));
+  }
+
+  /** The statement is over: the command ends (answering `error` if any), or its caller goes on. */
+  private done(d: Dispatch, error: ClientErrorSpec | null): void {
+    this.d = null;
+    if (d.onDone !== undefined) {
+      d.onDone(error);
+      return;
+    }
+    if (error !== null) this.host.sendError(error, 1);
+    this.host.statementDone();
   }
 
   /** For KILL: the statement running on a backend connection, or null. */
