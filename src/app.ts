@@ -5,10 +5,11 @@ import type { BackendStatus, StatusSource } from "./admin/status.js";
 import { Balancer } from "./balancer/balancer.js";
 import type { Config } from "./config/types.js";
 import { DigestStore } from "./digests/store.js";
+import { HaError } from "./errors.js";
 import { EventFeed } from "./events/feed.js";
 import { readBackendPositions } from "./ha/discovery.js";
 import { createCoordinator } from "./ha/fleet.js";
-import { HaError, HaManager } from "./ha/manager.js";
+import { HaManager } from "./ha/manager.js";
 import { createHaOps } from "./ha/ops-adapter.js";
 import type { TopologyView } from "./ha/topology-view.js";
 import { Metrics } from "./metrics/registry.js";
@@ -222,7 +223,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       rejoin: (name) => ha!.rejoin(name),
       failover: () => {
         if (monitor.primaryReachable()) {
-          throw new HaError("the primary is reachable: use switchover to move it", 409);
+          throw new HaError("HA_CONFLICT", "the primary is reachable: use switchover to move it");
         }
         return ha!.failover("requested through the admin API");
       },
