@@ -116,7 +116,7 @@ export class BackendPool {
         // mysqljs/mysql #1816: a pooled connection killed by wait_timeout must not reach a client.
         try {
           const r = await conn.ping();
-          if (r.err) throw new Error(r.err.message);
+          if (r.err) throw new RwsplitError("BACKEND_REFUSED", r.err.message);
         } catch {
           conn.destroy();
           continue;

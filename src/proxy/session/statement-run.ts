@@ -1,4 +1,4 @@
-import { CLIENT_ERRORS, clientErrorFor, RwsplitError } from "../../errors.js";
+import { CLIENT_ERRORS, clientErrorFor, ERRNO, RwsplitError } from "../../errors.js";
 import { ServerStatus } from "../../protocol/constants/server-status.js";
 import { decodeOk } from "../../protocol/packets/ok.js";
 import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
@@ -243,7 +243,14 @@ export class StatementRun implements RelaySink {
     this.conn = null;
     if (host.pin.conn === conn) host.unpin(true);
     host.sample.ran(host.userName ?? "", host.state.schema, conn.scanner.rows); // digest:
-    host.ctx.hooks.onStatement(lease.route, pool.endpoint.name, lease.reason, 0, 2013, host.sample);
+    host.ctx.hooks.onStatement(
+      lease.route,
+      pool.endpoint.name,
+      lease.reason,
+      0,
+      ERRNO.CR_SERVER_LOST,
+      host.sample,
+    );
     host.ctx.hooks.onBackendFailure?.(pool.endpoint.name);
     if (lease.replica !== null) {
       lease.readDone();
