@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { createAdminApp } from "./admin/app.js";
 import type { BackendStatus, StatusSource } from "./admin/status.js";
 import { Balancer } from "./balancer/balancer.js";
+import { LagTracker } from "./balancer/lag-state.js";
 import type { Config } from "./config/types.js";
 import { DigestStore } from "./digests/store.js";
 import { HaError } from "./errors.js";
@@ -16,7 +17,7 @@ import { Metrics } from "./metrics/registry.js";
 import { Monitor } from "./monitor/monitor.js";
 import type { BackendObservation, BackendRole } from "./monitor/types.js";
 import type { BackendPool } from "./proxy/backend-pool.js";
-import { BalancedPicker, ioLost, toReplicaObservation } from "./proxy/balanced-picker.js";
+import { BalancedPicker } from "./proxy/balanced-picker.js";
 import type { SessionHooks } from "./proxy/context.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
@@ -56,9 +57,8 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   const latest = new Map<string, BackendObservation>();
   const upstreams = new Upstreams(config);
   const allBackends = [config.backends.primary, ...config.backends.replicas];
-  /** Each replica's lag before the primary went down (reads keep flowing during a failover). */
-  const lastLag = new Map<string, number>();
-  const ioLostAt = new Map<string, number>();
+  /** The lag policy's memory of each replica (reads keep flowing during a failover). */
+  const lag = new LagTracker();
   let picker: BalancedPicker;
   /** The balancer over the current replicas; rebuilt on a topology change, replaying what is known. */
   const buildBalancer = (): Balancer => {
@@ -97,18 +97,8 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     }
     return b;
   };
-  const feed = (b: Balancer, o: BackendObservation) => {
-    const primaryDown = latest.get(upstreams.primary.endpoint.name)?.up === false;
-    if (!ioLost(o)) ioLostAt.delete(o.name);
-    else if (!ioLostAt.has(o.name)) ioLostAt.set(o.name, o.checkedAt);
-    if (!primaryDown && o.lagMs !== null) lastLag.set(o.name, o.lagMs);
-    const ctx = {
-      primaryDown,
-      lastLagMs: lastLag.get(o.name) ?? null,
-      ioLostAt: ioLostAt.get(o.name) ?? null,
-    };
-    b.observe(o.name, toReplicaObservation(o, ctx), Date.now());
-  };
+  const feed = (b: Balancer, o: BackendObservation) =>
+    b.observe(o.name, lag.observe(o.name, o, latest.get(upstreams.primary.endpoint.name)), Date.now());
   let balancer = buildBalancer();
   picker = new BalancedPicker(upstreams.replicas, balancer, () => latest);
   upstreams.picker = picker;
@@ -127,8 +117,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   const applyTopology = (t: TopologyView) => {
     upstreams.setTopology(t);
     monitor.setTopology(t.primary, t.fenced);
-    lastLag.clear();
-    ioLostAt.clear();
+    lag.clear();
     balancer = buildBalancer();
     picker = new BalancedPicker(upstreams.replicas, balancer, () => latest);
     upstreams.picker = picker;
@@ -204,6 +193,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       lastError: o?.lastError ?? pool.lastError,
       lastCheckAt: o && o.checkedAt > 0 ? new Date(o.checkedAt).toISOString() : null,
       gtidPosition: o?.gtidCurrentPos || o?.gtidSlavePos || null,
+      lagPolicy: role === "replica" ? lag.stateOf(pool.endpoint.name) : null,
     };
   };
   const status: StatusSource = {

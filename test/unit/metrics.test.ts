@@ -21,6 +21,7 @@ function backend(over: Partial<BackendStatus> & { name: string }): BackendStatus
     lastError: null,
     lastCheckAt: "2025-01-01T00:00:00.000Z",
     gtidPosition: null,
+    lagPolicy: null,
     ...over,
   };
 }
