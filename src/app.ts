@@ -56,6 +56,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   const kinds = { read: 0, write: 0, session: 0 };
   const latest = new Map<string, BackendObservation>();
   const upstreams = new Upstreams(config);
+  for (const pool of upstreams.pools.values()) metrics.countBytes(pool.endpoint.name, pool.bytes);
   const allBackends = [config.backends.primary, ...config.backends.replicas];
   /** The lag policy's memory of each replica (reads keep flowing during a failover). */
   const lag = new LagTracker();

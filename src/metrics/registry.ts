@@ -33,8 +33,16 @@ export const FAILOVER_DURATION_BUCKETS: readonly number[] = [0.5, 1, 2, 5, 10, 2
 
 export type Route = "primary" | "replica";
 
-/** `in`: bytes read from clients; `out`: bytes written to clients. */
-export type ByteDirection = "in" | "out";
+/**
+ * Bytes between rwsplit and one backend, as the data path counts them (BackendPool.bytes): `in`
+ * sent to the backend (the clients' statements and rwsplit's own), `out` received from it
+ * (answers relayed to clients, and to rwsplit's own statements). Plain integers the connections
+ * bump per chunk; read only when Prometheus scrapes.
+ */
+export interface ByteCounts {
+  readonly in: number;
+  readonly out: number;
+}
 
 /** A counter for the hot path: a plain number, folded into prom-client at scrape time. */
 export class CounterCell {
@@ -227,12 +235,6 @@ export class Metrics {
     ["route"] as const,
     QUERY_DURATION_BUCKETS,
   );
-  private readonly byteCounts = cellCounter(
-    this.registry,
-    "rwsplit_bytes_total",
-    "Bytes relayed with clients: in = read from clients, out = written to clients.",
-    ["direction"] as const,
-  );
   private readonly errors = cellCounter(
     this.registry,
     "rwsplit_errors_total",
@@ -291,6 +293,8 @@ export class Metrics {
   });
 
   private openClients = 0;
+  /** Live byte counters per backend, read at scrape time (`countBytes`). */
+  private readonly byteSources: { backend: string; counts: ByteCounts }[] = [];
 
   private readonly gauges = {
     up: this.gauge("rwsplit_backend_up", "1 when the last health check succeeded.", ["backend", "role"]),
@@ -326,6 +330,20 @@ export class Metrics {
         this.set(openClients());
       },
     });
+    const byteSources = this.byteSources;
+    new Counter({
+      name: "rwsplit_bytes_total",
+      help: "Bytes between rwsplit and each backend: in = sent to it (statements), out = received from it (answers relayed to clients).",
+      labelNames: ["backend", "direction"],
+      registers: [this.registry],
+      collect(this: Counter) {
+        this.reset();
+        for (const { backend, counts } of byteSources) {
+          this.inc({ backend, direction: "in" }, counts.in);
+          this.inc({ backend, direction: "out" }, counts.out);
+        }
+      },
+    });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -349,8 +367,9 @@ export class Metrics {
     return this.queryDurations.cells.get([route]);
   }
 
-  bytes(direction: ByteDirection): CounterCell {
-    return this.byteCounts.get([direction]);
+  /** Reports `counts` (kept live by the data path, e.g. BackendPool.bytes) as `backend`'s bytes. */
+  countBytes(backend: string, counts: ByteCounts): void {
+    this.byteSources.push({ backend, counts });
   }
 
   /** `code`: a MySQL error number (1040, 2013, ...) or an internal code from src/errors.ts. */

@@ -4,6 +4,7 @@ import {
   type BackendCredentials,
   type BackendEndpoint,
   BackendState,
+  type ByteCounts,
 } from "./backend-connection.js";
 import { type Connector, connectBackend } from "./backend-login.js";
 
@@ -76,6 +77,8 @@ export class BackendPool {
   /** Failures to connect, for the monitor and /backends. */
   lastError: string | null = null;
   onConnectError: ((err: RwsplitError) => void) | null = null;
+  /** Bytes to and from this backend over all its connections (rwsplit_bytes_total{backend}). */
+  readonly bytes: ByteCounts = { in: 0, out: 0 };
 
   constructor(
     readonly endpoint: BackendEndpoint,
@@ -174,6 +177,7 @@ export class BackendPool {
       throw new RwsplitError("SHUTTING_DOWN");
     }
     this.all.add(conn);
+    conn.bytes = this.bytes;
     conn.onClosed = (c) => this.forget(c, user);
     conn.state = BackendState.LEASED;
     return conn;
