@@ -13,8 +13,9 @@ import {
 } from "./change-steps.js";
 import type { ChangeKind, ChangeReport, HaOps, HaTarget, NodeRef } from "./change-types.js";
 import { assessPrimary, type DetectorState, INITIAL_DETECTOR_STATE } from "./detector.js";
-import { type BackendPosition, type Discovery, discoverTopology } from "./discovery.js";
+import type { BackendPosition } from "./discovery.js";
 import type { Coordinator, Lease, TopologyRecord } from "./fleet.js";
+import { StartupDiscovery } from "./startup-discovery.js";
 
 /**
  * High availability: watches the primary, promotes a replica when it fails (failover), moves the
@@ -51,8 +52,6 @@ const LEASE_TTL_MS = 60_000;
 const HISTORY = 20;
 /** Data-path failures come in bursts (every client at once): at most one extra check per this. */
 const RECHECK_GAP_MS = 50;
-/** A discovery that could not publish (the lock is held, or Redis is away) is tried again, backing off to this. */
-const DISCOVERY_RETRY_MAX_MS = 30_000;
 
 export class HaManager {
   readonly #o: HaManagerOptions;
@@ -71,8 +70,7 @@ export class HaManager {
   /** The applied topology's primary: compared on the data path's failure hook without a copy. */
   #primary = "";
   #lastRecheckAt = 0;
-  #discovery: Discovery | null = null;
-  #discoveryRetry: { timer: NodeJS.Timeout | null; delayMs: number } = { timer: null, delayMs: 1000 };
+  #discovery: StartupDiscovery | null = null;
 
   constructor(o: HaManagerOptions) {
     this.#o = o;
@@ -96,14 +94,27 @@ export class HaManager {
     this.#adopt(this.#o.coordinator.current());
     if (this.#o.ops === null) {
       this.#log.warn("failover.user is not set: rwsplit will not fail over, switch over or rejoin");
-    } else {
-      await this.#discover();
+    } else if (this.#o.readPositions !== undefined) {
+      this.#discovery = new StartupDiscovery({
+        coordinator: this.#o.coordinator,
+        readPositions: this.#o.readPositions,
+        pending: () => {
+          const t = this.topology();
+          return !this.#stopped && t.generation === 1 && t.reason === "initial";
+        },
+        primary: () => this.topology().primary,
+        idle: () => this.#busy === null,
+        adopt: () => this.#adopt(this.#o.coordinator.current()),
+        leaseTtlMs: LEASE_TTL_MS,
+        log: this.#log,
+      });
+      await this.#discovery.run();
     }
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#discoveryRetry.timer !== null) clearTimeout(this.#discoveryRetry.timer);
+    this.#discovery?.stop();
     this.#unsubscribe?.();
     await this.#o.coordinator.stop();
   }
@@ -125,7 +136,7 @@ export class HaManager {
       state: this.#busy ?? "idle",
       primaryVerdict: this.#verdictReason,
       coordinator: this.#o.coordinator.health(),
-      discovery: this.#discovery,
+      discovery: this.#discovery?.last ?? null,
       history: [...this.#history],
     };
   }
@@ -209,66 +220,6 @@ export class HaManager {
   }
 
   // ---- internals -----------------------------------------------------------------------------
-
-  /**
-   * Topology discovery (discovery.ts): while the fleet shares nothing but this config's guess
-   * (generation 1, "initial"), ask the servers who is primary, and publish what they say as
-   * generation 2 ("discovered") under the lease, so every instance of a fleet adopts one answer.
-   * The lease also serializes instances starting together: the second one finds generation 2.
-   * Never throws; what it saw is logged, and kept for /topology.
-   */
-  async #discover(): Promise<void> {
-    this.#discoveryRetry.timer = null;
-    const pending = () => {
-      const t = this.topology();
-      return !this.#stopped && t.generation === 1 && t.reason === "initial";
-    };
-    const read = this.#o.readPositions;
-    if (read === undefined || !pending()) return;
-    let d: Discovery;
-    try {
-      d = discoverTopology(await read(), this.topology().primary);
-    } catch (e) {
-      this.#log.error({ err: errorText(e) }, "topology discovery could not read the backends");
-      return;
-    }
-    this.#discovery = d;
-    const log = { outcome: d.outcome, primary: d.primary, fenced: d.fenced, seen: d.seen };
-    if (d.outcome === "configured") this.#log.info(log, `topology discovery: ${d.reason}`);
-    else if (d.outcome === "ambiguous")
-      this.#log.warn(log, `topology discovery is inconclusive: ${d.reason}`);
-    else this.#log.warn(log, `topology discovery: primary ${d.primary}: ${d.reason}`);
-    if (d.outcome !== "discovered" || !pending()) return;
-    const lease = this.#busy === null ? await this.#o.coordinator.tryAcquire(LEASE_TTL_MS) : null;
-    let published = false;
-    if (lease !== null) {
-      try {
-        // Another instance may have published while we read the servers.
-        if (!pending()) return;
-        published = await this.#o.coordinator.publish(lease, {
-          generation: 2,
-          primary: d.primary,
-          fenced: d.fenced,
-          reason: "discovered",
-        });
-      } finally {
-        await this.#o.coordinator.release(lease).catch(() => {});
-      }
-    }
-    if (published) {
-      this.#adopt(this.#o.coordinator.current());
-      return;
-    }
-    if (!pending()) return;
-    const delay = this.#discoveryRetry.delayMs;
-    this.#discoveryRetry.delayMs = Math.min(delay * 2, DISCOVERY_RETRY_MAX_MS);
-    this.#log.warn(
-      { coordinator: this.#o.coordinator.health(), retryInMs: delay },
-      `could not publish the discovered topology (the topology lock is held, or ${this.#o.coordinator.health().backend} is unreachable): routing to the configured primary ${this.topology().primary} meanwhile`,
-    );
-    this.#discoveryRetry.timer = setTimeout(() => void this.#discover(), delay);
-    this.#discoveryRetry.timer.unref();
-  }
 
   async #change(
     kind: ChangeKind,
