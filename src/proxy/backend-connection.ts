@@ -80,6 +80,12 @@ export interface InternalResult {
   captured: { type: Captured; payload: Buffer }[];
 }
 
+/** Bytes sent to a backend (`in`) and received from it (`out`): rwsplit_bytes_total, read at scrape time. */
+export interface ByteCounts {
+  in: number;
+  out: number;
+}
+
 let nextLocalId = 1;
 
 /**
@@ -112,6 +118,8 @@ export class BackendConnection implements ScannerListener {
   readonly statements = new StatementCache(this);
   lastUsedAt = Date.now();
   lastError: string | null = null;
+  /** Plain integers, bumped per chunk; the pool gives all its connections its own object. */
+  bytes: ByteCounts = { in: 0, out: 0 };
   /** Called once when the connection closes (pool bookkeeping). */
   onClosed: ((conn: BackendConnection) => void) | null = null;
 
@@ -153,6 +161,7 @@ export class BackendConnection implements ScannerListener {
   }
 
   private onData(chunk: Buffer): void {
+    this.bytes.out += chunk.length;
     const sink = this.sink;
     if (sink !== null) {
       let end: number;
@@ -219,6 +228,7 @@ export class BackendConnection implements ScannerListener {
     this.sink = sink;
     this.state = BackendState.RELAYING;
     this.scanner.begin(kind);
+    this.bytes.in += command.length;
     this.link.write(command);
   }
 
@@ -259,6 +269,7 @@ export class BackendConnection implements ScannerListener {
 
   /** Forwards client bytes during a LOCAL INFILE transfer; `last` when the empty packet went. */
   forwardInfile(bytes: Buffer, last: boolean, sink: RelaySink): void {
+    this.bytes.in += bytes.length;
     this.link.write(bytes);
     if (last) {
       this.sink = sink;
@@ -275,6 +286,7 @@ export class BackendConnection implements ScannerListener {
       this.internal = { resolve, reject, result: { ok: null, err: null, captured: [] } };
       this.state = BackendState.INTERNAL;
       this.scanner.begin(kind);
+      this.bytes.in += payload.length + 4;
       this.link.write(packet(0, payload));
     });
   }
@@ -304,6 +316,7 @@ export class BackendConnection implements ScannerListener {
 
   /** Sends a command that has no response (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA). */
   sendNoReply(bytes: Buffer): void {
+    this.bytes.in += bytes.length;
     this.link.write(bytes);
   }
 

@@ -1,7 +1,7 @@
 import net from "node:net";
 import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
-import { CLIENT_ERRORS } from "../errors.js";
+import { CLIENT_ERRORS, ERRNO } from "../errors.js";
 import { encodeErr } from "../protocol/packets/err.js";
 import { AccountLoader } from "./accounts/account-loader.js";
 import { HostNames } from "./accounts/host-names.js";
@@ -181,7 +181,7 @@ export class ProxyServer {
       // ER_CON_COUNT_ERROR in place of the greeting, as the server does.
       socket.on("error", () => {});
       socket.end(encodeErr(0, CLIENT_ERRORS.tooManyConnections(limit)));
-      this.opts.hooks?.onClientError(1040);
+      this.opts.hooks?.onClientError(ERRNO.ER_CON_COUNT_ERROR);
       return;
     }
     const hooks = this.ctx.hooks;

@@ -122,7 +122,11 @@ function run(cmd: string, args: string[]): Promise<void> {
     });
     child.once("error", reject);
     child.once("exit", (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited with ${code ?? signal}`)),
+      code === 0
+        ? resolve()
+        : reject(
+            new RwsplitError("SANDBOX_FAILED", `${cmd} ${args.join(" ")} exited with ${code ?? signal}`),
+          ),
     );
   });
 }

@@ -21,6 +21,7 @@ import { ER_MAX_PREPARED_STMT_COUNT_REACHED } from "../statement-budget.js";
 import type { ConnectionStatement } from "../statement-cache.js";
 import { cursorResponse } from "./fetch.js";
 import { makeRoomFor } from "./prepare.js";
+import { setSteps } from "./set.js";
 
 const EMPTY = Buffer.alloc(0);
 /** An EXECUTE without COM_STMT_SEND_LONG_DATA before it (the usual case): nothing to allocate. */
@@ -52,6 +53,7 @@ export function execute(s: SessionPort, pkt: Packet): void {
   const cursorStmt = cursor || s.cursors.size > 0 ? clientId : 0;
   const rs = s.routeSession();
   const plan = cursor && rs.pinned === null ? routeCommand(rs) : route(stmt.routed.route, rs);
+  const set = setSteps(s, stmt.routed, stmt.preparePayload);
   s.run({
     command: Command.STMT_EXECUTE,
     kind: ResponseKind.RESULTSET,
@@ -59,12 +61,16 @@ export function execute(s: SessionPort, pkt: Packet): void {
     plan,
     label: cursor ? "cursor" : null,
     statement: stmt.routed,
-    steps: new ExecuteSteps(s, stmt, pkt, bound, longData, cursorStmt),
-    holdResponse: false,
+    steps: new ExecuteSteps(s, stmt, pkt, bound, longData, cursorStmt, set),
+    holdResponse: set?.holdsResponse === true,
   });
 }
 
 class ExecuteSteps implements CommandSteps {
+  before?: CommandSteps["before"];
+  settle?: CommandSteps["settle"];
+  heldResponse?: CommandSteps["heldResponse"];
+
   constructor(
     private readonly s: SessionPort,
     private readonly stmt: ClientStatement,
@@ -72,7 +78,14 @@ class ExecuteSteps implements CommandSteps {
     private readonly bound: boolean,
     private readonly longData: readonly Buffer[],
     private readonly cursorStmt: number,
-  ) {}
+    /** A prepared SET (PDO prepares everything), or a read of session_track_*: set.ts's steps too. */
+    set: CommandSteps | null,
+  ) {
+    // Only then: a plain EXECUTE must not take the async path for steps it does not have.
+    if (set?.before !== undefined) this.before = set.before.bind(set);
+    if (set?.settle !== undefined) this.settle = set.settle.bind(set);
+    if (set?.heldResponse !== undefined) this.heldResponse = set.heldResponse.bind(set);
+  }
 
   bytesFor(conn: BackendConnection): Buffer | null {
     const have = statementOn(this.stmt, conn);

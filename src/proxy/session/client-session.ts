@@ -1,21 +1,23 @@
 import { StatementSample } from "../../digests/sample.js";
 import { CLIENT_ERRORS, type ClientErrorSpec } from "../../errors.js";
 import { toPackets } from "../../protocol/buffer-writer.js";
-import { Capability, WIRE_FORMAT_CAPABILITIES } from "../../protocol/constants/capabilities.js";
+import { Capability } from "../../protocol/constants/capabilities.js";
 import { ServerStatus } from "../../protocol/constants/server-status.js";
 import { type Packet, PacketFramer } from "../../protocol/framing.js";
 import { encodeErr } from "../../protocol/packets/err.js";
 import { encodeOk } from "../../protocol/packets/ok.js";
-import { describePins, Pin } from "../../routing/pins.js";
+import { describePins } from "../../routing/pins.js";
 import type { RouteSession } from "../../routing/router.js";
 import type { AcquireRequest, BackendPool } from "../backend-pool.js";
 import { type AuthIo, type AuthResult, type AuthStep, ClientAuth } from "../client-auth.js";
 import { commandHandler, infilePacket } from "../commands/index.js";
 import type { ProxyContext, RunningStatement, SessionHandle } from "../context.js";
 import type { ProxyUser } from "../user-directory.js";
+import { AuthFlow, type AuthHost } from "./auth-flow.js";
 import { OpenCursors } from "./cursors.js";
 import type { Dispatch } from "./dispatch.js";
 import { idleLimitMs } from "./idle-timeout.js";
+import { sessionStart } from "./login.js";
 import { SessionPin } from "./pin.js";
 import { StatementRegistry } from "./prepared-statements.js";
 import { SessionState } from "./session-state.js";
@@ -45,13 +47,11 @@ const PHASE_INPUT = {
 } as const satisfies Record<SessionPhase, "auth" | "command" | "infile" | null>;
 
 /**
- * One client connection: authentication, then commands, each served by its handler
- * (src/proxy/commands/) through the session port; statements run on backends through a
- * StatementRun. Statements borrow a pooled backend connection and give it back when their
- * response is relayed, unless the session is pinned (`pin`). The transport is an interface: a
- * Node socket in production (node-transport.ts), memory in unit tests.
+ * One client connection: authentication (auth-flow.ts), then commands, each served by its handler
+ * (src/proxy/commands/) through the session port, statements on backends by a StatementRun. The
+ * transport is an interface: a Node socket in production (node-transport.ts), memory in tests.
  */
-export class ClientSession implements RunHost, SessionHandle, AuthIo {
+export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
   phase: SessionPhase = SessionPhase.AUTH;
   readonly connectionId: number;
   readonly auth: ClientAuth;
@@ -68,8 +68,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   private user: ProxyUser | null = null;
   private readonly framer: PacketFramer;
   private readonly runner: StatementRun;
-  /** COM_CHANGE_USER continues its authentication here when it needs more packets. */
-  private authContinuation: ((pkt: Packet) => void) | null = null;
+  private readonly authFlow = new AuthFlow(this);
   /** The router's view of this session, rewritten before each statement (`route` keeps nothing). */
   private readonly routeView: RouteSession = {
     pinned: null,
@@ -134,8 +133,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
           this.sample.none(); // digest: no statement until query() / execute() says which
           commandHandler(pkt.payload.length > 0 ? pkt.payload[0]! : -1)(this, pkt);
         } else if (input === "infile") infilePacket(this, pkt);
-        else if (this.authContinuation !== null) this.authContinuation(pkt);
-        else this.authStep(this.auth.onPacket(pkt));
+        else this.authFlow.onPacket(pkt);
       }
     } catch (e) {
       this.sendError(CLIENT_ERRORS.malformedPacket((e as Error).message), 0);
@@ -143,55 +141,22 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
     }
   }
 
-  private authStep(step: AuthStep): void {
-    switch (step.kind) {
-      case "continue":
-        return;
-      case "start-tls":
-        // Bytes behind the SSLRequest (the ClientHello) are already in the framer: TLS gets them first.
-        this.transport.startTls(this.ctx.tls!.secureContext, this.framer.drain());
-        return;
-      case "fail":
-        this.sendError(step.error, step.seq);
-        this.close();
-        return;
-      case "done":
-        this.loggedIn(step.result);
-        return;
-    }
+  reauthenticate(step: AuthStep, onDone: (r: AuthResult) => void): void {
+    this.authFlow.reauthenticate(step, onDone);
   }
 
-  reauthenticate(step: AuthStep, onDone: (r: AuthResult) => void): void {
+  enterAuth(): void {
     this.phase = SessionPhase.AUTH;
-    const finish = (s: AuthStep) => {
-      if (s.kind === "continue") {
-        this.authContinuation = (next) => finish(this.auth.onPacket(next));
-        return;
-      }
-      this.authContinuation = null;
-      if (s.kind === "done") onDone(s.result);
-      else if (s.kind === "fail") this.authStep(s);
-    };
-    finish(step);
+  }
+
+  takeBuffered(): Buffer {
+    return this.framer.drain();
   }
 
   loggedIn(r: AuthResult): void {
     this.user = r.user;
     this.capabilities = r.capabilities;
-    // Backend connections always track the session (CLIENT_SESSION_TRACK); what the client asked
-    // for is in `state.tracking`, and its OK packets are rewritten to match.
-    const wireFlags = r.capabilities & WIRE_FORMAT_CAPABILITIES;
-    this.login = {
-      key: { user: r.user.name, wireFlags, collation: r.collation },
-      keyString: `${r.user.name}\u0000${wireFlags}\u0000${r.collation}`,
-      credentials: this.ctx.users.credentials(r.user),
-      schema: r.schema,
-    };
-    const tracking = {
-      ...this.ctx.serverDefaults().tracking,
-      sessionTrack: (r.capabilities & Capability.SESSION_TRACK) !== 0,
-    };
-    this.state = new SessionState(r.schema, (r.capabilities & Capability.MULTI_STATEMENTS) !== 0, tracking);
+    ({ login: this.login, state: this.state } = sessionStart(r, this.ctx));
     this.phase = SessionPhase.IDLE;
     const ok = encodeOk(r.okSeq, { status: this.lastStatus }, this.capabilities);
     // ryw: the user's writes through other rwsplit instances (Redis) are known before its first statement.
@@ -258,14 +223,9 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   }
 
   unpin(discard: boolean): void {
-    const pool = this.pin.pool;
-    const conn = this.pin.letGo();
-    this.pin.bits = 0;
     // Cursors live on the pinned connection: released or lost, they are gone.
     this.cursors.clear();
-    if (conn === null || conn.state === "closed") return;
-    if (discard) conn.destroy();
-    else pool!.release(conn, this.login!.keyString);
+    this.pin.release(discard, this.login?.keyString ?? "");
   }
 
   // ---- what others see -------------------------------------------------------------------
@@ -279,10 +239,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
    * running there, or an open transaction (or autocommit=0) pinned there.
    */
   busyOn(pool: BackendPool): boolean {
-    if (this.runner.running()?.pool === pool) return true;
-    return (
-      this.pin.pool === pool && (this.pin.bits & (Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.LOCKS)) !== 0
-    );
+    return this.runner.running()?.pool === pool || this.pin.holdsWorkOn(pool);
   }
 
   /** The stall watchdog's look at this session (issue #19); true when it just reported a stall. */

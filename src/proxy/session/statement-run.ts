@@ -1,21 +1,19 @@
-import { CLIENT_ERRORS, type ClientErrorSpec, clientErrorFor, RwsplitError } from "../../errors.js";
+import { CLIENT_ERRORS, type ClientErrorSpec, clientErrorFor, ERRNO, RwsplitError } from "../../errors.js";
 import { ServerStatus } from "../../protocol/constants/server-status.js";
-import { packet } from "../../protocol/framing.js";
-import { decodeOk } from "../../protocol/packets/ok.js";
 import { eofForClient, okForClient } from "../../protocol/packets/ok-for-client.js";
 import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
 import { Captured, NOT_DONE } from "../../protocol/response-scanner.js";
 import { Pin } from "../../routing/pins.js";
 import { replicaMaySend } from "../../routing/router.js";
-import { StatementFlag as F, hasFlag } from "../../routing/statement-flags.js";
 import type { BackendConnection, RelaySink } from "../backend-connection.js";
 import type { BackendPool } from "../backend-pool.js";
 import type { RunningStatement } from "../context.js";
 import type { Dispatch, PrepareOkInfo, StatementOutcome } from "./dispatch.js";
 import { Lease } from "./lease.js";
-import { dropCursorsOn, placeAfter } from "./placement.js";
+import { pinsAfter, placeAfter } from "./placement.js";
+import { RelayWriter } from "./relay-writer.js";
 import type { SessionPort } from "./session-port.js";
-import { markSynced, syncConnection } from "./state-sync.js";
+import { learnFromOk, syncConnection } from "./state-sync.js";
 import type { ClientTransport } from "./transport.js";
 
 /** What a run needs of its session beyond the command handlers' port. */
@@ -26,16 +24,6 @@ export interface RunHost extends SessionPort {
   /** The server asked for the client's LOCAL INFILE data: client packets go to the backend. */
   enterInfile(): void;
 }
-
-/** A captured OK/EOF the client gets rewritten: where it lies in the chunk (at -1: begun in `withheld`). */
-interface Edit {
-  at: number;
-  end: number;
-  payload: Buffer;
-}
-
-/** Pin bits recomputed from the server's status flags after every statement. */
-const STATUS_PINS = Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.LOCAL_INFILE;
 
 /**
  * One statement's life on a backend: lease a connection where the router's plan says
@@ -60,13 +48,8 @@ export class StatementRun implements RelaySink {
   private errno = 0;
   /** When the stall watchdog first saw this run paused with a writable client (0: not seen). */
   private stalledSince = 0;
-  /** OK/EOF packets of the chunk being relayed that the client gets as its own session would. */
-  private readonly edits: Edit[] = [];
-  /**
-   * The start of a packet the proxy reads that the last chunk did not hold whole, kept back until
-   * it is (it may be rewritten); never more than one small packet.
-   */
-  private withheld: Buffer | null = null;
+  /** What reaches the client: the backend's bytes, with OK/EOF as its own session would get them. */
+  private readonly writer = new RelayWriter();
 
   constructor(private readonly host: RunHost) {
     this.lease = new Lease(host);
@@ -83,8 +66,7 @@ export class StatementRun implements RelaySink {
     this.stalledSince = 0;
     this.held = d.holdResponse ? [] : null;
     this.prepared = null;
-    this.edits.length = 0;
-    this.withheld = null;
+    this.writer.reset();
     host.state.reported.clear();
     const plan = d.plan;
     const refusal = plan.target === "refuse" ? plan.error : this.lease.choose(plan, d.label);
@@ -202,11 +184,7 @@ export class StatementRun implements RelaySink {
     } else if (data.length > 0 && !host.isClosed()) {
       this.forwarded = true;
       const t = host.transport;
-      const plain = this.edits.length === 0 && this.withheld === null;
-      const flushed =
-        plain && (end !== NOT_DONE || conn.scanner.pendingFrom < 0)
-          ? t.write(data)
-          : this.relayEdited(conn, data, end);
+      const flushed = this.writer.write(t, conn, data, end);
       // Not written through at once: the transport holds on to `data` until it is.
       if (t.pendingBytes > 0) conn.lendReadBuffer();
       // Backpressure: a slow client pauses the backend instead of the proxy buffering rows.
@@ -221,48 +199,6 @@ export class StatementRun implements RelaySink {
     this.finish(conn);
   }
 
-  /**
-   * A chunk with packets to rewrite, or whose end holds the start of a packet that may need it:
-   * the bytes in between go as views of the chunk, the rewritten packets in their place.
-   */
-  private relayEdited(conn: BackendConnection, data: Buffer, end: number): boolean {
-    const t = this.host.transport;
-    const edits = this.edits;
-    let flushed = true;
-    let pos = 0;
-    let i = 0;
-    const pending = end === NOT_DONE ? conn.scanner.pendingFrom : -1;
-    const before = this.withheld;
-    this.withheld = null;
-    if (before !== null) {
-      if (edits.length > 0 && edits[0]!.at < 0) {
-        flushed = t.write(packet(before[3]!, edits[0]!.payload));
-        pos = edits[0]!.end;
-        i = 1;
-      } else if (pending === 0 && edits.length === 0) {
-        // Still not whole (or whole, with the next one begun at once): keep it all back.
-        this.withheld = Buffer.concat([before, data]);
-        return true;
-      } else {
-        flushed = t.write(before);
-      }
-    }
-    for (; i < edits.length; i++) {
-      const e = edits[i]!;
-      if (e.at > pos) flushed = t.write(data.subarray(pos, e.at)) && flushed;
-      flushed = t.write(packet(data[e.at + 3]!, e.payload)) && flushed;
-      pos = e.end;
-    }
-    edits.length = 0;
-    if (pending >= pos) {
-      if (pending > pos) flushed = t.write(data.subarray(pos, pending)) && flushed;
-      this.withheld = Buffer.from(data.subarray(pending));
-    } else if (pos < data.length) {
-      flushed = t.write(data.subarray(pos)) && flushed;
-    }
-    return flushed;
-  }
-
   onPacket(type: Captured, payload: Buffer, at: number): void {
     const conn = this.conn;
     if (conn === null) return;
@@ -270,46 +206,19 @@ export class StatementRun implements RelaySink {
     if (type === Captured.OK) {
       host.lastStatus = conn.scanner.status;
       if (payload[0] === 0x00 || host.lastStatus & ServerStatus.SESSION_STATE_CHANGED)
-        this.trackOk(conn, payload);
-      if (this.held === null) this.edit(okForClient(payload, host.state.tracking), at, conn);
+        learnFromOk(host, conn, payload, this.d?.statement ?? null);
+      if (this.held === null)
+        this.writer.edit(okForClient(payload, host.state.tracking), at, conn.scanner.packetEnd);
     } else if (type === Captured.EOF) {
       host.lastStatus = conn.scanner.status;
-      if (this.held === null) this.edit(eofForClient(payload, host.state.tracking), at, conn);
+      if (this.held === null)
+        this.writer.edit(eofForClient(payload, host.state.tracking), at, conn.scanner.packetEnd);
     } else if (type === Captured.ERR) {
       this.errno = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
     } else if (type === Captured.PREPARE_OK && this.held !== null) {
       const ok = decodeStmtPrepareOk(payload);
       this.prepared = { backendId: ok.statementId, numColumns: ok.numColumns, numParams: ok.numParams };
     }
-  }
-
-  private edit(payload: Buffer | null, at: number, conn: BackendConnection): void {
-    if (payload !== null) this.edits.push({ at, end: conn.scanner.packetEnd, payload });
-  }
-
-  /** Reads what an OK packet says about the session: last insert id, tracked state changes. */
-  private trackOk(conn: BackendConnection, payload: Buffer): void {
-    const host = this.host;
-    const state = host.state;
-    // Fast check: affected_rows and last_insert_id are single bytes < 0xFB almost always.
-    if (!(host.lastStatus & ServerStatus.SESSION_STATE_CHANGED) && payload[1]! < 0xfb && payload[2] === 0)
-      return;
-    const ok = decodeOk(payload, conn.capabilities);
-    if (ok.lastInsertId !== 0) {
-      state.lastInsertId = ok.lastInsertId;
-      conn.lastInsertId = ok.lastInsertId;
-    }
-    if (ok.sessionState.length === 0) return;
-    const before = state.version;
-    const statement = this.d?.statement;
-    const variables = statement == null || !hasFlag(statement.flags, F.SET_STATEMENT);
-    const gtid = state.lastWriteGtid; // ryw:
-    if (state.apply(ok.sessionState, variables)) host.pin.bits |= Pin.UNTRACKED_STATE;
-    // ryw: the write's GTID (last_gtid) counts for every connection of its user (consistency: user).
-    if (state.lastWriteGtid !== gtid && host.userName !== null)
-      host.ctx.userWrites?.wrote(host.userName, state.lastWriteGtid!);
-    // The connection made the change itself: it is in sync with the new state.
-    if (state.version !== before) markSynced(conn, state);
   }
 
   onRelayError(err: RwsplitError): void {
@@ -321,7 +230,14 @@ export class StatementRun implements RelaySink {
     this.conn = null;
     if (host.pin.conn === conn) host.unpin(true);
     host.sample.ran(host.userName ?? "", host.state.schema, conn.scanner.rows); // digest:
-    host.ctx.hooks.onStatement(lease.route, pool.endpoint.name, lease.reason, 0, 2013, host.sample);
+    host.ctx.hooks.onStatement(
+      lease.route,
+      pool.endpoint.name,
+      lease.reason,
+      0,
+      ERRNO.CR_SERVER_LOST,
+      host.sample,
+    );
     host.ctx.hooks.onBackendFailure?.(pool.endpoint.name);
     if (lease.replica !== null) {
       lease.readDone();
@@ -366,19 +282,7 @@ export class StatementRun implements RelaySink {
     this.conn = null;
     this.d = null;
     const status = host.lastStatus;
-    let pins = host.pin.bits & ~STATUS_PINS;
-    if (status & ServerStatus.IN_TRANS) pins |= Pin.TRANSACTION;
-    if (!(status & ServerStatus.AUTOCOMMIT)) pins |= Pin.AUTOCOMMIT_OFF;
-    if (this.errno === 0 && d.statement !== null) pins |= d.statement.pinAfter;
-    if (d.steps?.afterResponse !== undefined) {
-      pins = d.steps.afterResponse(conn, { status, errno: this.errno }, pins);
-    }
-    if (pins & Pin.CURSOR && !(pins & Pin.TRANSACTION) && pool !== host.ctx.upstreams.primary) {
-      // Cursors on a replica were opened inside a READ ONLY transaction pinned there: they end
-      // with it, or the session's next statements would stay on the replica.
-      dropCursorsOn(host, conn);
-      pins &= ~Pin.CURSOR;
-    }
+    const pins = pinsAfter(host, conn, pool, d, { status, errno: this.errno });
     host.pin.bits = pins;
     lease.readDone();
     host.sample.ran(host.userName ?? "", host.state.schema, conn.scanner.rows); // digest:
