@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   BACKEND_REFUSED: "a backend answered one of the proxy's own statements with an error",
   SANDBOX_FAILED: "sandbox operation failed",
   SHUTTING_DOWN: "proxy is shutting down",
+  BACKUP_FAILED: "a backup, verify, restore or scrub failed",
+  BACKUP_NOT_FOUND: "no complete backup with that id at any destination",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
