@@ -20,6 +20,7 @@ import {
 } from "./manifest.js";
 import * as physical from "./physical.js";
 import {
+  close,
   connect,
   pauseReplica,
   probeBackends,
@@ -303,7 +304,7 @@ export async function runBackup(o: RunOptions): Promise<RunResult> {
       await resumeReplica(conn).catch((e: Error) =>
         o.logger.warn({ err: e.message, source: backend.name }, "could not restart the source's SQL thread"),
       );
-    conn.destroy();
+    await close(conn);
     rmSync(work, { recursive: true, force: true });
   }
 }
