@@ -64,9 +64,7 @@ export async function summarizeFile(path: string): Promise<{ bytes: number; summ
 }
 
 /** Every archived binlog with a valid index, merged over destinations (the longest copy wins). */
-export async function readArchive(
-  destinations: readonly Destination[],
-): Promise<{
+export async function readArchive(destinations: readonly Destination[]): Promise<{
   files: (ArchivedBinlog & { at: string[] })[];
   unreachable: { destination: string; error: string }[];
 }> {

@@ -83,7 +83,14 @@ function context(o: Common): Ctx | null {
     topology: () => discover(config, backup),
     logger,
   });
-  return { config, backup, service, close: () => destinations.forEach((d) => d.close()) };
+  return {
+    config,
+    backup,
+    service,
+    close: () => {
+      for (const d of destinations) d.close();
+    },
+  };
 }
 
 async function action(o: Common, work: (c: Ctx) => Promise<boolean>): Promise<void> {
