@@ -91,7 +91,7 @@ export function planReplay(
       if (covers(need, nextStart)) continue; // the next server's archive already starts at or before here
       stop = nextStart;
     }
-    if (toGtid !== null && (stop === null || covers(stop, toGtid))) stop = toGtid;
+    if (toGtid !== null && covers(stop ?? end, toGtid)) stop = toGtid;
     segments.push({ server, files: files.slice(startAt).map((f) => f.file), start: need, stop });
     if (stop === toGtid && toGtid !== null) return { ok: true, segments };
     need = stop ?? end;

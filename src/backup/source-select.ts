@@ -81,9 +81,12 @@ export function chooseSource(
   const best = fit[0];
   if (best !== undefined) {
     for (const other of fit.slice(1)) {
+      const tied = other.behind === best.behind && (other.c.lagMs ?? null) === (best.c.lagMs ?? null);
       rejected.push({
         name: other.c.name,
-        why: `further behind than ${best.c.name} (${other.behind ?? "?"} vs ${best.behind ?? "?"} transactions)`,
+        why: tied
+          ? `as fresh as ${best.c.name}, which comes first in the config`
+          : `further behind than ${best.c.name} (${other.behind ?? "?"} vs ${best.behind ?? "?"} transactions)`,
       });
     }
     const paused =

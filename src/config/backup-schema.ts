@@ -92,7 +92,8 @@ const destination = z.unknown().transform((v, ctx) => {
   }
   const r = schema.safeParse(v);
   if (!r.success) {
-    for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: "custom" } as never);
+    // As they are (unrecognized_keys keeps its `keys`, which load.ts turns into one problem per key).
+    for (const issue of r.error.issues) ctx.addIssue(issue as never);
     return z.NEVER;
   }
   return r.data;
@@ -115,7 +116,6 @@ export const backupSection = mapping(
     ),
     schedule: cronPattern().optional(),
     verify_after_backup: bool().default(true),
-    lock_ttl: duration().default(60_000),
     binlogs: section({
       enabled: bool().default(false),
       spool_dir: text("a directory path").default(".rwsplit/binlog-spool"),
@@ -172,7 +172,6 @@ export function toBackupConfig(b: BackupFile): BackupConfig {
     }),
     ...(b.schedule === undefined ? {} : { schedule: b.schedule }),
     verifyAfterBackup: b.verify_after_backup,
-    lockTtlMs: b.lock_ttl,
     binlogs: {
       enabled: b.binlogs.enabled,
       spoolDir: b.binlogs.spool_dir,

@@ -203,8 +203,6 @@ export interface BackupConfig {
   schedule?: string;
   /** Scheduled backups are verified right after; default true. */
   verifyAfterBackup: boolean;
-  /** The fleet lock's TTL (renewed while a backup runs); default 60000. */
-  lockTtlMs: number;
   binlogs: {
     /** Archive the primary's binlogs while `serve` runs; default false. */
     enabled: boolean;
