@@ -69,6 +69,7 @@ export function startBackupJobs(
       return {
         schedule: scheduler?.status() ?? null,
         running: service.running,
+        runs: service.runs,
         lastBackup: service.lastBackup,
         lastVerify: service.lastVerify,
         binlogArchive: archiver?.status() ?? null,

@@ -48,7 +48,7 @@ export async function restoreInto(
   report({ event: "step", id: m.id, step: `fetching ${data.name} (${data.bytes} bytes)` });
   const got = await fetchGood(entry, data, destinations, local);
   report({ event: "step", id: m.id, step: `restoring from the copy at ${got.from}` });
-  let scratch: Scratch;
+  let scratch: Scratch | null = null;
   try {
     if (m.method === "physical") {
       await restorePhysical(createReadStream(local), data.compression, dataDir, restoreLog);
@@ -57,25 +57,23 @@ export async function restoreInto(
       await initDataDir(dataDir, restoreLog);
       scratch = await startScratch(dataDir, join(work, "server"));
       const cnf = credentialsFile(work, SCRATCH_CRED.user, SCRATCH_CRED.password);
-      await loadLogical(createReadStream(local), data.compression, cnf, scratch.port, restoreLog).catch(
-        async (e) => {
-          await scratch.stop();
-          throw e;
-        },
-      );
+      await loadLogical(createReadStream(local), data.compression, cnf, scratch.port, restoreLog);
     }
+    // Where a restored server resumes replication from (MASTER_USE_GTID=slave_pos). Its own
+    // binlog starts empty: whatever loading wrote there carries the scratch server's GTIDs,
+    // which would conflict with the position (and with replayed binlogs under gtid_strict_mode).
+    const c = await connect({ host: "127.0.0.1", port: scratch.port }, SCRATCH_CRED);
+    try {
+      await c.query("RESET MASTER");
+      await c.query("SET GLOBAL gtid_slave_pos = ?", [m.gtid]);
+    } finally {
+      await close(c);
+    }
+  } catch (e) {
+    await scratch?.stop();
+    throw e;
   } finally {
     rmSync(local, { force: true });
-  }
-  // Where a restored server resumes replication from (MASTER_USE_GTID=slave_pos). Its own binlog
-  // starts empty: whatever loading wrote there carries the scratch server's GTIDs, which would
-  // conflict with the position (and with replayed binlogs under gtid_strict_mode).
-  const c = await connect({ host: "127.0.0.1", port: scratch.port }, SCRATCH_CRED);
-  try {
-    await c.query("RESET MASTER");
-    await c.query("SET GLOBAL gtid_slave_pos = ?", [m.gtid]);
-  } finally {
-    await close(c);
   }
   return { scratch, from: got.from, bad: got.bad, restoreLog };
 }

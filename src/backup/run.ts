@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Readable, Transform } from "node:stream";
 import type { Logger } from "pino";
@@ -29,6 +29,7 @@ import {
   serverFacts,
   tableChecksums,
 } from "./probe.js";
+import { recoverKilledRuns } from "./recover.js";
 import { chooseSource } from "./source-select.js";
 import { credentialsFile, program, start, version } from "./tools.js";
 
@@ -86,6 +87,7 @@ export async function runBackup(o: RunOptions): Promise<RunResult> {
   const report: Report = o.report ?? (() => {});
   const b = o.backup;
   const cred = { user: b.user, password: b.password };
+  await recoverKilledRuns(b.workDir, o.backends, cred, o.logger);
   const candidates = await probeBackends(o.backends, o.topology, cred, o.lagMs);
   const choice = chooseSource(candidates, { allowPrimary: b.allowPrimary });
   if (!choice.ok) {
@@ -100,6 +102,7 @@ export async function runBackup(o: RunOptions): Promise<RunResult> {
   const id = backupId(startedAt, backend.name);
   const work = resolve(b.workDir, `run-${id}`);
   mkdirSync(work, { recursive: true });
+  writeFileSync(join(work, "pid"), String(process.pid));
   const logFile = join(work, "backup.log");
   const cnf = credentialsFile(work, b.user, b.password);
   const conn = await connect(backend, cred).catch((e: Error) => {
@@ -109,7 +112,12 @@ export async function runBackup(o: RunOptions): Promise<RunResult> {
   let paused: string | null = null;
   try {
     const facts = await serverFacts(conn);
-    if (role === "replica" && b.sourceChecksums) paused = await pauseReplica(conn);
+    if (role === "replica" && b.sourceChecksums) {
+      // Written first: a run killed from here on leaves the replica paused, and the next run
+      // (recoverKilledRuns) restarts it.
+      writeFileSync(join(work, "paused"), backend.name);
+      paused = await pauseReplica(conn);
+    }
     const [total] = await rows(
       conn,
       "SELECT SUM(DATA_LENGTH + INDEX_LENGTH) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA NOT IN ('information_schema','performance_schema')",

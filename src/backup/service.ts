@@ -43,6 +43,8 @@ export class BackupService {
   lastBackup: LastOutcome | null = null;
   lastVerify: LastOutcome | null = null;
   running: string | null = null;
+  /** Backups this process started, and how many of them completed somewhere. */
+  runs = { started: 0, succeeded: 0 };
 
   constructor(readonly o: ServiceOptions) {}
 
@@ -52,6 +54,7 @@ export class BackupService {
   ): Promise<RunResult & { retention: Map<string, RetentionPlan> }> {
     const { o } = this;
     this.running = "backup";
+    this.runs.started++;
     const started = Date.now();
     try {
       const result = await runBackup({

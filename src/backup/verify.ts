@@ -9,6 +9,7 @@ import type { Report } from "./events.js";
 import { mergeLogs, scanLog } from "./log-scan.js";
 import { backupKey, MANIFEST, type Manifest, serializeManifest, type Verification } from "./manifest.js";
 import { close, connect, tableChecksums } from "./probe.js";
+import { stopStaleScratch } from "./recover.js";
 import { restoreInto, SCRATCH_CRED } from "./restore-base.js";
 import { readText, removeDir } from "./scratch.js";
 
@@ -45,6 +46,7 @@ export async function verifyBackup(o: VerifyOptions): Promise<{ id: string; veri
     );
   }
   const m = entry.manifest;
+  await stopStaleScratch(resolve(o.backup.workDir), o.logger);
   const started = Date.now();
   const work = resolve(o.backup.workDir, `verify-${m.id}-${process.pid}`);
   const base = {
