@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -41,7 +41,9 @@ beforeAll(async () => {
   env = backupEnv(sb, s3);
   cleanups.push(() => env.cleanup());
   destinations = openDestinations(loadConfig({ file: env.configFile }).backup!.destinations);
-  cleanups.push(() => destinations.forEach((d) => d.close()));
+  cleanups.push(() => {
+    for (const d of destinations) d.close();
+  });
   primary = await sb.connect(sb.primary, "root", "app");
   cleanups.push(() => primary.end());
   await primary.query(
@@ -219,7 +221,7 @@ describe("a killed backup", () => {
     expect(run.lines.some((l) => l.event === "done")).toBe(false);
     // mariadb-backup and zstd lose their pipe and die with it.
     for (let i = 0; ; i++) {
-      const strays = (await import("node:fs")).readdirSync("/proc").filter((p) => {
+      const strays = readdirSync("/proc").filter((p) => {
         if (!/^\d+$/.test(p)) return false;
         try {
           return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(`run-${id}`);
