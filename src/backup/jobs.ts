@@ -95,7 +95,7 @@ export function startBackupJobs(
       };
     },
     async stop() {
-      scheduler?.stop();
+      await scheduler?.stop();
       await archiver?.stop();
       for (const d of destinations) d.close();
     },

@@ -3,7 +3,8 @@ import type { RetentionConfig } from "../config/types.js";
 /**
  * Which backups one destination keeps. Pure (table-tested in test/unit/backup-retention.test.ts).
  *
- * Kept: the newest complete backup of each of the `daily` most recent days that have one, the
+ * Kept: the `last` newest complete backups (at least one), the newest complete backup of each of
+ * the `daily` most recent days that have one, the
  * newest of each of the `weekly` most recent ISO weeks that have one, and always the newest
  * complete backup and the newest backup that verified OK, whatever the counts say (so a run of
  * failed verifies never leaves nothing restorable). Incomplete backups (no manifest: failed or
@@ -62,7 +63,7 @@ export function planRetention(
   };
   bucket(dayOf, policy.daily, "newest of day");
   bucket(isoWeek, policy.weekly, "newest of week");
-  if (complete[0]) keep(complete[0].id, "newest backup");
+  for (const i of complete.slice(0, Math.max(1, policy.last))) keep(i.id, "among the newest");
   const verified = complete.find((i) => i.verifiedOk);
   if (verified) keep(verified.id, "newest verified backup");
 
@@ -70,7 +71,10 @@ export function planRetention(
   for (const i of items) {
     if (reasons.has(i.id)) continue;
     if (i.complete)
-      remove.push({ id: i.id, why: `beyond retention (${policy.daily} daily, ${policy.weekly} weekly)` });
+      remove.push({
+        id: i.id,
+        why: `beyond retention (last ${policy.last}, ${policy.daily} daily, ${policy.weekly} weekly)`,
+      });
     else if (now.getTime() - i.createdAt.getTime() > incompleteGraceMs) {
       remove.push({ id: i.id, why: "incomplete (no manifest) and older than the grace period" });
     }

@@ -12,6 +12,8 @@ import type { SlotLock } from "./slot-lock.js";
 export class BackupScheduler {
   private readonly job: Cron;
   private skipped = 0;
+  private running: Promise<void> | null = null;
+  private readonly abort = new AbortController();
 
   constructor(
     pattern: string,
@@ -22,7 +24,7 @@ export class BackupScheduler {
   ) {
     this.job = new Cron(
       pattern,
-      { protect: true, timezone: "UTC", paused: true, name: "rwsplit-backup" },
+      { protect: true, timezone: "UTC", paused: true },
       (self) => this.tick(self.currentRun() ?? new Date()),
     );
   }
@@ -31,8 +33,11 @@ export class BackupScheduler {
     this.job.resume();
   }
 
-  stop(): void {
+  /** No new runs; a running backup is aborted (its tool killed, its replica resumed) and awaited. */
+  async stop(): Promise<void> {
     this.job.stop();
+    this.abort.abort();
+    await this.running;
     this.lock.close();
   }
 
@@ -62,8 +67,8 @@ export class BackupScheduler {
       return;
     }
     try {
-      const r = await this.service.backup();
-      if (this.verifyAfter) await this.service.verify(r.id);
+      const r = await this.service.backup(undefined, this.abort.signal);
+      if (this.verifyAfter && !this.abort.signal.aborted) await this.service.verify(r.id);
     } catch {
       // Logged and counted by the service.
     }

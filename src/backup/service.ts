@@ -100,6 +100,7 @@ export class BackupService {
         error: null,
         destinations: result.destinations,
       };
+      this.runs.succeeded++;
       return { ...result, retention };
     } catch (e) {
       const reason = e instanceof BackupFailure ? e.reason : "source_failed";

@@ -45,6 +45,7 @@ const url = () =>
 
 const retention = () =>
   section({
+    last: int(1, 10_000).default(1),
     daily: int(0, 10_000).default(7),
     weekly: int(0, 10_000).default(4),
   });
@@ -155,7 +156,7 @@ export function toBackupConfig(b: BackupFile): BackupConfig {
     sourceChecksums: b.source_checksums,
     workDir: b.work_dir,
     destinations: b.destinations.map((d): BackupDestinationConfig => {
-      const keep = { daily: d.retention.daily, weekly: d.retention.weekly };
+      const keep = { last: d.retention.last, daily: d.retention.daily, weekly: d.retention.weekly };
       if (d.type === "dir") return { name: d.name, type: "dir", path: d.path, retention: keep };
       return {
         name: d.name,

@@ -161,8 +161,9 @@ export interface Config {
   backup?: BackupConfig;
 }
 
-/** How many backups a destination keeps (retention.ts): the newest of each of the last N days / M weeks. */
+/** How many backups a destination keeps (retention.ts): the newest `last`, and the newest of each of the last N days / M weeks. */
 export interface RetentionConfig {
+  last: number;
   daily: number;
   weekly: number;
 }

@@ -8,8 +8,11 @@ import { hashStream } from "../../src/backup/fanout.js";
 import { backupKey, type Manifest, parseManifest } from "../../src/backup/manifest.js";
 import { startScratch } from "../../src/backup/scratch.js";
 import { loadConfig } from "../../src/config/load.js";
+import type { BackupConfig } from "../../src/config/types.js";
 import { gtidCovers, parseGtidPos } from "../../src/monitor/gtid.js";
 import { type BackupEnv, backupEnv, type CliResult, cli, startCli } from "../helpers/backup.js";
+import { startApp, testConfig } from "../helpers/proxy.js";
+import { startRedis } from "../helpers/redis.js";
 import { startS3, type TestS3 } from "../helpers/s3.js";
 import { startSandbox, type TestSandbox } from "../helpers/sandbox.js";
 
@@ -254,5 +257,53 @@ describe("a killed backup", () => {
     } finally {
       await c.end();
     }
+  });
+});
+
+describe("scheduled backups in serve", () => {
+  test("a fleet of two proxies on one schedule: each run is taken by exactly one of them (Redis slot lock); /backups behind admin.token; metrics per destination", async () => {
+    await using redis = await startRedis();
+    const token = "backup-test-token-0123456789";
+    const backup: BackupConfig = {
+      ...loadConfig({ file: env.configFile }).backup!,
+      destinations: [{ name: "fleet", type: "dir", path: join(env.dir, "fleet"), retention: { last: 10, daily: 7, weekly: 4 } }],
+      schedule: "*/2 * * * * *",
+      verifyAfterBackup: false,
+    };
+    const config = testConfig(sb.primary, sb.replicas, {
+      admin: { listen: { host: "127.0.0.1", port: 0 }, enabled: true, token },
+      redis: { url: redis.url },
+      backup,
+    });
+    await using a = await startApp(config);
+    await using b = await startApp(config);
+    const runs = () => [a, b].map((x) => x.app.backups!.service.runs);
+    for (let i = 0; runs().reduce((n, r) => n + r.succeeded, 0) < 2; i++) {
+      if (i > 300) throw new Error(`no two scheduled backups in 30 s: ${JSON.stringify(runs())} ${JSON.stringify(a.app.backups!.service.lastBackup)}`);
+      await sleep(100);
+    }
+    await a.close();
+    await b.close();
+    const { Redis } = await import("ioredis");
+    const r = new Redis(redis.url);
+    const slots = await r.keys("rwsplit:backup-slot:*");
+    r.disconnect();
+    const started = runs().reduce((n, x) => n + x.started, 0);
+    expect(started).toBe(slots.length);
+
+    // The admin app of a running proxy: /backups wants the token, /metrics does not.
+    await using c = await startApp(config);
+    const base = `http://127.0.0.1:${c.app.adminListen!.port}`;
+    expect((await fetch(`${base}/backups`)).status).toBe(401);
+    const res = await fetch(`${base}/backups`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { schedule: { pattern: string }; backups: { complete: boolean; copies: unknown[] }[] };
+    expect(body.schedule.pattern).toBe("*/2 * * * * *");
+    expect(body.backups.filter((x) => x.complete).length).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(body)).not.toContain(sb.credentials.root.password);
+    await c.close();
+    const metricsText = await a.app.metrics.render();
+    const other = await b.app.metrics.render();
+    expect(`${metricsText}${other}`).toMatch(/rwsplit_backup_last_success_timestamp\{destination="fleet"\} \d/);
   });
 });

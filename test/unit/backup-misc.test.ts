@@ -122,7 +122,7 @@ describe("backup: config", () => {
       verifyAfterBackup: true,
       binlogs: { enabled: true, uploadIntervalMs: 10_000 },
       destinations: [
-        { name: "local", type: "dir", path: "/b", retention: { daily: 7, weekly: 4 } },
+        { name: "local", type: "dir", path: "/b", retention: { last: 1, daily: 7, weekly: 4 } },
         { name: "s3", type: "s3", bucket: "bk", prefix: "rw/", region: "us-east-1", forcePathStyle: true },
       ],
     });

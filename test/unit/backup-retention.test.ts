@@ -10,7 +10,7 @@ const at = (iso: string, over: Partial<RetentionItem> = {}): RetentionItem => ({
 });
 const now = new Date("2026-12-20T12:00:00Z");
 const removed = (items: RetentionItem[], daily: number, weekly: number) =>
-  planRetention(items, { daily, weekly }, now)
+  planRetention(items, { last: 1, daily, weekly }, now)
     .remove.map((r) => r.id)
     .sort();
 
@@ -58,7 +58,7 @@ describe("planRetention", () => {
       at("2026-12-01T03:00:00Z", { verifiedOk: true }),
     ];
     expect(removed(items, 1, 0)).toEqual(["2026-12-19T03:00:00Z"]);
-    const plan = planRetention(items, { daily: 1, weekly: 0 }, now);
+    const plan = planRetention(items, { last: 1, daily: 1, weekly: 0 }, now);
     expect(plan.keep.find((k) => k.id === "2026-12-01T03:00:00Z")?.why).toContain("newest verified backup");
   });
 
@@ -77,8 +77,13 @@ describe("planRetention", () => {
     expect(removed(items, 0, 0)).toEqual(["2026-12-18T11:00:00Z"]);
   });
 
+  test("keep the last N whatever their days", () => {
+    const items = [at("2026-12-20T03:00:00Z"), at("2026-12-20T02:00:00Z"), at("2026-12-20T01:00:00Z"), at("2026-12-20T00:30:00Z")];
+    expect(planRetention(items, { last: 3, daily: 1, weekly: 0 }, now).remove.map((r) => r.id)).toEqual(["2026-12-20T00:30:00Z"]);
+  });
+
   test("an empty destination has nothing to do", () => {
-    expect(planRetention([], { daily: 7, weekly: 4 }, now)).toEqual({ keep: [], remove: [] });
+    expect(planRetention([], { last: 1, daily: 7, weekly: 4 }, now)).toEqual({ keep: [], remove: [] });
   });
 });
 
