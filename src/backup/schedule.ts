@@ -22,10 +22,8 @@ export class BackupScheduler {
     private readonly verifyAfter: boolean,
     private readonly logger: Logger,
   ) {
-    this.job = new Cron(
-      pattern,
-      { protect: true, timezone: "UTC", paused: true },
-      (self) => this.tick(self.currentRun() ?? new Date()),
+    this.job = new Cron(pattern, { protect: true, timezone: "UTC", paused: true }, (self) =>
+      this.tick(self.currentRun() ?? new Date()),
     );
   }
 

@@ -157,6 +157,7 @@ export class BackupService {
       verifiedOk: c.manifest?.verification?.ok === true,
     }));
     const policy = this.o.backup.destinations.find((x) => x.name === d.name)?.retention ?? {
+      last: 1,
       daily: 7,
       weekly: 4,
     };

@@ -4,12 +4,12 @@ import { join } from "node:path";
 import { PassThrough, type Readable, Writable } from "node:stream";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { readArchive } from "../../src/backup/binlog-index.js";
 import { readCatalog } from "../../src/backup/catalog.js";
 import { DirDestination } from "../../src/backup/destinations/dir.js";
 import type { Destination } from "../../src/backup/destinations/index.js";
 import { S3Destination } from "../../src/backup/destinations/s3.js";
 import type { BackupEvent } from "../../src/backup/events.js";
-import { readArchive } from "../../src/backup/binlog-index.js";
 import { restoreBackup } from "../../src/backup/restore.js";
 import { BackupFailure } from "../../src/backup/run.js";
 import { startScratch } from "../../src/backup/scratch.js";
@@ -53,16 +53,34 @@ function backupConfig(name: string, over: Partial<BackupConfig> = {}): BackupCon
     compression: "zstd",
     sourceChecksums: true,
     workDir: join(dir, `${name}-work`),
-    destinations: [{ name: "local", type: "dir", path: join(dir, `${name}-local`), retention: { last: 10, daily: 7, weekly: 4 } }],
+    destinations: [
+      {
+        name: "local",
+        type: "dir",
+        path: join(dir, `${name}-local`),
+        retention: { last: 10, daily: 7, weekly: 4 },
+      },
+    ],
     verifyAfterBackup: false,
-    binlogs: { enabled: false, spoolDir: join(dir, `${name}-spool`), uploadIntervalMs: 1000, serverId: 4_000_000_001 },
+    binlogs: {
+      enabled: false,
+      spoolDir: join(dir, `${name}-spool`),
+      uploadIntervalMs: 1000,
+      serverId: 4_000_000_001,
+    },
     ...over,
   };
 }
 
 const backends = () => [
   { name: "primary", host: sb.primary.host, port: sb.primary.port, weight: 1, priority: 0 },
-  ...sb.replicas.map((r, i) => ({ name: `replica${i + 1}`, host: r.host, port: r.port, weight: 1, priority: 0 })),
+  ...sb.replicas.map((r, i) => ({
+    name: `replica${i + 1}`,
+    host: r.host,
+    port: r.port,
+    weight: 1,
+    priority: 0,
+  })),
 ];
 
 /** A pino logger whose JSON lines are kept, to check what was logged and why. */
@@ -146,14 +164,18 @@ describe("backup failures", () => {
     ]);
     const text = await metrics.render();
     expect(text).toMatch(/rwsplit_backup_failures_total\{destination="flaky",reason="checksum_mismatch"\} 1/);
-    expect(text).toMatch(/rwsplit_backup_failures_total\{destination="offline",reason="destination_failed"\} 1/);
+    expect(text).toMatch(
+      /rwsplit_backup_failures_total\{destination="offline",reason="destination_failed"\} 1/,
+    );
     expect(text).toMatch(/rwsplit_backup_last_success_timestamp\{destination="local"\} \d/);
     const failed = lines.filter((l) => l.msg === "backup failed at a destination");
     expect(failed.map((l) => [l.destination, l.reason]).sort()).toEqual([
       ["flaky", "checksum_mismatch"],
       ["offline", "destination_failed"],
     ]);
-    expect(String(failed.find((l) => l.destination === "flaky")!.err)).toMatch(/read back from flaky has SHA-256/);
+    expect(String(failed.find((l) => l.destination === "flaky")!.err)).toMatch(
+      /read back from flaky has SHA-256/,
+    );
   });
 
   test("a source replica that dies midway fails the backup cleanly (no complete copy, reason logged and counted); the next run takes another replica", async () => {
@@ -183,7 +205,9 @@ describe("backup failures", () => {
     expect(err).toBeInstanceOf(BackupFailure);
     expect((err as BackupFailure).reason).toBe("source_failed");
     expect((await readCatalog([dest])).entries.find((e) => e.id === id)?.manifest ?? null).toBeNull();
-    expect(await metrics.render()).toMatch(/rwsplit_backup_failures_total\{destination="local",reason="source_failed"\} 1/);
+    expect(await metrics.render()).toMatch(
+      /rwsplit_backup_failures_total\{destination="local",reason="source_failed"\} 1/,
+    );
     expect(lines.find((l) => l.msg === "backup failed")?.reason).toBe("source_failed");
 
     const next = await service.backup();
@@ -193,7 +217,12 @@ describe("backup failures", () => {
 
   test("a backup taken during a failover completes from a healthy node or fails cleanly; the binlog archive follows the new primary, and a restore replays across the failover", async () => {
     const b = backupConfig("fo", {
-      binlogs: { enabled: true, spoolDir: join(dir, "fo-spool"), uploadIntervalMs: 300, serverId: 4_000_000_001 },
+      binlogs: {
+        enabled: true,
+        spoolDir: join(dir, "fo-spool"),
+        uploadIntervalMs: 300,
+        serverId: 4_000_000_001,
+      },
     });
     const config: Config = failoverConfig(sb, { detectMs: 1500, holdWritesMs: 15_000 }, { backup: b });
     const app = await startApp(config);
@@ -228,7 +257,9 @@ describe("backup failures", () => {
       expect(catalog.entries.find((e) => e.id === outcome.r.id)?.manifest).not.toBeNull();
     } else {
       expect(outcome.e).toBeInstanceOf(BackupFailure);
-      const recent = catalog.entries.filter((e) => e.manifest !== null && Date.parse(e.manifest.startedAt) >= before);
+      const recent = catalog.entries.filter(
+        (e) => e.manifest !== null && Date.parse(e.manifest.startedAt) >= before,
+      );
       expect(recent).toEqual([]);
     }
     for (let i = 0; app.app.ha.topology().generation < 2; i++) {
@@ -253,8 +284,16 @@ describe("backup failures", () => {
     const want = parseGtidPos(pos!.p)!;
     for (let i = 0; ; i++) {
       const { files } = await readArchive([dest]);
-      if (files.some((f) => f.server.startsWith(`${promoted}.`) && gtidCovers(parseGtidPos(f.endPosition)!, want))) break;
-      if (i > 300) throw new Error(`the archive did not follow ${promoted} to ${pos!.p}: ${JSON.stringify(app.app.backups!.archiver!.status())}`);
+      if (
+        files.some(
+          (f) => f.server.startsWith(`${promoted}.`) && gtidCovers(parseGtidPos(f.endPosition)!, want),
+        )
+      )
+        break;
+      if (i > 300)
+        throw new Error(
+          `the archive did not follow ${promoted} to ${pos!.p}: ${JSON.stringify(app.app.backups!.archiver!.status())}`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
     const groups = new Set((await readArchive([dest])).files.map((f) => f.server.split(".")[0]));

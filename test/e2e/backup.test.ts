@@ -266,7 +266,14 @@ describe("scheduled backups in serve", () => {
     const token = "backup-test-token-0123456789";
     const backup: BackupConfig = {
       ...loadConfig({ file: env.configFile }).backup!,
-      destinations: [{ name: "fleet", type: "dir", path: join(env.dir, "fleet"), retention: { last: 10, daily: 7, weekly: 4 } }],
+      destinations: [
+        {
+          name: "fleet",
+          type: "dir",
+          path: join(env.dir, "fleet"),
+          retention: { last: 10, daily: 7, weekly: 4 },
+        },
+      ],
       schedule: "*/2 * * * * *",
       verifyAfterBackup: false,
     };
@@ -279,7 +286,10 @@ describe("scheduled backups in serve", () => {
     await using b = await startApp(config);
     const runs = () => [a, b].map((x) => x.app.backups!.service.runs);
     for (let i = 0; runs().reduce((n, r) => n + r.succeeded, 0) < 2; i++) {
-      if (i > 300) throw new Error(`no two scheduled backups in 30 s: ${JSON.stringify(runs())} ${JSON.stringify(a.app.backups!.service.lastBackup)}`);
+      if (i > 300)
+        throw new Error(
+          `no two scheduled backups in 30 s: ${JSON.stringify(runs())} ${JSON.stringify(a.app.backups!.service.lastBackup)}`,
+        );
       await sleep(100);
     }
     await a.close();
@@ -297,13 +307,18 @@ describe("scheduled backups in serve", () => {
     expect((await fetch(`${base}/backups`)).status).toBe(401);
     const res = await fetch(`${base}/backups`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { schedule: { pattern: string }; backups: { complete: boolean; copies: unknown[] }[] };
+    const body = (await res.json()) as {
+      schedule: { pattern: string };
+      backups: { complete: boolean; copies: unknown[] }[];
+    };
     expect(body.schedule.pattern).toBe("*/2 * * * * *");
     expect(body.backups.filter((x) => x.complete).length).toBeGreaterThanOrEqual(1);
     expect(JSON.stringify(body)).not.toContain(sb.credentials.root.password);
     await c.close();
     const metricsText = await a.app.metrics.render();
     const other = await b.app.metrics.render();
-    expect(`${metricsText}${other}`).toMatch(/rwsplit_backup_last_success_timestamp\{destination="fleet"\} \d/);
+    expect(`${metricsText}${other}`).toMatch(
+      /rwsplit_backup_last_success_timestamp\{destination="fleet"\} \d/,
+    );
   });
 });

@@ -78,8 +78,15 @@ describe("planRetention", () => {
   });
 
   test("keep the last N whatever their days", () => {
-    const items = [at("2026-12-20T03:00:00Z"), at("2026-12-20T02:00:00Z"), at("2026-12-20T01:00:00Z"), at("2026-12-20T00:30:00Z")];
-    expect(planRetention(items, { last: 3, daily: 1, weekly: 0 }, now).remove.map((r) => r.id)).toEqual(["2026-12-20T00:30:00Z"]);
+    const items = [
+      at("2026-12-20T03:00:00Z"),
+      at("2026-12-20T02:00:00Z"),
+      at("2026-12-20T01:00:00Z"),
+      at("2026-12-20T00:30:00Z"),
+    ];
+    expect(planRetention(items, { last: 3, daily: 1, weekly: 0 }, now).remove.map((r) => r.id)).toEqual([
+      "2026-12-20T00:30:00Z",
+    ]);
   });
 
   test("an empty destination has nothing to do", () => {
