@@ -61,6 +61,35 @@ export function startBackupJobs(
     : null;
   archiver?.start();
   if (scheduler === null) lock.close();
+  // Backups and verifies run by the CLI (an operator, a cron job) show in this process's metrics
+  // too: the newest complete backup per destination and the newest verification, from the
+  // manifests, at start and every minute.
+  const refresh = async () => {
+    try {
+      const catalog = await service.catalog();
+      let verified: { ok: boolean; at: string } | null = null;
+      for (const e of catalog.entries) {
+        const v = e.manifest?.verification;
+        if (v && (verified === null || v.at > verified.at)) verified = v;
+        for (const c of e.copies) {
+          if (c.manifest === null) continue;
+          const bytes = c.manifest.files.reduce((n, f) => n + f.bytes, 0);
+          deps.metrics.backup.succeeded(
+            c.destination,
+            bytes,
+            c.manifest.durationMs / 1000,
+            Date.parse(c.manifest.finishedAt),
+          );
+        }
+      }
+      if (verified !== null) deps.metrics.backup.verified(verified.ok, Date.parse(verified.at));
+    } catch (e) {
+      logger.warn({ err: (e as Error).message }, "could not read the backup catalog for the metrics");
+    }
+  };
+  void refresh();
+  const refresher = setInterval(() => void refresh(), 60_000);
+  refresher.unref();
   return {
     service,
     archiver,
@@ -95,6 +124,7 @@ export function startBackupJobs(
       };
     },
     async stop() {
+      clearInterval(refresher);
       await scheduler?.stop();
       await archiver?.stop();
       for (const d of destinations) d.close();

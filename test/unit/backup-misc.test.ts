@@ -188,3 +188,35 @@ describe("backup: config", () => {
     expect(problems(backup).join("\n")).toMatch(want);
   });
 });
+
+test("config.example.yaml's backup: section, uncommented, validates with the defaults it states", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { parse } = await import("yaml");
+  const text = readFileSync(new URL("../../config.example.yaml", import.meta.url), "utf8");
+  const block = text.slice(text.indexOf("# backup:")).split("\n");
+  const yaml = block
+    .filter((l) => l.startsWith("#"))
+    .map((l) => l.replace(/^# ?/, ""))
+    .join("\n");
+  const c = validateConfig({
+    backends: { primary: "127.0.0.1:3306" },
+    users: [{ name: "a", password: "b" }],
+    ...parse(yaml),
+  });
+  expect(c.backup).toMatchObject({
+    method: "physical",
+    allowPrimary: false,
+    compression: "zstd",
+    sourceChecksums: true,
+    workDir: ".rwsplit/backup",
+    verifyAfterBackup: true,
+    binlogs: {
+      enabled: false,
+      spoolDir: ".rwsplit/binlog-spool",
+      uploadIntervalMs: 10_000,
+      serverId: 4_000_000_001,
+    },
+  });
+  expect(c.backup?.destinations.map((d) => d.type)).toEqual(["dir", "s3"]);
+  expect(c.backup?.schedule).toBeUndefined();
+});

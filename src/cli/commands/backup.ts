@@ -18,7 +18,7 @@ import { listRows, reporter, result } from "../backup-output.js";
  */
 
 const HELP = `
-Commands:
+In more detail:
   run       take a backup now: from the healthiest, least-lagged replica (the primary only with
             backup.allow_primary), mariadb-backup (or mariadb-dump with method: logical),
             compressed, SHA-256 per file, to every destination; complete at a destination once
