@@ -36,10 +36,11 @@ export async function checkCopy(d: Destination, id: string, f: BackupFile): Prom
   }
 }
 
-/** Every file of `entry` at every destination that holds it complete. */
+/** Every file of `entry` at every destination that holds it complete (but the copies in `known`). */
 export async function checkCopies(
   entry: CatalogEntry,
   destinations: readonly Destination[],
+  known: readonly CopyCheck[] = [],
 ): Promise<CopyCheck[]> {
   const m = entry.manifest;
   if (m === null) return [];
@@ -56,7 +57,10 @@ export async function checkCopies(
       });
       continue;
     }
-    for (const f of m.files) out.push(await checkCopy(d, entry.id, f));
+    for (const f of m.files) {
+      const already = known.find((k) => k.destination === d.name && k.file === f.name);
+      out.push(already ?? (await checkCopy(d, entry.id, f)));
+    }
   }
   return out;
 }

@@ -98,6 +98,19 @@ function capture() {
   return { logger, lines };
 }
 
+/** A directory destination whose disk fills up after 64 KiB (what `write` sees on ENOSPC). */
+class Full extends DirDestination {
+  override async write(_key: string, body: Readable): Promise<number> {
+    let n = 0;
+    for await (const chunk of body) {
+      n += (chunk as Buffer).length;
+      if (n > 65536)
+        throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    }
+    return n;
+  }
+}
+
 /** A directory destination that can start returning other bytes than it stored (a bad disk). */
 class Liar extends DirDestination {
   lying = false;
@@ -119,7 +132,7 @@ class Liar extends DirDestination {
 }
 
 describe("backup failures", () => {
-  test("an unreachable store and a copy that does not read back cost only those copies: logged, counted, and the older good backup stays", async () => {
+  test("an unreachable store, a full disk and a copy that does not read back cost only those copies: logged, counted, and the older good backup stays", async () => {
     const liar = new Liar("flaky", join(dir, "flaky"));
     const local = new DirDestination("local", join(dir, "d-local"));
     const offline = new S3Destination({
@@ -150,11 +163,18 @@ describe("backup failures", () => {
     expect(good.destinations.every((d) => d.ok)).toBe(true);
 
     liar.lying = true;
-    const r = await service([local, liar, offline]).backup();
+    const full = new Full("full", join(dir, "full"));
+    const r = await service([local, liar, offline, full]).backup();
     expect(r.destinations).toEqual([
       { name: "local", ok: true },
       expect.objectContaining({ name: "flaky", ok: false, reason: "checksum_mismatch" }),
       expect.objectContaining({ name: "offline", ok: false, reason: "destination_failed" }),
+      expect.objectContaining({
+        name: "full",
+        ok: false,
+        reason: "destination_failed",
+        error: expect.stringMatching(/ENOSPC/),
+      }),
     ]);
     liar.lying = false;
     const atLiar = (await readCatalog([liar])).entries;
@@ -171,6 +191,7 @@ describe("backup failures", () => {
     const failed = lines.filter((l) => l.msg === "backup failed at a destination");
     expect(failed.map((l) => [l.destination, l.reason]).sort()).toEqual([
       ["flaky", "checksum_mismatch"],
+      ["full", "destination_failed"],
       ["offline", "destination_failed"],
     ]);
     expect(String(failed.find((l) => l.destination === "flaky")!.err)).toMatch(
