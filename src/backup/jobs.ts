@@ -15,6 +15,7 @@ import { localSlotLock, redisSlotLock } from "./slot-lock.js";
 
 export interface BackupJobs {
   service: BackupService;
+  scheduler: BackupScheduler | null;
   archiver: BinlogArchiver | null;
   status(): Promise<unknown>;
   stop(): Promise<void>;
@@ -93,6 +94,7 @@ export function startBackupJobs(
   return {
     service,
     archiver,
+    scheduler,
     async status() {
       const catalog = await service.catalog();
       return {

@@ -138,6 +138,7 @@ export async function runBackup(o: RunOptions): Promise<RunResult> {
           });
     const abort = () => tool.child.kill("SIGTERM");
     o.signal?.addEventListener("abort", abort, { once: true });
+    if (o.signal?.aborted) abort();
 
     let rawBytes = 0;
     let storedBytes = 0;

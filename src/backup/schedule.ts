@@ -12,6 +12,8 @@ import type { SlotLock } from "./slot-lock.js";
 export class BackupScheduler {
   private readonly job: Cron;
   private skipped = 0;
+  /** Runs this instance claimed (and so ran, or tried to). */
+  private claimed = 0;
   private running: Promise<void> | null = null;
   private readonly abort = new AbortController();
 
@@ -39,11 +41,12 @@ export class BackupScheduler {
     this.lock.close();
   }
 
-  status(): { pattern: string; nextRun: string | null; busy: boolean; skipped: number } {
+  status(): { pattern: string; nextRun: string | null; busy: boolean; claimed: number; skipped: number } {
     return {
       pattern: this.job.getPattern() ?? "",
       nextRun: this.job.nextRun()?.toISOString() ?? null,
       busy: this.job.isBusy(),
+      claimed: this.claimed,
       skipped: this.skipped,
     };
   }
@@ -64,6 +67,7 @@ export class BackupScheduler {
       this.logger.info({ slot }, "scheduled backup taken by another proxy of the fleet");
       return;
     }
+    this.claimed++;
     try {
       const r = await this.service.backup(undefined, this.abort.signal);
       if (this.verifyAfter && !this.abort.signal.aborted) await this.service.verify(r.id);
