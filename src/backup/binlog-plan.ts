@@ -101,3 +101,30 @@ export function planReplay(
   }
   return { ok: true, segments };
 }
+
+/**
+ * Archived binlogs no point-in-time restore can need any more: every restore starts from a kept
+ * backup, so from at least `oldestKept` (the oldest kept backup's GTID). A file can go when the
+ * next file of its group starts at or before that position (all its events are older), and a
+ * whole group when it ends there and a later group takes over. Pure; retention runs it after
+ * removing backups.
+ */
+export function prunableBinlogs(archive: readonly ArchivedBinlog[], oldestKept: string): ArchivedBinlog[] {
+  const groups = new Map<string, ArchivedBinlog[]>();
+  for (const f of archive) groups.set(f.server, [...(groups.get(f.server) ?? []), f]);
+  const order = [...groups.values()]
+    .map((files) => files.sort((a, b) => fileNumber(a.file) - fileNumber(b.file)))
+    .sort((a, b) => a[0]!.groupStartedAt.localeCompare(b[0]!.groupStartedAt));
+  const out: ArchivedBinlog[] = [];
+  order.forEach((files, g) => {
+    const later = g < order.length - 1;
+    if (later && covers(oldestKept, files.at(-1)!.endPosition)) {
+      out.push(...files);
+      return;
+    }
+    for (let i = 0; i + 1 < files.length; i++) {
+      if (covers(oldestKept, files[i + 1]!.startGtidList)) out.push(files[i]!);
+    }
+  });
+  return out;
+}

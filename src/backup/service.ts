@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import type { BackendConfig, BackupConfig } from "../config/types.js";
 import type { BackupMetrics } from "../metrics/backup-metrics.js";
+import { binlogKey, readArchive } from "./binlog-index.js";
+import { prunableBinlogs } from "./binlog-plan.js";
 import { destinationCopies, readCatalog } from "./catalog.js";
 import type { Destination } from "./destinations/index.js";
 import type { Report } from "./events.js";
@@ -169,7 +171,25 @@ export class BackupService {
       await d.remove(keys.filter((k) => k !== manifest));
       this.o.logger.info({ destination: d.name, id: r.id, why: r.why }, "backup removed by retention");
     }
+    await this.pruneBinlogs(d);
     return plan;
+  }
+
+  /** Archived binlogs older than the oldest backup this destination keeps (index entry first). */
+  private async pruneBinlogs(d: Destination): Promise<void> {
+    const kept = [...(await destinationCopies(d)).values()].flatMap((c) => (c.manifest ? [c.manifest] : []));
+    if (kept.length === 0) return;
+    const oldest = kept.sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0]!;
+    const { files } = await readArchive([d]);
+    for (const f of prunableBinlogs(files, oldest.gtid)) {
+      const key = binlogKey(f.server, f.file);
+      await d.remove([`${key}.json`]);
+      await d.remove([key]);
+      this.o.logger.info(
+        { destination: d.name, binlog: key, before: oldest.gtid },
+        "archived binlog removed by retention",
+      );
+    }
   }
 
   catalog() {

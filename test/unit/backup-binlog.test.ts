@@ -7,7 +7,7 @@ import {
   HEADER_BYTES,
   parseHeader,
 } from "../../src/backup/binlog-events.js";
-import { type ArchivedBinlog, planReplay } from "../../src/backup/binlog-plan.js";
+import { type ArchivedBinlog, planReplay, prunableBinlogs } from "../../src/backup/binlog-plan.js";
 
 /** One event as the server writes it: v4 header, body, a 4-byte CRC32 (not checked here). */
 function event(type: number, serverId: number, timestamp: number, body: Buffer): Buffer {
@@ -185,5 +185,41 @@ describe("planReplay", () => {
   test("a target the backup already holds is refused", () => {
     const p = planReplay(a, "0-1-15", "0-1-12");
     expect(!p.ok && p.why).toMatch(/already at 0-1-15/);
+  });
+});
+
+describe("prunableBinlogs", () => {
+  const a = [
+    file("primary.1", 1, "", "0-1-10", "2026-01-01T00:00:00Z"),
+    file("primary.1", 2, "0-1-10", "0-1-20", "2026-01-01T00:00:00Z"),
+    file("primary.1", 3, "0-1-20", "0-1-31", "2026-01-01T00:00:00Z"),
+  ];
+  const b = [
+    file("replica2.2", 4, "0-1-30", "0-3-40", "2026-01-02T00:00:00Z"),
+    file("replica2.2", 5, "0-3-40", "0-3-55", "2026-01-02T00:00:00Z"),
+  ];
+  const names = (fs: { server: string; file: string }[]) => fs.map((f) => `${f.server}/${f.file}`);
+  test.each([
+    ["0-1-5", []],
+    ["0-1-10", ["primary.1/mariadb-bin.000001"]],
+    ["0-1-25", ["primary.1/mariadb-bin.000001", "primary.1/mariadb-bin.000002"]],
+    // The old primary's archive ends before the backup and a later group took over: all of it.
+    [
+      "0-3-41",
+      [
+        "primary.1/mariadb-bin.000001",
+        "primary.1/mariadb-bin.000002",
+        "primary.1/mariadb-bin.000003",
+        "replica2.2/mariadb-bin.000004",
+      ],
+    ],
+  ])("the oldest kept backup at %s", (oldest, want) => {
+    expect(names(prunableBinlogs([...a, ...b], oldest))).toEqual(want);
+  });
+  test("the newest file of the last group is never pruned", () => {
+    expect(names(prunableBinlogs(a, "0-1-99"))).toEqual([
+      "primary.1/mariadb-bin.000001",
+      "primary.1/mariadb-bin.000002",
+    ]);
   });
 });
