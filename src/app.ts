@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createAdminApp } from "./admin/app.js";
 import type { BackendStatus, StatusSource } from "./admin/status.js";
+import { type BackupJobs, startBackupJobs } from "./backup/jobs.js";
 import { Balancer } from "./balancer/balancer.js";
 import { LagTracker } from "./balancer/lag-state.js";
 import type { Config } from "./config/types.js";
@@ -44,6 +45,8 @@ export interface Rwsplit {
   observations(): ReadonlyMap<string, BackendObservation>;
   status: StatusSource;
   ha: HaManager;
+  /** Scheduled backups and the binlog archive (config `backup:`), or null. */
+  backups: BackupJobs | null;
   /** Drains (stop accepting, let statements finish up to drainTimeoutMs) and stops everything. */
   stop(): Promise<void>;
 }
@@ -293,6 +296,14 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   });
   await ha.start();
   monitor.start();
+  const backups = startBackupJobs(config, {
+    logger,
+    metrics,
+    topology: () => ha!.topology(),
+    lagMs: (name) => latest.get(name)?.lagMs ?? null,
+    instanceId: coordinator.instanceId,
+  });
+  if (backups !== null) status.backups = () => backups.status();
   let listen: { host: string; port: number };
   let admin: FastifyInstance | null = null;
   let adminListen: { host: string; port: number } | null = null;
@@ -313,6 +324,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     await proxy.close();
     await monitor.stop();
     await ha.stop();
+    await backups?.stop();
     await admin?.close();
     await userWrites?.stop();
     throw e;
@@ -328,11 +340,13 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     adminListen,
     status,
     ha,
+    backups,
     observations: () => latest,
     async stop() {
       await proxy.drain(config.drainTimeoutMs);
       await monitor.stop();
       await ha?.stop();
+      await backups?.stop();
       await admin?.close();
       await userWrites?.stop();
     },

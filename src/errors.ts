@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   // The replication operations (src/ha/replication-ops.ts).
   REPLICATION_OP_FAILED: "a replication operation on a node failed",
   REPLICATION_DIVERGED: "a node has transactions the primary does not have",
+  BACKUP_FAILED: "a backup, verify, restore or scrub failed",
+  BACKUP_NOT_FOUND: "no complete backup with that id at any destination",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -95,6 +95,8 @@ export interface StatusSource {
   consistency?(): ConsistencyStatus;
   /** Statements finished so far by kind (the status page's reads and writes per second). */
   statementKinds?(): { read: number; write: number; session: number };
+  /** Backups, their schedule and the binlog archive (src/backup/jobs.ts); shown at `/backups`. */
+  backups?(): Promise<unknown>;
   /**
    * Topology changes (POST /switchover, /rejoin, /failover). Each resolves with a report of the
    * steps taken, or rejects with an error carrying an HTTP `status` (400, 409, 500, 503).

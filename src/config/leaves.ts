@@ -2,7 +2,7 @@ import { z } from "zod";
 import { DURATION_HINT, KIB, MAX_DURATION_MS, parseByteSize, parseDuration } from "./duration.js";
 
 /**
- * The building blocks of the config schema (schema.ts): leaves that check one
+ * The building blocks of the config schema (schema.ts, backup-schema.ts): leaves that check one
  * value and say what was expected and what was found, strict mappings that name a misspelt key,
  * sections that default key by key. Secrets are described, never echoed.
  */

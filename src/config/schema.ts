@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { backupProblems, backupSection, toBackupConfig } from "./backup-schema.js";
 import { KIB } from "./duration.js";
 import {
   adminToken,
@@ -186,6 +187,7 @@ export const fileSchema = mapping(
       max: int(0).default(5000),
     }),
     redis: mapping({ url: redisUrl() }, "a mapping with url").optional(),
+    backup: backupSection,
   },
   "a YAML mapping of settings",
 );
@@ -277,6 +279,7 @@ function crossField(f: FileConfig, ctx: z.core.$RefinementCtx<FileConfig>): void
       `missing: auth.${has} is set, so auth.${lacks} is needed too (or neither, for the monitor account)`,
     );
   }
+  for (const p of backupProblems(f.backup)) issue(p.path, p.message);
   const users = new Map<string, number>();
   (f.users ?? []).forEach((u, i) => {
     const same = users.get(u.name);
@@ -371,6 +374,7 @@ function toConfig(f: FileConfig): Config {
     drainTimeoutMs: f.drain_timeout,
     digests: { max: f.digests.max },
     ...(f.redis === undefined ? {} : { redis: { url: f.redis.url } }),
+    ...(f.backup === undefined ? {} : { backup: toBackupConfig(f.backup) }),
   };
 }
 

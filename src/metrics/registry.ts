@@ -22,6 +22,7 @@
  * The cells are the source of truth: `registry.resetMetrics()` does not zero them.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { BackupMetrics } from "./backup-metrics.js";
 import { CellHistogram, type CounterCell, cellCounter, type HistogramCell } from "./cells.js";
 
 /** `rwsplit_query_duration_seconds` upper bounds: 100 µs (a point read on a LAN) to 10 s. */
@@ -64,6 +65,8 @@ export interface BackendGauges {
 
 export class Metrics {
   readonly registry = new Registry();
+  /** `rwsplit_backup_*` (src/metrics/backup-metrics.ts). */
+  readonly backup = new BackupMetrics(this.registry);
 
   private readonly queries = cellCounter(
     this.registry,
