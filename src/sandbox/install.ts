@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { join } from "node:path";
 import { RwsplitError } from "../errors.js";
 
@@ -14,10 +14,14 @@ import { RwsplitError } from "../errors.js";
 export const MARIADBD = "/usr/sbin/mariadbd";
 const BIN_DIRS = ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"];
 
-/** A Debian package and the programs whose presence shows it is installed. */
+/** A Debian package and the programs (or files) whose presence shows it is installed. */
 export interface DebianPackage {
   name: string;
-  /** Program names (looked up in the usual bin dirs) or absolute paths. */
+  /**
+   * Program names (looked up in the usual bin dirs) or absolute paths of executables. A library
+   * package with no program names a file it installs instead, as an absolute path prefixed with
+   * `file:` (present when it exists, executable or not).
+   */
   programs: readonly string[];
 }
 
@@ -31,6 +35,13 @@ export const MARIADB_CLIENT: DebianPackage = { name: "mariadb-client", programs:
 export const SYSBENCH: DebianPackage = { name: "sysbench", programs: ["sysbench"] };
 export const REDIS_SERVER: DebianPackage = { name: "redis-server", programs: ["redis-server"] };
 export const HAPROXY: DebianPackage = { name: "haproxy", programs: ["haproxy"] };
+/** MariaDB Connector/J 2.7; Debian's package depends on no JRE, hence default-jre-headless. */
+export const MARIADB_JAVA: DebianPackage = {
+  name: "libmariadb-java",
+  programs: ["file:/usr/share/java/mariadb-java-client.jar"],
+};
+/** `java`, which also runs a single source file (its modules image includes jdk.compiler). */
+export const JAVA_RUNTIME: DebianPackage = { name: "default-jre-headless", programs: ["java"] };
 
 /** What `npm test` and the demo/bench need (README, Quick start). */
 export const ALL_PACKAGES: readonly DebianPackage[] = [
@@ -39,6 +50,8 @@ export const ALL_PACKAGES: readonly DebianPackage[] = [
   SYSBENCH,
   REDIS_SERVER,
   HAPROXY,
+  MARIADB_JAVA,
+  JAVA_RUNTIME,
 ];
 
 export interface MariadbBinaries {
@@ -55,8 +68,9 @@ function executable(path: string): boolean {
   }
 }
 
-/** The program's path, or null when it is not installed. */
+/** The program's path, or null when it is not installed; `file:PATH` is any file at PATH. */
 export function findProgram(name: string): string | null {
+  if (name.startsWith("file:")) return existsSync(name.slice(5)) ? name.slice(5) : null;
   if (name.startsWith("/")) return executable(name) ? name : null;
   for (const d of BIN_DIRS) if (executable(join(d, name))) return join(d, name);
   return null;

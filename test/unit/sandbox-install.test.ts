@@ -102,6 +102,9 @@ describe("ensure packages", () => {
     expect(findProgram("/bin/sh")).toBe("/bin/sh");
     expect(findProgram("sh")).toMatch(/\/sh$/);
     expect(findProgram("no-such-program-rwsplit")).toBeNull();
+    // A library package shows by a file it installs, executable or not.
+    expect(findProgram("file:/etc/passwd")).toBe("/etc/passwd");
+    expect(findProgram("file:/no/such/file.jar")).toBeNull();
     expect(findProgram("/nonexistent/prog")).toBeNull();
   });
 });
