@@ -48,6 +48,8 @@ export interface StressOptions {
   /** The proxy's state (sessions, backend connections, pause flags), for a stall report. */
   state?: () => Promise<unknown>;
   log?: (line: string) => void;
+  /** How often `log` gets a progress line (default 10 s). */
+  tickMs?: number;
   /** Polled between steps: true ends the run (Ctrl-C). */
   stop?: () => boolean;
 }
@@ -428,7 +430,7 @@ export async function runStress(o: StressOptions): Promise<StressStats> {
           `${(stats.bytesProxy / 2 ** 20).toFixed(0)} MB relayed, max +${Math.round(stats.maxOverMs)} ms, ` +
           `${stats.stalls} stalls, ${stats.mismatches} mismatches, ${stats.errors} errors`,
       );
-    }, 10_000);
+    }, o.tickMs ?? 10_000);
     ticker.unref();
   }
   try {

@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { socketQueues } from "../../bench/stress/phase.js";
 import { installRelayProbe, type RelayProbe } from "../../bench/stress/probe.js";
 import { runStress, summary } from "../../bench/stress/runner.js";
 import { STRESS_SERVER_SETTINGS, setupStressSchema } from "../../bench/stress/setup.js";
@@ -80,7 +81,10 @@ describe("relay stress (issue #19)", () => {
       directInitSql: [SESSION_TRACK_INIT_SQL],
       accept: (s) => (proxy.server as unknown as { accept(s: Duplex): void }).accept(s),
       failFast: true,
-      state: async () => probe.snapshot(proxy.server),
+      state: async () => ({
+        relay: probe.snapshot(proxy.server),
+        sockets: await socketQueues([proxy.port, ...[sb.primary, ...sb.replicas].map((n) => n.port)]),
+      }),
       log: (line) => console.log(line),
     });
     const c = probe.counters;
