@@ -63,6 +63,12 @@ interface Wrapped {
   __relayProbe?: RelayProbe;
 }
 
+/** BackendConnection.paused where this tree has it (1baf6be added it), else null. */
+function pausedFlag(c: BackendConnection): boolean | null {
+  const v = (c as unknown as { paused?: unknown }).paused;
+  return typeof v === "boolean" ? v : null;
+}
+
 function zero(endOfResponseResume: boolean): RelayCounters {
   return {
     relays: 0,
@@ -134,7 +140,7 @@ export function installRelayProbe(): RelayProbe {
           id: c.id,
           backend: c.endpoint.name,
           state: c.state,
-          paused: typeof (c as { paused?: unknown }).paused === "boolean" ? c.paused : null,
+          paused: pausedFlag(c),
           socketPaused: c.socket.isPaused(),
           bytesRead: c.socket.bytesRead,
           bytesWritten: c.socket.bytesWritten,
