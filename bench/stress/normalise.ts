@@ -14,9 +14,18 @@ import { MAX_PACKET, readLenenc } from "./wire.js";
  * - The statement id in the message of an ERR packet, e.g. 1421 "The statement (4) has no open
  *   cursor": each side names the id it gave its client (the proxy answers some of these itself).
  *   Only the side's own id for the step's statement, in parentheses, is replaced.
+ * - In the OK answering COM_PING, COM_INIT_DB or COM_STMT_RESET, the per-statement status flags
+ *   (SERVER_QUERY_NO_GOOD_INDEX_USED, SERVER_QUERY_NO_INDEX_USED, SERVER_STATUS_CURSOR_EXISTS,
+ *   SERVER_STATUS_LAST_ROW_SENT, SERVER_STATUS_DB_DROPPED, SERVER_STATUS_METADATA_CHANGED,
+ *   SERVER_QUERY_WAS_SLOW): the server clears them when a statement starts, not for these
+ *   commands, so their OK shows the flags the connection's previous statement left; on a
+ *   multiplexed session that statement may have been another session's. The session's own
+ *   flags (autocommit, transaction, session state changed) must still match.
  */
 
 const SERVER_SESSION_STATE_CHANGED = 0x4000;
+/** Flags a statement's start clears (MariaDB's SERVER_STATUS_CLEAR_SET, less MORE_RESULTS). */
+const LEFTOVER_FLAGS = 0x0010 | 0x0020 | 0x0040 | 0x0080 | 0x0100 | 0x0400 | 0x0800;
 const SESSION_TRACK_SYSTEM_VARIABLES = 0x00;
 const LAST_GTID = Buffer.from("\x09last_gtid", "latin1");
 /** What a `last_gtid` value becomes. */
@@ -88,13 +97,37 @@ function errWithoutStmtId(payload: Buffer, stmtId: number): Buffer | null {
   return Buffer.concat([payload.subarray(0, 9), Buffer.from(message.replace(id, "(<stmt>)"), "utf8")]);
 }
 
+/** An OK packet's payload with the leftover per-statement flags cleared; null if none was set. */
+export function withoutLeftoverFlags(payload: Buffer): Buffer | null {
+  const affected = readLenenc(payload, 1);
+  const insertId = affected && readLenenc(payload, 1 + affected.width);
+  if (payload[0] !== 0x00 || !affected || !insertId) return null;
+  const at = 1 + affected.width + insertId.width;
+  if (at + 2 > payload.length) return null;
+  const status = payload.readUInt16LE(at);
+  if (!(status & LEFTOVER_FLAGS)) return null;
+  const out = Buffer.from(payload);
+  out.writeUInt16LE(status & ~LEFTOVER_FLAGS, at);
+  return out;
+}
+
 /**
  * A whole response with the fields above normalised. `prepared`: the response is a
- * COM_STMT_PREPARE's; `stmtId`: the id this side used for the step's statement, if any. Returns
- * `bytes` itself when nothing had to change.
+ * COM_STMT_PREPARE's; `stmtId`: the id this side used for the step's statement, if any;
+ * `notStatement`: the command is COM_PING, COM_INIT_DB or COM_STMT_RESET. Returns `bytes` itself
+ * when nothing had to change.
  */
-export function normaliseResponse(bytes: Buffer, prepared: boolean, stmtId: number | null = null): Buffer {
+export function normaliseResponse(
+  bytes: Buffer,
+  prepared: boolean,
+  stmtId: number | null = null,
+  notStatement = false,
+): Buffer {
   let b = bytes;
+  if (notStatement && b.length > 4) {
+    const cleared = withoutLeftoverFlags(b.subarray(4, 4 + b.readUIntLE(0, 3)));
+    if (cleared !== null) b = reframe(b[3]!, cleared);
+  }
   if (prepared) {
     b = Buffer.from(b);
     b.fill(0, 5, 9);

@@ -169,6 +169,17 @@ describe("normaliseResponse", () => {
     expect(normaliseResponse(err(4), false, 5).equals(normaliseResponse(err(12), false, 12))).toBe(false);
   });
 
+  test("COM_PING's OK: the previous statement's leftover flags are cleared, the session's are not", () => {
+    const ping = (status: number) => new Wire().ok({ status, sessionTrack: true }).bytes();
+    const NO_INDEX_USED = 0x0020;
+    const IN_TRANS = 0x0001;
+    expect(normaliseResponse(ping(AUTOCOMMIT | NO_INDEX_USED), false, null, true)).toEqual(ping(AUTOCOMMIT));
+    expect(normaliseResponse(ping(AUTOCOMMIT | NO_INDEX_USED), false, null, false)).toEqual(
+      ping(AUTOCOMMIT | NO_INDEX_USED),
+    );
+    expect(normaliseResponse(ping(IN_TRANS), false, null, true)).toEqual(ping(IN_TRANS));
+  });
+
   test("everything else is left as it is", () => {
     const w = textResult(false, AUTOCOMMIT).bytes();
     expect(normaliseResponse(w, false, 3)).toBe(w);
