@@ -206,7 +206,7 @@ export class ClientPlan {
   }
 
   private capped(n: number, cap = this.opts.maxBytes): number {
-    return Math.max(0, Math.min(n, cap, this.opts.maxBytes));
+    return Math.floor(Math.max(0, Math.min(n, cap, this.opts.maxBytes)));
   }
 
   private reader(): Reader {
@@ -253,12 +253,17 @@ export class ClientPlan {
     pick();
   }
 
-  /** `SELECT seq, pad` of about `bytes` in rows of a random width (0 rows: an empty set). */
+  /**
+   * `SELECT seq, pad` of about `bytes` in rows of a random width (0 rows: an empty set). A row
+   * costs its width and about 16 bytes more: packet header, seq, lengths (and the procedure's
+   * result_set column).
+   */
   private rowsShape(bytes: number): { n: number; width: number } {
     const r = this.rng;
-    if (bytes < 8) return { n: r.chance(0.5) ? 0 : 1, width: bytes };
-    const width = r.chance(0.1) ? bytes : r.logInt(1, Math.min(bytes, 64 << 10));
-    return { n: Math.max(1, Math.min(1_000_000, Math.round(bytes / (width + 8)))), width };
+    const b = Math.floor(bytes);
+    if (b < 8) return { n: r.chance(0.5) ? 0 : 1, width: b };
+    const width = r.chance(0.1) ? b : r.logInt(1, Math.min(b, 64 << 10));
+    return { n: Math.max(1, Math.min(1_000_000, Math.round(b / (width + 16)))), width };
   }
 
   private rowsSql(bytes: number): string {

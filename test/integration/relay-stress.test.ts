@@ -13,10 +13,22 @@ import { startSandbox, type TestSandbox } from "../helpers/sandbox.js";
 // statements (text and binary protocol, multi-statements and a procedure's several result sets,
 // BLOB parameters inline and with COM_STMT_SEND_LONG_DATA, cursors with COM_STMT_FETCH, writes
 // and transactions) in pooled and pinned sessions, reading fast, slowly and in bursts, each step
-// through rwsplit and straight to the primary; every response is compared byte for byte
-// (bench/stress/runner.ts says what is normalised and why), and a proxy response more than
-// STALL_MS later than the direct one is a stall. The plan and the comparison are shared with
+// through rwsplit and straight to the primary. Every response is compared byte for byte
+// (bench/stress/normalise.ts says what may differ and why). A proxy response that goes silent
+// for STALL_MS while the client reads, once the time the direct one took has passed, is a stall
+// (failing with the seed, the step and the proxy's state); one that completes more than STALL_MS
+// later than the direct one is reported as late (bench/stress/runner.ts says why that alone does
+// not fail on a shared machine). The plan and the comparison are shared with
 // `npm run bench -- --only stress`, which runs them for 30 minutes.
+//
+// Two transports reach the proxy: TCP, and (a third of the sessions) an in-process stream handed
+// to the proxy's accept path that is congested on every write (bench/stress/client.ts). Over
+// loopback TCP the client's receive buffer autotunes toward tcp_rmem's max (32 MB here: with an
+// RTT of microseconds every 64 KiB read looks fast), so however slowly a TCP client reads, the
+// proxy finds its socket full only for results of tens of MB, and a response's last chunk meets
+// a full socket rarely: with TCP clients only, this test passed three seeds on edfb10d (the code
+// before the #19 fix). With the stream, every relayed chunk, the last included, takes the
+// backpressure path, and edfb10d stalls within seconds.
 //
 // Replay a failure: RWSPLIT_STRESS_SEED=<seed> npx vitest run test/integration/relay-stress.test.ts
 // (same statements and readers per client; the interleaving of the clients is the scheduler's).
