@@ -6,10 +6,10 @@
  *   idle      thousands of authenticated idle connections: proxy memory per connection (loadgen/idle.ts);
  *   large     one large streamed result set: MB/s and the proxy's peak RSS (loadgen/large-result.ts);
  *   lag       stale reads with one replica held behind, per lag policy (loadgen/lag.ts);
- *   stress    issue #19's relay stress test for `--stress-minutes` (default 30; --quick: 1), seeded
+ *   stress    issue #19's relay stress test for `--stress-minutes` (default 30; --quick: 0.5), seeded
  *             (`RWSPLIT_STRESS_SEED` or `--stress-seed`), `--stress-clients` clients (stress/phase.ts);
  *   connectorj  issue #19's Connector/J reproduction, `--connectorj-runs` runs in a row (default
- *             200; --quick: 20) against rwsplit as its own process (connectorj/RelayStall.java).
+ *             200; --quick: 10) against rwsplit as its own process (connectorj/RelayStall.java).
  * Writes bench/results/<stamp>.json (every raw output kept), <stamp>.md, latest.md and latest.svg,
  * and prints the tables. Everything it starts (sandbox, proxies, temp dir) is stopped and removed
  * on the way out, also on failure or Ctrl-C.
@@ -90,8 +90,8 @@ const S = quick
       idleSettleMs: 500,
       largeRows: 64 * 1024,
       lagSeconds: 2,
-      stressMinutes: 1,
-      connectorjRuns: 20,
+      stressMinutes: 0.5,
+      connectorjRuns: 10,
     }
   : {
       rounds: 3,
