@@ -35,7 +35,7 @@ import { startSandbox, type TestSandbox } from "../helpers/sandbox.js";
 
 const SEED = process.env.RWSPLIT_STRESS_SEED ? Number(process.env.RWSPLIT_STRESS_SEED) : randomInt(2 ** 31);
 const CLIENTS = 3;
-const STEPS_PER_CLIENT = Number(process.env.RWSPLIT_STRESS_STEPS ?? 180);
+const STEPS_PER_CLIENT = Number(process.env.RWSPLIT_STRESS_STEPS ?? 150);
 const STALL_MS = 5000;
 
 let sb: TestSandbox;
