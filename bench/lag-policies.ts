@@ -7,7 +7,8 @@
  *                     with the default lag.max (3 s) and with the fixed policy's 1 s;
  *   fixed threshold   rwsplit configured like ProxySQL's max_replication_lag: Seconds_Behind_Master,
  *                     out above 1 s, back at once, full weight in between; also eventual;
- *   session           rwsplit's default config (read-your-writes within a session);
+ *   session           rwsplit's default config with routing.consistency=session (read-your-writes
+ *                     within a session; the default is now user, across a user's connections);
  *   haproxy           round robin over the replicas, no lag awareness (writes go to the primary).
  *
  * The policy proxies start after the delay is in place (CHANGE MASTER needs STOP SLAVE, and a
@@ -94,8 +95,8 @@ const POLICIES: Policy[] = [
   },
   {
     policy: "rwsplit lag-weighted, session",
-    setup: "the default config (routing.consistency=session: read-your-writes within a session)",
-    rwsplit: {},
+    setup: "the default config but routing.consistency=session (read-your-writes within a session)",
+    rwsplit: { RWSPLIT__ROUTING__CONSISTENCY: "session" },
   },
   {
     policy: "haproxy round robin",

@@ -4,26 +4,35 @@ import { createAdminApp } from "./admin/app.js";
 import type { BackendStatus, StatusSource } from "./admin/status.js";
 import { Balancer } from "./balancer/balancer.js";
 import type { Config } from "./config/types.js";
+import { DigestStore } from "./digests/store.js";
+import { EventFeed } from "./events/feed.js";
 import { readBackendPositions } from "./ha/discovery.js";
 import { createCoordinator } from "./ha/fleet.js";
 import { HaError, HaManager } from "./ha/manager.js";
 import { createHaOps } from "./ha/ops-adapter.js";
+import type { TopologyView } from "./ha/topology-view.js";
 import { Metrics } from "./metrics/registry.js";
 import { Monitor } from "./monitor/monitor.js";
 import type { BackendObservation, BackendRole } from "./monitor/types.js";
 import type { BackendPool } from "./proxy/backend-pool.js";
 import { BalancedPicker, ioLost, toReplicaObservation } from "./proxy/balanced-picker.js";
+import { RedisUserWriteLog } from "./proxy/consistency/redis-user-writes.js";
+import { UserWriteLog } from "./proxy/consistency/user-write-log.js";
 import type { SessionHooks } from "./proxy/context.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
 import { loadTlsMaterial } from "./proxy/tls-material.js";
-import { type TopologyView, Upstreams } from "./proxy/upstreams.js";
+import { Upstreams } from "./proxy/upstreams.js";
 
 /** A running rwsplit: the proxy and, around it, the monitor and what serves ops. */
 export interface Rwsplit {
   proxy: ProxyServer;
   monitor: Monitor;
   metrics: Metrics;
+  /** Query digests (GET /digests, the status page). */
+  digests: DigestStore;
+  /** Recent events for people (the status page, GET /events); other parts push theirs here. */
+  events: EventFeed;
   admin: FastifyInstance | null;
   /** Where clients connect (the real port when the config asked for 0). */
   listen: { host: string; port: number };
@@ -41,6 +50,10 @@ export interface Rwsplit {
 export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsplit> {
   const tls = config.tls.enabled ? buildTlsContext(await loadTlsMaterial(config.tls)) : null;
   const metrics = new Metrics();
+  const digests = new DigestStore(config.digests.max);
+  const events = new EventFeed();
+  /** Statements by kind, for the status page's reads and writes per second. */
+  const kinds = { read: 0, write: 0, session: 0 };
   const latest = new Map<string, BackendObservation>();
   const upstreams = new Upstreams(config);
   const allBackends = [config.backends.primary, ...config.backends.replicas];
@@ -66,6 +79,16 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
             "replica eligibility changed",
           );
           metrics.balancerTransition(t.name, t.to);
+          events.push({
+            kind: t.to === "excluded" ? "exclusion" : "readmission",
+            level: t.to === "excluded" ? "warn" : "info",
+            backend: t.name,
+            message:
+              t.to === "excluded"
+                ? `${t.name} excluded from reads: ${t.reason ?? "unknown reason"}`
+                : `${t.name} serving reads${t.lagMs === null ? "" : ` (lag ${Math.round(t.lagMs)} ms)`}`,
+            at: t.at,
+          });
         },
       },
     );
@@ -87,8 +110,11 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     };
     b.observe(o.name, toReplicaObservation(o, ctx), Date.now());
   };
+  // What a caught-up replica's lag may read: one heartbeat period, or Seconds_Behind_Master's 1 s.
+  const hb = config.monitor.heartbeat;
+  const lagResolutionMs = hb.enabled ? hb.intervalMs : 1000;
   let balancer = buildBalancer();
-  picker = new BalancedPicker(upstreams.replicas, balancer, () => latest);
+  picker = new BalancedPicker(upstreams.replicas, balancer, () => latest, lagResolutionMs);
   upstreams.picker = picker;
   let ha: HaManager | null = null;
   const monitor = new Monitor(
@@ -97,6 +123,9 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       logger,
       onObservation: (o) => {
         latest.set(o.name, o);
+        // The cache of prepared statements follows the server's max_prepared_stmt_count.
+        if (o.maxPreparedStmtCount !== null)
+          upstreams.pools.get(o.name)?.statementBudget.setServerLimit(o.maxPreparedStmtCount);
         if (o.role === "replica") feed(balancer, o);
         ha?.onObservation(o);
       },
@@ -108,17 +137,22 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     lastLag.clear();
     ioLostAt.clear();
     balancer = buildBalancer();
-    picker = new BalancedPicker(upstreams.replicas, balancer, () => latest);
+    picker = new BalancedPicker(upstreams.replicas, balancer, () => latest, lagResolutionMs);
     upstreams.picker = picker;
     metrics.topologyGeneration(t.generation);
   };
   const hooks: SessionHooks = {
-    onStatement(route, backend, reason, durationNs, errno) {
+    onStatement(route, backend, reason, durationNs, errno, sample) {
       metrics.queryCounter(route, backend, reason).inc();
       metrics.queryDuration(route).observe(durationNs / 1e9);
       if (errno !== 0) metrics.errorCounter(errno).inc();
       if (reason === "consistency_fallback" || reason === "no_replica")
         metrics.readFallbackCounter(reason).inc();
+      const kind = sample.kind;
+      if (kind === "read") kinds.read++;
+      else if (kind === "write") kinds.write++;
+      else if (kind === "session") kinds.session++;
+      digests.record(sample, route, backend, reason, durationNs, errno);
     },
     onClientError(errno) {
       metrics.errorCounter(errno).inc();
@@ -127,6 +161,15 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     onBackendFailure(backend) {
       ha?.onBackendFailure(backend);
     },
+    onReplicaWriteBlocked(backend) {
+      metrics.replicaWritesBlocked.get([backend]).inc();
+    },
+    onRelayStall() {
+      metrics.relayStalls.inc();
+    },
+    onConsistencyWait(backend, result) {
+      metrics.consistencyWaits.get([backend, result]).inc();
+    },
     onClientConnect() {
       metrics.clientConnected();
     },
@@ -134,7 +177,24 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       metrics.clientDisconnected();
     },
   };
-  const proxy = new ProxyServer({ config, logger, tls, upstreams, hooks });
+  // routing.consistency: user — each user's last write; shared with the other instances on redis.url.
+  const routing = config.routing;
+  const userWrites =
+    routing.consistency !== "user"
+      ? undefined
+      : config.redis !== undefined
+        ? new RedisUserWriteLog({ url: config.redis.url, windowMs: routing.consistencyWindowMs, logger })
+        : new UserWriteLog(routing.consistencyWindowMs);
+  userWrites?.start();
+  metrics.watchConsistencySharing(() => userWrites?.status().shared === "redis");
+  const proxy = new ProxyServer({
+    config,
+    logger,
+    tls,
+    upstreams,
+    hooks,
+    ...(userWrites ? { userWrites } : {}),
+  });
   const roleOf = (name: string): BackendRole =>
     name === upstreams.primary.endpoint.name
       ? "primary"
@@ -167,9 +227,17 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
               : (o?.lastError ?? "not checked yet")
             : w.reason,
       inFlight: b ? b.inFlight : stats.busy,
-      pool: { open: stats.open, idle: stats.idle, busy: stats.busy, waiting: stats.waiting, max: stats.max },
+      pool: {
+        open: stats.open,
+        idle: stats.idle,
+        busy: stats.busy,
+        waiting: stats.waiting,
+        max: stats.max,
+        statements: stats.statements,
+      },
       lastError: o?.lastError ?? pool.lastError,
       lastCheckAt: o && o.checkedAt > 0 ? new Date(o.checkedAt).toISOString() : null,
+      gtidPosition: o?.gtidCurrentPos || o?.gtidSlavePos || null,
     };
   };
   const status: StatusSource = {
@@ -181,6 +249,15 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
         .map((b) => backendStatus(upstreams.pools.get(b.name)!, roleOf(b.name), b.weight))
         .sort((a, b) => (a.role === "primary" ? -1 : b.role === "primary" ? 1 : 0)),
     topology: () => ha!.status(),
+    digests: { list: (sort, limit) => digests.list(sort, limit), reset: () => digests.reset() },
+    events: { list: (limit, afterId) => events.list(limit, afterId) },
+    statementKinds: () => kinds,
+    consistency: () => ({
+      scope: routing.consistency,
+      windowMs: routing.consistencyWindowMs,
+      waitMs: routing.consistencyWaitMs,
+      ...(userWrites?.status() ?? { shared: "local", lastError: null, users: 0, evicted: 0 }),
+    }),
     control: {
       switchover: (to) => ha!.switchover(to),
       rejoin: (name) => ha!.rejoin(name),
@@ -209,7 +286,18 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     },
     observation: (name) => latest.get(name),
     logger,
-    onChange: (r) => metrics.topologyChange(r.kind, r.ok, (r.sinceDownMs ?? r.durationMs) / 1000),
+    onChange: (r) => {
+      metrics.topologyChange(r.kind, r.ok, (r.sinceDownMs ?? r.durationMs) / 1000);
+      events.push({
+        kind: r.kind,
+        level: r.ok ? "warn" : "error",
+        backend: r.to,
+        message: r.ok
+          ? `${r.kind} ${r.from} → ${r.to ?? "none"} done in ${r.durationMs} ms (generation ${r.generation ?? "?"})`
+          : `${r.kind} from ${r.from} failed after ${r.durationMs} ms: ${r.error ?? "unknown error"}`,
+        data: { generation: r.generation, durationMs: r.durationMs, steps: r.steps.length },
+      });
+    },
   });
   await ha.start();
   monitor.start();
@@ -224,19 +312,25 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       const addr = admin.server.address();
       adminListen =
         typeof addr === "object" && addr !== null ? { host: addr.address, port: addr.port } : null;
-      logger.info(adminListen ?? {}, "admin endpoints: /healthz /readyz /backends /metrics");
+      logger.info(
+        adminListen ?? {},
+        "admin endpoints: / (status page) /healthz /readyz /backends /metrics /digests",
+      );
     }
   } catch (e) {
     await proxy.close();
     await monitor.stop();
     await ha.stop();
     await admin?.close();
+    await userWrites?.stop();
     throw e;
   }
   return {
     proxy,
     monitor,
     metrics,
+    digests,
+    events,
     admin,
     listen,
     adminListen,
@@ -248,6 +342,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       await monitor.stop();
       await ha?.stop();
       await admin?.close();
+      await userWrites?.stop();
     },
   };
 }

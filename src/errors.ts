@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   BACKEND_TIMEOUT: "backend did not answer in time",
   POOL_EXHAUSTED: "no backend connection became free in time",
   NO_BACKEND: "no backend can serve this statement",
+  BACKEND_REFUSED: "a backend answered one of the proxy's own statements with an error",
   SANDBOX_FAILED: "sandbox operation failed",
   SHUTTING_DOWN: "proxy is shutting down",
 } as const;
@@ -53,6 +54,30 @@ export const CLIENT_ERRORS = {
     errno: 1045,
     sqlState: "28000",
     message: `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? "YES" : "NO"})`,
+  }),
+  // Server accounts (auth.from_backend) refused after a correct password, as the server refuses.
+  accountLocked: (): ClientErrorSpec => ({
+    errno: 4151,
+    sqlState: "HY000",
+    message: "Access denied, this account is locked",
+  }),
+  /** ER_MUST_CHANGE_PASSWORD_LOGIN: the server's sandbox mode cannot be relayed. */
+  passwordExpired: (): ClientErrorSpec => ({
+    errno: 1862,
+    sqlState: "HY000",
+    message:
+      "Your password has expired. To log in you must change it using a client that supports expired passwords: connect to the primary directly and run SET PASSWORD (or ALTER USER); rwsplit takes the new password at the next login",
+  }),
+  accountRequiresTls: (user: string, host: string): ClientErrorSpec => ({
+    errno: 1045,
+    sqlState: "28000",
+    message: `Access denied for user '${user}'@'${host}': the account requires TLS (REQUIRE SSL/X509) and rwsplit logs in to the backends without TLS; use an account without REQUIRE for rwsplit, and TLS between the client and rwsplit (tls.enabled)`,
+  }),
+  /** A server account whose plugins a proxy cannot verify and relay (it never sees the password). */
+  authPluginNotRelayable: (user: string, host: string, plugins: readonly string[]): ClientErrorSpec => ({
+    errno: 1251,
+    sqlState: "08004",
+    message: `Client does not support authentication protocol requested by server: account '${user}'@'${host}' authenticates with ${plugins.join(" or ")}, which rwsplit cannot check and relay; give it a mysql_native_password method (ALTER USER ... IDENTIFIED VIA ${plugins[0]} USING PASSWORD('...') OR mysql_native_password USING PASSWORD('...')) or connect to the server directly`,
   }),
   tooManyConnections: (limit: number): ClientErrorSpec => ({
     errno: 1040,
@@ -155,9 +180,49 @@ export const CLIENT_ERRORS = {
     sqlState: "70100",
     message: "Connection was killed",
   }),
+  /**
+   * ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, what the server answers a write in a READ ONLY
+   * transaction; rwsplit answers it for anything that is not safe on the replica such a
+   * transaction runs on.
+   */
+  writeInReadOnlyTransaction: (): ClientErrorSpec => ({
+    errno: 1792,
+    sqlState: "25006",
+    message:
+      "Cannot execute statement in a READ ONLY transaction: rwsplit runs READ ONLY transactions on a replica, where only reads, COMMIT/ROLLBACK, savepoints and session variables may run; end the transaction first, or start it with /* rwsplit: route=primary */",
+  }),
+  /** routing.read_fallback=error and no replica may serve a read. */
+  noReplica: (why: string): ClientErrorSpec => ({
+    errno: 2003,
+    sqlState: "HY000",
+    message: `Can't connect to a backend MySQL server: no replica can serve this read (${why}) and routing.read_fallback is "error"; retry, add /* rwsplit: route=primary */, or check /backends`,
+  }),
   packetTooLarge: (max: number): ClientErrorSpec => ({
     errno: 1153,
     sqlState: "08S01",
     message: `Got a packet bigger than 'max_allowed_packet' bytes (${max})`,
   }),
 } as const;
+
+/** Internal error codes whose client answer is fixed; anything else is "backend unavailable". */
+const CLIENT_ANSWER: Partial<Record<ErrorCode, (message: string) => ClientErrorSpec>> = {
+  POOL_EXHAUSTED: (m) => ({ errno: 1040, sqlState: "08004", message: m }),
+  SHUTTING_DOWN: () => CLIENT_ERRORS.shuttingDown(),
+  BACKEND_LOST: (m) => CLIENT_ERRORS.lostConnection(m),
+  SESSION_LOST: (m) => CLIENT_ERRORS.sessionLost(m),
+};
+
+/**
+ * The ERR packet a client gets for any error met while serving its command: the one place
+ * internal errors become MySQL errors. An error that carries the server's own answer (a backend
+ * refused one of the proxy's statements) passes it on unchanged.
+ */
+export function clientErrorFor(e: unknown): ClientErrorSpec {
+  if (typeof e === "object" && e !== null && "clientError" in e) {
+    return (e as { clientError: ClientErrorSpec }).clientError;
+  }
+  if (e instanceof RwsplitError) {
+    return (CLIENT_ANSWER[e.code] ?? CLIENT_ERRORS.backendUnavailable)(e.message);
+  }
+  return CLIENT_ERRORS.backendUnavailable(String(e));
+}

@@ -8,8 +8,11 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics/registry.js";
 import { authorize } from "./auth.js";
-import { registerBackendRoutes } from "./routes/backends.js";
+import { LiveHistory, type TopologyView } from "./console/live.js";
+import { registerBackendRoutes, withoutSecrets } from "./routes/backends.js";
+import { registerConsoleRoutes } from "./routes/console.js";
 import { registerControlRoutes } from "./routes/control.js";
+import { registerDigestRoutes } from "./routes/digests.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerMetricsRoute } from "./routes/metrics.js";
 import type { StatusSource } from "./status.js";
@@ -20,6 +23,8 @@ export interface AdminAppOptions {
   logger: Logger;
   /** admin.token: required as a Bearer token on all but the probes and /metrics (auth.ts). */
   token?: string | undefined;
+  /** The status page's sampling period (default 1000 ms). */
+  consolePeriodMs?: number;
 }
 
 /**
@@ -46,9 +51,10 @@ class AdminLogController extends LogController {
 }
 
 /**
- * The admin HTTP app: `/healthz`, `/readyz`, `/backends`, `/topology`, `/sessions`, `/metrics`,
- * and POST `/switchover`, `/rejoin`, `/failover`. Not listening:
- * the caller runs `app.listen({ host, port })` and `app.close()`.
+ * The admin HTTP app: the status page at `/`, `/healthz`, `/readyz`, `/backends`, `/topology`,
+ * `/sessions`, `/metrics`, `/digests`, `/events`, and POST `/switchover`, `/rejoin`, `/failover`,
+ * `/digests/reset`. Not listening: the caller runs `app.listen({ host, port })` and
+ * `app.close()`; the status page's sampler runs from `ready` to `close`.
  */
 export function createAdminApp(options: AdminAppOptions): FastifyInstance {
   const { status, metrics, logger } = options;
@@ -66,16 +72,45 @@ export function createAdminApp(options: AdminAppOptions): FastifyInstance {
         path: q < 0 ? request.url : request.url.slice(0, q),
         remoteAddress: request.socket.remoteAddress,
         authorization: request.headers.authorization,
+        cookie: request.headers.cookie,
       },
       options.token,
     );
     if (denied === null) return;
+    if (
+      denied.status === 401 &&
+      request.method === "GET" &&
+      (request.url === "/" || request.url.startsWith("/?"))
+    ) {
+      // A browser opening the page: the login form, not JSON.
+      return reply.redirect("/login", 303);
+    }
     if (denied.status === 401) reply.header("www-authenticate", 'Bearer realm="rwsplit"');
     return reply.code(denied.status).send({ error: denied.error });
   });
+  const live = new LiveHistory(
+    {
+      backends: () => status.backends(),
+      topology: () =>
+        status.topology === undefined ? null : (withoutSecrets(status.topology(), 0) as TopologyView | null),
+      counters: () => ({
+        queries: metrics.queryTotals(),
+        errors: metrics.errorTotals(),
+        kinds: status.statementKinds?.() ?? { read: 0, write: 0, session: 0 },
+        clients: metrics.clientConnections,
+      }),
+      digests: () => status.digests?.list("total_time", 10) ?? null,
+      events: (limit) => status.events?.list(limit, 0) ?? [],
+    },
+    { periodMs: options.consolePeriodMs ?? 1000 },
+  );
+  app.addHook("onReady", async () => live.start());
+  app.addHook("onClose", async () => live.stop());
   registerHealthRoutes(app, status);
   registerBackendRoutes(app, status);
   registerMetricsRoute(app, status, metrics);
   registerControlRoutes(app, status);
+  registerDigestRoutes(app, status);
+  registerConsoleRoutes(app, { status, live, token: options.token });
   return app;
 }

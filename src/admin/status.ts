@@ -3,6 +3,8 @@
  * app only calls it per request (no caching), so `/readyz`, `/backends` and `/metrics` always agree
  * with what the router sees at that moment (STYLE.md principle 7: the live state is inspectable).
  */
+import type { DigestListing, DigestSort } from "../digests/store.js";
+import type { RwsplitEvent } from "../events/feed.js";
 
 /** One backend as `/backends` shows it. Nothing here may hold a credential. */
 export interface BackendStatus {
@@ -29,10 +31,39 @@ export interface BackendStatus {
   reason: string | null;
   /** Statements running on it now. */
   inFlight: number;
-  pool: { open: number; idle: number; busy: number; waiting: number; max: number };
+  pool: {
+    open: number;
+    idle: number;
+    busy: number;
+    waiting: number;
+    max: number;
+    /**
+     * Prepared statements open on the server through rwsplit's connections; of those, the ones
+     * cached (held by no client statement); how many a connection may cache now; the server's
+     * max_prepared_stmt_count as rwsplit last learned it.
+     */
+    statements?: { prepared: number; cached: number; cachePerConnection: number; serverLimit: number | null };
+  };
   lastError: string | null;
   /** ISO 8601 time of the last finished check; null before the first. */
   lastCheckAt: string | null;
+  /** MariaDB `gtid_current_pos` (else `gtid_slave_pos`) at the last check; null when down or unknown. */
+  gtidPosition: string | null;
+}
+
+/** Read-your-writes as `/backends` shows it (routing.consistency). */
+export interface ConsistencyStatus {
+  scope: "user" | "session" | "eventual" | "primary";
+  windowMs: number;
+  waitMs: number;
+  /** user: "redis" while users' last writes are shared through redis.url; "local": this instance's own. */
+  shared: "redis" | "local";
+  /** Why sharing through Redis fails now; null when it works or is not configured. */
+  lastError: string | null;
+  /** user: users whose last write still counts. */
+  users: number;
+  /** user: records dropped to stay within the bound while they still counted. */
+  evicted: number;
 }
 
 export interface StatusSource {
@@ -45,6 +76,17 @@ export interface StatusSource {
   topology?(): unknown;
   /** Client sessions: user, schema, tracked variables, and why a session is pinned; at `/sessions`. */
   sessions?(): unknown;
+  /** Query digests, at `/digests` and on the status page. */
+  digests?: {
+    list(sort: DigestSort, limit: number): DigestListing;
+    reset(): void;
+  };
+  /** Recent events (exclusions, failovers, ...), newest first; at `/events` and on the status page. */
+  events?: { list(limit: number, afterId: number): RwsplitEvent[] };
+  /** Read-your-writes: its scope, and how user records are kept; at `/backends` under `consistency`. */
+  consistency?(): ConsistencyStatus;
+  /** Statements finished so far by kind (the status page's reads and writes per second). */
+  statementKinds?(): { read: number; write: number; session: number };
   /**
    * Topology changes (POST /switchover, /rejoin, /failover). Each resolves with a report of the
    * steps taken, or rejects with an error carrying an HTTP `status` (400, 409, 500, 503).

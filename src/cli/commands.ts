@@ -3,6 +3,7 @@ import { register as checkConfig } from "./commands/check-config.js";
 import { register as demo } from "./commands/demo.js";
 import { register as sandbox } from "./commands/sandbox.js";
 import { register as serve } from "./commands/serve.js";
+import { register as top } from "./commands/top.js";
 import { register as topology } from "./commands/topology.js";
 
 /**
@@ -15,4 +16,5 @@ export function registerCommands(program: Command): void {
   sandbox(program);
   demo(program);
   topology(program);
+  top(program);
 }

@@ -281,7 +281,15 @@ export const fileSchema = mapping(
       { primary: backend, replicas: list(backend, "a list of backends").default([]) },
       "a mapping with primary and replicas",
     ).prefault({ primary: undefined }),
-    users: list(user, "a list of users ({name, password})", 1, "expected at least one user, found none"),
+    // At least one unless auth.from_backend (checked by `usersOrAccounts`, which sees both).
+    users: list(user, "a list of users ({name, password})").optional(),
+    auth: section({
+      from_backend: bool().default(false),
+      user: text().optional(),
+      password: password().optional(),
+      refresh_interval: duration().default(300_000),
+      refresh_min_gap: duration(false).default(1000),
+    }),
     monitor: section({
       // ProxySQL's mysql-monitor_username / mysql-monitor_password defaults.
       user: text().default("monitor"),
@@ -304,6 +312,7 @@ export const fileSchema = mapping(
     limits: section({
       max_client_connections: int(1).default(10_000),
       max_allowed_packet: packetSize().default(KIB ** 3),
+      relay_stall_warn: duration().default(5000),
     }),
     tls: section({
       enabled: bool().default(true),
@@ -311,7 +320,9 @@ export const fileSchema = mapping(
       key_file: text("a file path").optional(),
     }),
     routing: section({
-      consistency: oneOf(["eventual", "session", "primary"] as const).default("session"),
+      consistency: oneOf(["user", "session", "eventual", "primary"] as const).default("user"),
+      consistency_window: duration().default(10_000),
+      consistency_wait: duration(false).default(50),
       read_fallback: oneOf(["primary", "error"] as const).default("primary"),
     }),
     lag: section({
@@ -333,6 +344,9 @@ export const fileSchema = mapping(
       switchover_timeout: duration().default(5000),
     }),
     drain_timeout: duration(false).default(10_000),
+    digests: section({
+      max: int(0).default(5000),
+    }),
     redis: mapping({ url: redisUrl() }, "a mapping with url").optional(),
   },
   "a YAML mapping of settings",
@@ -340,6 +354,29 @@ export const fileSchema = mapping(
 
 /** The file after parsing and defaults: still snake_case, durations already in ms. */
 export type FileConfig = z.output<typeof fileSchema>;
+
+/**
+ * `users` may be left out (or empty) only when the primary's accounts log in
+ * (auth.from_backend). Runs even when other keys have problems, so a missing `users` is
+ * reported with them; the value may then be partly invalid, hence the defensive reads.
+ */
+function usersOrAccounts(f: unknown, ctx: z.core.$RefinementCtx<FileConfig>): void {
+  const v = (f ?? {}) as { users?: unknown; auth?: { from_backend?: unknown } };
+  if (v.auth?.from_backend === true) return;
+  if (v.users === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["users"],
+      message: "missing: expected a list of users ({name, password}), or auth.from_backend: true",
+    });
+  } else if (Array.isArray(v.users) && v.users.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["users"],
+      message: "expected at least one user, found none (or auth.from_backend: true)",
+    });
+  }
+}
 
 /** Checks that span keys; each problem is reported at the key to change. */
 function crossField(f: FileConfig, ctx: z.core.$RefinementCtx<FileConfig>): void {
@@ -395,8 +432,15 @@ function crossField(f: FileConfig, ctx: z.core.$RefinementCtx<FileConfig>): void
       );
     }
   }
+  if ((f.auth.user === undefined) !== (f.auth.password === undefined)) {
+    const [has, lacks] = f.auth.user === undefined ? ["password", "user"] : ["user", "password"];
+    issue(
+      ["auth", lacks],
+      `missing: auth.${has} is set, so auth.${lacks} is needed too (or neither, for the monitor account)`,
+    );
+  }
   const users = new Map<string, number>();
-  f.users.forEach((u, i) => {
+  (f.users ?? []).forEach((u, i) => {
     const same = users.get(u.name);
     if (same !== undefined) issue(["users", i, "name"], `user "${u.name}" is already users[${same}]`);
     else users.set(u.name, i);
@@ -415,11 +459,21 @@ function toConfig(f: FileConfig): Config {
     },
     log: { level: f.log.level },
     backends: { primary: f.backends.primary, replicas: f.backends.replicas },
-    users: f.users.map((u) => ({
+    users: (f.users ?? []).map((u) => ({
       name: u.name,
       password: u.password,
       ...(u.default_schema === undefined ? {} : { defaultSchema: u.default_schema }),
     })),
+    ...(f.auth.from_backend
+      ? {
+          accountsFromBackend: {
+            user: f.auth.user ?? m.user,
+            password: f.auth.password ?? m.password,
+            refreshIntervalMs: f.auth.refresh_interval,
+            refreshMinGapMs: f.auth.refresh_min_gap,
+          },
+        }
+      : {}),
     monitor: {
       user: m.user,
       password: m.password,
@@ -441,12 +495,18 @@ function toConfig(f: FileConfig): Config {
     limits: {
       maxClientConnections: f.limits.max_client_connections,
       maxAllowedPacket: f.limits.max_allowed_packet,
+      relayStallWarnMs: f.limits.relay_stall_warn,
     },
     tls: {
       enabled: f.tls.enabled,
       ...(f.tls.cert_file === undefined ? {} : { certFile: f.tls.cert_file, keyFile: f.tls.key_file }),
     },
-    routing: { consistency: f.routing.consistency, readFallback: f.routing.read_fallback },
+    routing: {
+      consistency: f.routing.consistency,
+      consistencyWindowMs: f.routing.consistency_window,
+      consistencyWaitMs: f.routing.consistency_wait,
+      readFallback: f.routing.read_fallback,
+    },
     lag: {
       softMs: lag.soft,
       maxMs: lag.max,
@@ -471,12 +531,16 @@ function toConfig(f: FileConfig): Config {
       switchoverTimeoutMs: f.failover.switchover_timeout,
     },
     drainTimeoutMs: f.drain_timeout,
+    digests: { max: f.digests.max },
     ...(f.redis === undefined ? {} : { redis: { url: f.redis.url } }),
   };
 }
 
 /** The one schema: parsed YAML (after overrides) in, `Config` out. */
-export const configSchema = fileSchema.superRefine(crossField).transform(toConfig);
+export const configSchema = fileSchema
+  .superRefine(usersOrAccounts, { when: () => true })
+  .superRefine(crossField)
+  .transform(toConfig);
 
 // The contract with every other module: the schema produces exactly `Config`, no more, no less.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

@@ -26,7 +26,13 @@ export interface UserConfig {
   defaultSchema?: string;
 }
 
-export type Consistency = "eventual" | "session" | "primary";
+/**
+ * Read-your-writes scope: `user` (a read sees every write of its user within
+ * `consistencyWindowMs`, from any connection, and through Redis from any rwsplit instance),
+ * `session` (a read sees its own session's writes), `eventual` (reads may lag), `primary` (every
+ * statement on the primary).
+ */
+export type Consistency = "user" | "session" | "eventual" | "primary";
 
 export interface Config {
   /** Where clients connect; default 127.0.0.1:6033. */
@@ -43,7 +49,20 @@ export interface Config {
     primary: BackendConfig;
     replicas: BackendConfig[];
   };
+  /** Configured users (may be empty with `accountsFromBackend`). */
   users: UserConfig[];
+  /**
+   * `auth.from_backend: true`: the primary's own accounts log in too, loaded from its grant
+   * tables with this account (default: the monitor's). Absent: only `users`.
+   */
+  accountsFromBackend?: {
+    user: string;
+    password: string;
+    /** Reload every this long; default 300000. */
+    refreshIntervalMs: number;
+    /** At most one reload per this long for unknown names and wrong passwords; default 1000. */
+    refreshMinGapMs: number;
+  };
   monitor: {
     user: string;
     password: string;
@@ -76,6 +95,11 @@ export interface Config {
     maxClientConnections: number;
     /** Largest client packet accepted; default 1 GiB (MariaDB's max_allowed_packet ceiling). */
     maxAllowedPacket: number;
+    /**
+     * A statement whose backend reads stay paused this long while its client could take more is
+     * reported (logged once, rwsplit_relay_stalls_total) and its reads resumed.
+     */
+    relayStallWarnMs: number;
   };
   tls: {
     /** Offer TLS to clients; default true. */
@@ -85,8 +109,16 @@ export interface Config {
     keyFile?: string;
   };
   routing: {
-    /** Default "session" (read-your-writes). */
+    /** Default "user" (read-your-writes across a user's connections). */
     consistency: Consistency;
+    /** `user`: how long after a user's last write its reads must see it; default 10000. */
+    consistencyWindowMs: number;
+    /**
+     * How long a read may wait on a replica (MASTER_GTID_WAIT) for the write it must see when the
+     * monitor's positions are older than that write, before it goes to the primary; 0: no wait
+     * (`user` and `session`). Default 50.
+     */
+    consistencyWaitMs: number;
     /** When no replica is eligible: serve reads from the primary (default) or fail them. */
     readFallback: "primary" | "error";
   };
@@ -120,5 +152,9 @@ export interface Config {
   };
   /** SIGTERM: how long running statements may finish before connections are closed; default 10000. */
   drainTimeoutMs: number;
+  digests: {
+    /** Rows (statement digest × user × schema) kept at most; the least recently seen is evicted. 0: off. Default 5000. */
+    max: number;
+  };
   redis?: { url: string };
 }

@@ -1,10 +1,10 @@
 import type { Logger } from "pino";
 import type { BackendConfig, Config } from "../config/types.js";
 import type { BackendObservation } from "../monitor/types.js";
-import type { TopologyView } from "../proxy/upstreams.js";
 import { assessPrimary, type DetectorState, INITIAL_DETECTOR_STATE } from "./detector.js";
 import { type BackendPosition, type Discovery, discoverTopology } from "./discovery.js";
 import type { Coordinator, Lease, TopologyRecord } from "./fleet.js";
+import type { TopologyView } from "./topology-view.js";
 
 /**
  * High availability: watches the primary, promotes a replica when it fails (failover), moves the

@@ -53,12 +53,9 @@ export function retryDelay(times: number): number {
   return Math.min(100 * 2 ** Math.min(times - 1, 4), 1000);
 }
 
-/**
- * Connects at once (in the background). The caller must attach an 'error' listener before the
- * current tick ends: an 'error' event without one is thrown.
- */
-export function createFleetClient(url: string, opTimeoutMs: number, role: string): FleetClient {
-  const options: RedisOptions = {
+/** The options of the file comment, for any client that must fail fast (named `connectionName`). */
+export function failFastOptions(opTimeoutMs: number, connectionName: string): RedisOptions {
+  return {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
@@ -67,7 +64,17 @@ export function createFleetClient(url: string, opTimeoutMs: number, role: string
     connectTimeout: Math.max(1000, 2 * opTimeoutMs),
     retryStrategy: retryDelay,
     disableClientInfo: true,
-    connectionName: `rwsplit-fleet-${role}`,
+    connectionName,
+  };
+}
+
+/**
+ * Connects at once (in the background). The caller must attach an 'error' listener before the
+ * current tick ends: an 'error' event without one is thrown.
+ */
+export function createFleetClient(url: string, opTimeoutMs: number, role: string): FleetClient {
+  const options: RedisOptions = {
+    ...failFastOptions(opTimeoutMs, `rwsplit-fleet-${role}`),
     scripts: {
       fleetAcquire: { lua: ACQUIRE, numberOfKeys: 3 },
       fleetRenew: { lua: RENEW, numberOfKeys: 1 },

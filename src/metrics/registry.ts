@@ -22,7 +22,6 @@
  * The cells are the source of truth: `registry.resetMetrics()` does not zero them.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from "prom-client";
-import type { BackendStatus } from "../admin/status.js";
 
 /** `rwsplit_query_duration_seconds` upper bounds: 100 µs (a point read on a LAN) to 10 s. */
 export const QUERY_DURATION_BUCKETS: readonly number[] = [
@@ -200,6 +199,18 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
 }
 
+/** What the per-backend gauges show of a backend (the admin app's /backends status has it all). */
+export interface BackendGauges {
+  name: string;
+  role: string;
+  up: boolean;
+  lagMs: number | null;
+  lagSource: string | null;
+  effectiveWeight: number;
+  eligible: boolean;
+  pool: { idle: number; busy: number };
+}
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -240,6 +251,30 @@ export class Metrics {
     "Times a backend changed state in the balancer, by the state it went to.",
     ["backend", "to"] as const,
   );
+  /** The send-time guard stopped a statement unsafe on a replica (should stay 0: the router decides). */
+  readonly replicaWritesBlocked = cellCounter(
+    this.registry,
+    "rwsplit_replica_writes_blocked_total",
+    "Statements not safe on a replica that were about to be sent to one and went to the primary instead (or were refused in a READ ONLY transaction there), by backend. Should stay 0.",
+    ["backend"] as const,
+  );
+  /** The stall watchdog found a relay paused while its client could take more (limits.relay_stall_warn). */
+  readonly relayStalls = cellCounter(
+    this.registry,
+    "rwsplit_relay_stalls_total",
+    "Relays whose backend reads stayed paused longer than limits.relay_stall_warn while the client could take more; each was logged and resumed.",
+    [] as const,
+  ).get([]);
+  /**
+   * Reads that waited on a replica for a write they must see (routing.consistency_wait), by
+   * backend and result: caught_up (served there), timeout or error (served by the primary).
+   */
+  readonly consistencyWaits = cellCounter(
+    this.registry,
+    "rwsplit_consistency_waits_total",
+    "Reads that waited on a replica (MASTER_GTID_WAIT, routing.consistency_wait) for a write they must see, by backend and result: caught_up (read there), timeout or error (read on the primary instead).",
+    ["backend", "result"] as const,
+  );
   private readonly clientsTotal = cellCounter(
     this.registry,
     "rwsplit_client_connections_total",
@@ -266,6 +301,8 @@ export class Metrics {
   });
 
   private openClients = 0;
+  /** routing.consistency: user — 1 while users' last writes are shared through Redis (set by app.ts). */
+  private consistencyShared: () => number = () => 0;
 
   private readonly gauges = {
     up: this.gauge("rwsplit_backend_up", "1 when the last health check succeeded.", ["backend", "role"]),
@@ -293,6 +330,15 @@ export class Metrics {
 
   constructor(options: MetricsOptions = {}) {
     const openClients = () => this.openClients;
+    const shared = () => this.consistencyShared();
+    new Gauge({
+      name: "rwsplit_consistency_shared",
+      help: "1 while users' last writes are shared with the other instances through Redis (routing.consistency: user with redis.url); 0 while each instance keeps its own.",
+      registers: [this.registry],
+      collect(this: Gauge) {
+        this.set(shared());
+      },
+    });
     new Gauge({
       name: "rwsplit_client_connections",
       help: "Client connections open now.",
@@ -337,6 +383,26 @@ export class Metrics {
     return this.readFallbacks.get([reason]);
   }
 
+  /** Where `rwsplit_consistency_shared` is read from at each scrape. */
+  watchConsistencySharing(shared: () => boolean): void {
+    this.consistencyShared = () => (shared() ? 1 : 0);
+  }
+
+  /** Cumulative statement counts per label set (the status page reads them each second, not per statement). */
+  queryTotals(): { route: string; backend: string; reason: string; value: number }[] {
+    return this.queries.entries.map(({ labels, cell }) => ({ ...labels, value: cell.value }));
+  }
+
+  /** Cumulative error counts per code. */
+  errorTotals(): { code: string; value: number }[] {
+    return this.errors.entries.map(({ labels, cell }) => ({ code: labels.code, value: cell.value }));
+  }
+
+  /** Client connections open now. */
+  get clientConnections(): number {
+    return this.openClients;
+  }
+
   clientConnected(): void {
     this.openClients += 1;
     this.clientsTotal.inc();
@@ -364,7 +430,7 @@ export class Metrics {
    * Sets the per-backend gauges from a status snapshot (the admin app calls it on each scrape).
    * Series of backends no longer listed, or whose lag became unknown, disappear rather than go stale.
    */
-  observeBackends(backends: readonly BackendStatus[]): void {
+  observeBackends(backends: readonly BackendGauges[]): void {
     const g = this.gauges;
     for (const gauge of Object.values(g)) gauge.reset();
     for (const b of backends) {

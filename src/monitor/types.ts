@@ -48,6 +48,8 @@ export interface BackendObservation {
   gtidSlavePos: string | null;
   gtidCurrentPos: string | null;
   gtidBinlogPos: string | null;
+  /** `@@global.max_prepared_stmt_count` (the proxy's statement cache follows it); null when down. */
+  maxPreparedStmtCount: number | null;
   /** Why the check failed, or the replication error (Last_IO_Error / Last_SQL_Error), or the heartbeat writer's error (primary). */
   lastError: string | null;
   /** `Date.now()` when the check finished. 0 until the first check. */
@@ -93,6 +95,8 @@ export interface ServerVariables {
   gtidSlavePos: string | null;
   gtidCurrentPos: string | null;
   gtidBinlogPos: string | null;
+  /** `@@global.max_prepared_stmt_count`; null when not read. */
+  maxPreparedStmtCount: number | null;
 }
 
 /** A replica's heartbeat row, as its own clock sees it (microseconds since the epoch, UTC). */

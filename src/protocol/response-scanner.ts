@@ -61,15 +61,19 @@ export const Captured = {
   PREPARE_OK: 4,
   INFILE_REQUEST: 5,
   COLUMN_COUNT: 6,
+  /** A result set row, handed over only when `captureRows` is set (the proxy's own queries). */
+  ROW: 7,
 } as const;
 export type Captured = (typeof Captured)[keyof typeof Captured];
 
 export interface ScannerListener {
   /**
-   * A packet the proxy reads. `payload` is valid only during the call. `inChunk` is true when the
-   * packet lies whole in the chunk being scanned (so edits to `payload` edit that chunk).
+   * A packet the proxy reads. `payload` is valid only during the call. `at` is the offset of its
+   * header in the chunk being scanned when the packet lies whole in that chunk (so edits to
+   * `payload` edit the chunk), or -1 when it began in an earlier chunk (then `payload` is a copy).
+   * Either way `scanner.packetEnd` is the offset just past it in the current chunk.
    */
-  onPacket(type: Captured, payload: Buffer, inChunk: boolean): void;
+  onPacket(type: Captured, payload: Buffer, at: number): void;
 }
 
 /** Result of `scan`: the response is not over yet. */
@@ -98,8 +102,23 @@ export class ResponseScanner {
   private paramsLeft = 0;
   /** Status flags of the last OK/EOF seen. */
   status = 0;
+  /** During `onPacket`: the offset just past the packet in the current chunk. */
+  packetEnd = 0;
+  /**
+   * After `scan`: where, in the chunk just scanned, a packet begins that is not complete and may
+   * be one the proxy reads (a captured packet, or a header not yet whole), or -1 when the chunk
+   * ended on a packet boundary or inside a packet that is only skipped. A relay that may rewrite
+   * captured packets holds those bytes back until the packet is complete.
+   */
+  pendingFrom = -1;
+  /** Header offset of the packet being captured, or -1 when it began in an earlier chunk. */
+  private captureAt = -1;
   /** The ERR packet's error number when the response ended with one, else 0. */
   errno = 0;
+  /** Hand rows over too (ROW), for the proxy's own small queries; never while relaying. */
+  captureRows = false;
+  /** Result set rows in this response so far (every result set of it): the digests' rows sent. */
+  rows = 0;
 
   constructor(
     private deprecateEof: boolean,
@@ -113,10 +132,12 @@ export class ResponseScanner {
   begin(kind: ResponseKind): void {
     this.kind = kind;
     this.errno = 0;
+    this.rows = 0;
     this.skipLeft = 0;
     this.headHave = 0;
     this.continued = false;
     this.capture = null;
+    this.pendingFrom = -1;
     this.phase = firstPhase(kind);
   }
 
@@ -137,17 +158,27 @@ export class ResponseScanner {
   scan(chunk: Buffer, start = 0): number {
     const n = chunk.length;
     let i = start;
+    this.pendingFrom = -1;
+    // A capture carried over began in an earlier chunk.
+    if (this.capture !== null) this.captureAt = -1;
     for (;;) {
       if (this.capture !== null) {
-        if (i >= n) return NOT_DONE;
+        if (i >= n) {
+          this.pendingFrom = this.captureAt >= 0 ? this.captureAt : start;
+          return NOT_DONE;
+        }
         const k = Math.min(this.capture.length - this.captureHave, n - i);
         chunk.copy(this.capture, this.captureHave, i, i + k);
         this.captureHave += k;
         i += k;
-        if (this.captureHave < this.capture.length) return NOT_DONE;
+        if (this.captureHave < this.capture.length) {
+          this.pendingFrom = this.captureAt >= 0 ? this.captureAt : start;
+          return NOT_DONE;
+        }
         const payload = this.capture;
         this.capture = null;
-        this.handle(this.captureType, payload, false);
+        this.packetEnd = i;
+        this.handle(this.captureType, payload, -1);
         continue;
       }
       if (this.skipLeft > 0) {
@@ -165,17 +196,28 @@ export class ResponseScanner {
       let len: number;
       let first: number;
       let payloadStart: number;
+      let at: number;
       if (this.headHave === 0 && n - i >= 5) {
         len = chunk[i]! | (chunk[i + 1]! << 8) | (chunk[i + 2]! << 16);
         first = len > 0 ? chunk[i + 4]! : 0;
+        at = i;
         payloadStart = i + 4;
         i += 4;
       } else {
+        // The header began here, or (headHave > 0) in an earlier chunk.
+        at = this.headHave === 0 ? i : -1;
+        const headFrom = at >= 0 ? at : start;
         while (this.headHave < 4 && i < n) this.head[this.headHave++] = chunk[i++]!;
-        if (this.headHave < 4) return NOT_DONE;
+        if (this.headHave < 4) {
+          this.pendingFrom = headFrom;
+          return NOT_DONE;
+        }
         len = this.head[0]! | (this.head[1]! << 8) | (this.head[2]! << 16);
         if (len > 0 && this.headHave < 5) {
-          if (i >= n) return NOT_DONE;
+          if (i >= n) {
+            this.pendingFrom = headFrom;
+            return NOT_DONE;
+          }
           this.head[4] = chunk[i]!;
           this.headHave = 5;
         }
@@ -192,13 +234,15 @@ export class ResponseScanner {
         i = payloadStart;
         continue;
       }
-      if (payloadStart + len <= n) {
-        this.handle(type, chunk.subarray(payloadStart, payloadStart + len), true);
+      if (at >= 0 && payloadStart + len <= n) {
         i = payloadStart + len;
+        this.packetEnd = i;
+        this.handle(type, chunk.subarray(payloadStart, i), at);
       } else {
         this.capture = Buffer.allocUnsafe(len);
         this.captureType = type;
         this.captureHave = 0;
+        this.captureAt = at;
         i = payloadStart;
       }
     }
@@ -222,7 +266,8 @@ export class ResponseScanner {
           return this.deprecateEof ? Captured.OK : Captured.EOF;
         }
         if (first === 0xff) return Captured.ERR;
-        return 0;
+        this.rows++;
+        return this.captureRows ? Captured.ROW : 0;
       case Phase.PrepParams:
         if (--this.paramsLeft === 0) this.afterParams();
         return 0;
@@ -256,7 +301,7 @@ export class ResponseScanner {
     }
   }
 
-  private handle(type: Captured, payload: Buffer, inChunk: boolean): void {
+  private handle(type: Captured, payload: Buffer, at: number): void {
     switch (type) {
       case Captured.OK:
         this.status = okStatusFlags(payload);
@@ -297,7 +342,7 @@ export class ResponseScanner {
         this.phase = Phase.Infile;
         break;
     }
-    this.listener.onPacket(type, payload, inChunk);
+    this.listener.onPacket(type, payload, at);
   }
 
   private afterParams(): void {

@@ -1,27 +1,22 @@
-import net from "node:net";
-import type { Writable } from "node:stream";
 import { RwsplitError } from "../errors.js";
-import { nativeToken, nativeTokenFromStage1 } from "../protocol/auth/native-password.js";
-import { BACKEND_BASE_CAPABILITIES, Capability } from "../protocol/constants/capabilities.js";
+import { Capability } from "../protocol/constants/capabilities.js";
 import { Command } from "../protocol/constants/commands.js";
-import { PacketFramer, packet } from "../protocol/framing.js";
-import { decodeAuthSwitchRequest } from "../protocol/packets/auth-switch-request.js";
+import { packet } from "../protocol/framing.js";
 import { decodeErr, type ErrPacket } from "../protocol/packets/err.js";
-import { encodeHandshakeResponse41 } from "../protocol/packets/handshake-response41.js";
-import { decodeHandshakeV10 } from "../protocol/packets/handshake-v10.js";
+import { decodeTextRow } from "../protocol/packets/text-row.js";
 import {
-  type Captured,
+  Captured,
   NOT_DONE,
   ResponseKind,
   ResponseScanner,
   type ScannerListener,
 } from "../protocol/response-scanner.js";
-import { ReadBuffer } from "./read-buffer.js";
+import type { BackendLink } from "./backend-link.js";
+import type { DrainSource } from "./session/transport.js";
+import { StatementCache } from "./statement-cache.js";
 
 /** Backend connection states (STYLE.md principle 4). */
 export const BackendState = {
-  CONNECTING: "connecting",
-  AUTHENTICATING: "authenticating",
   /** In a pool, no command in flight. */
   IDLE: "idle",
   /** Lent to a client session, no command in flight. */
@@ -50,16 +45,19 @@ export interface BackendCredentials {
   stage2: Buffer | null;
 }
 
-export interface ConnectOptions {
+/** What the login established (backend-login.ts). */
+export interface BackendLoginInfo {
   endpoint: BackendEndpoint;
-  credentials: BackendCredentials;
+  user: string;
   /** Wire-format flags the client negotiated (WIRE_FORMAT_CAPABILITIES subset). */
   wireFlags: number;
   collation: number;
   schema: string | null;
-  connectTimeoutMs: number;
-  /** A statement run once after login (session tracking setup). */
-  initSql?: string;
+  serverVersion: string;
+  /** The server's thread id (for KILL). */
+  threadId: number;
+  /** Capabilities in force on this connection. */
+  capabilities: number;
 }
 
 /** Receives a relayed response. */
@@ -82,30 +80,25 @@ export interface InternalResult {
   captured: { type: Captured; payload: Buffer }[];
 }
 
-/** A statement prepared on one backend connection. */
-export interface ConnectionStatement {
-  /** The server's statement id on this connection. */
-  id: number;
-  numParams: number;
-  /** An EXECUTE with the parameter types (new_params_bound_flag=1) went to this connection. */
-  typesSent: boolean;
-}
-
 let nextLocalId = 1;
 
 /**
- * One TCP connection from the proxy to a MySQL/MariaDB server, logged in as a client's user.
- * It relays response bytes to whichever session leases it (zero-copy: chunks are handed over as
- * received, with the scanner finding where the response ends), and runs the proxy's own small
- * commands (state sync, ping, prepare) in between.
+ * One logged-in connection from the proxy to a MySQL/MariaDB server, as a client's user. It relays
+ * response bytes to whichever session leases it (zero-copy: chunks are handed over as received,
+ * with the scanner finding where the response ends), and runs the proxy's own small commands
+ * (state sync, ping, prepare) in between. The bytes travel over a BackendLink (a TCP socket, or a
+ * script in unit tests); backend-login.ts opens one.
  */
 export class BackendConnection implements ScannerListener {
   readonly id = nextLocalId++;
-  state: BackendState = BackendState.CONNECTING;
-  serverVersion = "";
-  /** The server's thread id (for KILL). */
-  threadId = 0;
-  capabilities = 0;
+  state: BackendState = BackendState.LEASED;
+  readonly endpoint: BackendEndpoint;
+  readonly user: string;
+  readonly wireFlags: number;
+  readonly collation: number;
+  readonly serverVersion: string;
+  readonly threadId: number;
+  readonly capabilities: number;
   readonly scanner: ResponseScanner;
   /** Session state as the server holds it on this connection (kept in sync by the session). */
   readonly vars = new Map<string, string>();
@@ -115,209 +108,60 @@ export class BackendConnection implements ScannerListener {
   /** Which session state (owner object + version) this connection was last synced to. */
   syncedOwner: object | null = null;
   syncedVersion = -1;
-  /** Prepared statements on this connection, by SQL text → server statement id. */
-  readonly statements = new Map<string, ConnectionStatement>();
+  /** Prepared statements on this connection, held by client statements or cached (statement-cache.ts). */
+  readonly statements = new StatementCache(this);
   lastUsedAt = Date.now();
   lastError: string | null = null;
   /** Called once when the connection closes (pool bookkeeping). */
   onClosed: ((conn: BackendConnection) => void) | null = null;
 
   private sink: RelaySink | null = null;
-  /** The client socket this connection stopped reading for (backpressure), until it drains. */
-  private congested: Writable | null = null;
-  private readonly onCongestionDrained = (): void => {
-    this.congested = null;
-    if (this.state !== BackendState.CLOSED) this.socket.resume();
-  };
   private internal: {
     resolve: (r: InternalResult) => void;
     reject: (e: unknown) => void;
     result: InternalResult;
   } | null = null;
+  /** The client this connection stopped reading for (backpressure), until it drains. */
+  private congested: DrainSource | null = null;
+  private readonly onCongestionDrained = (): void => {
+    this.congested = null;
+    if (this.state !== BackendState.CLOSED) this.link.resume();
+  };
 
-  private constructor(
-    readonly socket: net.Socket,
-    private readonly reader: ReadBuffer,
-    readonly endpoint: BackendEndpoint,
-    readonly user: string,
-    readonly wireFlags: number,
-    readonly collation: number,
-    schema: string | null,
+  constructor(
+    private readonly link: BackendLink,
+    info: BackendLoginInfo,
   ) {
-    this.schema = schema;
-    this.multiStatements = (wireFlags & Capability.MULTI_STATEMENTS) !== 0;
-    this.scanner = new ResponseScanner((wireFlags & Capability.DEPRECATE_EOF) !== 0, this);
+    this.endpoint = info.endpoint;
+    this.user = info.user;
+    this.wireFlags = info.wireFlags;
+    this.collation = info.collation;
+    this.schema = info.schema;
+    this.serverVersion = info.serverVersion;
+    this.threadId = info.threadId;
+    this.capabilities = info.capabilities;
+    this.multiStatements = (info.wireFlags & Capability.MULTI_STATEMENTS) !== 0;
+    this.scanner = new ResponseScanner((info.capabilities & Capability.DEPRECATE_EOF) !== 0, this);
+    link.attach(
+      (chunk) => this.onData(chunk),
+      () => this.onLinkClosed(),
+    );
   }
 
   get sessionTracking(): boolean {
     return (this.capabilities & Capability.SESSION_TRACK) !== 0;
   }
 
-  static connect(opts: ConnectOptions): Promise<BackendConnection> {
-    return new Promise((resolve, reject) => {
-      // Login packets are queued in the framer across reads: they are copied out of the read buffer.
-      const reader = new ReadBuffer((chunk) => onData(Buffer.from(chunk)));
-      const socket = net.connect({
-        host: opts.endpoint.host,
-        port: opts.endpoint.port,
-        onread: reader.onread,
-      });
-      socket.setNoDelay(true);
-      socket.setKeepAlive(true, 10_000);
-      const conn = new BackendConnection(
-        socket,
-        reader,
-        opts.endpoint,
-        opts.credentials.user,
-        opts.wireFlags,
-        opts.collation,
-        opts.schema,
-      );
-      const framer = new PacketFramer();
-      let settled = false;
-      const fail = (err: RwsplitError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        conn.lastError = err.message;
-        conn.destroy();
-        reject(err);
-      };
-      const timer = setTimeout(
-        () =>
-          fail(
-            new RwsplitError(
-              "BACKEND_CONNECT_FAILED",
-              `${opts.endpoint.name}: no login within ${opts.connectTimeoutMs} ms (pool.connect_timeout)`,
-            ),
-          ),
-        opts.connectTimeoutMs,
-      );
-      socket.once("error", (e) =>
-        fail(new RwsplitError("BACKEND_CONNECT_FAILED", `${opts.endpoint.name}: ${e.message}`, { cause: e })),
-      );
-      socket.once("close", () =>
-        fail(new RwsplitError("BACKEND_CONNECT_FAILED", `${opts.endpoint.name}: closed during login`)),
-      );
-      let phase: "greeting" | "auth" = "greeting";
-      let scramble: Buffer = Buffer.alloc(0);
-      const onData = (chunk: Buffer) => {
-        framer.push(chunk);
-        try {
-          for (let pkt = framer.next(); pkt !== null; pkt = framer.next()) {
-            const p = pkt.payload;
-            if (phase === "greeting") {
-              if (p[0] === 0xff) {
-                const e = decodeErr(p);
-                return fail(
-                  new RwsplitError(
-                    "BACKEND_CONNECT_FAILED",
-                    `${opts.endpoint.name}: ${e.errno} ${e.message}`,
-                  ),
-                );
-              }
-              const hs = decodeHandshakeV10(p);
-              conn.serverVersion = hs.serverVersion;
-              conn.threadId = hs.connectionId;
-              scramble = hs.scramble;
-              conn.capabilities = (BACKEND_BASE_CAPABILITIES | opts.wireFlags) & hs.capabilities;
-              if (opts.schema === null) conn.capabilities &= ~Capability.CONNECT_WITH_DB;
-              conn.scanner.setDeprecateEof((conn.capabilities & Capability.DEPRECATE_EOF) !== 0);
-              socket.write(
-                encodeHandshakeResponse41(pkt.lastSeq + 1, {
-                  capabilities: conn.capabilities,
-                  maxPacketSize: 0x40000000,
-                  characterSet: opts.collation,
-                  username: opts.credentials.user,
-                  authResponse: authToken(opts.credentials, scramble),
-                  database: opts.schema,
-                  authPlugin: "mysql_native_password",
-                  attributes: { _client_name: "rwsplit", program_name: "rwsplit" },
-                }),
-              );
-              conn.state = BackendState.AUTHENTICATING;
-              phase = "auth";
-              continue;
-            }
-            if (p[0] === 0x00) {
-              socket.removeAllListeners("error");
-              socket.removeAllListeners("close");
-              conn.attach();
-              const rest = framer.drain();
-              if (rest.length > 0) {
-                return fail(
-                  new RwsplitError("PROTOCOL_VIOLATION", `${opts.endpoint.name}: bytes after login OK`),
-                );
-              }
-              const done = () => {
-                if (settled) return;
-                settled = true;
-                clearTimeout(timer);
-                conn.state = BackendState.IDLE;
-                resolve(conn);
-              };
-              if (opts.initSql === undefined) return done();
-              conn.query(opts.initSql).then(
-                (r) => {
-                  if (r.err) {
-                    fail(
-                      new RwsplitError("BACKEND_CONNECT_FAILED", `${opts.endpoint.name}: ${r.err.message}`),
-                    );
-                  } else done();
-                },
-                (e) => fail(new RwsplitError("BACKEND_CONNECT_FAILED", String(e))),
-              );
-              return;
-            }
-            if (p[0] === 0xff) {
-              const e = decodeErr(p);
-              return fail(
-                new RwsplitError(
-                  "BACKEND_AUTH_FAILED",
-                  `${opts.endpoint.name} refused user '${opts.credentials.user}': ${e.errno} ${e.message}`,
-                ),
-              );
-            }
-            if (p[0] === 0xfe) {
-              const sw = decodeAuthSwitchRequest(p);
-              if (sw.plugin !== "mysql_native_password") {
-                return fail(
-                  new RwsplitError(
-                    "BACKEND_AUTH_FAILED",
-                    `${opts.endpoint.name} asks for auth plugin ${sw.plugin}; rwsplit logs in to backends with mysql_native_password`,
-                  ),
-                );
-              }
-              socket.write(packet(pkt.lastSeq + 1, authToken(opts.credentials, sw.data.subarray(0, 20))));
-              continue;
-            }
-            return fail(
-              new RwsplitError(
-                "PROTOCOL_VIOLATION",
-                `${opts.endpoint.name}: unexpected packet 0x${p[0]?.toString(16)} during login`,
-              ),
-            );
-          }
-        } catch (e) {
-          fail(e instanceof RwsplitError ? e : new RwsplitError("PROTOCOL_VIOLATION", String(e)));
-        }
-      };
-    });
-  }
-
-  /** Switches from login handling to the command phase handlers. */
-  private attach(): void {
-    this.reader.onChunk = (chunk) => this.onData(chunk);
-    this.socket.on("error", (e) => {
-      this.lastError = e.message;
-    });
-    this.socket.on("close", () => this.onSocketClose());
-  }
-
   private onData(chunk: Buffer): void {
     const sink = this.sink;
     if (sink !== null) {
-      const end = this.scanner.scan(chunk);
+      let end: number;
+      try {
+        end = this.scanner.scan(chunk);
+      } catch (e) {
+        this.protocolError(String(e));
+        return;
+      }
       if (end !== NOT_DONE && end < chunk.length) {
         this.protocolError(`${chunk.length - end} unexpected bytes after a response`);
         return;
@@ -356,9 +200,9 @@ export class BackendConnection implements ScannerListener {
     this.destroy();
   }
 
-  onPacket(type: Captured, payload: Buffer, inChunk: boolean): void {
+  onPacket(type: Captured, payload: Buffer, at: number): void {
     if (this.sink !== null) {
-      this.sink.onPacket(type, payload, inChunk);
+      this.sink.onPacket(type, payload, at);
       return;
     }
     const internal = this.internal;
@@ -366,8 +210,8 @@ export class BackendConnection implements ScannerListener {
     // Internal results outlive the chunk: copy what is kept.
     const copy = Buffer.from(payload);
     internal.result.captured.push({ type, payload: copy });
-    if (type === 1 /* OK */) internal.result.ok = copy;
-    else if (type === 2 /* ERR */) internal.result.err = decodeErr(copy);
+    if (type === Captured.OK) internal.result.ok = copy;
+    else if (type === Captured.ERR) internal.result.err = decodeErr(copy);
   }
 
   /** Starts relaying the next response to `sink`, then writes the command bytes. */
@@ -375,7 +219,7 @@ export class BackendConnection implements ScannerListener {
     this.sink = sink;
     this.state = BackendState.RELAYING;
     this.scanner.begin(kind);
-    this.socket.write(command);
+    this.link.write(command);
   }
 
   /**
@@ -383,7 +227,7 @@ export class BackendConnection implements ScannerListener {
    * did not complete at once): the next read must not overwrite it.
    */
   lendReadBuffer(): void {
-    this.reader.lend();
+    this.link.lend();
   }
 
   /**
@@ -392,11 +236,11 @@ export class BackendConnection implements ScannerListener {
    * buffering the result set. Reading resumes on the drain, or when the response ends, whichever
    * comes first.
    */
-  pauseUntilDrained(out: Writable): void {
+  pauseUntilDrained(out: DrainSource): void {
     if (this.congested !== null || this.state === BackendState.CLOSED) return;
     this.congested = out;
-    this.socket.pause();
-    out.once("drain", this.onCongestionDrained);
+    this.link.pause();
+    out.onceDrained(this.onCongestionDrained);
   }
 
   /** Whether reads are paused for a congested client (for /sessions and the stall watchdog). */
@@ -404,17 +248,18 @@ export class BackendConnection implements ScannerListener {
     return this.congested !== null;
   }
 
-  private endBackpressure(): void {
+  /** Reads again at once (the stall watchdog's remedy; normally a drain or the response's end does it). */
+  endBackpressure(): void {
     const out = this.congested;
     if (out === null) return;
     this.congested = null;
-    out.off("drain", this.onCongestionDrained);
-    if (this.state !== BackendState.CLOSED) this.socket.resume();
+    out.offDrained(this.onCongestionDrained);
+    if (this.state !== BackendState.CLOSED) this.link.resume();
   }
 
   /** Forwards client bytes during a LOCAL INFILE transfer; `last` when the empty packet went. */
   forwardInfile(bytes: Buffer, last: boolean, sink: RelaySink): void {
-    this.socket.write(bytes);
+    this.link.write(bytes);
     if (last) {
       this.sink = sink;
       this.scanner.infileSent();
@@ -430,7 +275,7 @@ export class BackendConnection implements ScannerListener {
       this.internal = { resolve, reject, result: { ok: null, err: null, captured: [] } };
       this.state = BackendState.INTERNAL;
       this.scanner.begin(kind);
-      this.socket.write(packet(0, payload));
+      this.link.write(packet(0, payload));
     });
   }
 
@@ -441,13 +286,25 @@ export class BackendConnection implements ScannerListener {
     return this.command(payload, ResponseKind.RESULTSET);
   }
 
+  /** The proxy's own small query whose rows it reads (text protocol): each row's values. */
+  async queryRows(sql: string): Promise<{ rows: (string | null)[][]; err: ErrPacket | null }> {
+    this.scanner.captureRows = true;
+    try {
+      const r = await this.query(sql);
+      const rows = r.captured.filter((c) => c.type === Captured.ROW).map((c) => decodeTextRow(c.payload));
+      return { rows, err: r.err };
+    } finally {
+      this.scanner.captureRows = false;
+    }
+  }
+
   ping(): Promise<InternalResult> {
     return this.command(Buffer.from([Command.PING]));
   }
 
   /** Sends a command that has no response (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA). */
   sendNoReply(bytes: Buffer): void {
-    this.socket.write(bytes);
+    this.link.write(bytes);
   }
 
   get busy(): boolean {
@@ -461,20 +318,21 @@ export class BackendConnection implements ScannerListener {
 
   destroy(): void {
     if (this.state === BackendState.CLOSED) return;
-    this.socket.destroy();
-    this.onSocketClose();
+    this.link.destroy();
+    this.onLinkClosed();
   }
 
   /** Polite close: COM_QUIT then end. */
   quit(): void {
     if (this.state === BackendState.CLOSED) return;
-    this.socket.end(packet(0, Buffer.from([Command.QUIT])));
-    this.onSocketClose();
+    this.link.end(packet(0, Buffer.from([Command.QUIT])));
+    this.onLinkClosed();
   }
 
-  private onSocketClose(): void {
+  private onLinkClosed(): void {
     if (this.state === BackendState.CLOSED) return;
     this.state = BackendState.CLOSED;
+    this.statements.detach();
     this.endBackpressure();
     const err = new RwsplitError(
       "BACKEND_LOST",
@@ -488,10 +346,4 @@ export class BackendConnection implements ScannerListener {
     internal?.reject(err);
     this.onClosed?.(this);
   }
-}
-
-function authToken(c: BackendCredentials, scramble: Buffer): Buffer {
-  if (c.password !== null) return nativeToken(c.password, scramble);
-  if (c.stage1 !== null && c.stage2 !== null) return nativeTokenFromStage1(c.stage1, c.stage2, scramble);
-  return Buffer.alloc(0);
 }

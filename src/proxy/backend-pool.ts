@@ -1,10 +1,12 @@
 import { CLIENT_ERRORS, RwsplitError } from "../errors.js";
 import {
-  BackendConnection,
+  type BackendConnection,
   type BackendCredentials,
   type BackendEndpoint,
   BackendState,
 } from "./backend-connection.js";
+import { type Connector, connectBackend } from "./backend-login.js";
+import { StatementBudget } from "./statement-budget.js";
 
 export interface PoolOptions {
   maxPerBackend: number;
@@ -57,6 +59,19 @@ export interface PoolStats {
   waiting: number;
   connecting: number;
   max: number;
+  statements: StatementStats;
+}
+
+/** Prepared statements on this backend's connections (statement-cache.ts). */
+export interface StatementStats {
+  /** Open on the server through rwsplit's connections. */
+  prepared: number;
+  /** Of those, the ones no client statement holds. */
+  cached: number;
+  /** How many unreferenced ones a connection may keep now. */
+  cachePerConnection: number;
+  /** The server's max_prepared_stmt_count as last learned, or null. */
+  serverLimit: number | null;
 }
 
 /**
@@ -75,39 +90,48 @@ export class BackendPool {
   /** Failures to connect, for the monitor and /backends. */
   lastError: string | null = null;
   onConnectError: ((err: RwsplitError) => void) | null = null;
+  /** How many unreferenced prepared statements each connection may keep (statement-budget.ts). */
+  readonly statementBudget = new StatementBudget({
+    takeIdle: () => this.takeIdleWithStatements(),
+    giveBack: (conn) => this.release(conn, poolKeyString(conn)),
+    trimIdle: () => this.trimIdle(),
+  });
 
   constructor(
     readonly endpoint: BackendEndpoint,
     private readonly opts: PoolOptions,
+    /** Opens a connection: TCP and login in production, a scripted backend in unit tests. */
+    private readonly connect: Connector = connectBackend,
   ) {
     this.reaper = setInterval(() => this.reapIdle(), Math.min(1000, Math.max(100, opts.idleTimeoutMs / 4)));
     this.reaper.unref();
   }
 
-  /** A ready idle connection, synchronously, or null (hot path: no promise). */
-  tryAcquire(keyString: string, now: number): BackendConnection | null {
+  /**
+   * A ready idle connection, synchronously, or null (hot path: no promise). `noSchema`: only a
+   * connection with no default database will do (a session without one must not find another
+   * session's tables; no command takes a connection's database away).
+   */
+  tryAcquire(keyString: string, now: number, noSchema = false): BackendConnection | null {
     const list = this.idle.get(keyString);
     if (list === undefined) return null;
-    while (list.length > 0) {
-      const conn = list.pop()!;
-      if (conn.state !== BackendState.IDLE) continue;
-      if (now - conn.lastUsedAt > this.opts.pingAfterIdleMs) {
-        // Long idle: may have been closed by the server's wait_timeout. Checked asynchronously.
-        list.push(conn);
-        return null;
-      }
-      conn.state = BackendState.LEASED;
-      return conn;
+    const conn = takeIdle(list, noSchema);
+    if (conn === null) return null;
+    if (now - conn.lastUsedAt > this.opts.pingAfterIdleMs) {
+      // Long idle: may have been closed by the server's wait_timeout. Checked asynchronously.
+      list.push(conn);
+      return null;
     }
-    return null;
+    conn.state = BackendState.LEASED;
+    return conn;
   }
 
   async acquire(req: AcquireRequest): Promise<BackendConnection> {
     if (this.closed) throw new RwsplitError("SHUTTING_DOWN");
     const list = this.idle.get(req.keyString);
-    while (list !== undefined && list.length > 0) {
-      const conn = list.pop()!;
-      if (conn.state !== BackendState.IDLE) continue;
+    for (;;) {
+      const conn = list === undefined ? null : takeIdle(list, req.schema === null);
+      if (conn === null) break;
       conn.state = BackendState.LEASED;
       if (Date.now() - conn.lastUsedAt > this.opts.pingAfterIdleMs) {
         // mysqljs/mysql #1816: a pooled connection killed by wait_timeout must not reach a client.
@@ -146,7 +170,7 @@ export class BackendPool {
     this.connecting++;
     let conn: BackendConnection;
     try {
-      conn = await BackendConnection.connect({
+      conn = await this.connect({
         endpoint: this.endpoint,
         credentials: req.credentials,
         wireFlags: req.key.wireFlags,
@@ -171,6 +195,8 @@ export class BackendPool {
       throw new RwsplitError("SHUTTING_DOWN");
     }
     this.all.add(conn);
+    conn.statements.budget = this.statementBudget;
+    this.statementBudget.setConnections(this.all.size);
     conn.onClosed = (c) => this.forget(c, user);
     conn.state = BackendState.LEASED;
     return conn;
@@ -184,7 +210,9 @@ export class BackendPool {
       return;
     }
     conn.lastUsedAt = Date.now();
-    const w = this.waiters.length > 0 ? this.takeWaiter(keyString) : null;
+    // Statements released while the connection was busy, or a bound that shrank meanwhile.
+    conn.statements.trim();
+    const w = this.waiters.length > 0 ? this.takeWaiter(keyString, conn.schema === null) : null;
     if (w !== null) {
       conn.state = BackendState.LEASED;
       w.resolve(conn);
@@ -204,8 +232,11 @@ export class BackendPool {
     if (this.waiters.length > 0) this.serveWaiters();
   }
 
-  private takeWaiter(keyString: string): Waiter | null {
-    const i = this.waiters.findIndex((w) => w.req.keyString === keyString);
+  /** The first waiter this connection can serve (one with a default database, or none: `noSchema`). */
+  private takeWaiter(keyString: string, noSchema: boolean): Waiter | null {
+    const i = this.waiters.findIndex(
+      (w) => w.req.keyString === keyString && (noSchema || w.req.schema !== null),
+    );
     if (i < 0) return null;
     const [w] = this.waiters.splice(i, 1);
     clearTimeout(w!.timer);
@@ -243,6 +274,7 @@ export class BackendPool {
   private forget(conn: BackendConnection, user: string): void {
     if (!this.all.delete(conn)) return;
     this.openByUser.set(user, this.countFor(user) - 1);
+    this.statementBudget.setConnections(this.all.size);
     if (this.waiters.length > 0) this.serveWaiters();
   }
 
@@ -261,6 +293,27 @@ export class BackendPool {
     }
   }
 
+  /** The idle connections that cache prepared statements, taken out of the pool (leased). */
+  private takeIdleWithStatements(): BackendConnection[] {
+    const out: BackendConnection[] = [];
+    for (const list of this.idle.values()) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const conn = list[i]!;
+        if (conn.state !== BackendState.IDLE || conn.statements.cached === 0) continue;
+        list.splice(i, 1);
+        conn.state = BackendState.LEASED;
+        out.push(conn);
+      }
+    }
+    return out;
+  }
+
+  private trimIdle(): void {
+    for (const list of this.idle.values()) {
+      for (const conn of list) if (conn.state === BackendState.IDLE) conn.statements.trim();
+    }
+  }
+
   /** No connection free and none may be opened for this user: a read should go elsewhere. */
   exhausted(user: string): boolean {
     if (this.countFor(user) < this.opts.maxPerBackend) return false;
@@ -271,6 +324,13 @@ export class BackendPool {
   stats(): PoolStats {
     let idle = 0;
     for (const list of this.idle.values()) for (const c of list) if (c.state === BackendState.IDLE) idle++;
+    let prepared = 0;
+    let cached = 0;
+    for (const c of this.all) {
+      prepared += c.statements.size;
+      cached += c.statements.cached;
+    }
+    const budget = this.statementBudget;
     return {
       open: this.all.size,
       idle,
@@ -278,6 +338,12 @@ export class BackendPool {
       waiting: this.waiters.length,
       connecting: this.connecting,
       max: this.opts.maxPerBackend,
+      statements: {
+        prepared,
+        cached,
+        cachePerConnection: budget.perConnection,
+        serverLimit: budget.serverLimit,
+      },
     };
   }
 
@@ -297,4 +363,23 @@ export class BackendPool {
     this.close();
     for (const c of [...this.all]) c.destroy();
   }
+}
+
+/**
+ * The most recently used idle connection of `list` (taken out), skipping closed ones; with
+ * `noSchema`, the most recent one with no default database, the others left in place.
+ */
+function takeIdle(list: BackendConnection[], noSchema: boolean): BackendConnection | null {
+  for (let i = list.length - 1; i >= 0; i--) {
+    const conn = list[i]!;
+    if (conn.state !== BackendState.IDLE) {
+      list.splice(i, 1);
+      continue;
+    }
+    if (noSchema && conn.schema !== null) continue;
+    if (i === list.length - 1) list.pop();
+    else list.splice(i, 1);
+    return conn;
+  }
+  return null;
 }

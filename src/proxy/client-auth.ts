@@ -19,7 +19,7 @@ import { decodeHandshakeResponse41 } from "../protocol/packets/handshake-respons
 import { encodeHandshakeV10 } from "../protocol/packets/handshake-v10.js";
 import { isSslRequest } from "../protocol/packets/ssl-request.js";
 import type { ProxyContext } from "./context.js";
-import type { ProxyUser } from "./user-directory.js";
+import type { AccountRefusal, ProxyUser } from "./user-directory.js";
 
 const NATIVE = NATIVE_PASSWORD_PLUGIN;
 const SHA2 = CACHING_SHA2_PLUGIN;
@@ -47,6 +47,11 @@ const AuthPhase = {
   /** Public key sent: the RSA-encrypted password comes next. */
   AWAIT_SHA2_RSA: 5,
   DONE: 6,
+  /**
+   * Server accounts: reloading them (unknown name, wrong password) or looking the client's host
+   * name up. The client waits for our answer meanwhile; an AuthSwitchRequest ends the wait.
+   */
+  RESOLVING: 7,
 } as const;
 type AuthPhase = (typeof AuthPhase)[keyof typeof AuthPhase];
 
@@ -98,6 +103,13 @@ export class ClientAuth {
   private phase: AuthPhase = AuthPhase.AWAIT_RESPONSE;
   private scramble: Buffer = newScramble();
   private user: ProxyUser | null = null;
+  /** A server account found, whose plugin no proxy can relay: refused once the client answers. */
+  private unsupported: { user: string; host: string; plugins: readonly string[] } | null = null;
+  /** The server accounts were reloaded during this authentication (at most once). */
+  private refreshed = false;
+  /** An AuthSwitchRequest was sent during this authentication (clients accept one). */
+  private switched = false;
+  private clientPlugin: string = NATIVE;
   private username = "";
   private capabilities = 0;
   private collation: number = DEFAULT_COLLATION;
@@ -164,14 +176,59 @@ export class ClientAuth {
     this.capabilities = hr.capabilities & (PROXY_SERVER_CAPABILITIES | Capability.SSL);
     this.collation = hr.characterSet || DEFAULT_COLLATION;
     this.username = hr.username;
-    this.user = this.ctx.users.get(hr.username) ?? null;
-    this.schema = hr.database ?? this.user?.defaultSchema ?? null;
+    this.schema = hr.database;
     // Without CLIENT_PLUGIN_AUTH there is no plugin name: 4.1 clients speak native.
     const plugin = hr.authPlugin || NATIVE;
+    this.clientPlugin = plugin;
+    const waiting = this.findUser();
+    if (waiting !== null) return this.switchWhenFound(waiting, seq);
     if (plugin === GREETING_PLUGIN) return this.checkToken(plugin, hr.authResponse, seq);
     // Unknown users are switched too, and refused after their answer: the refusal then says
     // whether a password was used, and does not tell which user names exist.
     return this.switchTo(this.pluginFor(plugin), seq);
+  }
+
+  /**
+   * Looks `username` up: sets `user` / `unsupported` and returns null, or returns what to wait
+   * for first (a reload of the server accounts for an unknown name, the client's host name).
+   */
+  private findUser(): Promise<void> | null {
+    const r = this.ctx.users.lookup(this.username, this.io.remoteHost, !this.refreshed);
+    this.user = null;
+    this.unsupported = null;
+    switch (r.kind) {
+      case "wait":
+        if (r.refresh) this.refreshed = true;
+        return r.ready;
+      case "user":
+        this.user = r.user;
+        return null;
+      case "unsupported":
+        this.unsupported = r;
+        return null;
+      case "unknown":
+        return null;
+    }
+  }
+
+  /**
+   * Waits (the client is waiting for our answer too), looks the user up again, then restarts
+   * the exchange with an AuthSwitchRequest and a fresh scramble: the token the client sent
+   * first was for a user we could not check yet. Bounded: a reload happens once per
+   * authentication, and host names are cached.
+   */
+  private switchWhenFound(waiting: Promise<void>, seq: number, rounds = 0): AuthStep {
+    this.phase = AuthPhase.RESOLVING;
+    void waiting.then(() => {
+      if (this.phase !== AuthPhase.RESOLVING) return;
+      const again = rounds < 3 ? this.findUser() : null;
+      if (again !== null) {
+        this.switchWhenFound(again, seq, rounds + 1);
+        return;
+      }
+      this.switchTo(this.pluginFor(this.clientPlugin), seq);
+    });
+    return { kind: "continue" };
   }
 
   /**
@@ -180,12 +237,15 @@ export class ClientAuth {
    * together); mysql_native_password otherwise, which every client library carries built in.
    */
   private pluginFor(clientPlugin: string): string {
-    const canSha2 = this.user === null || (this.user.password !== null && this.ctx.tls !== null);
+    const canSha2 =
+      (this.user === null && this.unsupported === null) ||
+      (this.user !== null && this.user.password !== null && this.ctx.tls !== null);
     return clientPlugin === SHA2 && canSha2 ? SHA2 : NATIVE;
   }
 
   /** AuthSwitchRequest with a fresh scramble (the encoder appends the NUL clients expect). */
   private switchTo(plugin: string, seq: number): AuthStep {
+    this.switched = true;
     this.scramble = newScramble();
     this.phase = plugin === SHA2 ? AuthPhase.AWAIT_SHA2_TOKEN : AuthPhase.AWAIT_NATIVE_SWITCH;
     this.io.write(encodeAuthSwitchRequest(seq, { plugin, data: this.scramble }));
@@ -202,6 +262,7 @@ export class ClientAuth {
    * a full authentication since the proxy started, full authentication (0x04) when not.
    */
   private checkSha2(token: Buffer, seq: number): AuthStep {
+    if (this.unsupported !== null) return this.notRelayable(seq);
     const user = this.user;
     if (user === null || user.password === null) return this.denied(seq, token.length > 0);
     if (token.length === 0) return user.password === "" ? this.done(seq) : this.denied(seq, false);
@@ -218,16 +279,51 @@ export class ClientAuth {
     return { kind: "continue" };
   }
 
+  /**
+   * An empty token is how clients send an empty password; verifyNative accepts it exactly for
+   * the stage2 of an empty password (configured "" or a server account without password).
+   */
   private checkNative(token: Buffer, seq: number): AuthStep {
+    if (this.unsupported !== null) return this.notRelayable(seq);
     const user = this.user;
     if (user === null) return this.denied(seq, token.length > 0);
-    if (token.length === 0) {
-      return user.password === "" ? this.done(seq) : this.denied(seq, false);
-    }
     const stage1 = verifyNative(user.stage2, this.scramble, token);
-    if (stage1 === null) return this.denied(seq, true);
+    if (stage1 === null) return this.wrongPassword(user, seq, token.length > 0);
+    if (user.refusal !== null) return this.fail(this.refusalError(user, user.refusal), seq);
     this.ctx.users.learnStage1(user, stage1);
     return this.done(seq);
+  }
+
+  /**
+   * A server account's password may have changed since the last load: reload (once, rate
+   * limited by the loader) and ask the client again when nothing was switched yet in this
+   * exchange; otherwise refuse now and let the reload serve the client's next attempt.
+   */
+  private wrongPassword(user: ProxyUser, seq: number, usingPassword: boolean): AuthStep {
+    if (user.host !== null && !this.refreshed) {
+      const reload = this.ctx.users.refresh();
+      if (reload !== null) {
+        this.refreshed = true;
+        if (!this.switched) return this.switchWhenFound(reload, seq);
+      }
+    }
+    return this.denied(seq, usingPassword);
+  }
+
+  private refusalError(user: ProxyUser, refusal: AccountRefusal): ClientErrorSpec {
+    switch (refusal) {
+      case "locked":
+        return CLIENT_ERRORS.accountLocked();
+      case "expired":
+        return CLIENT_ERRORS.passwordExpired();
+      case "tls":
+        return CLIENT_ERRORS.accountRequiresTls(user.name, user.host ?? "%");
+    }
+  }
+
+  private notRelayable(seq: number): AuthStep {
+    const a = this.unsupported!;
+    return this.fail(CLIENT_ERRORS.authPluginNotRelayable(a.user, a.host, a.plugins), seq);
   }
 
   /**
@@ -276,7 +372,7 @@ export class ClientAuth {
         user: this.user!,
         capabilities: this.capabilities,
         collation: this.collation,
-        schema: this.schema,
+        schema: this.schema ?? this.user!.defaultSchema,
         okSeq,
       },
     };
@@ -299,7 +395,12 @@ export class ClientAuth {
    */
   changeUser(username: string, token: Buffer, plugin: string, seq: number): AuthStep {
     this.username = username;
-    this.user = this.ctx.users.get(username) ?? null;
+    this.schema = null;
+    this.refreshed = false;
+    this.switched = false;
+    this.clientPlugin = plugin || NATIVE;
+    const waiting = this.findUser();
+    if (waiting !== null) return this.switchWhenFound(waiting, seq);
     if (plugin === "" || plugin === NATIVE) return this.checkNative(token, seq);
     return this.switchTo(this.pluginFor(plugin), seq);
   }

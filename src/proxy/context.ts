@@ -2,7 +2,11 @@ import type { KeyObject } from "node:crypto";
 import type { SecureContext } from "node:tls";
 import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
-import type { ClientSession } from "./client-session.js";
+import type { StatementSample } from "../digests/sample.js";
+import type { AcquireRequest, BackendPool } from "./backend-pool.js";
+import type { WaitResult } from "./consistency/gtid-wait.js";
+import type { UserWriteLog } from "./consistency/user-write-log.js";
+import type { ServerDefaults } from "./server-defaults.js";
 import type { Upstreams } from "./upstreams.js";
 import type { UserDirectory } from "./user-directory.js";
 
@@ -15,13 +19,18 @@ export interface TlsContext {
 
 /** Observations the data path reports (metrics are wired to these by the server). */
 export interface SessionHooks {
-  /** One statement finished: where it ran and why, how long it took (ns), its ERR number or 0. */
+  /**
+   * One statement finished: where it ran and why, how long it took (ns), its ERR number or 0, and
+   * for the query digests its digest, user, schema and rows sent (`sample`: the session's one
+   * object, rewritten per statement; read it during the call, keep nothing of it).
+   */
   onStatement(
     route: "primary" | "replica",
     backend: string,
     reason: string,
     durationNs: number,
     errno: number,
+    sample: StatementSample,
   ): void;
   onClientError(errno: number): void;
   /**
@@ -31,6 +40,39 @@ export interface SessionHooks {
   onBackendFailure?(backend: string): void;
   onClientConnect?(): void;
   onClientDisconnect?(): void;
+  /**
+   * The send-time guard stopped a statement that is not safe on a replica from going to one
+   * (statement-run.ts). The router should make this impossible: it is counted so that it shows.
+   */
+  onReplicaWriteBlocked?(backend: string, reason: string): void;
+  /** The stall watchdog found a relay paused while its client could take more (issue #19). */
+  onRelayStall?(): void;
+  /**
+   * A read waited on `backend` for a write it must see (MASTER_GTID_WAIT, routing.consistency_wait);
+   * on "timeout" or "error" it went to the primary.
+   */
+  onConsistencyWait?(backend: string, result: WaitResult): void;
+}
+
+/** A statement a session has running on a backend, as KILL needs to know it. */
+export interface RunningStatement {
+  pool: BackendPool;
+  /** The server's thread id of the connection running it (from that connection's handshake). */
+  threadId: number;
+  /** The running session's login: same user, so the server lets us kill its thread. */
+  req: AcquireRequest;
+  /** The same statement still runs on the same connection (it may finish while we connect). */
+  stillRunning(): boolean;
+}
+
+/** A live client session as other sessions see it (KILL), without its class. */
+export interface SessionHandle {
+  readonly connectionId: number;
+  /** Null while it authenticates. */
+  readonly userName: string | null;
+  /** The statement it has running on a backend connection, or null. */
+  runningStatement(): RunningStatement | null;
+  close(): void;
 }
 
 /** Everything a client session needs from the proxy, passed down explicitly. */
@@ -42,9 +84,13 @@ export interface ProxyContext {
   readonly logger: Logger;
   readonly hooks: SessionHooks;
   serverVersion(): string;
+  /** What a new session starts with on the primary (session tracking, idle timeouts, ...). */
+  serverDefaults(): ServerDefaults;
   nextConnectionId(): number;
   /** The live session with this connection id (the one its handshake announced), for KILL. */
-  session(connectionId: number): ClientSession | undefined;
+  session(connectionId: number): SessionHandle | undefined;
   /** True once SIGTERM started the drain: sessions close when idle. */
   draining(): boolean;
+  /** routing.consistency: user — each user's last write (absent for the other scopes). */
+  readonly userWrites?: UserWriteLog;
 }

@@ -3,9 +3,14 @@ import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
 import { CLIENT_ERRORS } from "../errors.js";
 import { encodeErr } from "../protocol/packets/err.js";
-import { BackendConnection } from "./backend-connection.js";
-import { ClientSession } from "./client-session.js";
+import { AccountLoader } from "./accounts/account-loader.js";
+import { HostNames } from "./accounts/host-names.js";
+import { connectBackend } from "./backend-login.js";
+import { UserWriteLog } from "./consistency/user-write-log.js";
 import type { ProxyContext, SessionHooks, TlsContext } from "./context.js";
+import { MARIADB_DEFAULTS, readServerDefaults, type ServerDefaults } from "./server-defaults.js";
+import { ClientSession } from "./session/client-session.js";
+import { NodeTransport } from "./session/node-transport.js";
 import { Upstreams } from "./upstreams.js";
 import { UserDirectory } from "./user-directory.js";
 
@@ -16,6 +21,11 @@ export interface ProxyServerOptions {
   hooks?: SessionHooks;
   /** Upstreams to use instead of building them from config (tests, failover). */
   upstreams?: Upstreams;
+  /**
+   * routing.consistency: user — each user's last write, shared through Redis by app.ts when
+   * configured; by default one of this process's own.
+   */
+  userWrites?: UserWriteLog;
 }
 
 const NO_HOOKS: SessionHooks = { onStatement() {}, onClientError() {} };
@@ -30,6 +40,10 @@ const FALLBACK_VERSION = "5.5.5-10.11.0-MariaDB-rwsplit";
 export class ProxyServer {
   readonly upstreams: Upstreams;
   readonly users: UserDirectory;
+  /** auth.from_backend: loads the primary's accounts into `users`. */
+  readonly accounts: AccountLoader | null = null;
+  /** routing.consistency: user — each user's last write; null for the other scopes. */
+  readonly userWrites: UserWriteLog | null;
   private readonly server: net.Server;
   /** Live sessions by connection id (the id each one's handshake announced): KILL finds them here. */
   private readonly sessions = new Map<number, ClientSession>();
@@ -37,12 +51,42 @@ export class ProxyServer {
   private draining = false;
   private listening = false;
   private serverVersion = FALLBACK_VERSION;
+  private serverDefaults: ServerDefaults = MARIADB_DEFAULTS;
   private readonly ctx: ProxyContext;
+  /** The stall watchdog's timer (issue #19), while listening. */
+  private watchdog: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: ProxyServerOptions) {
     this.upstreams = opts.upstreams ?? new Upstreams(opts.config);
-    this.users = new UserDirectory(opts.config.users);
+    const fromBackend = opts.config.accountsFromBackend;
+    if (fromBackend !== undefined) {
+      const timeoutMs = opts.config.pool.connectTimeoutMs;
+      this.accounts = new AccountLoader({
+        primary: () => this.upstreams.primary.endpoint,
+        credentials: { user: fromBackend.user, password: fromBackend.password },
+        refreshIntervalMs: fromBackend.refreshIntervalMs,
+        refreshMinGapMs: fromBackend.refreshMinGapMs,
+        timeoutMs,
+        logger: opts.logger,
+        onLoad: (snapshot) => this.users.setServerAccounts(snapshot),
+      });
+    }
+    this.users = new UserDirectory(
+      opts.config.users,
+      this.accounts === null
+        ? null
+        : {
+            refresher: this.accounts,
+            hostNames: new HostNames(fromBackend!.refreshIntervalMs, opts.config.pool.connectTimeoutMs),
+          },
+    );
+    const routing = opts.config.routing;
+    this.userWrites =
+      routing.consistency === "user"
+        ? (opts.userWrites ?? new UserWriteLog(routing.consistencyWindowMs))
+        : null;
     this.ctx = {
+      ...(this.userWrites === null ? {} : { userWrites: this.userWrites }),
       config: opts.config,
       users: this.users,
       upstreams: this.upstreams,
@@ -50,6 +94,7 @@ export class ProxyServer {
       logger: opts.logger,
       hooks: opts.hooks ?? NO_HOOKS,
       serverVersion: () => this.serverVersion,
+      serverDefaults: () => this.serverDefaults,
       nextConnectionId: () => this.nextConnectionId++,
       session: (id) => this.sessions.get(id),
       draining: () => this.draining,
@@ -79,6 +124,7 @@ export class ProxyServer {
 
   async start(): Promise<{ host: string; port: number }> {
     await this.learnServerVersion();
+    await this.accounts?.start();
     const { host, port } = this.opts.config.listen;
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
@@ -88,6 +134,11 @@ export class ProxyServer {
       });
     });
     this.listening = true;
+    this.watchdog = setInterval(
+      () => this.checkStalls(),
+      Math.min(1000, this.opts.config.limits.relayStallWarnMs),
+    );
+    this.watchdog.unref();
     const addr = this.server.address() as net.AddressInfo;
     this.opts.logger.info({ host: addr.address, port: addr.port }, "rwsplit listening for MySQL clients");
     return { host: addr.address, port: addr.port };
@@ -95,14 +146,16 @@ export class ProxyServer {
 
   /**
    * Clients check the server version for features (and "5.5.5-" tells MySQL clients it is
-   * MariaDB): announce the primary's own version string.
+   * MariaDB): announce the primary's own version string. Its defaults for new sessions too.
    */
   private async learnServerVersion(): Promise<void> {
     const { primary } = this.opts.config.backends;
-    const user = this.opts.config.users.find((u) => !u.password.startsWith("*"));
+    const configured = this.opts.config.users.find((u) => !u.password.startsWith("*"));
+    const loader = this.opts.config.accountsFromBackend;
+    const user = configured ?? (loader && { name: loader.user, password: loader.password });
     if (user === undefined) return;
     try {
-      const conn = await BackendConnection.connect({
+      const conn = await connectBackend({
         endpoint: primary,
         credentials: { user: user.name, password: user.password, stage1: null, stage2: null },
         wireFlags: 0,
@@ -111,6 +164,7 @@ export class ProxyServer {
         connectTimeoutMs: this.opts.config.pool.connectTimeoutMs,
       });
       this.serverVersion = conn.serverVersion;
+      this.serverDefaults = await readServerDefaults(conn);
       conn.quit();
     } catch (e) {
       this.opts.logger.warn(
@@ -135,7 +189,7 @@ export class ProxyServer {
     }
     const hooks = this.ctx.hooks;
     hooks.onClientConnect?.();
-    const session = new ClientSession(socket, this.ctx, (s) => {
+    const session = new ClientSession(new NodeTransport(socket), this.ctx, (s) => {
       if (this.sessions.get(s.connectionId) === s && this.sessions.delete(s.connectionId)) {
         hooks.onClientDisconnect?.();
       }
@@ -147,8 +201,28 @@ export class ProxyServer {
    * Stops accepting, lets in-flight statements finish (idle sessions close at once, busy ones
    * after their statement), and after `timeoutMs` closes whatever is left.
    */
+  /**
+   * The stall watchdog (issue #19): a session whose backend reads are paused while its client can
+   * take more is logged once with its state and counted, and its reads resume.
+   */
+  private checkStalls(): void {
+    const now = Date.now();
+    const warnMs = this.opts.config.limits.relayStallWarnMs;
+    for (const s of this.sessions.values()) {
+      if (!s.checkStall(now, warnMs)) continue;
+      this.opts.logger.warn(
+        { session: s.describe(), stalledMs: warnMs },
+        "relay stalled: backend reads paused while the client could take more; resumed (limits.relay_stall_warn)",
+      );
+      this.ctx.hooks.onRelayStall?.();
+    }
+  }
+
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.watchdog = null;
+    this.accounts?.stop();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions.values()) if (s.phase === "idle" || s.phase === "auth") s.close();
     const deadline = Date.now() + timeoutMs;

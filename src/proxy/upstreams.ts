@@ -1,5 +1,7 @@
 import type { Config } from "../config/types.js";
+import type { TopologyView } from "../ha/topology-view.js";
 import type { BackendEndpoint } from "./backend-connection.js";
+import type { Connector } from "./backend-login.js";
 import { BackendPool, type PoolOptions } from "./backend-pool.js";
 
 /** What a read needs from the replica it runs on. */
@@ -14,6 +16,8 @@ export interface ReplicaRequest {
   user: string | null;
 }
 
+export type { TopologyView };
+
 export type ReplicaChoice = { pool: BackendPool } | { pool: null; reason: string };
 
 /**
@@ -26,14 +30,16 @@ export interface ReplicaPicker {
   done(pool: BackendPool): void;
   /** A statement failed on this replica because the backend is unreachable: stop using it now. */
   markDown(pool: BackendPool, reason: string): void;
-}
-
-/** Who is primary, who must never be used again (old primaries), and the change counter. */
-export interface TopologyView {
-  /** Increases by one per change (failover, switchover, rejoin), shared by a fleet via Redis. */
-  generation: number;
-  primary: string;
-  fenced: readonly string[];
+  /**
+   * No replica has applied `req.minGtid` as far as the monitor saw: the one to wait on for it
+   * (MASTER_GTID_WAIT, up to `waitMs`), counted in flight like `pick`; null pool when none is
+   * likely to have it in time. Pickers without GTID positions leave it out (the primary serves).
+   */
+  pickToWait?(req: ReplicaRequest, waitMs: number): ReplicaChoice;
+  /** A wait on this replica timed out or failed: not again before the monitor checks it again. */
+  waitFailed?(pool: BackendPool): void;
+  /** A wait on this replica returned: it has applied `gtid` (later reads needing no more go there). */
+  waitSucceeded?(pool: BackendPool, gtid: string): void;
 }
 
 /**
@@ -55,9 +61,10 @@ export class Upstreams {
   #hold: { promise: Promise<void>; release: () => void; since: number } | null = null;
   readonly #changeWaiters = new Set<() => void>();
 
-  constructor(config: Config) {
+  constructor(config: Config, connector?: Connector) {
     const opts: PoolOptions = config.pool;
-    const pool = (b: BackendEndpoint) => new BackendPool({ name: b.name, host: b.host, port: b.port }, opts);
+    const pool = (b: BackendEndpoint) =>
+      new BackendPool({ name: b.name, host: b.host, port: b.port }, opts, connector);
     const all = [config.backends.primary, ...config.backends.replicas].map(pool);
     this.pools = new Map(all.map((p) => [p.endpoint.name, p]));
     this.primary = all[0]!;

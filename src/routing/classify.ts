@@ -8,6 +8,8 @@ import {
   H_FLUSH,
   H_KILL,
   H_LOAD_DATA,
+  H_READS_TRACKING,
+  H_SAVEPOINT,
   H_UNKNOWN,
   LPAREN,
   READ,
@@ -192,6 +194,13 @@ class Classifier extends StatementScan {
         return WRITE;
       case KW.GET:
         return this.getDiagnostics();
+      case KW.SAVEPOINT:
+        return this.flagged(0, H_SAVEPOINT, WRITE);
+      case KW.RELEASE:
+        lex.next();
+        if (this.isWord(KW.SAVEPOINT)) this.hi |= H_SAVEPOINT;
+        this.rest();
+        return WRITE;
       default:
         if (WRITE_VERBS[kw] !== 1) return this.unknown();
         this.rest();
@@ -211,7 +220,13 @@ class Classifier extends StatementScan {
     const lex = this.lex;
     lex.next();
     if (this.isWord(KW.FULL)) lex.next();
+    const scoped = this.isWord(KW.SESSION) || this.isWord(KW.LOCAL) || this.isWord(KW.GLOBAL);
+    if (scoped) lex.next();
     switch (this.word()) {
+      case KW.VARIABLES:
+        // SHOW [SESSION] VARIABLES shows session_track_* too: the client's, not rwsplit's.
+        this.hi |= H_READS_TRACKING;
+        break;
       case KW.WARNINGS:
       case KW.ERRORS:
       case KW.COUNT: // SHOW COUNT(*) WARNINGS|ERRORS

@@ -27,7 +27,8 @@ const WORDS = [
   "is_used_lock", "is_free_lock", "nextval", "lastval", "setval", "currval", "connection_id",
   // system variables with routing consequences
   "autocommit", "identity", "warning_count", "error_count", "read_only", "super_read_only",
-  "innodb_read_only",
+  "innodb_read_only", "session_track_system_variables", "session_track_schema",
+  "session_track_state_change", "session_track_transaction_info", "variables",
 ] as const;
 
 type Word = (typeof WORDS)[number];

@@ -6,8 +6,6 @@ export const Pin = {
   UNTRACKED_STATE: 1 << 2,
   LOCAL_INFILE: 1 << 3,
   CURSOR: 1 << 4,
-  /** The client did not negotiate CLIENT_SESSION_TRACK, so its session cannot be followed. */
-  NO_SESSION_TRACK: 1 << 5,
   LOCKS: 1 << 6,
   TEMP_TABLES: 1 << 7,
   USER_VARIABLES: 1 << 8,

@@ -1,7 +1,7 @@
 import { KW, keywordAt } from "./keywords.js";
 import { ASSIGN, Scope, Tok } from "./lexer.js";
 import { StatementFlag as F } from "./statement-flags.js";
-import { COMMA, DOT, EQ, SESSION, type StatementScan, WRITE } from "./statement-scan.js";
+import { COMMA, DOT, EQ, H_SET_STATEMENT, SESSION, type StatementScan, WRITE } from "./statement-scan.js";
 
 /**
  * SET (MariaDB "SET", "SET NAMES", "SET CHARACTER SET", "SET TRANSACTION", "SET STATEMENT";
@@ -151,6 +151,7 @@ function booleanValue(scan: StatementScan): number {
 /** SET STATEMENT a = e [, ...] FOR stmt (MariaDB): the settings last for stmt only. */
 function setStatementFor(scan: StatementScan, body: () => number): number {
   const lex = scan.lex;
+  scan.hi |= H_SET_STATEMENT;
   scan.resetTokens();
   for (lex.next(); !scan.atEnd(); lex.next()) {
     if (scan.depth === 0 && scan.isWord(KW.FOR)) {

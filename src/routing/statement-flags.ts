@@ -5,8 +5,9 @@
  * - bits 0..31 are everything routing, pinning and session replay depend on. `flags & F` is safe
  *   for these (ToInt32 keeps the low 32 bits of any safe integer; test with `!== 0`, since bit 31
  *   comes out negative).
- * - bits 32 and up only ever come with kind "write" (CALL, SELECT ... INTO, KILL, ...), so routing
- *   never needs them; they are for metrics and debug output. Test them with `hasFlag`.
+ * - bits 32 and up are never tested by routing with `&`: most only ever come with kind "write"
+ *   (CALL, SELECT ... INTO, KILL, ...); the rest tell the session something it handles itself
+ *   (SET STATEMENT ... FOR, reads of session_track_*). Test them with `hasFlag`.
  * Never combine flags with `|` outside this module: it drops the high bits. Use `hasFlag` and
  * `describeFlags`.
  */
@@ -86,6 +87,12 @@ export const StatementFlag = {
   LOAD_DATA: HIGH * (1 << 4),
   /** Unrecognised first keyword, unterminated quote or comment, empty statement. */
   UNKNOWN: HIGH * (1 << 5),
+  /** SAVEPOINT sp, RELEASE SAVEPOINT sp, ROLLBACK [WORK] TO [SAVEPOINT] sp: inside a transaction. */
+  SAVEPOINT: HIGH * (1 << 6),
+  /** SET STATEMENT a=e [, ...] FOR stmt: the settings last for stmt only (whatever the tracker says). */
+  SET_STATEMENT: HIGH * (1 << 7),
+  /** Reads session_track_* (`@@session_track_x`, SHOW VARIABLES): must see the client's own settings. */
+  READS_TRACKING: HIGH * (1 << 8),
 } as const;
 
 export type StatementFlagName = keyof typeof StatementFlag;

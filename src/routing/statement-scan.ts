@@ -22,6 +22,9 @@ export const H_KILL = F.KILL / HIGH;
 export const H_FLUSH = F.FLUSH / HIGH;
 export const H_LOAD_DATA = F.LOAD_DATA / HIGH;
 export const H_UNKNOWN = F.UNKNOWN / HIGH;
+export const H_SAVEPOINT = F.SAVEPOINT / HIGH;
+export const H_SET_STATEMENT = F.SET_STATEMENT / HIGH;
+export const H_READS_TRACKING = F.READS_TRACKING / HIGH;
 
 export const SEMI = 0x3b;
 export const COMMA = 0x2c;
@@ -251,6 +254,12 @@ export class StatementScan {
       case KW.ERROR_COUNT:
         this.lo |= F.LAST_STATEMENT_INFO;
         this.force = true;
+        break;
+      case KW.SESSION_TRACK_SYSTEM_VARIABLES:
+      case KW.SESSION_TRACK_SCHEMA:
+      case KW.SESSION_TRACK_STATE_CHANGE:
+      case KW.SESSION_TRACK_TRANSACTION_INFO:
+        this.hi |= H_READS_TRACKING;
         break;
       case KW.READ_ONLY:
       case KW.SUPER_READ_ONLY:

@@ -40,10 +40,41 @@ export function routeStatement(payload: Uint8Array, start: number): RoutedStatem
       beginsTransaction: hasFlag(f, F.TX_BEGIN) || hasFlag(f, F.AUTOCOMMIT_OFF) || hasFlag(f, F.XA),
       // SHOW WARNINGS and friends answer about the previous statement: where it ran.
       needsPrimary: hasFlag(f, F.LAST_STATEMENT_INFO),
+      readOnlyTxnSafe: readOnlyTxnSafe(c.kind, f),
       hint: c.hint,
     },
     pinAfter,
     usesLastInsertId: hasFlag(f, F.LAST_INSERT_ID),
     flags: f,
   };
+}
+
+/** Session statements that change only what rwsplit replays on any connection. */
+const REPLAYED_ONLY = F.SET_VAR | F.SET_NAMES | F.USE;
+/** Session statements that leave state on the connection, or open/close transactions. */
+const CONNECTION_STATE =
+  F.USER_VAR_WRITE |
+  F.AUTOCOMMIT_OFF |
+  F.AUTOCOMMIT_ON |
+  F.SET_TRANSACTION |
+  F.PREPARE_SQL |
+  F.DEALLOCATE_SQL |
+  F.SESSION_STATE |
+  F.TEMP_TABLE_CREATE;
+
+/**
+ * Whether a statement may run inside a READ ONLY transaction pinned to a replica (router.ts):
+ * reads; COMMIT / ROLLBACK [AND CHAIN] and savepoints, which only end or mark that transaction;
+ * SET of session variables, SET NAMES and USE, which rwsplit replays anywhere. A multi-statement
+ * only when every part is a read (its flags are the union of its parts'). Everything else would
+ * change data or leave state on the replica's connection.
+ */
+function readOnlyTxnSafe(kind: RouteStatement["kind"], f: number): boolean {
+  if (kind === "read") return true;
+  if (hasFlag(f, F.MULTI) || hasFlag(f, F.UNKNOWN)) return false;
+  if (kind === "session") return (f & REPLAYED_ONLY) !== 0 && (f & CONNECTION_STATE) === 0;
+  if (hasFlag(f, F.XA)) return false;
+  const otherFlags = (f % 2 ** 32) & ~(F.TX_END | F.TX_BEGIN);
+  const onlyTxControl = (hasFlag(f, F.TX_END) || hasFlag(f, F.SAVEPOINT)) && otherFlags === 0;
+  return onlyTxControl && !hasFlag(f, F.CALL) && !hasFlag(f, F.SELECT_INTO);
 }

@@ -1,6 +1,6 @@
 import { KW } from "./keywords.js";
 import { StatementFlag as F } from "./statement-flags.js";
-import { H_UNKNOWN, READ, type StatementScan, WRITE } from "./statement-scan.js";
+import { H_SAVEPOINT, H_UNKNOWN, READ, type StatementScan, WRITE } from "./statement-scan.js";
 
 /**
  * Transaction control, each starting at its verb (MariaDB "START TRANSACTION", "COMMIT",
@@ -51,6 +51,7 @@ export function endStatement(scan: StatementScan, verb: number): number {
   lex.next();
   if (scan.isWord(KW.WORK)) lex.next();
   if (verb === KW.ROLLBACK && scan.isWord(KW.TO)) {
+    scan.hi |= H_SAVEPOINT;
     scan.skip();
     return WRITE;
   }

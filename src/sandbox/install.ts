@@ -12,6 +12,8 @@ import { RwsplitError } from "../errors.js";
  */
 
 export const MARIADBD = "/usr/sbin/mariadbd";
+/** apt-get waits up to 10 minutes for the dpkg lock instead of failing when it is taken. */
+const LOCK_WAIT = ["-o", "DPkg::Lock::Timeout=600"];
 const BIN_DIRS = ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"];
 
 /** A Debian package and the programs (or files) whose presence shows it is installed. */
@@ -35,6 +37,31 @@ export const MARIADB_CLIENT: DebianPackage = { name: "mariadb-client", programs:
 export const SYSBENCH: DebianPackage = { name: "sysbench", programs: ["sysbench"] };
 export const REDIS_SERVER: DebianPackage = { name: "redis-server", programs: ["redis-server"] };
 export const HAPROXY: DebianPackage = { name: "haproxy", programs: ["haproxy"] };
+/** Headless Chromium for the status page's end-to-end test (driven by playwright-core). */
+export const CHROMIUM: DebianPackage = { name: "chromium", programs: ["/usr/bin/chromium"] };
+
+// The driver matrix (test/e2e/drivers/): each language's MariaDB/MySQL client as Debian ships it.
+/** PyMySQL for Debian's own python3 (/usr/bin/python3, not a pyenv or venv one). */
+export const PYMYSQL: DebianPackage = {
+  name: "python3-pymysql",
+  programs: ["/usr/bin/python3", "file:/usr/lib/python3/dist-packages/pymysql/__init__.py"],
+};
+export const PHP_CLI: DebianPackage = { name: "php-cli", programs: ["php"] };
+/** mysqli and pdo_mysql (mysqlnd) for PHP's CLI; the ini file shows the extension is enabled. */
+export const PHP_MYSQL: DebianPackage = {
+  name: "php-mysql",
+  programs: ["file:/etc/php/8.2/cli/conf.d/20-mysqli.ini"],
+};
+/** DBD::mysql 4.050 (the `dbi:mysql:` DSN most Perl applications use), built on libmariadb. */
+export const DBD_MYSQL: DebianPackage = {
+  name: "libdbd-mysql-perl",
+  programs: ["file:/usr/lib/x86_64-linux-gnu/perl5/5.36/DBD/mysql.pm"],
+};
+/** DBD::MariaDB 1.22 (`dbi:MariaDB:`), the maintained fork with correct Unicode and prepares. */
+export const DBD_MARIADB: DebianPackage = {
+  name: "libdbd-mariadb-perl",
+  programs: ["file:/usr/lib/x86_64-linux-gnu/perl5/5.36/DBD/MariaDB.pm"],
+};
 /** MariaDB Connector/J 2.7; Debian's package depends on no JRE, hence default-jre-headless. */
 export const MARIADB_JAVA: DebianPackage = {
   name: "libmariadb-java",
@@ -43,6 +70,17 @@ export const MARIADB_JAVA: DebianPackage = {
 /** `java`, which also runs a single source file (its modules image includes jdk.compiler). */
 export const JAVA_RUNTIME: DebianPackage = { name: "default-jre-headless", programs: ["java"] };
 
+/** The clients of the driver matrix. */
+export const DRIVER_PACKAGES: readonly DebianPackage[] = [
+  PYMYSQL,
+  PHP_CLI,
+  PHP_MYSQL,
+  DBD_MYSQL,
+  DBD_MARIADB,
+  MARIADB_JAVA,
+  JAVA_RUNTIME,
+];
+
 /** What `npm test` and the demo/bench need (README, Quick start). */
 export const ALL_PACKAGES: readonly DebianPackage[] = [
   MARIADB_SERVER,
@@ -50,8 +88,8 @@ export const ALL_PACKAGES: readonly DebianPackage[] = [
   SYSBENCH,
   REDIS_SERVER,
   HAPROXY,
-  MARIADB_JAVA,
-  JAVA_RUNTIME,
+  CHROMIUM,
+  ...DRIVER_PACKAGES,
 ];
 
 export interface MariadbBinaries {
@@ -149,7 +187,9 @@ export function createInstaller(deps: InstallerDeps = {}): Installer {
         if (still.length === 0) return;
         await updateOnce(log);
         log(`installing for ${what}: ${still.join(" ")}`);
-        await exec("apt-get", ["install", "-y", "--no-install-recommends", ...still]);
+        // Another apt-get on the machine (an operator, unattended-upgrades) may hold the dpkg lock
+        // for a while: wait for it rather than fail at once.
+        await exec("apt-get", [...LOCK_WAIT, "install", "-y", "--no-install-recommends", ...still]);
       });
       installing = install.catch(() => {});
       try {

@@ -17,6 +17,7 @@ export function observation(over: Partial<BackendObservation> = {}): BackendObse
     gtidSlavePos: null,
     gtidCurrentPos: null,
     gtidBinlogPos: null,
+    maxPreparedStmtCount: 16382,
     lastError: null,
     checkedAt: 1,
     checkDurationMs: 1,

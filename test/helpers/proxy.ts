@@ -40,9 +40,16 @@ export function testConfig(primary: Endpoint, replicas: Endpoint[], overrides: P
       pingAfterIdleMs: 5000,
       acquireTimeoutMs: 5000,
     },
-    limits: { maxClientConnections: 10000, maxAllowedPacket: 1 << 30 },
+    limits: { maxClientConnections: 10000, maxAllowedPacket: 1 << 30, relayStallWarnMs: 5000 },
     tls: { enabled: false },
-    routing: { consistency: "session", readFallback: "primary" },
+    // "session", not the file's default "user": the suite's tests share one user ("app"), and a
+    // write in one test would otherwise steer the next test's reads for consistency_window.
+    routing: {
+      consistency: "session",
+      consistencyWindowMs: 10_000,
+      consistencyWaitMs: 50,
+      readFallback: "primary",
+    },
     lag: { softMs: 500, maxMs: 3000, readmitBelowMs: 2000, readmitChecks: 3, minServing: 0 },
     failover: {
       automatic: false,
@@ -52,6 +59,7 @@ export function testConfig(primary: Endpoint, replicas: Endpoint[], overrides: P
       switchoverTimeoutMs: 5000,
     },
     drainTimeoutMs: 2000,
+    digests: { max: 5000 },
     ...overrides,
   };
 }

@@ -50,21 +50,25 @@ export class RawClient {
     database: string | null = null,
     /** Capabilities asked for on top of the defaults (e.g. CLIENT_DEPRECATE_EOF). */
     extraCapabilities = 0,
+    /** Default capabilities not asked for (e.g. CLIENT_SESSION_TRACK, as PyMySQL does). */
+    withoutCapabilities = 0,
   ) {
     const c = await RawClient.connect(host, port);
     const greet = await c.read();
     if (greet.payload[0] === 0xff) return { client: c, result: greet };
     c.greeting = decodeHandshakeV10(greet.payload);
     const caps =
-      Capability.PROTOCOL_41 |
-      Capability.SECURE_CONNECTION |
-      Capability.PLUGIN_AUTH |
-      Capability.LONG_PASSWORD |
-      Capability.TRANSACTIONS |
-      Capability.MULTI_RESULTS |
-      Capability.SESSION_TRACK |
-      (database ? Capability.CONNECT_WITH_DB : 0) |
-      extraCapabilities;
+      ((Capability.PROTOCOL_41 |
+        Capability.SECURE_CONNECTION |
+        Capability.PLUGIN_AUTH |
+        Capability.LONG_PASSWORD |
+        Capability.TRANSACTIONS |
+        Capability.MULTI_RESULTS |
+        Capability.SESSION_TRACK |
+        (database ? Capability.CONNECT_WITH_DB : 0) |
+        extraCapabilities) &
+        ~withoutCapabilities) >>>
+      0;
     c.socket.write(
       encodeHandshakeResponse41(1, {
         capabilities: caps,

@@ -358,7 +358,10 @@ export function inPieces(b: Buffer, size: number): Buffer[] {
 export interface ScanCapture {
   type: Captured;
   payload: string;
-  inChunk: boolean;
+  /** Stream offset of the packet's header when header and payload lie in one chunk, else -1. */
+  at: number;
+  /** Stream offset just past the packet. */
+  end: number;
 }
 
 export interface ScanRun {
@@ -379,13 +382,14 @@ export interface ScanRun {
  */
 export function runScanner(kind: ResponseKind, deprecateEof: boolean, chunks: readonly Buffer[]): ScanRun {
   const captures: ScanCapture[] = [];
-  const scanner = new ResponseScanner(deprecateEof, {
-    onPacket(type, payload, inChunk) {
-      captures.push({ type, payload: payload.toString("hex"), inChunk });
+  let base = 0;
+  const scanner: ResponseScanner = new ResponseScanner(deprecateEof, {
+    onPacket(type, payload, at) {
+      const end = base + scanner.packetEnd;
+      captures.push({ type, payload: payload.toString("hex"), at: at < 0 ? -1 : base + at, end });
     },
   });
   scanner.begin(kind);
-  let base = 0;
   let infileAt: number | null = null;
   for (const chunk of chunks) {
     let start = 0;
@@ -420,11 +424,12 @@ export function runScanner(kind: ResponseKind, deprecateEof: boolean, chunks: re
 
 /** The captures a correct scanner reports for `wire` when fed these chunks. */
 export function expectedCaptures(wire: Wire, chunks: readonly Buffer[]): ScanCapture[] {
-  // inChunk: the payload lies whole in one chunk (edits to it would edit that chunk).
+  // at: the packet (header included) lies whole in one chunk, so edits to the payload edit that chunk.
   return wire.captures.map((c) => ({
     type: c.type,
     payload: c.payload.toString("hex"),
-    inChunk: inOneChunk(chunks, c.start, c.end),
+    at: inOneChunk(chunks, c.start - 4, c.end) ? c.start - 4 : -1,
+    end: c.end,
   }));
 }
 

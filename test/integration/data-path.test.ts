@@ -261,7 +261,9 @@ describe("mysql2 through the proxy", () => {
 
   test("too many client connections is ERR 1040", async () => {
     const small = await startProxy(
-      testConfig(sandbox.primary, [], { limits: { maxClientConnections: 2, maxAllowedPacket: 1 << 30 } }),
+      testConfig(sandbox.primary, [], {
+        limits: { maxClientConnections: 2, maxAllowedPacket: 1 << 30, relayStallWarnMs: 5000 },
+      }),
     );
     const opts = { host: small.host, port: small.port, ...app };
     const a = await mysql.createConnection(opts);

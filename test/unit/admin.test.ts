@@ -42,6 +42,7 @@ function backend(
     pool: { open: 4, idle: 3, busy: 1, waiting: 0, max: 200 },
     lastError: null,
     lastCheckAt: "2025-01-01T00:00:00.000Z",
+    gtidPosition: "0-1-42",
     ...over,
   };
 }
@@ -124,6 +125,31 @@ describe("GET /healthz and /readyz", () => {
 });
 
 describe("GET /backends and /topology", () => {
+  it("shows read-your-writes under consistency, field by field", async () => {
+    const status: StatusSource = new FakeStatus();
+    status.consistency = () =>
+      ({
+        scope: "user",
+        windowMs: 10_000,
+        waitMs: 50,
+        shared: "local",
+        lastError: "read: redis read timed out after 200 ms",
+        users: 3,
+        evicted: 0,
+        url: "redis://:secret@127.0.0.1:6379",
+      }) as never;
+    const res = await setup(status).app.inject({ method: "GET", url: "/backends" });
+    expect((res.json() as { consistency: unknown }).consistency).toEqual({
+      scope: "user",
+      windowMs: 10_000,
+      waitMs: 50,
+      shared: "local",
+      lastError: "read: redis read timed out after 200 ms",
+      users: 3,
+      evicted: 0,
+    });
+  });
+
   it("lists every backend with the declared fields only, never a password", async () => {
     const res = await setup().app.inject({ method: "GET", url: "/backends" });
     expect(res.statusCode).toBe(200);

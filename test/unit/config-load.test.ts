@@ -229,6 +229,25 @@ describe("rwsplit check-config", () => {
     expect(withoutSecrets(again)).toEqual(withoutSecrets(original));
   });
 
+  test("auth.from_backend is printed with its account, the password masked, and loads back", () => {
+    const f = file(
+      "accounts.yaml",
+      "backends: { primary: 'a:1' }\nauth: { from_backend: true, user: loader, password: s3cret-loader, refresh_interval: 90s }\n",
+    );
+    const r = checkConfig(f, {});
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain("s3cret-loader");
+    expect(r.stdout).toContain("refresh_interval: 90s");
+    const again = loadConfig({ file: file("accounts-printed.yaml", r.stdout.replaceAll('"***"', "p")) });
+    expect(again.users).toEqual([]);
+    expect(again.accountsFromBackend).toEqual({
+      user: "loader",
+      password: "p",
+      refreshIntervalMs: 90_000,
+      refreshMinGapMs: 1000,
+    });
+  });
+
   test("a bad file: exit 2 and one `config: <path>: <message>` line per problem on stderr", () => {
     const f = file(
       "typo.yaml",

@@ -47,9 +47,14 @@ const DEFAULTS: Config = {
     pingAfterIdleMs: 5000,
     acquireTimeoutMs: 5000,
   },
-  limits: { maxClientConnections: 10_000, maxAllowedPacket: 1024 ** 3 },
+  limits: { maxClientConnections: 10_000, maxAllowedPacket: 1024 ** 3, relayStallWarnMs: 5000 },
   tls: { enabled: true },
-  routing: { consistency: "session", readFallback: "primary" },
+  routing: {
+    consistency: "user",
+    consistencyWindowMs: 10_000,
+    consistencyWaitMs: 50,
+    readFallback: "primary",
+  },
   lag: { softMs: 500, maxMs: 3000, readmitBelowMs: 2000, readmitChecks: 3, minServing: 0 },
   failover: {
     automatic: true,
@@ -59,6 +64,7 @@ const DEFAULTS: Config = {
     switchoverTimeoutMs: 5000,
   },
   drainTimeoutMs: 10_000,
+  digests: { max: 5000 },
 };
 
 describe("schema", () => {
@@ -79,7 +85,9 @@ describe("schema", () => {
       expect.stringMatching(/^backends\.primary: missing: expected "host:port"/),
       expect.stringMatching(/^users: missing: expected a list of users/),
     ]);
-    expect(problems(withMinimal({ users: [] }))).toEqual(["users: expected at least one user, found none"]);
+    expect(problems(withMinimal({ users: [] }))).toEqual([
+      "users: expected at least one user, found none (or auth.from_backend: true)",
+    ]);
     expect(problems(withMinimal({ users: [{ name: "app" }] }))).toEqual([
       "users[0].password: missing: expected a string",
     ]);
@@ -229,6 +237,52 @@ describe("schema", () => {
     ]);
     expect(problems(withMinimal({ users: [minimal.users[0], minimal.users[0]] }))).toEqual([
       'users[1].name: user "app" is already users[0]',
+    ]);
+  });
+
+  test("auth.from_backend: users may be left out, the loader's account defaults to the monitor's", () => {
+    const c = validateConfig({ backends: minimal.backends, auth: { from_backend: true } });
+    expect(c.users).toEqual([]);
+    expect(c.accountsFromBackend).toEqual({
+      user: "monitor",
+      password: "monitor",
+      refreshIntervalMs: 300_000,
+      refreshMinGapMs: 1000,
+    });
+    const own = validateConfig(
+      withMinimal({
+        auth: {
+          from_backend: true,
+          user: "loader",
+          password: "pw",
+          refresh_interval: "1m",
+          refresh_min_gap: 0,
+        },
+      }),
+    );
+    expect(own.users.map((u) => u.name)).toEqual(["app"]);
+    expect(own.accountsFromBackend).toEqual({
+      user: "loader",
+      password: "pw",
+      refreshIntervalMs: 60_000,
+      refreshMinGapMs: 0,
+    });
+    // Off (the default): no loader, and users are required again.
+    expect(validateConfig(minimal).accountsFromBackend).toBeUndefined();
+    expect(problems({ backends: minimal.backends, auth: { from_backend: false } })).toEqual([
+      "users: missing: expected a list of users ({name, password}), or auth.from_backend: true",
+    ]);
+  });
+
+  test("auth: user and password go together, a misspelt key is named", () => {
+    expect(problems(withMinimal({ auth: { from_backend: true, user: "loader" } }))).toEqual([
+      "auth.password: missing: auth.user is set, so auth.password is needed too (or neither, for the monitor account)",
+    ]);
+    expect(problems(withMinimal({ auth: { from_backend: "yes" } }))).toEqual([
+      'auth.from_backend: expected true or false, found "yes"',
+    ]);
+    expect(problems(withMinimal({ auth: { refresh_intervl: "1m" } }))).toEqual([
+      'auth.refresh_intervl: unknown key: did you mean "refresh_interval"?',
     ]);
   });
 

@@ -1,6 +1,11 @@
 import { describe, expect, test } from "vitest";
 import { ServerStatus } from "../../src/protocol/constants/server-status.js";
-import { type CursorEvent, cursorOpenAfter, OpenCursors, requestsCursor } from "../../src/proxy/cursors.js";
+import {
+  type CursorEvent,
+  cursorOpenAfter,
+  OpenCursors,
+  requestsCursor,
+} from "../../src/proxy/session/cursors.js";
 
 const CURSOR = ServerStatus.CURSOR_EXISTS;
 const LAST = ServerStatus.LAST_ROW_SENT;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { decideKill, type KillTargetInfo } from "../../src/proxy/kill-policy.js";
+import { decideKill, type KillTargetInfo } from "../../src/proxy/commands/kill-policy.js";
 import type { KillStatement } from "../../src/routing/kill-statement.js";
 
 const thread = (scope: "connection" | "query", id: number): KillStatement => ({

@@ -20,6 +20,7 @@ function backend(over: Partial<BackendStatus> & { name: string }): BackendStatus
     pool: { open: 3, idle: 2, busy: 1, waiting: 0, max: 200 },
     lastError: null,
     lastCheckAt: "2025-01-01T00:00:00.000Z",
+    gtidPosition: null,
     ...over,
   };
 }
@@ -109,6 +110,22 @@ describe("Metrics cells", () => {
     expect(sampleValue(f, "rwsplit_topology_generation")).toBe(2);
     expect(sampleValue(f, "rwsplit_client_connections")).toBe(1);
     expect(sampleValue(f, "rwsplit_client_connections_total")).toBe(2);
+  });
+
+  it("read-your-writes: waits by backend and result, and whether users' writes are shared", async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    m.consistencyWaits.get(["r1", "caught_up"]).inc();
+    m.consistencyWaits.get(["r1", "caught_up"]).inc();
+    m.consistencyWaits.get(["r2", "timeout"]).inc();
+    let shared = false;
+    m.watchConsistencySharing(() => shared);
+    let f = await scrape(m);
+    expect(sampleValue(f, "rwsplit_consistency_waits_total", { backend: "r1", result: "caught_up" })).toBe(2);
+    expect(sampleValue(f, "rwsplit_consistency_waits_total", { backend: "r2", result: "timeout" })).toBe(1);
+    expect(sampleValue(f, "rwsplit_consistency_shared")).toBe(0);
+    shared = true;
+    f = await scrape(m);
+    expect(sampleValue(f, "rwsplit_consistency_shared")).toBe(1);
   });
 });
 

@@ -204,15 +204,42 @@ describe("parseReplicationStatus", () => {
 describe("parseServerVariables", () => {
   test.each([
     [
-      { read_only: 1, gtid_slave_pos: "0-1-11", gtid_current_pos: "0-1-11", gtid_binlog_pos: "0-1-11" },
-      { readOnly: true, gtidSlavePos: "0-1-11", gtidCurrentPos: "0-1-11", gtidBinlogPos: "0-1-11" },
+      {
+        read_only: 1,
+        gtid_slave_pos: "0-1-11",
+        gtid_current_pos: "0-1-11",
+        gtid_binlog_pos: "0-1-11",
+        max_prepared_stmt_count: 16382,
+      },
+      {
+        readOnly: true,
+        gtidSlavePos: "0-1-11",
+        gtidCurrentPos: "0-1-11",
+        gtidBinlogPos: "0-1-11",
+        maxPreparedStmtCount: 16382,
+      },
     ],
     [
       { read_only: 0, gtid_slave_pos: "", gtid_current_pos: "0-1-3", gtid_binlog_pos: "0-1-3" },
-      { readOnly: false, gtidSlavePos: "", gtidCurrentPos: "0-1-3", gtidBinlogPos: "0-1-3" },
+      {
+        readOnly: false,
+        gtidSlavePos: "",
+        gtidCurrentPos: "0-1-3",
+        gtidBinlogPos: "0-1-3",
+        maxPreparedStmtCount: null,
+      },
     ],
-    // MySQL: no MariaDB GTID variables.
-    [{ read_only: "1" }, { readOnly: true, gtidSlavePos: null, gtidCurrentPos: null, gtidBinlogPos: null }],
+    // MySQL: no MariaDB GTID variables (max_prepared_stmt_count as a string, as some drivers give it).
+    [
+      { read_only: "1", max_prepared_stmt_count: "20" },
+      {
+        readOnly: true,
+        gtidSlavePos: null,
+        gtidCurrentPos: null,
+        gtidBinlogPos: null,
+        maxPreparedStmtCount: 20,
+      },
+    ],
   ])("%j", (row, expected) => {
     expect(parseServerVariables(row)).toEqual(expected);
   });

@@ -135,7 +135,13 @@ describe("resolveLag", () => {
 });
 
 describe("observe", () => {
-  const vars = { readOnly: true, gtidSlavePos: "0-1-5", gtidCurrentPos: "0-1-5", gtidBinlogPos: "0-1-5" };
+  const vars = {
+    readOnly: true,
+    gtidSlavePos: "0-1-5",
+    gtidCurrentPos: "0-1-5",
+    gtidBinlogPos: "0-1-5",
+    maxPreparedStmtCount: 16382,
+  };
   const result = (over: Partial<CheckResult> = {}): CheckResult => ({
     variables: vars,
     replication: status(),
@@ -169,6 +175,7 @@ describe("observe", () => {
       gtidSlavePos: "0-1-5",
       gtidCurrentPos: "0-1-5",
       gtidBinlogPos: "0-1-5",
+      maxPreparedStmtCount: 16382,
       lastError: null,
       checkedAt: 5,
       checkDurationMs: 2,

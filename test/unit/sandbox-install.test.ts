@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { createInstaller, type DebianPackage, findProgram } from "../../src/sandbox/install.js";
 
@@ -18,9 +19,9 @@ function fakeMachine(present: string[], packages: DebianPackage[], opts: { failU
   const run = async (cmd: string, args: string[]) => {
     commands.push(`${cmd} ${args.join(" ")}`);
     await new Promise((r) => setTimeout(r, 5));
-    if (args[0] === "update" && failUpdates-- > 0) throw new Error("apt-get update exited with 100");
-    if (args[0] === "install") {
-      for (const name of args.slice(1).filter((a) => !a.startsWith("-"))) {
+    if (args.includes("update") && failUpdates-- > 0) throw new Error("apt-get update exited with 100");
+    if (args.includes("install")) {
+      for (const name of args.slice(args.indexOf("install") + 1).filter((a) => !a.startsWith("-"))) {
         for (const prog of packages.find((p) => p.name === name)?.programs ?? []) installed.add(prog);
       }
     }
@@ -49,8 +50,8 @@ describe("ensure packages", () => {
     await installer.ensure([SERVER], quiet);
     expect(m.commands).toEqual([
       "apt-get update",
-      "apt-get install -y --no-install-recommends mariadb-server mariadb-client",
-      "apt-get install -y --no-install-recommends sysbench",
+      "apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends mariadb-server mariadb-client",
+      "apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends sysbench",
     ]);
   });
 
@@ -59,7 +60,7 @@ describe("ensure packages", () => {
     await createInstaller({ ...m, isRoot: () => true }).ensure([SERVER, CLIENT, CLIENT], quiet);
     expect(m.commands).toEqual([
       "apt-get update",
-      "apt-get install -y --no-install-recommends mariadb-client",
+      "apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends mariadb-client",
     ]);
   });
 
@@ -84,7 +85,7 @@ describe("ensure packages", () => {
     expect(m.commands).toEqual([
       "apt-get update",
       "apt-get update",
-      "apt-get install -y --no-install-recommends sysbench",
+      "apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends sysbench",
     ]);
   });
 
@@ -102,9 +103,13 @@ describe("ensure packages", () => {
     expect(findProgram("/bin/sh")).toBe("/bin/sh");
     expect(findProgram("sh")).toMatch(/\/sh$/);
     expect(findProgram("no-such-program-rwsplit")).toBeNull();
-    // A library package shows by a file it installs, executable or not.
-    expect(findProgram("file:/etc/passwd")).toBe("/etc/passwd");
-    expect(findProgram("file:/no/such/file.jar")).toBeNull();
     expect(findProgram("/nonexistent/prog")).toBeNull();
+  });
+
+  test("findProgram: file:PATH is any existing file, executable or not (library packages)", () => {
+    const self = fileURLToPath(import.meta.url); // this test file: not executable
+    expect(findProgram(self)).toBeNull();
+    expect(findProgram(`file:${self}`)).toBe(self);
+    expect(findProgram("file:/nonexistent/lib.pm")).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { BackendStatus, StatusSource } from "../status.js";
+import type { BackendStatus, ConsistencyStatus, StatusSource } from "../status.js";
 
 /**
  * The balancer's view of every backend (the Vitess debug-handler idea: show the weights the picker
@@ -9,6 +9,7 @@ import type { BackendStatus, StatusSource } from "../status.js";
 export function registerBackendRoutes(app: FastifyInstance, status: StatusSource): void {
   app.get("/backends", async () => ({
     ...(status.topology === undefined ? {} : { topology: withoutSecrets(status.topology(), 0) }),
+    ...(status.consistency === undefined ? {} : { consistency: publicConsistency(status.consistency()) }),
     backends: status.backends().map(publicBackend),
   }));
 
@@ -26,6 +27,19 @@ export function registerBackendRoutes(app: FastifyInstance, status: StatusSource
     }
     return { topology: withoutSecrets(status.topology(), 0) };
   });
+}
+
+/** Field by field, like publicBackend: a Redis error message is all of Redis that shows. */
+export function publicConsistency(c: ConsistencyStatus): ConsistencyStatus {
+  return {
+    scope: c.scope,
+    windowMs: c.windowMs,
+    waitMs: c.waitMs,
+    shared: c.shared,
+    lastError: c.lastError,
+    users: c.users,
+    evicted: c.evicted,
+  };
 }
 
 export function publicBackend(b: BackendStatus): BackendStatus {
@@ -52,6 +66,7 @@ export function publicBackend(b: BackendStatus): BackendStatus {
     },
     lastError: b.lastError,
     lastCheckAt: b.lastCheckAt,
+    gtidPosition: b.gtidPosition,
   };
 }
 

@@ -43,6 +43,17 @@ export function effectiveConfigYaml(c: Config): string {
       password: MASK,
       ...(u.defaultSchema === undefined ? {} : { default_schema: u.defaultSchema }),
     })),
+    ...(c.accountsFromBackend === undefined
+      ? {}
+      : {
+          auth: {
+            from_backend: true,
+            user: c.accountsFromBackend.user,
+            password: MASK,
+            refresh_interval: formatDuration(c.accountsFromBackend.refreshIntervalMs),
+            refresh_min_gap: formatDuration(c.accountsFromBackend.refreshMinGapMs),
+          },
+        }),
     monitor: {
       user: c.monitor.user,
       password: MASK,
@@ -64,13 +75,19 @@ export function effectiveConfigYaml(c: Config): string {
     limits: {
       max_client_connections: c.limits.maxClientConnections,
       max_allowed_packet: formatByteSize(c.limits.maxAllowedPacket),
+      relay_stall_warn: formatDuration(c.limits.relayStallWarnMs),
     },
     tls: {
       enabled: c.tls.enabled,
       ...(c.tls.certFile === undefined ? {} : { cert_file: c.tls.certFile }),
       ...(c.tls.keyFile === undefined ? {} : { key_file: c.tls.keyFile }),
     },
-    routing: { consistency: c.routing.consistency, read_fallback: c.routing.readFallback },
+    routing: {
+      consistency: c.routing.consistency,
+      consistency_window: formatDuration(c.routing.consistencyWindowMs),
+      consistency_wait: formatDuration(c.routing.consistencyWaitMs),
+      read_fallback: c.routing.readFallback,
+    },
     lag: {
       soft: formatDuration(c.lag.softMs),
       max: formatDuration(c.lag.maxMs),

@@ -8,14 +8,14 @@ import { loadConfig } from "../../config/load.js";
  * step and exit 0 on success, 1 when the proxy refused or the change failed, 2 on bad usage.
  */
 
-interface AdminOptions {
+export interface AdminOptions {
   admin?: string;
   config?: string;
   token?: string;
 }
 
 /** Where to reach the admin API, and the headers every request carries (the token, if any). */
-interface Admin {
+export interface Admin {
   base: string;
   headers: Record<string, string>;
 }
@@ -24,7 +24,7 @@ interface Admin {
  * The admin base URL: --admin, else the config's admin.listen, else the default 127.0.0.1:6070.
  * The token: --token, else RWSPLIT_ADMIN_TOKEN, else the config's admin.token.
  */
-function adminOf(o: AdminOptions): Admin {
+export function adminOf(o: AdminOptions): Admin {
   const c = o.config ? loadConfig({ file: o.config, env: process.env }) : null;
   let base = "http://127.0.0.1:6070";
   if (o.admin) base = o.admin.includes("://") ? o.admin : `http://${o.admin}`;

@@ -1,5 +1,5 @@
-import { CLIENT_ERRORS, type ClientErrorSpec } from "../errors.js";
-import type { KillScope, KillStatement } from "../routing/kill-statement.js";
+import { CLIENT_ERRORS, type ClientErrorSpec } from "../../errors.js";
+import type { KillScope, KillStatement } from "../../routing/kill-statement.js";
 
 /**
  * Who may kill what, through rwsplit (pure: the session looks the target up and carries the

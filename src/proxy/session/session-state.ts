@@ -1,4 +1,5 @@
-import type { SessionStateChange } from "../protocol/packets/ok.js";
+import type { SessionStateChange } from "../../protocol/packets/ok.js";
+import type { TrackingFilter } from "../../protocol/packets/ok-for-client.js";
 
 /**
  * Session variables that are not replayed on another backend connection: the session-tracking
@@ -23,9 +24,21 @@ const NOT_REPLAYED = new Set([
   "tx_isolation",
   "transaction_read_only",
   "tx_read_only",
+  // They follow the schema (USE, COM_INIT_DB), which is replayed itself.
+  "character_set_database",
+  "collation_database",
 ]);
 
-export { describePins, Pin } from "../routing/pins.js";
+/** Before login: a client that tracks nothing. */
+const NO_TRACKING: TrackingFilter = Object.freeze({
+  sessionTrack: false,
+  variables: new Set<string>(),
+  schema: false,
+  stateChange: false,
+  transactionInfo: 0,
+});
+
+export { describePins, Pin } from "../../routing/pins.js";
 
 /**
  * What a client session has set that any backend connection serving it must reproduce: the
@@ -44,17 +57,25 @@ export class SessionState {
    */
   lastWriteGtid: string | null = null;
   version = 0;
+  /**
+   * The client's own session tracking (its CLIENT_SESSION_TRACK and session_track_* settings):
+   * what its OK packets carry. rwsplit's backend connections track more, for themselves.
+   */
+  tracking: TrackingFilter;
+  /** Variables the server reported changing in the statement being answered (read-back check). */
+  readonly reported = new Set<string>();
 
-  constructor(schema: string | null, multiStatements: boolean) {
+  constructor(schema: string | null, multiStatements: boolean, tracking: TrackingFilter = NO_TRACKING) {
     this.schema = schema;
     this.multiStatements = multiStatements;
+    this.tracking = tracking;
   }
 
   /**
    * Applies the changes one OK packet reported. Returns true when the server said session state
    * changed in a way not explained by variables or schema (user variables, temporary tables, ...).
    */
-  apply(changes: readonly SessionStateChange[]): boolean {
+  apply(changes: readonly SessionStateChange[], variables = true): boolean {
     let explained = false;
     let stateChanged = false;
     for (const c of changes) {
@@ -65,6 +86,9 @@ export class SessionState {
           if (c.value !== "") this.lastWriteGtid = c.value;
           continue;
         }
+        // SET STATEMENT ... FOR reports the values it sets for one statement: not the session's.
+        if (!variables) continue;
+        this.reported.add(name);
         if (NOT_REPLAYED.has(name)) continue;
         if (this.vars.get(name) !== c.value) {
           this.vars.set(name, c.value);
@@ -72,8 +96,10 @@ export class SessionState {
         }
       } else if (c.type === "schema") {
         explained = true;
-        if (this.schema !== c.schema) {
-          this.schema = c.schema;
+        // "" when the current database was dropped: the session has none (DATABASE() is NULL).
+        const schema = c.schema === "" ? null : c.schema;
+        if (this.schema !== schema) {
+          this.schema = schema;
           this.version++;
         }
       } else if (c.type === "state-change") {
@@ -97,6 +123,13 @@ export class SessionState {
     }
   }
 
+  /** Sets a variable rwsplit read back from the server (the tracker did not report it). */
+  setVariable(name: string, value: string): void {
+    if (NOT_REPLAYED.has(name) || this.vars.get(name) === value) return;
+    this.vars.set(name, value);
+    this.version++;
+  }
+
   reset(schema: string | null, multiStatements: boolean): void {
     this.schema = schema;
     this.vars.clear();
@@ -115,12 +148,16 @@ export function varsSyncSql(
   have: ReadonlyMap<string, string>,
 ): string | null {
   const parts: string[] = [];
+  const collations: string[] = [];
   for (const [name, value] of want) {
-    if (have.get(name) !== value) parts.push(`${quoteIdent(name)} = ${sqlValue(value)}`);
+    if (have.get(name) === value) continue;
+    // A character set assignment resets its collation: collations go last.
+    (name.startsWith("collation_") ? collations : parts).push(`${quoteIdent(name)} = ${sqlValue(value)}`);
   }
   for (const name of have.keys()) {
     if (!want.has(name)) parts.push(`${quoteIdent(name)} = DEFAULT`);
   }
+  parts.push(...collations);
   return parts.length === 0 ? null : `SET SESSION ${parts.join(", ")}`;
 }
 

@@ -1,4 +1,4 @@
-import { ServerStatus } from "../protocol/constants/server-status.js";
+import { ServerStatus } from "../../protocol/constants/server-status.js";
 
 /**
  * Server-side cursors (COM_STMT_EXECUTE with a cursor flag, then COM_STMT_FETCH). A cursor lives

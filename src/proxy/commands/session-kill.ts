@@ -1,7 +1,7 @@
-import type { KillScope } from "../routing/kill-statement.js";
-import { BackendConnection } from "./backend-connection.js";
-import type { AcquireRequest, BackendPool } from "./backend-pool.js";
-import type { ProxyContext } from "./context.js";
+import type { KillScope } from "../../routing/kill-statement.js";
+import type { BackendConnection } from "../backend-connection.js";
+import { connectBackend } from "../backend-login.js";
+import type { ProxyContext, RunningStatement } from "../context.js";
 
 /**
  * Carrying out a client's KILL of another rwsplit session (who may kill whom: kill-policy.ts).
@@ -16,17 +16,6 @@ import type { ProxyContext } from "./context.js";
  * one-off login outside the pool: a KILL is most needed when the pool is exhausted (slow
  * statements, app timeouts firing), and must not queue behind the statements it is meant to stop.
  */
-
-/** A statement a session has running on a backend, as KILL needs to know it. */
-export interface RunningStatement {
-  pool: BackendPool;
-  /** The server's thread id of the connection running it (from that connection's handshake). */
-  threadId: number;
-  /** The running session's login: same user, so the server lets us kill its thread. */
-  req: AcquireRequest;
-  /** The same statement still runs on the same connection (it may finish while we connect). */
-  stillRunning(): boolean;
-}
 
 /**
  * - killed: the server accepted the KILL;
@@ -54,11 +43,11 @@ export async function killOnBackend(
   scope: KillScope,
 ): Promise<BackendKillOutcome> {
   const { pool, req } = running;
-  let conn = pool.tryAcquire(req.keyString, Date.now());
+  let conn: BackendConnection | null = pool.tryAcquire(req.keyString, Date.now());
   const pooled = conn !== null;
   try {
     if (conn === null) {
-      conn = await BackendConnection.connect({
+      conn = await connectBackend({
         endpoint: pool.endpoint,
         credentials: req.credentials,
         wireFlags: 0,

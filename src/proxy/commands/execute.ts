@@ -1,0 +1,143 @@
+import { CLIENT_ERRORS, RwsplitError } from "../../errors.js";
+import { toPackets } from "../../protocol/buffer-writer.js";
+import { Command } from "../../protocol/constants/commands.js";
+import type { Packet } from "../../protocol/framing.js";
+import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
+import { Captured, ResponseKind } from "../../protocol/response-scanner.js";
+import { route, routeCommand } from "../../routing/router.js";
+import type { BackendConnection } from "../backend-connection.js";
+import { requestsCursor } from "../session/cursors.js";
+import type { CommandSteps, StatementOutcome } from "../session/dispatch.js";
+import {
+  boundFlagOffset,
+  type ClientStatement,
+  holdOn,
+  statementOn,
+  withParamTypes,
+} from "../session/prepared-statements.js";
+import type { SessionPort } from "../session/session-port.js";
+import { BackendStatementError } from "../session/state-sync.js";
+import { ER_MAX_PREPARED_STMT_COUNT_REACHED } from "../statement-budget.js";
+import type { ConnectionStatement } from "../statement-cache.js";
+import { cursorResponse } from "./fetch.js";
+import { makeRoomFor } from "./prepare.js";
+
+const EMPTY = Buffer.alloc(0);
+/** An EXECUTE without COM_STMT_SEND_LONG_DATA before it (the usual case): nothing to allocate. */
+const NO_LONG_DATA: readonly Buffer[] = Object.freeze([]);
+
+/**
+ * COM_STMT_EXECUTE: int<1> 0x17, int<4> stmt_id, int<1> flags, int<4> iteration_count, then the
+ * parameters. Routed by the statement's SQL (classified at PREPARE); sent to any connection with
+ * the statement id it has there, prepared there first if it lacks it. An EXECUTE that asks for a
+ * cursor goes to the primary, read or not: the cursor pins the session to its connection until
+ * it closes, and a pin on a replica would take the session's writes there meanwhile.
+ */
+export function execute(s: SessionPort, pkt: Packet): void {
+  const p = pkt.payload;
+  const clientId = p.length >= 5 ? p.readUInt32LE(1) : 0;
+  const stmt = s.stmts.get(clientId);
+  if (stmt === undefined) {
+    s.sendError(CLIENT_ERRORS.unknownStatement(clientId, "COM_STMT_EXECUTE"), pkt.seq + 1);
+    return;
+  }
+  const flagAt = boundFlagOffset(stmt.numParams);
+  const bound = flagAt >= 0 && p.length > flagAt && p[flagAt] === 1;
+  if (bound) stmt.paramTypes = Buffer.from(p.subarray(flagAt + 1, flagAt + 1 + stmt.numParams * 2));
+  const longData = stmt.longData.length > 0 ? stmt.longData : NO_LONG_DATA;
+  if (longData !== NO_LONG_DATA) stmt.longData = [];
+  const cursor = requestsCursor(p);
+  s.sample.prepared(stmt, stmt.preparePayload, 1, stmt.routed.route.kind); // digest:
+  // Any EXECUTE of a statement closes its open cursor; one with the flag may open a new one.
+  const cursorStmt = cursor || s.cursors.size > 0 ? clientId : 0;
+  const rs = s.routeSession();
+  const plan = cursor && rs.pinned === null ? routeCommand(rs) : route(stmt.routed.route, rs);
+  s.run({
+    command: Command.STMT_EXECUTE,
+    kind: ResponseKind.RESULTSET,
+    bytes: EMPTY,
+    plan,
+    label: cursor ? "cursor" : null,
+    statement: stmt.routed,
+    steps: new ExecuteSteps(s, stmt, pkt, bound, longData, cursorStmt),
+    holdResponse: false,
+  });
+}
+
+class ExecuteSteps implements CommandSteps {
+  constructor(
+    private readonly s: SessionPort,
+    private readonly stmt: ClientStatement,
+    private readonly pkt: Packet,
+    private readonly bound: boolean,
+    private readonly longData: readonly Buffer[],
+    private readonly cursorStmt: number,
+  ) {}
+
+  bytesFor(conn: BackendConnection): Buffer | null {
+    const have = statementOn(this.stmt, conn);
+    return have === undefined ? null : this.executeBytes(conn, have);
+  }
+
+  prepareOn(conn: BackendConnection): Promise<void> {
+    return prepareOn(this.s, conn, this.stmt);
+  }
+
+  afterResponse(conn: BackendConnection, outcome: StatementOutcome, pins: number): number {
+    if (this.cursorStmt === 0) return pins;
+    return cursorResponse(this.s, conn, this.cursorStmt, "execute", outcome, pins);
+  }
+
+  /**
+   * The client's EXECUTE rewritten in place for `conn`: its statement id there, and the parameter
+   * types when the statement there does not hold this client statement's. Long data goes first.
+   */
+  private executeBytes(conn: BackendConnection, have: ConnectionStatement): Buffer {
+    const { stmt, pkt, bound } = this;
+    const p = pkt.payload;
+    const flagAt = boundFlagOffset(stmt.numParams);
+    let payload = p;
+    // The server statement may hold other types than this client statement's last ones (another
+    // client statement shares it, or this one sent new types on another connection).
+    if (flagAt >= 0 && !bound && have.types !== stmt.paramTypes && stmt.paramTypes !== null) {
+      payload = withParamTypes(p, stmt.numParams, stmt.paramTypes);
+    }
+    if (flagAt >= 0 && (bound || payload !== p)) have.types = stmt.paramTypes;
+    payload.writeUInt32LE(have.id, 1);
+    for (const ld of this.longData) {
+      ld.writeUInt32LE(have.id, 5);
+      conn.sendNoReply(ld);
+    }
+    return payload === p && pkt.frame !== null ? pkt.frame : toPackets(payload, pkt.seq);
+  }
+}
+
+/**
+ * Prepares a statement on a connection that lacks it (the client never sees this); past the
+ * server's max_prepared_stmt_count, once more after closing cached statements.
+ */
+async function prepareOn(s: SessionPort, conn: BackendConnection, stmt: ClientStatement): Promise<void> {
+  let r = await conn.command(stmt.preparePayload, ResponseKind.PREPARE);
+  if (r.err?.errno === ER_MAX_PREPARED_STMT_COUNT_REACHED && (await makeRoomFor(s, conn, r.err.message))) {
+    r = await conn.command(stmt.preparePayload, ResponseKind.PREPARE);
+  }
+  if (r.err) throw new BackendStatementError(r.err);
+  const ok = r.captured.find((c) => c.type === Captured.PREPARE_OK);
+  if (ok === undefined)
+    throw new RwsplitError("PROTOCOL_VIOLATION", "COM_STMT_PREPARE answered without PREPARE_OK");
+  const prepared = decodeStmtPrepareOk(ok.payload);
+  const cache = conn.statements;
+  holdOn(stmt, cache, cache.prepared(stmt.key, prepared.statementId, prepared.numParams));
+}
+
+/**
+ * COM_STMT_SEND_LONG_DATA: int<1> 0x18, int<4> stmt_id, int<2> param_id, data. Kept for the next
+ * EXECUTE, which sends it to whichever connection runs it. No response, not even an error (the
+ * EXECUTE reports it).
+ */
+export function longData(s: SessionPort, pkt: Packet): void {
+  const p = pkt.payload;
+  const stmt = p.length >= 5 ? s.stmts.get(p.readUInt32LE(1)) : undefined;
+  if (stmt === undefined) return;
+  stmt.longData.push(Buffer.from(pkt.frame ?? toPackets(p, pkt.seq)));
+}

@@ -1,0 +1,326 @@
+import { StatementSample } from "../../digests/sample.js";
+import { CLIENT_ERRORS, type ClientErrorSpec } from "../../errors.js";
+import { toPackets } from "../../protocol/buffer-writer.js";
+import { Capability, WIRE_FORMAT_CAPABILITIES } from "../../protocol/constants/capabilities.js";
+import { ServerStatus } from "../../protocol/constants/server-status.js";
+import { type Packet, PacketFramer } from "../../protocol/framing.js";
+import { encodeErr } from "../../protocol/packets/err.js";
+import { encodeOk } from "../../protocol/packets/ok.js";
+import { describePins, Pin } from "../../routing/pins.js";
+import type { RouteSession } from "../../routing/router.js";
+import type { AcquireRequest, BackendPool } from "../backend-pool.js";
+import { type AuthIo, type AuthResult, type AuthStep, ClientAuth } from "../client-auth.js";
+import { commandHandler, infilePacket } from "../commands/index.js";
+import type { ProxyContext, RunningStatement, SessionHandle } from "../context.js";
+import type { ProxyUser } from "../user-directory.js";
+import { OpenCursors } from "./cursors.js";
+import type { Dispatch } from "./dispatch.js";
+import { SessionPin } from "./pin.js";
+import { StatementRegistry } from "./prepared-statements.js";
+import { SessionState } from "./session-state.js";
+import { type RunHost, StatementRun } from "./statement-run.js";
+import type { ClientTransport } from "./transport.js";
+
+/** Client session phases (STYLE.md principle 4). */
+export const SessionPhase = {
+  AUTH: "auth",
+  /** Authenticated, no command in flight. */
+  IDLE: "idle",
+  /** A command is being served (backend acquisition, state sync, relay, an async handler). */
+  BUSY: "busy",
+  /** The server asked for a LOCAL INFILE: client packets go to the backend until an empty one. */
+  INFILE: "infile",
+  CLOSED: "closed",
+} as const;
+export type SessionPhase = (typeof SessionPhase)[keyof typeof SessionPhase];
+
+/** What each phase does with the client's next packet; null leaves it queued in the framer. */
+const PHASE_INPUT = {
+  auth: "auth",
+  idle: "command",
+  busy: null,
+  infile: "infile",
+  closed: null,
+} as const satisfies Record<SessionPhase, "auth" | "command" | "infile" | null>;
+
+/**
+ * One client connection: authentication, then commands, each served by its handler
+ * (src/proxy/commands/) through the session port; statements run on backends through a
+ * StatementRun. Statements borrow a pooled backend connection and give it back when their
+ * response is relayed, unless the session is pinned (`pin`). The transport is an interface: a
+ * Node socket in production (node-transport.ts), memory in unit tests.
+ */
+export class ClientSession implements RunHost, SessionHandle, AuthIo {
+  phase: SessionPhase = SessionPhase.AUTH;
+  readonly connectionId: number;
+  readonly auth: ClientAuth;
+  state: SessionState = new SessionState(null, false);
+  readonly stmts = new StatementRegistry();
+  readonly cursors = new OpenCursors();
+  readonly pin = new SessionPin();
+  capabilities = 0;
+  login: AcquireRequest | null = null;
+  lastStatus: number = ServerStatus.AUTOCOMMIT;
+  readonly sample: StatementSample; // digest:
+  private user: ProxyUser | null = null;
+  private readonly framer: PacketFramer;
+  private readonly runner: StatementRun;
+  /** COM_CHANGE_USER continues its authentication here when it needs more packets. */
+  private authContinuation: ((pkt: Packet) => void) | null = null;
+  /** The router's view of this session, rewritten before each statement (`route` keeps nothing). */
+  private readonly routeView: RouteSession = {
+    pinned: null,
+    consistency: "session",
+    hasUnreplicatedWrite: false,
+  };
+
+  constructor(
+    readonly transport: ClientTransport,
+    readonly ctx: ProxyContext,
+    private readonly onClosed: (s: ClientSession) => void,
+  ) {
+    this.connectionId = ctx.nextConnectionId();
+    this.sample = new StatementSample(ctx.config.digests.max > 0); // digest:
+    this.framer = new PacketFramer(ctx.config.limits.maxAllowedPacket);
+    this.auth = new ClientAuth(ctx, this, this.connectionId);
+    this.runner = new StatementRun(this);
+    const data = (chunk: Buffer) => {
+      this.framer.push(chunk);
+      this.pump();
+    };
+    transport.attach({ data, closed: () => this.onTransportClosed() });
+    transport.write(this.auth.greeting());
+  }
+
+  get remoteHost(): string {
+    return this.transport.remoteHost;
+  }
+
+  get secure(): boolean {
+    return this.transport.secure;
+  }
+
+  get userName(): string | null {
+    return this.user?.name ?? null;
+  }
+
+  write(bytes: Buffer): void {
+    this.transport.write(bytes);
+  }
+
+  routeSession(): RouteSession {
+    const v = this.routeView;
+    v.pinned = this.pin.where;
+    v.consistency = this.ctx.config.routing.consistency;
+    v.hasUnreplicatedWrite =
+      this.state.lastWriteGtid !== null ||
+      // ryw: another connection of this user wrote within routing.consistency_window
+      (v.consistency === "user" && this.user !== null && this.ctx.userWrites?.record(this.user.name) != null);
+    return v;
+  }
+
+  // ---- input ------------------------------------------------------------------------------
+
+  private pump(): void {
+    try {
+      for (let input = PHASE_INPUT[this.phase]; input !== null; input = PHASE_INPUT[this.phase]) {
+        const pkt = this.framer.next();
+        if (pkt === null) return;
+        if (input === "command") {
+          this.sample.none(); // digest: no statement until query() / execute() says which
+          commandHandler(pkt.payload.length > 0 ? pkt.payload[0]! : -1)(this, pkt);
+        } else if (input === "infile") infilePacket(this, pkt);
+        else if (this.authContinuation !== null) this.authContinuation(pkt);
+        else this.authStep(this.auth.onPacket(pkt));
+      }
+    } catch (e) {
+      this.sendError(CLIENT_ERRORS.malformedPacket((e as Error).message), 0);
+      this.close();
+    }
+  }
+
+  private authStep(step: AuthStep): void {
+    switch (step.kind) {
+      case "continue":
+        return;
+      case "start-tls":
+        // Bytes behind the SSLRequest (the ClientHello) are already in the framer: TLS gets them first.
+        this.transport.startTls(this.ctx.tls!.secureContext, this.framer.drain());
+        return;
+      case "fail":
+        this.sendError(step.error, step.seq);
+        this.close();
+        return;
+      case "done":
+        this.loggedIn(step.result);
+        return;
+    }
+  }
+
+  reauthenticate(step: AuthStep, onDone: (r: AuthResult) => void): void {
+    this.phase = SessionPhase.AUTH;
+    const finish = (s: AuthStep) => {
+      if (s.kind === "continue") {
+        this.authContinuation = (next) => finish(this.auth.onPacket(next));
+        return;
+      }
+      this.authContinuation = null;
+      if (s.kind === "done") onDone(s.result);
+      else if (s.kind === "fail") this.authStep(s);
+    };
+    finish(step);
+  }
+
+  loggedIn(r: AuthResult): void {
+    this.user = r.user;
+    this.capabilities = r.capabilities;
+    // Backend connections always track the session (CLIENT_SESSION_TRACK); what the client asked
+    // for is in `state.tracking`, and its OK packets are rewritten to match.
+    const wireFlags = r.capabilities & WIRE_FORMAT_CAPABILITIES;
+    this.login = {
+      key: { user: r.user.name, wireFlags, collation: r.collation },
+      keyString: `${r.user.name}\u0000${wireFlags}\u0000${r.collation}`,
+      credentials: this.ctx.users.credentials(r.user),
+      schema: r.schema,
+    };
+    const tracking = {
+      ...this.ctx.serverDefaults().tracking,
+      sessionTrack: (r.capabilities & Capability.SESSION_TRACK) !== 0,
+    };
+    this.state = new SessionState(r.schema, (r.capabilities & Capability.MULTI_STATEMENTS) !== 0, tracking);
+    this.phase = SessionPhase.IDLE;
+    const ok = encodeOk(r.okSeq, { status: this.lastStatus }, this.capabilities);
+    // ryw: the user's writes through other rwsplit instances (Redis) are known before its first statement.
+    const shared = this.ctx.userWrites?.loggingIn(r.user.name) ?? null;
+    if (shared !== null) {
+      this.phase = SessionPhase.BUSY;
+      void shared.then(() => {
+        if (this.phase === SessionPhase.CLOSED) return;
+        this.transport.write(ok);
+        this.statementDone();
+      });
+      return;
+    }
+    this.transport.write(ok);
+  }
+
+  // ---- commands (the port's side) -----------------------------------------------------------
+
+  run(d: Dispatch): void {
+    this.phase = SessionPhase.BUSY;
+    this.runner.start(d);
+  }
+
+  suspend(): void {
+    this.phase = SessionPhase.BUSY;
+  }
+
+  resume(): void {
+    this.statementDone();
+  }
+
+  statementDone(): void {
+    if (this.phase === SessionPhase.CLOSED) return;
+    this.phase = SessionPhase.IDLE;
+    if (this.ctx.draining()) {
+      this.close();
+      return;
+    }
+    this.pump();
+  }
+
+  enterInfile(): void {
+    this.phase = SessionPhase.INFILE;
+    this.pump();
+  }
+
+  forwardInfile(pkt: Packet): void {
+    const last = pkt.payload.length === 0;
+    if (last) this.phase = SessionPhase.BUSY;
+    this.runner.forwardInfile(pkt.frame ?? toPackets(pkt.payload, pkt.seq), last);
+  }
+
+  replyOk(seq: number): void {
+    // The last status may come from a cursor's EXECUTE or FETCH: those bits describe that statement.
+    const status = this.lastStatus & ~(ServerStatus.CURSOR_EXISTS | ServerStatus.LAST_ROW_SENT);
+    this.transport.write(encodeOk(seq, { status }, this.capabilities));
+  }
+
+  sendError(spec: ClientErrorSpec, seq: number): void {
+    this.ctx.hooks.onClientError(spec.errno);
+    if (this.phase === SessionPhase.CLOSED) return;
+    this.transport.write(encodeErr(seq, spec));
+  }
+
+  unpin(discard: boolean): void {
+    const pool = this.pin.pool;
+    const conn = this.pin.letGo();
+    this.pin.bits = 0;
+    // Cursors live on the pinned connection: released or lost, they are gone.
+    this.cursors.clear();
+    if (conn === null || conn.state === "closed") return;
+    if (discard) conn.destroy();
+    else pool!.release(conn, this.login!.keyString);
+  }
+
+  // ---- what others see -------------------------------------------------------------------
+
+  runningStatement(): RunningStatement | null {
+    return this.runner.running();
+  }
+
+  /**
+   * Whether this session has work on `pool` that a switchover must let finish: a statement
+   * running there, or an open transaction (or autocommit=0) pinned there.
+   */
+  busyOn(pool: BackendPool): boolean {
+    if (this.runner.running()?.pool === pool) return true;
+    return (
+      this.pin.pool === pool && (this.pin.bits & (Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.LOCKS)) !== 0
+    );
+  }
+
+  /** The stall watchdog's look at this session (issue #19); true when it just reported a stall. */
+  checkStall(now: number, warnMs: number): boolean {
+    return this.phase === SessionPhase.BUSY && this.runner.checkStall(now, warnMs);
+  }
+
+  describe(): Record<string, unknown> {
+    return {
+      id: this.connectionId,
+      user: this.user?.name ?? null,
+      phase: this.phase,
+      schema: this.state.schema,
+      pinned: describePins(this.pin.bits),
+      pin: this.pin.describe(),
+      openCursors: this.cursors.ids(),
+      vars: Object.fromEntries(this.state.vars),
+      lastWriteGtid: this.state.lastWriteGtid,
+      statement: this.runner.describe(),
+      clientPendingBytes: this.transport.pendingBytes,
+      bufferedFromClient: this.framer.bufferedBytes,
+    };
+  }
+
+  isClosed(): boolean {
+    return this.phase === SessionPhase.CLOSED;
+  }
+
+  close(): void {
+    if (this.phase === SessionPhase.CLOSED) return;
+    this.transport.end();
+    this.onTransportClosed();
+  }
+
+  private onTransportClosed(): void {
+    if (this.phase === SessionPhase.CLOSED) return;
+    this.phase = SessionPhase.CLOSED;
+    // A connection mid-response or holding session state cannot go back to a pool.
+    this.runner.abandon();
+    this.pin.letGo()?.destroy();
+    // Its prepared statements are let go on the connections that stay (closed there unless cached).
+    this.stmts.clear();
+    this.transport.destroy();
+    this.onClosed(this);
+  }
+}

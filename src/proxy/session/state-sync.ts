@@ -1,0 +1,86 @@
+import { type ClientErrorSpec, RwsplitError } from "../../errors.js";
+import { Command } from "../../protocol/constants/commands.js";
+import type { ErrPacket } from "../../protocol/packets/err.js";
+import type { BackendConnection } from "../backend-connection.js";
+import { type SessionState, varsSyncSql } from "./session-state.js";
+
+/**
+ * Bringing a backend connection's session state in step with a client session's, before the
+ * connection serves it: schema (COM_INIT_DB), session variables (one SET), the multi-statements
+ * option (COM_SET_OPTION), and LAST_INSERT_ID when the statement reads it. `syncedOwner` and
+ * `syncedVersion` on the connection make the common case (same session, nothing changed) free.
+ */
+
+/** A backend's ERR for one of the proxy's own statements, passed to the client as it is. */
+export class BackendStatementError extends RwsplitError {
+  readonly clientError: ClientErrorSpec;
+  constructor(err: ErrPacket) {
+    super("BACKEND_REFUSED", err.message);
+    this.clientError = err;
+  }
+}
+
+/** Whether `conn` already holds `s`'s schema, variables and options (no round trip needed). */
+export function inSync(conn: BackendConnection, s: SessionState): boolean {
+  if (conn.syncedOwner === s && conn.syncedVersion === s.version) return true;
+  if (conn.schema !== s.schema) return false;
+  if (conn.multiStatements !== s.multiStatements) return false;
+  if (conn.vars.size !== s.vars.size) return false;
+  for (const [k, v] of s.vars) if (conn.vars.get(k) !== v) return false;
+  conn.syncedOwner = s;
+  conn.syncedVersion = s.version;
+  return true;
+}
+
+/** Makes `conn` hold `s`'s state; `lastInsertId` when the statement reads LAST_INSERT_ID(). */
+export async function syncConnection(
+  conn: BackendConnection,
+  s: SessionState,
+  lastInsertId: boolean,
+): Promise<void> {
+  if (lastInsertId && conn.lastInsertId !== s.lastInsertId) {
+    // LAST_INSERT_ID(expr) sets the connection's value: this session's id, on any connection.
+    const r = await conn.query(`DO LAST_INSERT_ID(${s.lastInsertId})`);
+    if (r.err) throw new BackendStatementError(r.err);
+    conn.lastInsertId = s.lastInsertId;
+  }
+  if (conn.syncedOwner === s && conn.syncedVersion === s.version) return;
+  if (s.schema === null && conn.schema !== null) {
+    // No command takes a connection's default database away: the pool gives such sessions
+    // connections without one (backend-pool.ts takeIdle), so this is a bug if it ever shows.
+    throw new RwsplitError(
+      "NO_BACKEND",
+      `a connection in schema ${conn.schema} was leased to a session with none`,
+    );
+  }
+  if (s.schema !== null && conn.schema !== s.schema) {
+    const payload = Buffer.concat([Buffer.from([Command.INIT_DB]), Buffer.from(s.schema, "utf8")]);
+    const r = await conn.command(payload);
+    if (r.err) throw new BackendStatementError(r.err);
+    conn.schema = s.schema;
+  }
+  const sql = varsSyncSql(s.vars, conn.vars);
+  if (sql !== null) {
+    const r = await conn.query(sql);
+    if (r.err) throw new BackendStatementError(r.err);
+    conn.vars.clear();
+    for (const [k, v] of s.vars) conn.vars.set(k, v);
+  }
+  if (conn.multiStatements !== s.multiStatements) {
+    // COM_SET_OPTION: int<2> 0 = MYSQL_OPTION_MULTI_STATEMENTS_ON, 1 = OFF.
+    const r = await conn.command(Buffer.from([Command.SET_OPTION, s.multiStatements ? 0 : 1, 0]));
+    if (r.err) throw new BackendStatementError(r.err);
+    conn.multiStatements = s.multiStatements;
+  }
+  conn.syncedOwner = s;
+  conn.syncedVersion = s.version;
+}
+
+/** The connection made a change itself (the statement that changed the session ran on it). */
+export function markSynced(conn: BackendConnection, s: SessionState): void {
+  conn.schema = s.schema;
+  conn.vars.clear();
+  for (const [k, v] of s.vars) conn.vars.set(k, v);
+  conn.syncedOwner = s;
+  conn.syncedVersion = s.version;
+}

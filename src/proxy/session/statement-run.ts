@@ -1,0 +1,538 @@
+import { CLIENT_ERRORS, clientErrorFor, RwsplitError } from "../../errors.js";
+import { ServerStatus } from "../../protocol/constants/server-status.js";
+import { packet } from "../../protocol/framing.js";
+import { decodeOk } from "../../protocol/packets/ok.js";
+import { eofForClient, okForClient } from "../../protocol/packets/ok-for-client.js";
+import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
+import { Captured, NOT_DONE } from "../../protocol/response-scanner.js";
+import { Pin } from "../../routing/pins.js";
+import { replicaMaySend } from "../../routing/router.js";
+import { StatementFlag as F, hasFlag } from "../../routing/statement-flags.js";
+import type { BackendConnection, RelaySink } from "../backend-connection.js";
+import type { BackendPool } from "../backend-pool.js";
+import type { RunningStatement } from "../context.js";
+import type { Dispatch, PrepareOkInfo, StatementOutcome } from "./dispatch.js";
+import { Lease } from "./lease.js";
+import { dropCursorsOn, placeAfter } from "./placement.js";
+import type { SessionPort } from "./session-port.js";
+import { markSynced, syncConnection } from "./state-sync.js";
+import type { ClientTransport } from "./transport.js";
+
+/** What a run needs of its session beyond the command handlers' port. */
+export interface RunHost extends SessionPort {
+  readonly transport: ClientTransport;
+  /** The statement is answered (or failed): back to idle, serve what the client sent next. */
+  statementDone(): void;
+  /** The server asked for the client's LOCAL INFILE data: client packets go to the backend. */
+  enterInfile(): void;
+}
+
+/** A captured OK/EOF the client gets rewritten: where it lies in the chunk (at -1: begun in `withheld`). */
+interface Edit {
+  at: number;
+  end: number;
+  payload: Buffer;
+}
+
+/** Pin bits recomputed from the server's status flags after every statement. */
+const STATUS_PINS = Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.LOCAL_INFILE;
+
+/**
+ * One statement's life on a backend: lease a connection where the router's plan says
+ * (lease.ts; synchronously when an idle synced one is ready: the hot path), bring its session
+ * state in step, send, relay the response to the client as it arrives, retry a read that failed
+ * before any byte reached the client, then decide what the session is tied to (placement.ts).
+ * One per session, reused for every statement, so the hot path allocates nothing.
+ */
+export class StatementRun implements RelaySink {
+  private d: Dispatch | null = null;
+  /** The connection the statement was sent on, until its response ends. */
+  conn: BackendConnection | null = null;
+  private readonly lease: Lease;
+  private startedMs = 0;
+  /** Some response bytes already reached the client (a failure cannot be answered cleanly). */
+  private forwarded = false;
+  private retried = false;
+  /** The held ERR was answered by running the command once more (`steps.retryAfter`). */
+  private ranAgain = false;
+  private held: Buffer[] | null = null;
+  private prepared: PrepareOkInfo | null = null;
+  private errno = 0;
+  /** When the stall watchdog first saw this run paused with a writable client (0: not seen). */
+  private stalledSince = 0;
+  /** OK/EOF packets of the chunk being relayed that the client gets as its own session would. */
+  private readonly edits: Edit[] = [];
+  /**
+   * The start of a packet the proxy reads that the last chunk did not hold whole, kept back until
+   * it is (it may be rewritten); never more than one small packet.
+   */
+  private withheld: Buffer | null = null;
+
+  constructor(private readonly host: RunHost) {
+    this.lease = new Lease(host);
+  }
+
+  start(d: Dispatch): void {
+    const host = this.host;
+    this.d = d;
+    this.conn = null;
+    this.forwarded = false;
+    this.retried = false;
+    this.ranAgain = false;
+    this.errno = 0;
+    this.stalledSince = 0;
+    this.held = d.holdResponse ? [] : null;
+    this.prepared = null;
+    this.edits.length = 0;
+    this.withheld = null;
+    host.state.reported.clear();
+    const plan = d.plan;
+    const refusal = plan.target === "refuse" ? plan.error : this.lease.choose(plan, d.label);
+    if (refusal !== null) {
+      if (plan.target !== "refuse") {
+        host.sample.ran(host.userName ?? "", host.state.schema, 0); // digest:
+        host.ctx.hooks.onStatement("replica", "none", "no_replica", 0, refusal.errno, host.sample);
+      }
+      this.d = null;
+      host.sendError(refusal, 1);
+      host.statementDone();
+      return;
+    }
+    const lease = this.lease;
+    if (lease.route === "primary" && host.pin.conn === null && host.ctx.upstreams.writesHeld) {
+      void this.runAsync(null);
+      return;
+    }
+    const ready = lease.ready();
+    if (ready !== null && d.steps?.before === undefined) {
+      const lastId = d.statement?.usesLastInsertId === true && ready.lastInsertId !== host.state.lastInsertId;
+      const bytes = lastId ? null : d.steps?.bytesFor !== undefined ? d.steps.bytesFor(ready) : d.bytes;
+      if (bytes !== null) {
+        this.send(ready, bytes);
+        return;
+      }
+    }
+    void this.runAsync(ready);
+  }
+
+  private async runAsync(ready: BackendConnection | null): Promise<void> {
+    const host = this.host;
+    const d = this.d!;
+    const lease = this.lease;
+    let conn: BackendConnection | null = ready;
+    try {
+      if (conn === null) conn = await lease.acquire();
+      if (host.isClosed()) {
+        lease.giveBack(conn, true);
+        return;
+      }
+      await syncConnection(conn, host.state, d.statement?.usesLastInsertId === true);
+      let bytes = d.bytes;
+      const steps = d.steps;
+      if (steps?.before !== undefined) await steps.before(conn);
+      if (steps?.bytesFor !== undefined) {
+        let b = steps.bytesFor(conn);
+        if (b === null) {
+          await steps.prepareOn!(conn);
+          b = steps.bytesFor(conn)!;
+        }
+        bytes = b;
+      }
+      if (host.isClosed()) {
+        lease.giveBack(conn, true);
+        return;
+      }
+      this.send(conn, bytes);
+    } catch (e) {
+      if (conn !== null) lease.giveBack(conn, conn.busy);
+      // The read counted in flight by the picker never ran.
+      lease.readDone();
+      this.fail(e);
+    }
+  }
+
+  /**
+   * The one place a statement leaves for a backend. Whatever pin, retry or fallback led here, a
+   * statement that is not safe on a replica never goes to one: it is counted, logged, and sent
+   * to the primary instead (inside a READ ONLY transaction on that replica: refused, as the server
+   * refuses writes there).
+   */
+  private send(conn: BackendConnection, bytes: Buffer): void {
+    const host = this.host;
+    const d = this.d!;
+    if (this.lease.pool !== host.ctx.upstreams.primary) {
+      const inTxnThere = host.pin.conn === conn && host.pin.onReplica;
+      if (!replicaMaySend(d.statement?.route ?? null, inTxnThere)) {
+        this.blocked(conn, inTxnThere);
+        return;
+      }
+    }
+    this.conn = conn;
+    this.startedMs = performance.now();
+    conn.relay(d.kind, this, bytes);
+  }
+
+  private blocked(conn: BackendConnection, inTxnThere: boolean): void {
+    const host = this.host;
+    const lease = this.lease;
+    const backend = lease.pool!.endpoint.name;
+    host.ctx.hooks.onReplicaWriteBlocked?.(backend, lease.reason);
+    host.ctx.logger.error(
+      { session: host.connectionId, backend, reason: lease.reason, pins: host.pin.bits },
+      "a statement that is not safe on a replica was about to be sent to one; it was not (rwsplit_replica_writes_blocked_total)",
+    );
+    if (inTxnThere) {
+      this.d = null;
+      host.sendError(CLIENT_ERRORS.writeInReadOnlyTransaction(), 1);
+      host.statementDone();
+      return;
+    }
+    lease.giveBack(conn, false);
+    lease.readDone();
+    lease.toPrimary("replica_guard");
+    void this.runAsync(null);
+  }
+
+  // ---- relay (RelaySink) ----------------------------------------------------------------
+
+  onRelayData(chunk: Buffer, end: number): void {
+    const conn = this.conn;
+    if (conn === null) return;
+    const host = this.host;
+    const data = end === NOT_DONE || end === chunk.length ? chunk : chunk.subarray(0, end);
+    if (this.held !== null) {
+      // `data` is a view of the connection's read buffer: what is held back is copied.
+      this.held.push(Buffer.from(data));
+    } else if (data.length > 0 && !host.isClosed()) {
+      this.forwarded = true;
+      const t = host.transport;
+      const plain = this.edits.length === 0 && this.withheld === null;
+      const flushed =
+        plain && (end !== NOT_DONE || conn.scanner.pendingFrom < 0)
+          ? t.write(data)
+          : this.relayEdited(conn, data, end);
+      // Not written through at once: the transport holds on to `data` until it is.
+      if (t.pendingBytes > 0) conn.lendReadBuffer();
+      // Backpressure: a slow client pauses the backend instead of the proxy buffering rows.
+      if (!flushed) conn.pauseUntilDrained(t);
+    }
+    if (end === NOT_DONE) return;
+    if (conn.scanner.awaitingInfile) {
+      host.pin.bits |= Pin.LOCAL_INFILE;
+      host.enterInfile();
+      return;
+    }
+    this.finish(conn);
+  }
+
+  /**
+   * A chunk with packets to rewrite, or whose end holds the start of a packet that may need it:
+   * the bytes in between go as views of the chunk, the rewritten packets in their place.
+   */
+  private relayEdited(conn: BackendConnection, data: Buffer, end: number): boolean {
+    const t = this.host.transport;
+    const edits = this.edits;
+    let flushed = true;
+    let pos = 0;
+    let i = 0;
+    const pending = end === NOT_DONE ? conn.scanner.pendingFrom : -1;
+    const before = this.withheld;
+    this.withheld = null;
+    if (before !== null) {
+      if (edits.length > 0 && edits[0]!.at < 0) {
+        flushed = t.write(packet(before[3]!, edits[0]!.payload));
+        pos = edits[0]!.end;
+        i = 1;
+      } else if (pending === 0 && edits.length === 0) {
+        // Still not whole (or whole, with the next one begun at once): keep it all back.
+        this.withheld = Buffer.concat([before, data]);
+        return true;
+      } else {
+        flushed = t.write(before);
+      }
+    }
+    for (; i < edits.length; i++) {
+      const e = edits[i]!;
+      if (e.at > pos) flushed = t.write(data.subarray(pos, e.at)) && flushed;
+      flushed = t.write(packet(data[e.at + 3]!, e.payload)) && flushed;
+      pos = e.end;
+    }
+    edits.length = 0;
+    if (pending >= pos) {
+      if (pending > pos) flushed = t.write(data.subarray(pos, pending)) && flushed;
+      this.withheld = Buffer.from(data.subarray(pending));
+    } else if (pos < data.length) {
+      flushed = t.write(data.subarray(pos)) && flushed;
+    }
+    return flushed;
+  }
+
+  onPacket(type: Captured, payload: Buffer, at: number): void {
+    const conn = this.conn;
+    if (conn === null) return;
+    const host = this.host;
+    if (type === Captured.OK) {
+      host.lastStatus = conn.scanner.status;
+      if (payload[0] === 0x00 || host.lastStatus & ServerStatus.SESSION_STATE_CHANGED)
+        this.trackOk(conn, payload);
+      if (this.held === null) this.edit(okForClient(payload, host.state.tracking), at, conn);
+    } else if (type === Captured.EOF) {
+      host.lastStatus = conn.scanner.status;
+      if (this.held === null) this.edit(eofForClient(payload, host.state.tracking), at, conn);
+    } else if (type === Captured.ERR) {
+      this.errno = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
+    } else if (type === Captured.PREPARE_OK && this.held !== null) {
+      const ok = decodeStmtPrepareOk(payload);
+      this.prepared = { backendId: ok.statementId, numColumns: ok.numColumns, numParams: ok.numParams };
+    }
+  }
+
+  private edit(payload: Buffer | null, at: number, conn: BackendConnection): void {
+    if (payload !== null) this.edits.push({ at, end: conn.scanner.packetEnd, payload });
+  }
+
+  /** Reads what an OK packet says about the session: last insert id, tracked state changes. */
+  private trackOk(conn: BackendConnection, payload: Buffer): void {
+    const host = this.host;
+    const state = host.state;
+    // Fast check: affected_rows and last_insert_id are single bytes < 0xFB almost always.
+    if (!(host.lastStatus & ServerStatus.SESSION_STATE_CHANGED) && payload[1]! < 0xfb && payload[2] === 0)
+      return;
+    const ok = decodeOk(payload, conn.capabilities);
+    if (ok.lastInsertId !== 0) {
+      state.lastInsertId = ok.lastInsertId;
+      conn.lastInsertId = ok.lastInsertId;
+    }
+    if (ok.sessionState.length === 0) return;
+    const before = state.version;
+    const statement = this.d?.statement;
+    const variables = statement == null || !hasFlag(statement.flags, F.SET_STATEMENT);
+    const gtid = state.lastWriteGtid; // ryw:
+    if (state.apply(ok.sessionState, variables)) host.pin.bits |= Pin.UNTRACKED_STATE;
+    // ryw: the write's GTID (last_gtid) counts for every connection of its user (consistency: user).
+    if (state.lastWriteGtid !== gtid && host.userName !== null)
+      host.ctx.userWrites?.wrote(host.userName, state.lastWriteGtid!);
+    // The connection made the change itself: it is in sync with the new state.
+    if (state.version !== before) markSynced(conn, state);
+  }
+
+  onRelayError(err: RwsplitError): void {
+    const conn = this.conn;
+    if (conn === null) return;
+    const host = this.host;
+    const lease = this.lease;
+    const pool = lease.pool!;
+    this.conn = null;
+    if (host.pin.conn === conn) host.unpin(true);
+    host.sample.ran(host.userName ?? "", host.state.schema, conn.scanner.rows); // digest:
+    host.ctx.hooks.onStatement(lease.route, pool.endpoint.name, lease.reason, 0, 2013, host.sample);
+    host.ctx.hooks.onBackendFailure?.(pool.endpoint.name);
+    if (lease.replica !== null) {
+      lease.readDone();
+      host.ctx.upstreams.picker.markDown(pool, err.message);
+      if (!this.forwarded && this.retryRead(pool)) return;
+    }
+    this.d = null;
+    if (this.forwarded) {
+      // Mid-result: the client's parser is inside a result set; closing is the honest answer.
+      host.close();
+      return;
+    }
+    host.sendError(CLIENT_ERRORS.lostConnection(err.message), 1);
+    host.statementDone();
+  }
+
+  /**
+   * A read failed on a replica before any byte reached the client: run it once more, on another
+   * replica or the primary. The client sees only the delay.
+   */
+  private retryRead(failed: BackendPool): boolean {
+    if (this.retried || this.lease.reason === "retry") return false;
+    this.retried = true;
+    if (this.held !== null) this.held = [];
+    this.lease.elsewhere(failed);
+    void this.runAsync(null);
+    return true;
+  }
+
+  private finish(conn: BackendConnection): void {
+    const host = this.host;
+    const d = this.d!;
+    if (this.held !== null && this.errno !== 0 && !this.ranAgain && d.steps?.retryAfter !== undefined) {
+      const room = d.steps.retryAfter(conn, Buffer.concat(this.held), this.errno);
+      if (room !== null) {
+        this.ranAgain = true;
+        void this.runAgain(conn, room);
+        return;
+      }
+    }
+    const lease = this.lease;
+    const pool = lease.pool!;
+    this.conn = null;
+    this.d = null;
+    const status = host.lastStatus;
+    let pins = host.pin.bits & ~STATUS_PINS;
+    if (status & ServerStatus.IN_TRANS) pins |= Pin.TRANSACTION;
+    if (!(status & ServerStatus.AUTOCOMMIT)) pins |= Pin.AUTOCOMMIT_OFF;
+    if (this.errno === 0 && d.statement !== null) pins |= d.statement.pinAfter;
+    if (d.steps?.afterResponse !== undefined) {
+      pins = d.steps.afterResponse(conn, { status, errno: this.errno }, pins);
+    }
+    if (pins & Pin.CURSOR && !(pins & Pin.TRANSACTION) && pool !== host.ctx.upstreams.primary) {
+      // Cursors on a replica were opened inside a READ ONLY transaction pinned there: they end
+      // with it, or the session's next statements would stay on the replica.
+      dropCursorsOn(host, conn);
+      pins &= ~Pin.CURSOR;
+    }
+    host.pin.bits = pins;
+    lease.readDone();
+    host.sample.ran(host.userName ?? "", host.state.schema, conn.scanner.rows); // digest:
+    host.ctx.hooks.onStatement(
+      lease.route,
+      pool.endpoint.name,
+      lease.reason,
+      (performance.now() - this.startedMs) * 1e6,
+      this.errno,
+      host.sample, // digest:
+    );
+    if (d.steps?.settle !== undefined) {
+      void this.settle(conn, pool, d, { status, errno: this.errno });
+      return;
+    }
+    if (this.held !== null) this.flushHeld(conn, d);
+    placeAfter(host, conn, pool, d.plan, pins);
+    host.statementDone();
+  }
+
+  /**
+   * What the statement changed that rwsplit learns from the connection itself (variables read
+   * back), before the client hears the end (a held response) or its next command is read.
+   * `conn` stays this run's until then, so that a client hanging up closes it.
+   */
+  private async settle(
+    conn: BackendConnection,
+    pool: BackendPool,
+    d: Dispatch,
+    outcome: StatementOutcome,
+  ): Promise<void> {
+    const host = this.host;
+    this.conn = conn;
+    try {
+      await d.steps!.settle!(conn, outcome);
+    } catch (e) {
+      // What the statement left on the connection is unknown: the session stays there.
+      host.ctx.logger.warn(
+        { session: host.connectionId, err: (e as Error).message },
+        "could not read back session state",
+      );
+      host.pin.bits |= Pin.UNTRACKED_STATE;
+    }
+    if (this.conn !== conn) return; // the session closed meanwhile (abandon() closed conn)
+    this.conn = null;
+    if (this.held !== null) this.flushHeld(conn, d);
+    placeAfter(host, conn, pool, d.plan, host.pin.bits);
+    host.statementDone();
+  }
+
+  /**
+   * A held ERR the steps can make room for (PREPARE past max_prepared_stmt_count): once `room`
+   * is made, the same bytes again on the same connection (nothing reached the client yet); else
+   * the ERR as it came.
+   */
+  private async runAgain(conn: BackendConnection, room: Promise<boolean>): Promise<void> {
+    let again = false;
+    try {
+      again = await room;
+    } catch {
+      again = false;
+    }
+    // The session closed meanwhile (abandon() let the connection go).
+    if (this.conn !== conn) return;
+    if (again && conn.state !== "closed") {
+      this.held = [];
+      this.prepared = null;
+      this.errno = 0;
+      this.send(conn, this.d!.bytes);
+      return;
+    }
+    this.finish(conn);
+  }
+
+  /** PREPARE: the whole response was held back; the client gets it rewritten. */
+  private flushHeld(conn: BackendConnection, d: Dispatch): void {
+    const held = Buffer.concat(this.held!);
+    this.held = null;
+    const out = d.steps?.heldResponse !== undefined ? d.steps.heldResponse(held, conn, this.prepared) : held;
+    if (out.length > 0 && !this.host.isClosed()) this.host.transport.write(out);
+  }
+
+  /** A packet of the client's LOCAL INFILE data; the empty one ends it and the answer follows. */
+  forwardInfile(bytes: Buffer, last: boolean): void {
+    this.conn?.forwardInfile(bytes, last, this);
+  }
+
+  private fail(e: unknown): void {
+    const host = this.host;
+    this.d = null;
+    if (host.isClosed()) return;
+    if (!(e instanceof RwsplitError)) {
+      host.ctx.logger.error({ err: e, session: host.connectionId }, "unexpected error serving a statement");
+    }
+    host.sendError(clientErrorFor(e), 1);
+    host.statementDone();
+  }
+
+  /** For KILL: the statement running on a backend connection, or null. */
+  running(): RunningStatement | null {
+    const conn = this.conn;
+    const login = this.host.login;
+    if (conn === null || login === null) return null;
+    return {
+      pool: this.lease.pool!,
+      threadId: conn.threadId,
+      req: login,
+      stillRunning: () => this.conn === conn,
+    };
+  }
+
+  /** The session closed: a connection mid-response cannot go back to a pool. */
+  abandon(): void {
+    const conn = this.conn;
+    this.conn = null;
+    this.d = null;
+    conn?.destroy();
+  }
+
+  /**
+   * The stall watchdog (issue #19): reading from the backend is paused for this client, yet the
+   * client can take more. Past `warnMs` it is reported once and reading resumes. Returns true
+   * when it reports a stall.
+   */
+  checkStall(now: number, warnMs: number): boolean {
+    const conn = this.conn;
+    if (conn === null || !conn.paused || this.host.transport.pendingBytes > 0) {
+      this.stalledSince = 0;
+      return false;
+    }
+    if (this.stalledSince === 0) {
+      this.stalledSince = now;
+      return false;
+    }
+    if (now - this.stalledSince < warnMs) return false;
+    this.stalledSince = now;
+    conn.endBackpressure();
+    return true;
+  }
+
+  describe(): Record<string, unknown> {
+    const conn = this.conn;
+    if (conn === null) return { running: false };
+    return {
+      running: true,
+      backend: this.lease.pool?.endpoint.name ?? null,
+      route: this.lease.route,
+      reason: this.lease.reason,
+      backendPaused: conn.paused,
+    };
+  }
+}

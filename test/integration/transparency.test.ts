@@ -1,0 +1,261 @@
+import mysql from "mysql2/promise";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { Capability } from "../../src/protocol/constants/capabilities.js";
+import { startApp, type TestApp, testConfig } from "../helpers/proxy.js";
+import { RawClient } from "../helpers/raw-client.js";
+import { startSandbox, type TestSandbox } from "../helpers/sandbox.js";
+
+// Issue #12: what a client sees through rwsplit, compared with the same client talking to the
+// primary directly; MariaDB is the oracle. Reads really go to replicas (checked by server_id).
+
+let sb: TestSandbox;
+let proxy: TestApp;
+let primaryId: number;
+let replicaIds: number[];
+
+const app = { user: "app", password: "app-pass" };
+
+async function serverIdOf(node: { host: string; port: number }): Promise<number> {
+  const c = await sb.connect(node);
+  const [rows] = await c.query("SELECT @@server_id AS id");
+  await c.end();
+  return (rows as { id: number }[])[0]!.id;
+}
+
+function viaProxy(extra: mysql.ConnectionOptions = {}) {
+  return mysql.createConnection({ host: proxy.host, port: proxy.port, ...app, database: "app", ...extra });
+}
+
+function direct(extra: mysql.ConnectionOptions = {}) {
+  return mysql.createConnection({
+    host: sb.primary.host,
+    port: sb.primary.port,
+    ...app,
+    database: "app",
+    ...extra,
+  });
+}
+
+/** Both ways, the same steps: [direct result, proxy result]. */
+async function both<T>(
+  steps: (c: mysql.Connection) => Promise<T>,
+  extra: mysql.ConnectionOptions = {},
+): Promise<[T, T]> {
+  const d = await direct(extra);
+  const p = await viaProxy(extra);
+  try {
+    return [await steps(d), await steps(p)];
+  } finally {
+    await d.end();
+    await p.end();
+  }
+}
+
+async function replicasFresh(ms = 1000): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const obs = [...proxy.app.observations().values()].filter((o) => o.role === "replica");
+    if (obs.length === sb.replicas.length && obs.every((o) => o.up && o.lagMs !== null && o.lagMs < ms))
+      return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("replicas never looked fresh to the monitor");
+}
+
+function blockedWrites(): number {
+  let n = 0;
+  for (const b of ["primary", "replica1", "replica2"])
+    n += proxy.app.metrics.replicaWritesBlocked.get([b]).value;
+  return n;
+}
+
+beforeAll(async () => {
+  sb = await startSandbox({ replicas: 2 });
+  const cfg = testConfig(sb.primary, sb.replicas);
+  // Reads right after a write in these tests must still show they ran on a replica.
+  cfg.routing = { ...cfg.routing, consistency: "eventual" };
+  proxy = await startApp(cfg);
+  primaryId = await serverIdOf(sb.primary);
+  replicaIds = await Promise.all(sb.replicas.map(serverIdOf));
+  const c = await sb.connect(sb.primary);
+  await c.query("CREATE TABLE app.tt (i INT PRIMARY KEY)");
+  await c.query("INSERT INTO app.tt VALUES (1), (2), (3)");
+  await c.end();
+  await sb.waitForReplicas();
+  await replicasFresh();
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await sb?.down();
+});
+
+/**
+ * An OK packet with its session-state entries in a fixed order: MariaDB writes the changed system
+ * variables in its tracker's hash order, which differs from one session to the next (seen: SET
+ * NAMES reports character_set_client first on one connection, character_set_connection on
+ * another). Any other packet as it is.
+ */
+function canonical(hex: string, track: boolean): string {
+  const b = Buffer.from(hex, "hex");
+  if (!track || b[0] !== 0x00 || b.length < 8) return hex;
+  const status = b.readUInt16LE(3);
+  if (!(status & 0x4000)) return hex;
+  let off = 7;
+  off += 1 + b[off]!; // info: string<lenenc> (short here)
+  const stateLen = b[off]!;
+  const state = b.subarray(off + 1, off + 1 + stateLen);
+  const entries: string[] = [];
+  for (let at = 0; at < state.length; ) {
+    const len = state[at + 1]!;
+    entries.push(state.subarray(at, at + 2 + len).toString("hex"));
+    at += 2 + len;
+  }
+  return `${b.subarray(0, off + 1).toString("hex")}[${entries.sort().join(",")}]`;
+}
+
+/** One whole response to a COM_QUERY, as payloads in hex (single statements; classic EOF). */
+async function rawAnswer(c: RawClient, sql: string): Promise<string[]> {
+  c.send(0, Buffer.concat([Buffer.from([0x03]), Buffer.from(sql, "utf8")]));
+  const out: string[] = [];
+  const first = await c.read();
+  out.push(first.payload.toString("hex"));
+  if (first.payload[0] === 0x00 || first.payload[0] === 0xff) return out;
+  let eofs = 0;
+  for (;;) {
+    const p = await c.read();
+    out.push(p.payload.toString("hex"));
+    if (p.payload[0] === 0xff) return out;
+    if (p.payload[0] === 0xfe && p.payload.length < 9 && ++eofs === 2) return out;
+  }
+}
+
+describe("transparency with the server (issue #12)", () => {
+  test("1. a client without CLIENT_SESSION_TRACK (PyMySQL): a read on a replica, then its write on the primary", async () => {
+    const { client, result } = await RawClient.login(
+      proxy.host,
+      proxy.port,
+      "app",
+      "app-pass",
+      "app",
+      Capability.MULTI_STATEMENTS,
+      Capability.SESSION_TRACK,
+    );
+    expect(result.payload[0]).toBe(0x00);
+    try {
+      const id = await rawAnswer(client, "SELECT @@server_id");
+      const value = Number(Buffer.from(id[3]!, "hex").toString("utf8", 1));
+      expect(replicaIds).toContain(value);
+      const created = await rawAnswer(client, "CREATE TABLE app.case1 (i INT)");
+      expect(created[0]!.slice(0, 2)).toBe("00");
+      const again = await rawAnswer(client, "SELECT @@server_id");
+      expect(replicaIds).toContain(Number(Buffer.from(again[3]!, "hex").toString("utf8", 1)));
+      expect(blockedWrites()).toBe(0);
+    } finally {
+      client.close();
+    }
+  });
+
+  test("2a. SET @@sql_mode and @@wait_timeout (forms the tracker does not report) travel to the replica that reads", async () => {
+    const [d, p] = await both(async (c) => {
+      await c.query("SET @@sql_mode = 'ANSI_QUOTES'");
+      await c.query("SET @@wait_timeout = 100");
+      const [rows] = await c.query("SELECT @@server_id AS id, @@sql_mode AS m, @@wait_timeout AS w");
+      return (rows as { id: number; m: string; w: number }[])[0]!;
+    });
+    expect(d.id).toBe(primaryId);
+    expect(replicaIds).toContain(p.id);
+    expect({ m: p.m, w: p.w }).toEqual({ m: d.m, w: d.w });
+  });
+
+  test("2b. SET NAMES ... COLLATE and SET collation_connection travel too", async () => {
+    const [d, p] = await both(async (c) => {
+      await c.query("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_520_nopad_ci");
+      const [a] = await c.query("SELECT @@server_id AS id, 'a' = 'a ' AS eq, @@collation_connection AS coll");
+      await c.query("SET collation_connection = utf8mb4_bin");
+      const [b] = await c.query("SELECT @@server_id AS id, 'a' = 'A' AS eq, @@collation_connection AS coll");
+      return [a, b] as { id: number; eq: number; coll: string }[][];
+    });
+    expect(replicaIds).toContain(p[0]![0]!.id);
+    expect(replicaIds).toContain(p[1]![0]!.id);
+    expect(p.map((r) => ({ eq: r[0]!.eq, coll: r[0]!.coll }))).toEqual(
+      d.map((r) => ({ eq: r[0]!.eq, coll: r[0]!.coll })),
+    );
+  });
+
+  test("2c. a session with no default database does not find another session's tables", async () => {
+    // Other sessions leave pooled connections in database `app`.
+    for (let i = 0; i < 4; i++) {
+      const c = await viaProxy();
+      await c.query("SELECT i FROM tt");
+      await c.end();
+    }
+    const [d, p] = await both(
+      async (c) => {
+        const err = await c.query("SELECT i FROM tt").then(
+          () => null,
+          (e: { errno: number }) => e.errno,
+        );
+        const [rows] = await c.query("SELECT DATABASE() AS db, @@server_id AS id");
+        return { err, ...(rows as { db: string | null; id: number }[])[0]! };
+      },
+      { database: undefined },
+    );
+    expect(d.err).toBe(1046);
+    expect(p.err).toBe(1046);
+    expect(p.db).toBeNull();
+    expect(replicaIds).toContain(p.id);
+  });
+
+  test("3. OK packets are the server's own: rwsplit's session tracking never shows (with and without CLIENT_SESSION_TRACK)", async () => {
+    const statements = [
+      "DO 1",
+      "SET @a = 1",
+      "SET sql_mode = ''",
+      "SET SESSION sql_mode = 'ANSI_QUOTES'",
+      "SET @@sql_mode = ''",
+      "USE app",
+      "SET autocommit = 0",
+      "SET autocommit = 1",
+      "INSERT INTO app.tt VALUES (50)",
+      "UPDATE app.tt SET i = 51 WHERE i = 50",
+      "DELETE FROM app.tt WHERE i = 51",
+      "SET NAMES utf8mb4",
+      "SELECT @@session_track_state_change, @@session_track_schema",
+      "SET session_track_state_change = ON",
+      "SET @b = 2",
+      "SELECT @@session_track_state_change",
+      "SET session_track_state_change = OFF",
+      "SET session_track_system_variables = 'sql_mode'",
+      "SET sql_mode = 'ANSI_QUOTES'",
+      "SET time_zone = '+01:00'",
+      "SET session_track_schema = OFF",
+      "USE app",
+      "SHOW VARIABLES LIKE 'session_track_s%'",
+    ];
+    for (const without of [0, Capability.SESSION_TRACK]) {
+      const answers: string[][][] = [];
+      for (const node of [sb.primary, { host: proxy.host, port: proxy.port }]) {
+        const { client } = await RawClient.login(node.host, node.port, "app", "app-pass", "app", 0, without);
+        const got: string[][] = [];
+        for (const sql of statements) got.push(await rawAnswer(client, sql));
+        client.close();
+        answers.push(got);
+      }
+      statements.forEach((sql, i) => {
+        const track = without === 0;
+        expect(
+          answers[1]![i]!.map((h) => canonical(h, track)),
+          `${sql} (${track ? "with" : "without"} CLIENT_SESSION_TRACK)`,
+        ).toEqual(answers[0]![i]!.map((h) => canonical(h, track)));
+      });
+    }
+  });
+
+  test("3. mysql2's serverStatus after SET @a = 1 is the server's (2, not 16386)", async () => {
+    const [d, p] = await both(async (c) => {
+      const [r] = await c.query("SET @a = 1");
+      return (r as mysql.ResultSetHeader).serverStatus;
+    });
+    expect(p).toBe(d);
+  });
+});

@@ -1,0 +1,200 @@
+import { describe, expect, test } from "vitest";
+import { nativeToken } from "../../../src/protocol/auth/native-password.js";
+import { Command } from "../../../src/protocol/constants/commands.js";
+import { MemoryTransport } from "../../helpers/memory-transport.js";
+import { errOf, okOf, SessionHarness, settle, textValue } from "../../helpers/session-harness.js";
+
+// One test (at least) per command family, each through the session port as in production.
+
+async function loggedIn() {
+  const h = new SessionHarness();
+  expect((await h.login()).payload[0]).toBe(0x00);
+  return h;
+}
+
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+}
+
+/** COM_STMT_EXECUTE body for a statement without parameters. */
+function executeBody(id: number, flags = 0): Buffer {
+  return Buffer.concat([u32(id), Buffer.from([flags]), u32(1)]);
+}
+
+describe("query", () => {
+  test("a multi-statement's result sets are relayed whole; an unknown command gets 1047 and the session goes on", async () => {
+    const h = await loggedIn();
+    const answer = await h.query("SELECT 1");
+    expect(answer.length).toBe(5);
+    const unknown = await h.command(0x13 /* COM_TABLE_DUMP */);
+    expect(errOf(unknown)?.errno).toBe(1047);
+    expect(await h.value("SELECT 1")).toMatch(/^replica/);
+  });
+});
+
+describe("prepare and execute", () => {
+  test("PREPARE on the primary with the proxy's id; EXECUTE of a read on a replica, prepared there first", async () => {
+    const h = await loggedIn();
+    const prep = await h.command(Command.STMT_PREPARE, "SELECT c FROM t WHERE id = 1");
+    expect(prep[0]!.payload[0]).toBe(0x00);
+    const id = prep[0]!.payload.readUInt32LE(1);
+    expect(id).toBe(1);
+    expect(h.server.log.find((c) => c.command === Command.STMT_PREPARE)?.backend).toBe("primary");
+    const rows = await h.command(Command.STMT_EXECUTE, executeBody(id));
+    expect(errOf(rows)).toBeNull();
+    const ran = h.server.log.filter((c) => c.command === Command.STMT_EXECUTE).map((c) => c.backend);
+    expect(ran).toEqual([expect.stringMatching(/^replica/)]);
+    const preparedOn = h.server.log.filter((c) => c.command === Command.STMT_PREPARE).map((c) => c.backend);
+    expect(preparedOn).toEqual(["primary", ran[0]]);
+  });
+
+  test("EXECUTE of an unknown statement id gets the server's 1243", async () => {
+    const h = await loggedIn();
+    expect(errOf(await h.command(Command.STMT_EXECUTE, executeBody(42)))?.errno).toBe(1243);
+  });
+
+  test("EXECUTE of a write goes to the primary; SEND_LONG_DATA goes with it", async () => {
+    const h = await loggedIn();
+    const prep = await h.command(Command.STMT_PREPARE, "INSERT INTO t VALUES (?)");
+    const id = prep[0]!.payload.readUInt32LE(1);
+    h.client.command(
+      Command.STMT_SEND_LONG_DATA,
+      Buffer.concat([u32(id), Buffer.from([0, 0]), Buffer.from("blob")]),
+    );
+    await settle();
+    // stmt_id, flags, iteration_count, NULL bitmap (1 byte), new_params_bound_flag 1, type BLOB.
+    const body = Buffer.concat([u32(id), Buffer.from([0]), u32(1), Buffer.from([0, 1, 0xfc, 0])]);
+    expect(okOf(await h.command(Command.STMT_EXECUTE, body))).not.toBeNull();
+    const sent = h.server.log.filter(
+      (c) => c.command === Command.STMT_SEND_LONG_DATA || c.command === Command.STMT_EXECUTE,
+    );
+    expect(sent.map((c) => c.backend)).toEqual(["primary", "primary"]);
+  });
+});
+
+describe("simple commands", () => {
+  test("PING is answered by the proxy", async () => {
+    const h = await loggedIn();
+    expect(okOf(await h.command(Command.PING))).not.toBeNull();
+    expect(h.server.log.some((c) => c.command === Command.PING)).toBe(false);
+  });
+
+  test("INIT_DB runs on the primary and the session follows the new schema", async () => {
+    const h = await loggedIn();
+    expect(okOf(await h.command(Command.INIT_DB, "other"))).not.toBeNull();
+    expect(h.session.state.schema).toBe("other");
+    // The next read runs on a replica connection in that schema (opened in it, or synced to it).
+    await h.value("SELECT 1");
+    const ran = h.server.log.at(-1)!;
+    expect(ran.backend).toMatch(/^replica/);
+    expect(h.server.links.find((l) => l.thread === ran.thread)?.schema).toBe("other");
+  });
+
+  test("SET_OPTION turns multi-statements on for the session", async () => {
+    const h = await loggedIn();
+    expect(okOf(await h.command(Command.SET_OPTION, Buffer.from([0, 0])))).not.toBeNull();
+    expect(h.session.state.multiStatements).toBe(true);
+  });
+
+  test("FIELD_LIST and STATISTICS are relayed", async () => {
+    const h = await loggedIn();
+    const fields = await h.command(Command.FIELD_LIST, "t\0");
+    expect(fields.at(-1)!.payload[0]).toBe(0xfe);
+    const stats = await h.command(Command.STATISTICS);
+    expect(stats[0]!.payload.toString()).toMatch(/^Uptime/);
+  });
+
+  test("STMT_RESET answers OK; STMT_CLOSE answers nothing and forgets the statement", async () => {
+    const h = await loggedIn();
+    const prep = await h.command(Command.STMT_PREPARE, "SELECT c FROM t");
+    const id = prep[0]!.payload.readUInt32LE(1);
+    expect(okOf(await h.command(Command.STMT_RESET, u32(id)))).not.toBeNull();
+    h.client.command(Command.STMT_CLOSE, u32(id));
+    await settle();
+    expect(h.client.take()).toEqual([]);
+    expect(errOf(await h.command(Command.STMT_RESET, u32(id)))?.errno).toBe(1243);
+  });
+
+  test("QUIT closes the session", async () => {
+    const h = await loggedIn();
+    h.client.command(Command.QUIT);
+    await settle();
+    expect(h.session.isClosed()).toBe(true);
+    expect(h.client.ended).toBe(true);
+  });
+});
+
+describe("fetch", () => {
+  test("FETCH without an open cursor gets the server's 1421, without a backend", async () => {
+    const h = await loggedIn();
+    const prep = await h.command(Command.STMT_PREPARE, "SELECT c FROM t");
+    const id = prep[0]!.payload.readUInt32LE(1);
+    const before = h.server.log.length;
+    expect(errOf(await h.command(Command.STMT_FETCH, Buffer.concat([u32(id), u32(10)])))?.errno).toBe(1421);
+    expect(h.server.log.length).toBe(before);
+  });
+});
+
+describe("reset-connection and change-user", () => {
+  test("RESET_CONNECTION drops the pinned connection and the prepared statements", async () => {
+    const h = await loggedIn();
+    await h.query("BEGIN");
+    const held = h.session.pin.conn!;
+    await h.command(Command.STMT_PREPARE, "SELECT c FROM t");
+    expect(okOf(await h.command(Command.RESET_CONNECTION))).not.toBeNull();
+    expect(held.state).toBe("closed");
+    expect(h.session.pin.free).toBe(true);
+    expect(h.session.stmts.size).toBe(0);
+  });
+
+  test("CHANGE_USER logs in again as another user; a wrong password closes the session with 1045", async () => {
+    const h = await loggedIn();
+    // The scramble of the greeting is the one COM_CHANGE_USER answers (mysql_native_password).
+    const scramble = (h.session.auth as unknown as { scramble: Buffer }).scramble;
+    const body = (user: string, password: string) => {
+      const token = nativeToken(password, scramble);
+      return Buffer.concat([
+        Buffer.from(`${user}\0`),
+        Buffer.from([token.length]),
+        token,
+        Buffer.from("app\0"),
+        Buffer.from([45, 0]),
+        Buffer.from("mysql_native_password\0"),
+      ]);
+    };
+    const ok = await h.command(Command.CHANGE_USER, body("other", "other-pass"));
+    expect(okOf(ok)).not.toBeNull();
+    expect(h.session.userName).toBe("other");
+    const bad = await h.command(Command.CHANGE_USER, body("app", "wrong"));
+    expect(errOf(bad)?.errno).toBe(1045);
+    expect(h.session.isClosed()).toBe(true);
+  });
+});
+
+describe("kill", () => {
+  test("KILL of an unknown id: 1094; of another user's session: 1095; KILL QUERY of an idle session: OK", async () => {
+    const h = await loggedIn();
+    expect(errOf(await h.query("KILL 999"))?.errno).toBe(1094);
+    const otherClient = new MemoryTransport();
+    const other = h.open(otherClient);
+    await h.login({ user: "other", password: "other-pass" }, otherClient);
+    expect(errOf(await h.query(`KILL ${other.connectionId}`))?.errno).toBe(1095);
+    const mineClient = new MemoryTransport();
+    const mine = h.open(mineClient);
+    await h.login({}, mineClient);
+    expect(okOf(await h.query(`KILL QUERY ${mine.connectionId}`))).not.toBeNull();
+    expect(mine.isClosed()).toBe(false);
+    expect(okOf(await h.query(`KILL ${mine.connectionId}`))).not.toBeNull();
+    expect(mine.isClosed()).toBe(true);
+  });
+});
+
+describe("malformed input", () => {
+  test("a COM_PROCESS_KILL without its id gets 1835 and the session goes on", async () => {
+    const h = await loggedIn();
+    expect(errOf(await h.command(Command.PROCESS_KILL, Buffer.from([1])))?.errno).toBe(1835);
+    expect(textValue(await h.query("SELECT 1"))).toMatch(/^replica/);
+  });
+});
