@@ -429,7 +429,7 @@ function stressSection(runs: StressRun[]): string[] {
   return [
     "### Relay stress (issue #19): random statements, sizes and readers, each response compared byte for byte with the primary's",
     "",
-    "Each client runs seeded random sessions (pooled or pinned; a third reach rwsplit through an in-process stream that is congested on every write, the rest over TCP) of text and binary statements, multi-statements and a procedure's result sets, BLOB parameters inline and by COM_STMT_SEND_LONG_DATA, cursors, writes and transactions, with results from 0 bytes to tens of MB, read fast, slowly, in bursts or late; each statement also runs on a direct connection to the primary and the two responses must be identical (only the prepared-statement id, also in error messages, `last_gtid`, and the status flags a COM_PING's OK inherits from the connection's previous statement may differ: bench/stress/normalise.ts). rwsplit runs in the bench's own process here (the relay probe and the congested-stream clients need that), sharing the CPU with the clients, which generate, send, keep and compare every byte: slowdowns are an upper bound, not the proxy's speed. Stall: the proxy's response goes silent for 5 s while the client reads. Late: complete, but over 5 s later than the direct one. Pauses: times rwsplit stopped reading a backend for a full client socket; at response end: such a pause still in force when its response ended (the state that stalled in #19).",
+    "Each client runs seeded random sessions (pooled or pinned; a third reach rwsplit through an in-process stream that is congested on every write, the rest over TCP) of text and binary statements, multi-statements and a procedure's result sets, BLOB parameters inline and by COM_STMT_SEND_LONG_DATA, cursors, writes and transactions, with results from 0 bytes to tens of MB, read fast, slowly, in bursts or late; each statement also runs on a direct connection to the primary and the two responses must be identical (only the prepared-statement id, also in error messages, `last_gtid`, and the status flags a COM_PING's OK inherits from the connection's previous statement may differ: bench/stress/normalise.ts). rwsplit runs in the bench's own process here (the relay probe and the congested-stream clients need that), sharing the CPU with the clients, which generate, send, keep and compare every byte: slowdowns are an upper bound, not the proxy's speed. Stall: the proxy's response goes silent for 5 s while the client reads. Late: complete, but over 5 s later than the direct one. Pauses: times rwsplit stopped reading a backend for a full client socket; at response end: such a pause still in force when its response ended (the state that stalled in #19). Watchdog stalls: relays rwsplit's own stall watchdog (limits.relay_stall_warn) found paused and resumed, which a client sees only as a delay; like stalls, they must be 0.",
     "",
     ...table(
       [
@@ -445,10 +445,11 @@ function stressSection(runs: StressRun[]): string[] {
         "pauses",
         "at response end",
         "stalls",
+        "watchdog stalls",
         "mismatches",
         "errors",
       ],
-      "rrrlrrrrrrrrrr",
+      "rrrlrrrrrrrrrrr",
       runs.map((x) => [
         String(x.settings.seed),
         fmt(x.stats.seconds / 60, 1),
@@ -462,6 +463,7 @@ function stressSection(runs: StressRun[]): string[] {
         fmt(x.counters.pauses),
         fmt(x.counters.pausedAtResponseEnd),
         fmt(x.stats.stalls),
+        x.watchdogStalls === null || x.watchdogStalls === undefined ? "–" : fmt(x.watchdogStalls),
         fmt(x.stats.mismatches),
         fmt(x.stats.errors),
       ]),

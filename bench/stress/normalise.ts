@@ -7,10 +7,9 @@ import { MAX_PACKET, readLenenc } from "./wire.js";
  * - COM_STMT_PREPARE_OK's statement id (int<4> at payload offset 1): the proxy gives each client
  *   session its own numbering, whatever the backend connection's ids are. Each side executes with
  *   the id it was given.
- * - The value of the `last_gtid` session variable in an OK packet's session-state information
- *   (SESSION_TRACK_SYSTEM_VARIABLES: the proxy's backend connections track every variable, and the
- *   direct connection is set up the same way): each side's write is its own transaction on the
- *   primary, with its own GTID. Its name and presence must still match.
+ * - The value of the `last_gtid` session variable in an OK packet's session-state information,
+ *   for a client that tracks it (SESSION_TRACK_SYSTEM_VARIABLES): each side's write is its own
+ *   transaction on the primary, with its own GTID. Its name and presence must still match.
  * - The statement id in the message of an ERR packet, e.g. 1421 "The statement (4) has no open
  *   cursor": each side names the id it gave its client (the proxy answers some of these itself).
  *   Only the side's own id for the step's statement, in parentheses, is replaced.

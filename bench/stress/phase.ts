@@ -5,9 +5,8 @@ import mysql from "mysql2/promise";
 import pino from "pino";
 import { type Rwsplit, startRwsplit } from "../../src/app.js";
 import { loadConfig } from "../../src/config/load.js";
-import { SESSION_TRACK_INIT_SQL } from "../../src/proxy/backend-pool.js";
 import { type SandboxInfo, waitForReplicas } from "../../src/sandbox/cluster.js";
-import { installRelayProbe, type RelayCounters } from "./probe.js";
+import { installRelayProbe, type RelayCounters, watchdogStalls } from "./probe.js";
 import { runStress, type StressStats } from "./runner.js";
 import { STRESS_SERVER_SETTINGS, setupStressSchema } from "./setup.js";
 
@@ -24,6 +23,8 @@ export interface StressRun {
   settings: { minutes: number; clients: number; maxBytes: number; stallMs: number; seed: number };
   stats: StressStats;
   counters: RelayCounters;
+  /** Stalls rwsplit's own watchdog reported and resumed (null: a tree without it). */
+  watchdogStalls: number | null;
   /** The command that replays the run's statements. */
   replay: string;
 }
@@ -124,7 +125,6 @@ export async function stressPhase(o: StressPhaseOptions): Promise<StressRun> {
       stallMs: settings.stallMs,
       proxy: endpoint(rw.listen.host, rw.listen.port),
       direct: endpoint(sb.primary.host, sb.primary.port),
-      directInitSql: [SESSION_TRACK_INIT_SQL],
       accept: (s) => (rw.proxy as unknown as { accept(s: Duplex): void }).accept(s),
       failFast: false,
       state: async () => ({
@@ -142,6 +142,7 @@ export async function stressPhase(o: StressPhaseOptions): Promise<StressRun> {
       settings,
       stats,
       counters: structuredClone(probe.counters),
+      watchdogStalls: await watchdogStalls(rw.metrics),
       replay: `RWSPLIT_STRESS_SEED=${o.seed} npm run bench -- --only stress --stress-minutes ${o.minutes} --stress-clients ${o.clients}`,
     };
   } finally {

@@ -8,8 +8,9 @@ import type { ProxyServer } from "../../src/proxy/server.js";
  * "slow" client is not necessarily slow enough), and to show each backend connection's pause
  * state when a response stalls. It only reads: no behaviour changes.
  *
- * Works on the code before and after the fix for issue #19 (1baf6be): pauses are counted on the
- * backend socket itself, whoever pauses it.
+ * Works on the code before and after the fix for issue #19 (1baf6be), and after the session core
+ * redesign (#13), where the connection reads through a BackendLink instead of its socket: pauses
+ * are counted where reading stops (the link, else the socket), whoever asks for them.
  */
 
 export interface RelayCounters {
@@ -37,10 +38,11 @@ export interface BackendSnapshot {
   state: string;
   /** Paused for a congested client (BackendConnection.paused), where the getter exists. */
   paused: boolean | null;
-  /** The socket itself is not reading (whoever paused it). */
-  socketPaused: boolean;
-  bytesRead: number;
-  bytesWritten: number;
+  /** Reading is stopped (whoever paused it). */
+  readingPaused: boolean;
+  /** The backend socket's byte counts, where the connection exposes its socket. */
+  bytesRead: number | null;
+  bytesWritten: number | null;
 }
 
 export interface RelaySnapshot {
@@ -55,6 +57,23 @@ export interface RelayProbe {
   snapshot(server?: ProxyServer | null): RelaySnapshot;
   /** Counters since the last reset are what a run reports. */
   reset(): void;
+}
+
+/** What stops and restarts a connection's reads: its BackendLink (after #13), else its socket. */
+interface Reader {
+  pause(): unknown;
+  resume(): unknown;
+}
+
+function readerOf(conn: BackendConnection): Reader {
+  const c = conn as unknown as { link?: Reader; socket?: Reader };
+  const r = c.link ?? c.socket;
+  if (!r) throw new Error("relay probe: BackendConnection has neither a link nor a socket");
+  return r;
+}
+
+function socketOf(conn: BackendConnection): { bytesRead: number; bytesWritten: number } | null {
+  return (conn as unknown as { socket?: { bytesRead: number; bytesWritten: number } }).socket ?? null;
 }
 
 interface Wrapped {
@@ -88,24 +107,27 @@ export function installRelayProbe(): RelayProbe {
   const hasEnd = typeof proto.endBackpressure === "function";
   let counters = zero(hasEnd);
   const live = new Set<BackendConnection>();
+  /** Connections whose reads are stopped right now (tracked by the wrappers below). */
+  const stopped = new WeakSet<BackendConnection>();
   const seen = new WeakSet<BackendConnection>();
 
   const track = (conn: BackendConnection) => {
     if (seen.has(conn)) return;
     seen.add(conn);
     live.add(conn);
-    const socket = conn.socket;
-    const pause = socket.pause.bind(socket);
-    const resume = socket.resume.bind(socket);
-    socket.pause = () => {
-      if (!socket.isPaused()) counters.pauses++;
+    const r = readerOf(conn);
+    const pause = r.pause.bind(r);
+    const resume = r.resume.bind(r);
+    r.pause = () => {
+      if (!stopped.has(conn)) counters.pauses++;
+      stopped.add(conn);
       return pause();
     };
-    socket.resume = () => {
-      if (socket.isPaused()) counters.resumes++;
+    r.resume = () => {
+      if (stopped.has(conn)) counters.resumes++;
+      stopped.delete(conn);
       return resume();
     };
-    socket.once("close", () => live.delete(conn));
   };
 
   const relay = proto.relay;
@@ -114,13 +136,13 @@ export function installRelayProbe(): RelayProbe {
     counters.relays++;
     const name = this.endpoint.name;
     counters.relaysByBackend[name] = (counters.relaysByBackend[name] ?? 0) + 1;
-    if (this.socket.isPaused()) counters.relayStartedPaused++;
+    if (stopped.has(this)) counters.relayStartedPaused++;
     return relay.apply(this, args);
   };
   if (hasEnd) {
     const end = proto.endBackpressure!;
     proto.endBackpressure = function (this: BackendConnection) {
-      if (this.socket.isPaused() && !this.socket.destroyed) counters.pausedAtResponseEnd++;
+      if (stopped.has(this) && this.state !== "closed") counters.pausedAtResponseEnd++;
       return end.call(this);
     };
   }
@@ -133,6 +155,7 @@ export function installRelayProbe(): RelayProbe {
       counters = zero(hasEnd);
     },
     snapshot(server) {
+      for (const c of live) if (c.state === "closed") live.delete(c);
       return {
         at: new Date().toISOString(),
         counters: structuredClone(counters),
@@ -141,9 +164,9 @@ export function installRelayProbe(): RelayProbe {
           backend: c.endpoint.name,
           state: c.state,
           paused: pausedFlag(c),
-          socketPaused: c.socket.isPaused(),
-          bytesRead: c.socket.bytesRead,
-          bytesWritten: c.socket.bytesWritten,
+          readingPaused: stopped.has(c),
+          bytesRead: socketOf(c)?.bytesRead ?? null,
+          bytesWritten: socketOf(c)?.bytesWritten ?? null,
         })),
         sessions: server ? server.sessionsInfo() : null,
       };
@@ -151,4 +174,18 @@ export function installRelayProbe(): RelayProbe {
   };
   proto.__relayProbe = probe;
   return probe;
+}
+
+/**
+ * Relays the proxy's own stall watchdog reported and resumed (rwsplit_relay_stalls_total, from
+ * #19's watchdog), or null in a tree without it. A stall the watchdog heals shows to a client as
+ * a delay of limits.relay_stall_warn only, so the stress test counts these too: they must stay 0.
+ */
+export async function watchdogStalls(metrics: unknown): Promise<number | null> {
+  const registry = (metrics as { registry?: { getSingleMetric(name: string): unknown } }).registry;
+  const metric = registry?.getSingleMetric("rwsplit_relay_stalls_total") as
+    | { get(): Promise<{ values: { value: number }[] }> }
+    | undefined;
+  if (!metric) return null;
+  return (await metric.get()).values.reduce((n, v) => n + v.value, 0);
 }

@@ -21,9 +21,9 @@ import type { ResponseKind } from "./wire.js";
  * (and in ERR messages), the value of `last_gtid` in session-state information, and the flags a
  * COM_PING's OK inherits from the connection's previous statement. Connection ids differ too, but
  * only the greeting carries them, and no statement selects CONNECTION_ID(). Everything else must
- * be identical: sequence ids, status flags, warnings, the rest of the session-state information
- * (the direct connection runs the proxy's session-tracking SET first: `directInitSql`), and how
- * rows over 16 MiB are split into packets.
+ * be identical: sequence ids, status flags, warnings, session-state information (both sides are
+ * plain clients with the server's default tracking: the proxy answers each client per its own,
+ * #12), and how rows over 16 MiB are split into packets.
  */
 
 export interface StressOptions {
@@ -42,8 +42,6 @@ export interface StressOptions {
    * through a congested stream; without it every epoch uses TCP.
    */
   accept?: (s: Duplex) => void;
-  /** Run on every direct connection after login, so both sides' OK packets track the same state. */
-  directInitSql: readonly string[];
   /** Stop at the first failure (the suite), or count failures and go on with a new epoch (the bench). */
   failFast: boolean;
   /** The proxy's state (sessions, backend connections, pause flags), for a stall report. */
@@ -203,12 +201,6 @@ export async function runStress(o: StressOptions): Promise<StressStats> {
       what: `client ${epoch.client} ${side === "d" ? "direct" : stream ? "via the proxy (stream)" : "via the proxy"}`,
       ...(stream ? { accept: o.accept } : {}),
     });
-    if (side === "d") {
-      for (const sql of o.directInitSql) {
-        const r = await c.command(cmd.query(sql), "results", { kind: "fast" });
-        if (r.errno !== 0) throw new Error(`direct init "${sql}" failed with ${r.errno}`);
-      }
-    }
     return c;
   }
 
