@@ -225,6 +225,9 @@ export class BackendConnection implements ScannerListener {
 
   /** Starts relaying the next response to `sink`, then writes the command bytes. */
   relay(kind: ResponseKind, sink: RelaySink, command: Buffer): void {
+    // A pause belongs to one response: a new one is read from the start (the end of the last
+    // already resumed reading; this holds even if that ever failed).
+    this.endBackpressure();
     this.sink = sink;
     this.state = BackendState.RELAYING;
     this.scanner.begin(kind);
@@ -282,6 +285,8 @@ export class BackendConnection implements ScannerListener {
     if (this.state === BackendState.CLOSED) {
       return Promise.reject(new RwsplitError("BACKEND_LOST", `${this.endpoint.name}: connection closed`));
     }
+    // The proxy's own commands are never held back for a client.
+    this.endBackpressure();
     return new Promise((resolve, reject) => {
       this.internal = { resolve, reject, result: { ok: null, err: null, captured: [] } };
       this.state = BackendState.INTERNAL;

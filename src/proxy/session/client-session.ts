@@ -2,7 +2,7 @@ import { StatementSample } from "../../digests/sample.js";
 import { CLIENT_ERRORS, type ClientErrorSpec } from "../../errors.js";
 import { toPackets } from "../../protocol/buffer-writer.js";
 import { Capability } from "../../protocol/constants/capabilities.js";
-import { ServerStatus } from "../../protocol/constants/server-status.js";
+import { ServerStatus, STATUS_CLEAR_SET } from "../../protocol/constants/server-status.js";
 import { type Packet, PacketFramer } from "../../protocol/framing.js";
 import { encodeErr } from "../../protocol/packets/err.js";
 import { encodeOk } from "../../protocol/packets/ok.js";
@@ -211,8 +211,8 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
   }
 
   replyOk(seq: number): void {
-    // The last status may come from a cursor's EXECUTE or FETCH: those bits describe that statement.
-    const status = this.lastStatus & ~(ServerStatus.CURSOR_EXISTS | ServerStatus.LAST_ROW_SENT);
+    // The server clears a statement's own flags when the next command starts (SERVER_STATUS_CLEAR_SET).
+    const status = this.lastStatus & ~STATUS_CLEAR_SET;
     this.transport.write(encodeOk(seq, { status }, this.capabilities));
   }
 
