@@ -22,6 +22,9 @@ export class ReadBuffer {
   private size: number;
   /** The next read needs a new buffer (the current one is lent, or too small). */
   private replace = false;
+  /** The buffer last lent, and one lent before that its holder gave back (`release`). */
+  private lent: Buffer | null = null;
+  private spare: Buffer | null = null;
   /** The options for `net.connect`. */
   readonly onread: OnReadOpts;
 
@@ -46,12 +49,25 @@ export class ReadBuffer {
   /** The chunk just handed over stays in use after `onChunk` returns: do not read into it again. */
   lend(): void {
     this.replace = true;
+    this.lent = this.buf;
+  }
+
+  /**
+   * Nothing read so far is referenced any more (the client connection's session is idle with no
+   * partial packet): the buffer last lent may serve again. Two buffers then take turns for a
+   * client that sends one command at a time.
+   */
+  release(): void {
+    if (this.lent !== null && this.lent !== this.buf) this.spare = this.lent;
+    this.lent = null;
   }
 
   private next(): Buffer {
     if (this.replace) {
       this.replace = false;
-      this.buf = Buffer.allocUnsafeSlow(this.size);
+      const spare = this.spare;
+      this.spare = null;
+      this.buf = spare !== null && spare.length >= this.size ? spare : Buffer.allocUnsafeSlow(this.size);
     }
     return this.buf;
   }

@@ -91,7 +91,9 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
       this.framer.push(chunk);
       this.pump();
     };
-    transport.attach({ data, closed: () => this.onTransportClosed() });
+    // Bytes the client sent stay referenced while a command is served or a packet is partial.
+    const retains = () => this.phase !== SessionPhase.IDLE || this.framer.bufferedBytes > 0;
+    transport.attach({ data, retains, closed: () => this.onTransportClosed() });
     transport.write(this.auth.greeting());
   }
 
@@ -166,11 +168,13 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
       void shared.then(() => {
         if (this.phase === SessionPhase.CLOSED) return;
         this.transport.write(ok);
+        this.transport.ownReads?.();
         this.statementDone();
       });
       return;
     }
     this.transport.write(ok);
+    this.transport.ownReads?.();
   }
 
   // ---- commands (the port's side) -----------------------------------------------------------
@@ -197,6 +201,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
       return;
     }
     this.pump();
+    if (this.phase === SessionPhase.IDLE && this.framer.bufferedBytes === 0) this.transport.released?.();
   }
 
   enterInfile(): void {

@@ -1,6 +1,7 @@
-import type net from "node:net";
+import net from "node:net";
 import { Duplex } from "node:stream";
 import tls, { type SecureContext } from "node:tls";
+import { ReadBuffer } from "../read-buffer.js";
 import type { ClientTransport, TransportHandlers } from "./transport.js";
 
 /** A client's TCP socket (and, after an SSLRequest, the TLS socket over it) as a ClientTransport. */
@@ -11,6 +12,8 @@ export class NodeTransport implements ClientTransport {
   private handlers: TransportHandlers | null = null;
   private closed = false;
   private readonly onData = (chunk: Buffer): void => this.handlers?.data(chunk);
+  /** After `ownReads`: where reads land (net.Socket `onread`), lent while the session holds a view. */
+  private reads: ReadBuffer | null = null;
   private readonly onClose = (): void => {
     if (this.closed) return;
     this.closed = true;
@@ -32,6 +35,49 @@ export class NodeTransport implements ClientTransport {
     socket.on("data", this.onData);
     socket.on("error", () => {});
     socket.on("close", this.onClose);
+  }
+
+  /**
+   * A plain TCP client's reads move to buffers this transport owns: a net.Socket built over the
+   * same handle with `onread` (Node 20's net.Server offers no `onread`; backend connections get
+   * theirs from net.connect). It saves a Buffer allocation and the Readable stream's work per
+   * read. Only when nothing is pending on the socket either way (right after the login OK), and
+   * never for TLS, whose socket decrypts into a stream of its own.
+   */
+  ownReads(): boolean {
+    if (this.reads !== null) return true;
+    const old = this.socket as net.Socket & { _handle?: unknown };
+    const handle = old._handle;
+    if (this.secure || this.closed || handle == null || old.readableLength > 0 || old.writableLength > 0)
+      return false;
+    old.pause();
+    old.off("data", this.onData);
+    old.off("close", this.onClose);
+    old._handle = null;
+    // The socket object is done with (its handle moves on): destroyed without a handle it closes
+    // nothing, and the server stops counting it, so that server.close() can complete on drain.
+    old.destroy();
+    const reads = new ReadBuffer((chunk) => {
+      const h = this.handlers;
+      if (h === null) return;
+      h.data(chunk);
+      if (h.retains()) reads.lend();
+    }, 4096);
+    const owned = new net.Socket({
+      handle,
+      onread: reads.onread,
+      readable: true,
+      writable: true,
+    } as net.SocketConstructorOpts);
+    this.reads = reads;
+    this.socket = owned;
+    owned.on("error", () => {});
+    owned.on("close", this.onClose);
+    return true;
+  }
+
+  released(): void {
+    this.reads?.release();
   }
 
   get pendingBytes(): number {

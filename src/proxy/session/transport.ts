@@ -11,7 +11,13 @@ export interface DrainSource {
 
 /** What the transport tells its session. */
 export interface TransportHandlers {
+  /**
+   * Bytes from the client. Once `ownReads` succeeded, `chunk` is a view of a buffer the
+   * transport reuses: valid after the call only while `retains()` says so.
+   */
   data(chunk: Buffer): void;
+  /** Whether bytes of the last `data` call may still be referenced (a statement in flight, a partial packet). */
+  retains(): boolean;
   /** The peer closed or the connection failed: called once. */
   closed(): void;
 }
@@ -38,6 +44,13 @@ export interface ClientTransport extends DrainSource {
    * SSLRequest (the ClientHello often arrives in the same segment); they reach TLS first.
    */
   startTls(context: SecureContext, early: Buffer): void;
+  /**
+   * Reads land in buffers the transport owns from now on, instead of a new Buffer and a stream
+   * event per read (false when it cannot: TLS, bytes pending). Called once the client is in.
+   */
+  ownReads?(): boolean;
+  /** Everything read so far is no longer referenced (after `ownReads`: its buffers may serve again). */
+  released?(): void;
   /** Polite close once written. */
   end(): void;
   destroy(): void;
