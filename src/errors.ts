@@ -135,6 +135,10 @@ export const CLIENT_ERRORS = {
     sqlState: "08S01",
     message: "Server shutdown in progress: rwsplit is draining; reconnect to another instance",
   }),
+  /**
+   * ER_UNKNOWN_STMT_HANDLER as the server words it: `command` is its function's name
+   * (mysqld_stmt_execute, also for COM_STMT_BULK_EXECUTE; mysqld_stmt_reset, mysqld_stmt_fetch).
+   */
   unknownStatement: (id: number, command: string): ClientErrorSpec => ({
     errno: 1243,
     sqlState: "HY000",

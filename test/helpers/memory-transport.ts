@@ -98,6 +98,11 @@ export class MemoryTransport implements ClientTransport {
     this.handlers!.data(packet(seq, payload));
   }
 
+  /** Bytes as they would arrive off the socket (several packets at once: a pipelining client). */
+  sendRaw(bytes: Buffer): void {
+    this.handlers!.data(bytes);
+  }
+
   /** A command packet (seq 0): the command byte, then `body`. */
   command(command: number, body: Buffer | string = Buffer.alloc(0)): void {
     const b = typeof body === "string" ? Buffer.from(body, "utf8") : body;

@@ -361,6 +361,10 @@ export class ScriptedLink implements BackendLink {
       const message = `Can't create more than max_prepared_stmt_count statements (current value: ${limit})`;
       return new Wire().err(1461, "42000", message);
     }
+    // A table that does not exist: the server refuses the PREPARE.
+    const missing = sql.match(/\bnosuch\w*/i);
+    if (missing !== null)
+      return new Wire().err(1146, "42S02", `Table '${this.schema ?? ""}.${missing[0]}' doesn't exist`);
     const id = this.nextStmt++;
     this.statements.set(id, sql);
     const params = (sql.match(/\?/g) ?? []).length;

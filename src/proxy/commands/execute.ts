@@ -35,12 +35,14 @@ const NO_LONG_DATA: readonly Buffer[] = Object.freeze([]);
  */
 export function execute(s: SessionPort, pkt: Packet): void {
   const p = pkt.payload;
-  const clientId = p.length >= 5 ? p.readUInt32LE(1) : 0;
-  const stmt = s.stmts.get(clientId);
+  const given = p.length >= 5 ? p.readUInt32LE(1) : 0;
+  // The id as given, or LAST_STATEMENT_ID (0xFFFFFFFF): the statement prepared last.
+  const stmt = s.stmts.get(given);
   if (stmt === undefined) {
-    s.sendError(CLIENT_ERRORS.unknownStatement(clientId, "COM_STMT_EXECUTE"), pkt.seq + 1);
+    s.sendError(CLIENT_ERRORS.unknownStatement(given, "mysqld_stmt_execute"), pkt.seq + 1);
     return;
   }
+  const clientId = stmt.id;
   const flagAt = boundFlagOffset(stmt.numParams);
   const bound = flagAt >= 0 && p.length > flagAt && p[flagAt] === 1;
   if (bound) stmt.paramTypes = Buffer.from(p.subarray(flagAt + 1, flagAt + 1 + stmt.numParams * 2));
@@ -132,8 +134,8 @@ async function prepareOn(s: SessionPort, conn: BackendConnection, stmt: ClientSt
 
 /**
  * COM_STMT_SEND_LONG_DATA: int<1> 0x18, int<4> stmt_id, int<2> param_id, data. Kept for the next
- * EXECUTE, which sends it to whichever connection runs it. No response, not even an error (the
- * EXECUTE reports it).
+ * EXECUTE, which sends it to whichever connection runs it (with that connection's statement id
+ * written in). No response, not even an error (the EXECUTE reports it).
  */
 export function longData(s: SessionPort, pkt: Packet): void {
   const p = pkt.payload;

@@ -20,6 +20,8 @@ import { preparedKillRefusal } from "./kill-policy.js";
  * client gets the proxy's own statement id: the response is held back whole and rewritten.
  */
 export function prepare(s: SessionPort, pkt: Packet): void {
+  // Whatever happens next, the statement prepared before is no longer the last one.
+  s.stmts.preparing();
   const routed = routeStatement(pkt.payload, 1);
   if (hasFlag(routed.flags, F.KILL)) {
     s.sendError(preparedKillRefusal(), pkt.seq + 1);

@@ -30,6 +30,15 @@ export interface ClientStatement {
   readonly on: Map<StatementCache, ConnectionStatement>;
 }
 
+/**
+ * The statement id MariaDB reads as "the statement this session prepared last" (LAST_STMT_ID in
+ * the server's sql_prepare.cc): MariaDB Connector/Node.js sends COM_STMT_PREPARE and, without
+ * waiting for its answer, COM_STMT_EXECUTE with this id. COM_STMT_SEND_LONG_DATA, _RESET,
+ * _CLOSE, _FETCH and COM_STMT_BULK_EXECUTE take it too. A PREPARE that fails leaves no last
+ * statement (the next EXECUTE(-1) gets 1243, as from the server), and so does closing it.
+ */
+export const LAST_STATEMENT_ID = 0xffffffff;
+
 /** The cache key of `sql` prepared with `schema` as the default database. */
 export function statementKey(schema: string | null, sql: string): string {
   return `${schema ?? ""}\u0000${sql}`;
@@ -47,6 +56,8 @@ export function statementKey(schema: string | null, sql: string): string {
 export class StatementRegistry {
   private readonly byId = new Map<number, ClientStatement>();
   private nextId = 1;
+  /** What LAST_STATEMENT_ID names: the statement prepared last, until a PREPARE fails or it closes. */
+  private last: ClientStatement | null = null;
 
   add(
     key: string,
@@ -69,18 +80,31 @@ export class StatementRegistry {
       on: new Map(),
     };
     this.byId.set(stmt.id, stmt);
+    this.last = stmt;
     return stmt;
   }
 
+  /** The statement a client's statement id names (LAST_STATEMENT_ID: the last one prepared). */
   get(id: number): ClientStatement | undefined {
+    if (id === LAST_STATEMENT_ID) return this.last ?? undefined;
     return this.byId.get(id);
+  }
+
+  /**
+   * A COM_STMT_PREPARE begins: until it succeeds there is no last statement. The session reads
+   * one command at a time, so a pipelined EXECUTE(-1) is read only after the PREPARE's answer
+   * was relayed and its statement added (or not, when it failed).
+   */
+  preparing(): void {
+    this.last = null;
   }
 
   /** COM_STMT_CLOSE: forgets it and lets go of its backend statements. */
   delete(id: number): void {
-    const stmt = this.byId.get(id);
+    const stmt = this.get(id);
     if (stmt === undefined) return;
-    this.byId.delete(id);
+    this.byId.delete(stmt.id);
+    if (this.last === stmt) this.last = null;
     releaseAll(stmt);
   }
 
@@ -88,6 +112,7 @@ export class StatementRegistry {
   clear(): void {
     for (const stmt of this.byId.values()) releaseAll(stmt);
     this.byId.clear();
+    this.last = null;
   }
 
   get size(): number {
