@@ -10,7 +10,7 @@ import {
 } from "../protocol/auth/caching-sha2.js";
 import { NATIVE_PASSWORD_PLUGIN, verifyNative } from "../protocol/auth/native-password.js";
 import { newScramble } from "../protocol/auth/scramble.js";
-import { Capability, PROXY_SERVER_CAPABILITIES } from "../protocol/constants/capabilities.js";
+import { Capability, offeredCapabilities } from "../protocol/constants/capabilities.js";
 import { DEFAULT_COLLATION } from "../protocol/constants/charsets.js";
 import { ServerStatus } from "../protocol/constants/server-status.js";
 import type { Packet } from "../protocol/framing.js";
@@ -58,6 +58,8 @@ type AuthPhase = (typeof AuthPhase)[keyof typeof AuthPhase];
 export interface AuthResult {
   user: ProxyUser;
   capabilities: number;
+  /** MariaDB's extended capabilities both sides have (MariadbCapability); 0 in front of MySQL. */
+  mariadbCapabilities: number;
   collation: number;
   schema: string | null;
   /** Sequence id for the final OK. */
@@ -112,6 +114,9 @@ export class ClientAuth {
   private clientPlugin: string = NATIVE;
   private username = "";
   private capabilities = 0;
+  private mariadbCapabilities = 0;
+  /** What the greeting offered: the primary's flavour, as of this connection's start. */
+  private readonly offered: { capabilities: number; extended: number };
   private collation: number = DEFAULT_COLLATION;
   private schema: string | null = null;
 
@@ -119,15 +124,22 @@ export class ClientAuth {
     private readonly ctx: ProxyContext,
     private readonly io: AuthIo,
     private readonly connectionId: number,
-  ) {}
+  ) {
+    this.offered = offeredCapabilities(ctx.serverProtocol());
+  }
 
+  /**
+   * HandshakeV10 as the primary would send it: its version, MySQL's capabilities in front of
+   * MySQL, MariaDB's (CLIENT_MYSQL clear, extended capabilities) in front of MariaDB.
+   */
   greeting(): Buffer {
-    const caps = PROXY_SERVER_CAPABILITIES | (this.ctx.tls ? Capability.SSL : 0);
+    const caps = this.offered.capabilities | (this.ctx.tls ? Capability.SSL : 0);
     return encodeHandshakeV10(0, {
       serverVersion: this.ctx.serverVersion(),
       connectionId: this.connectionId,
       scramble: this.scramble,
       capabilities: caps >>> 0,
+      mariadbCapabilities: this.offered.extended,
       characterSet: DEFAULT_COLLATION,
       status: ServerStatus.AUTOCOMMIT,
       authPlugin: GREETING_PLUGIN,
@@ -173,7 +185,8 @@ export class ClientAuth {
         seq,
       );
     }
-    this.capabilities = hr.capabilities & (PROXY_SERVER_CAPABILITIES | Capability.SSL);
+    this.capabilities = hr.capabilities & (this.offered.capabilities | Capability.SSL);
+    this.mariadbCapabilities = (hr.mariadbCapabilities ?? 0) & this.offered.extended;
     this.collation = hr.characterSet || DEFAULT_COLLATION;
     this.username = hr.username;
     this.schema = hr.database;
@@ -371,6 +384,7 @@ export class ClientAuth {
       result: {
         user: this.user!,
         capabilities: this.capabilities,
+        mariadbCapabilities: this.mariadbCapabilities,
         collation: this.collation,
         schema: this.schema ?? this.user!.defaultSchema,
         okSeq,

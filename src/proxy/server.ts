@@ -2,6 +2,7 @@ import net from "node:net";
 import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
 import { CLIENT_ERRORS } from "../errors.js";
+import { ASSUMED_MARIADB, type ServerProtocol } from "../protocol/constants/capabilities.js";
 import { encodeErr } from "../protocol/packets/err.js";
 import { AccountLoader } from "./accounts/account-loader.js";
 import { HostNames } from "./accounts/host-names.js";
@@ -51,6 +52,8 @@ export class ProxyServer {
   private draining = false;
   private listening = false;
   private serverVersion = FALLBACK_VERSION;
+  /** The primary's protocol as its greeting at start said; MariaDB until it answered. */
+  private serverProtocol: ServerProtocol = ASSUMED_MARIADB;
   private serverDefaults: ServerDefaults = MARIADB_DEFAULTS;
   private readonly ctx: ProxyContext;
   /** The stall watchdog's timer (issue #19), while listening. */
@@ -94,6 +97,7 @@ export class ProxyServer {
       logger: opts.logger,
       hooks: opts.hooks ?? NO_HOOKS,
       serverVersion: () => this.serverVersion,
+      serverProtocol: () => this.serverProtocol,
       serverDefaults: () => this.serverDefaults,
       nextConnectionId: () => this.nextConnectionId++,
       session: (id) => this.sessions.get(id),
@@ -146,7 +150,8 @@ export class ProxyServer {
 
   /**
    * Clients check the server version for features (and "5.5.5-" tells MySQL clients it is
-   * MariaDB): announce the primary's own version string. Its defaults for new sessions too.
+   * MariaDB): announce the primary's own version string, and offer its protocol's capabilities
+   * (MariaDB's extended ones in front of MariaDB). Its defaults for new sessions too.
    */
   private async learnServerVersion(): Promise<void> {
     const { primary } = this.opts.config.backends;
@@ -164,6 +169,7 @@ export class ProxyServer {
         connectTimeoutMs: this.opts.config.pool.connectTimeoutMs,
       });
       this.serverVersion = conn.serverVersion;
+      if (conn.server !== null) this.serverProtocol = conn.server;
       this.serverDefaults = await readServerDefaults(conn);
       conn.quit();
     } catch (e) {

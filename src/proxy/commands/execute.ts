@@ -1,9 +1,11 @@
 import { CLIENT_ERRORS, RwsplitError } from "../../errors.js";
 import { toPackets } from "../../protocol/buffer-writer.js";
+import { MariadbCapability } from "../../protocol/constants/capabilities.js";
 import { Command } from "../../protocol/constants/commands.js";
 import type { Packet } from "../../protocol/framing.js";
 import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
 import { Captured, ResponseKind } from "../../protocol/response-scanner.js";
+import { type PacketEdit, rewriteResponse } from "../../protocol/result-metadata.js";
 import { route, routeCommand } from "../../routing/router.js";
 import type { BackendConnection } from "../backend-connection.js";
 import { requestsCursor } from "../session/cursors.js";
@@ -21,6 +23,7 @@ import { ER_MAX_PREPARED_STMT_COUNT_REACHED } from "../statement-budget.js";
 import type { ConnectionStatement } from "../statement-cache.js";
 import { cursorResponse } from "./fetch.js";
 import { makeRoomFor } from "./prepare.js";
+import { ResultColumns } from "./result-columns.js";
 
 const EMPTY = Buffer.alloc(0);
 /** An EXECUTE without COM_STMT_SEND_LONG_DATA before it (the usual case): nothing to allocate. */
@@ -67,6 +70,9 @@ export function execute(s: SessionPort, pkt: Packet): void {
 }
 
 class ExecuteSteps implements CommandSteps {
+  /** MARIADB_CLIENT_CACHE_METADATA: the result's columns as the client and the connection see them. */
+  private readonly columns: ResultColumns | null;
+
   constructor(
     private readonly s: SessionPort,
     private readonly stmt: ClientStatement,
@@ -74,7 +80,9 @@ class ExecuteSteps implements CommandSteps {
     private readonly bound: boolean,
     private readonly longData: readonly Buffer[],
     private readonly cursorStmt: number,
-  ) {}
+  ) {
+    this.columns = resultColumns(s, stmt);
+  }
 
   bytesFor(conn: BackendConnection): Buffer | null {
     const have = statementOn(this.stmt, conn);
@@ -85,7 +93,20 @@ class ExecuteSteps implements CommandSteps {
     return prepareOn(this.s, conn, this.stmt);
   }
 
+  holdsFor(conn: BackendConnection): boolean {
+    return this.columns?.holds(conn) ?? false;
+  }
+
+  onColumns(conn: BackendConnection, type: Captured, payload: Buffer): void {
+    this.columns?.onColumns(conn, type, payload);
+  }
+
+  heldResponse(held: Buffer, conn: BackendConnection, _p: unknown, edits: readonly PacketEdit[]): Buffer {
+    return this.columns?.rewrite(held, conn, edits) ?? rewriteResponse(held, edits);
+  }
+
   afterResponse(conn: BackendConnection, outcome: StatementOutcome, pins: number): number {
+    this.columns?.settle(conn, outcome.errno);
     if (this.cursorStmt === 0) return pins;
     return cursorResponse(this.s, conn, this.cursorStmt, "execute", outcome, pins);
   }
@@ -118,10 +139,16 @@ class ExecuteSteps implements CommandSteps {
  * Prepares a statement on a connection that lacks it (the client never sees this); past the
  * server's max_prepared_stmt_count, once more after closing cached statements.
  */
-async function prepareOn(s: SessionPort, conn: BackendConnection, stmt: ClientStatement): Promise<void> {
-  let r = await conn.command(stmt.preparePayload, ResponseKind.PREPARE);
+export async function prepareOn(
+  s: SessionPort,
+  conn: BackendConnection,
+  stmt: ClientStatement,
+): Promise<void> {
+  // Under MARIADB_CLIENT_CACHE_METADATA the server remembers the columns it sends here.
+  const columns = conn.cacheMetadata;
+  let r = await conn.command(stmt.preparePayload, ResponseKind.PREPARE, columns);
   if (r.err?.errno === ER_MAX_PREPARED_STMT_COUNT_REACHED && (await makeRoomFor(s, conn, r.err.message))) {
-    r = await conn.command(stmt.preparePayload, ResponseKind.PREPARE);
+    r = await conn.command(stmt.preparePayload, ResponseKind.PREPARE, columns);
   }
   if (r.err) throw new BackendStatementError(r.err);
   const ok = r.captured.find((c) => c.type === Captured.PREPARE_OK);
@@ -129,7 +156,16 @@ async function prepareOn(s: SessionPort, conn: BackendConnection, stmt: ClientSt
     throw new RwsplitError("PROTOCOL_VIOLATION", "COM_STMT_PREPARE answered without PREPARE_OK");
   const prepared = decodeStmtPrepareOk(ok.payload);
   const cache = conn.statements;
-  holdOn(stmt, cache, cache.prepared(stmt.key, prepared.statementId, prepared.numParams));
+  const entry = cache.prepared(stmt.key, prepared.statementId, prepared.numParams);
+  if (columns && entry.id === prepared.statementId) {
+    entry.columns = r.captured.filter((c) => c.type === Captured.COLUMN_DEF).map((c) => c.payload);
+  }
+  holdOn(stmt, cache, entry);
+}
+
+/** The columns tracking an EXECUTE needs: for clients with MARIADB_CLIENT_CACHE_METADATA. */
+export function resultColumns(s: SessionPort, stmt: ClientStatement): ResultColumns | null {
+  return s.mariadbCapabilities & MariadbCapability.CACHE_METADATA ? new ResultColumns(stmt) : null;
 }
 
 /**

@@ -1,14 +1,18 @@
 import { StatementSample } from "../../digests/sample.js";
 import { CLIENT_ERRORS, type ClientErrorSpec } from "../../errors.js";
 import { toPackets } from "../../protocol/buffer-writer.js";
-import { Capability, WIRE_FORMAT_CAPABILITIES } from "../../protocol/constants/capabilities.js";
+import {
+  Capability,
+  MARIADB_WIRE_FORMAT_CAPABILITIES,
+  WIRE_FORMAT_CAPABILITIES,
+} from "../../protocol/constants/capabilities.js";
 import { ServerStatus } from "../../protocol/constants/server-status.js";
 import { type Packet, PacketFramer } from "../../protocol/framing.js";
 import { encodeErr } from "../../protocol/packets/err.js";
 import { encodeOk } from "../../protocol/packets/ok.js";
 import { describePins, Pin } from "../../routing/pins.js";
 import type { RouteSession } from "../../routing/router.js";
-import type { AcquireRequest, BackendPool } from "../backend-pool.js";
+import { type AcquireRequest, type BackendPool, poolKeyString } from "../backend-pool.js";
 import { type AuthIo, type AuthResult, type AuthStep, ClientAuth } from "../client-auth.js";
 import { commandHandler, infilePacket } from "../commands/index.js";
 import type { ProxyContext, RunningStatement, SessionHandle } from "../context.js";
@@ -59,6 +63,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   readonly cursors = new OpenCursors();
   readonly pin = new SessionPin();
   capabilities = 0;
+  mariadbCapabilities = 0;
   login: AcquireRequest | null = null;
   lastStatus: number = ServerStatus.AUTOCOMMIT;
   readonly sample: StatementSample; // digest:
@@ -174,12 +179,15 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   loggedIn(r: AuthResult): void {
     this.user = r.user;
     this.capabilities = r.capabilities;
+    this.mariadbCapabilities = r.mariadbCapabilities;
     // Backend connections always track the session (CLIENT_SESSION_TRACK); what the client asked
     // for is in `state.tracking`, and its OK packets are rewritten to match.
     const wireFlags = r.capabilities & WIRE_FORMAT_CAPABILITIES;
+    const mariadbFlags = r.mariadbCapabilities & MARIADB_WIRE_FORMAT_CAPABILITIES;
+    const key = { user: r.user.name, wireFlags, mariadbFlags, collation: r.collation };
     this.login = {
-      key: { user: r.user.name, wireFlags, collation: r.collation },
-      keyString: `${r.user.name}\u0000${wireFlags}\u0000${r.collation}`,
+      key,
+      keyString: poolKeyString(key),
       credentials: this.ctx.users.credentials(r.user),
       schema: r.schema,
     };

@@ -1,3 +1,4 @@
+import type { ColumnDefs } from "../../protocol/result-metadata.js";
 import type { RoutedStatement } from "../../routing/statement.js";
 import type { BackendConnection } from "../backend-connection.js";
 import type { ConnectionStatement, StatementCache } from "../statement-cache.js";
@@ -22,6 +23,12 @@ export interface ClientStatement {
   longData: Buffer[];
   /** How EXECUTE routes: classified once, at PREPARE. */
   routed: RoutedStatement;
+  /**
+   * Under MARIADB_CLIENT_CACHE_METADATA: the column definitions the client last got for it (its
+   * PREPARE's answer, or an EXECUTE's that carried them), which it uses when a result skips
+   * them; null when not tracked (result-metadata.ts).
+   */
+  columns: ColumnDefs | null;
   /**
    * The backend statements it holds, by connection (the connection's cache, never the connection
    * itself: a closed connection's cache is empty, holds nothing of it, and is dropped here when
@@ -77,6 +84,7 @@ export class StatementRegistry {
       paramTypes: null,
       longData: [],
       routed,
+      columns: null,
       on: new Map(),
     };
     this.byId.set(stmt.id, stmt);

@@ -5,6 +5,7 @@ import { decodeOk } from "../../protocol/packets/ok.js";
 import { eofForClient, okForClient } from "../../protocol/packets/ok-for-client.js";
 import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
 import { Captured, NOT_DONE } from "../../protocol/response-scanner.js";
+import { type PacketEdit, rewriteResponse } from "../../protocol/result-metadata.js";
 import { Pin } from "../../routing/pins.js";
 import { replicaMaySend } from "../../routing/router.js";
 import { StatementFlag as F, hasFlag } from "../../routing/statement-flags.js";
@@ -56,6 +57,10 @@ export class StatementRun implements RelaySink {
   /** The held ERR was answered by running the command once more (`steps.retryAfter`). */
   private ranAgain = false;
   private held: Buffer[] | null = null;
+  /** Bytes in `held` so far: where the chunk being scanned starts in the held response. */
+  private heldBytes = 0;
+  /** OK/EOF packets of a held response the client gets rewritten, by offset in the response. */
+  private readonly heldEdits: PacketEdit[] = [];
   private prepared: PrepareOkInfo | null = null;
   private errno = 0;
   /** When the stall watchdog first saw this run paused with a writable client (0: not seen). */
@@ -82,6 +87,8 @@ export class StatementRun implements RelaySink {
     this.errno = 0;
     this.stalledSince = 0;
     this.held = d.holdResponse ? [] : null;
+    this.heldBytes = 0;
+    this.heldEdits.length = 0;
     this.prepared = null;
     this.edits.length = 0;
     this.withheld = null;
@@ -169,6 +176,8 @@ export class StatementRun implements RelaySink {
     }
     this.conn = conn;
     this.startedMs = performance.now();
+    // Decided per connection (result columns out of step with the client's, result-metadata.ts).
+    if (this.held === null && d.steps?.holdsFor?.(conn) === true) this.held = [];
     conn.relay(d.kind, this, bytes);
   }
 
@@ -203,6 +212,7 @@ export class StatementRun implements RelaySink {
     if (this.held !== null) {
       // `data` is a view of the connection's read buffer: what is held back is copied.
       this.held.push(Buffer.from(data));
+      this.heldBytes += data.length;
     } else if (data.length > 0 && !host.isClosed()) {
       this.forwarded = true;
       const t = host.transport;
@@ -275,20 +285,26 @@ export class StatementRun implements RelaySink {
       host.lastStatus = conn.scanner.status;
       if (payload[0] === 0x00 || host.lastStatus & ServerStatus.SESSION_STATE_CHANGED)
         this.trackOk(conn, payload);
-      if (this.held === null) this.edit(okForClient(payload, host.state.tracking), at, conn);
+      this.edit(okForClient(payload, host.state.tracking), at, conn, payload.length);
     } else if (type === Captured.EOF) {
       host.lastStatus = conn.scanner.status;
-      if (this.held === null) this.edit(eofForClient(payload, host.state.tracking), at, conn);
+      this.edit(eofForClient(payload, host.state.tracking), at, conn, payload.length);
     } else if (type === Captured.ERR) {
       this.errno = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
     } else if (type === Captured.PREPARE_OK && this.held !== null) {
       const ok = decodeStmtPrepareOk(payload);
       this.prepared = { backendId: ok.statementId, numColumns: ok.numColumns, numParams: ok.numParams };
+    } else if (type === Captured.COLUMN_COUNT || type === Captured.COLUMN_DEF) {
+      this.d?.steps?.onColumns?.(conn, type, payload);
     }
   }
 
-  private edit(payload: Buffer | null, at: number, conn: BackendConnection): void {
-    if (payload !== null) this.edits.push({ at, end: conn.scanner.packetEnd, payload });
+  /** `payload` in place of the packet just scanned (of `length` bytes), for the client. */
+  private edit(payload: Buffer | null, at: number, conn: BackendConnection, length: number): void {
+    if (payload === null) return;
+    const end = conn.scanner.packetEnd;
+    if (this.held === null) this.edits.push({ at, end, payload });
+    else this.heldEdits.push({ start: this.heldBytes + end - length - 4, payload });
   }
 
   /** Reads what an OK packet says about the session: last insert id, tracked state changes. */
@@ -349,7 +365,9 @@ export class StatementRun implements RelaySink {
   private retryRead(failed: BackendPool): boolean {
     if (this.retried || this.lease.reason === "retry") return false;
     this.retried = true;
-    if (this.held !== null) this.held = [];
+    this.held = this.d!.holdResponse ? [] : null;
+    this.heldBytes = 0;
+    this.heldEdits.length = 0;
     this.lease.elsewhere(failed);
     void this.runAsync(null);
     return true;
@@ -450,6 +468,8 @@ export class StatementRun implements RelaySink {
     if (this.conn !== conn) return;
     if (again && conn.state !== "closed") {
       this.held = [];
+      this.heldBytes = 0;
+      this.heldEdits.length = 0;
       this.prepared = null;
       this.errno = 0;
       this.send(conn, this.d!.bytes);
@@ -462,7 +482,12 @@ export class StatementRun implements RelaySink {
   private flushHeld(conn: BackendConnection, d: Dispatch): void {
     const held = Buffer.concat(this.held!);
     this.held = null;
-    const out = d.steps?.heldResponse !== undefined ? d.steps.heldResponse(held, conn, this.prepared) : held;
+    const edits = this.heldEdits;
+    const out =
+      d.steps?.heldResponse !== undefined
+        ? d.steps.heldResponse(held, conn, this.prepared, edits)
+        : rewriteResponse(held, edits);
+    edits.length = 0;
     if (out.length > 0 && !this.host.isClosed()) this.host.transport.write(out);
   }
 
