@@ -136,6 +136,15 @@ export const CLIENT_ERRORS = {
     message: "Server shutdown in progress: rwsplit is draining; reconnect to another instance",
   }),
   /**
+   * ER_UNSUPPORTED_PS, the server's answer to COM_STMT_BULK_EXECUTE from a client that did not
+   * negotiate MARIADB_CLIENT_STMT_BULK_OPERATIONS.
+   */
+  unsupportedPs: (): ClientErrorSpec => ({
+    errno: 1295,
+    sqlState: "HY000",
+    message: "This command is not supported in the prepared statement protocol yet",
+  }),
+  /**
    * ER_UNKNOWN_STMT_HANDLER as the server words it: `command` is its function's name
    * (mysqld_stmt_execute, also for COM_STMT_BULK_EXECUTE; mysqld_stmt_reset, mysqld_stmt_fetch).
    */

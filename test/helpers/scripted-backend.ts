@@ -282,6 +282,8 @@ export class ScriptedLink implements BackendLink {
         return this.execute(p);
       case Command.STMT_FETCH:
         return this.fetch(p);
+      case Command.STMT_BULK_EXECUTE:
+        return this.bulk(p);
       case Command.STMT_CLOSE:
         this.statements.delete(p.readUInt32LE(1));
         return null;
@@ -433,6 +435,24 @@ export class ScriptedLink implements BackendLink {
       names: [name],
       ...(this.cacheMetadata ? { metadataFollows: follows } : {}),
     });
+  }
+
+  /** COM_STMT_BULK_EXECUTE: one OK for the whole batch, as the server answers an INSERT's. */
+  private bulk(p: Buffer): Wire {
+    if (!(this.mariadbFlags & MariadbCapability.STMT_BULK_OPERATIONS))
+      return new Wire().err(
+        1295,
+        "HY000",
+        "This command is not supported in the prepared statement protocol yet",
+      );
+    const id = p.readUInt32LE(1);
+    if (!this.statements.has(id))
+      return new Wire().err(
+        1243,
+        "HY000",
+        `Unknown prepared statement handler (${id}) given to mysqld_stmt_execute`,
+      );
+    return this.ok({ affected: 3, insertId: 7, state: this.gtidState() });
   }
 
   private fetch(p: Buffer): Wire {
