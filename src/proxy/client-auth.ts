@@ -55,8 +55,13 @@ const AuthPhase = {
 } as const;
 type AuthPhase = (typeof AuthPhase)[keyof typeof AuthPhase];
 
+/** The compressed protocol the client asked for at login (frames start after the login OK). */
+export type CompressionRequest = { algorithm: "zlib" } | { algorithm: "zstd"; level: number };
+
 export interface AuthResult {
   user: ProxyUser;
+  /** CLIENT_COMPRESS (zlib) or CLIENT_ZSTD_COMPRESSION_ALGORITHM, else null. */
+  compression: CompressionRequest | null;
   capabilities: number;
   /** MariaDB's extended capabilities both sides have (MariadbCapability); 0 in front of MySQL. */
   mariadbCapabilities: number;
@@ -115,6 +120,7 @@ export class ClientAuth {
   private username = "";
   private capabilities = 0;
   private mariadbCapabilities = 0;
+  private compression: CompressionRequest | null = null;
   /** What the greeting offered: the primary's flavour, as of this connection's start. */
   private readonly offered: { capabilities: number; extended: number };
   private collation: number = DEFAULT_COLLATION;
@@ -187,6 +193,10 @@ export class ClientAuth {
     }
     this.capabilities = hr.capabilities & (this.offered.capabilities | Capability.SSL);
     this.mariadbCapabilities = (hr.mariadbCapabilities ?? 0) & this.offered.extended;
+    // Taken whatever the greeting offered: mysqlnd sets CLIENT_COMPRESS unasked and compresses.
+    if (hr.capabilities & Capability.COMPRESS) this.compression = { algorithm: "zlib" };
+    else if (hr.capabilities & Capability.ZSTD_COMPRESSION_ALGORITHM)
+      this.compression = { algorithm: "zstd", level: hr.zstdLevel ?? 3 };
     this.collation = hr.characterSet || DEFAULT_COLLATION;
     this.username = hr.username;
     this.schema = hr.database;
@@ -383,6 +393,7 @@ export class ClientAuth {
       kind: "done",
       result: {
         user: this.user!,
+        compression: this.compression,
         capabilities: this.capabilities,
         mariadbCapabilities: this.mariadbCapabilities,
         collation: this.collation,

@@ -45,6 +45,8 @@ export interface LoginOptions {
    * CLIENT_MYSQL, as MariaDB's connectors do in front of a MariaDB server.
    */
   mariadb?: number;
+  /** The compressed protocol: CLIENT_COMPRESS (zlib) or CLIENT_ZSTD_COMPRESSION_ALGORITHM. */
+  compress?: "zlib" | "zstd";
 }
 
 /**
@@ -127,7 +129,9 @@ export class SessionHarness {
       (o.sessionTrack === false ? 0 : Capability.SESSION_TRACK) |
       (o.deprecateEof ? Capability.DEPRECATE_EOF : 0) |
       (o.multiStatements ? Capability.MULTI_STATEMENTS : 0) |
-      (o.database === null ? 0 : Capability.CONNECT_WITH_DB);
+      (o.database === null ? 0 : Capability.CONNECT_WITH_DB) |
+      (o.compress === "zlib" ? Capability.COMPRESS : 0) |
+      (o.compress === "zstd" ? Capability.ZSTD_COMPRESSION_ALGORITHM : 0);
     const response = encodeHandshakeResponse41(1, {
       capabilities: caps,
       mariadbCapabilities: o.mariadb ?? 0,
@@ -138,6 +142,7 @@ export class SessionHarness {
       database: o.database === null ? null : (o.database ?? "app"),
       authPlugin: "mysql_native_password",
       attributes: {},
+      ...(o.compress === "zstd" ? { zstdLevel: 5 } : {}),
     });
     client.send(1, response.subarray(4));
     await settle();

@@ -98,7 +98,13 @@ export function serverProtocolOf(capabilities: number, extended: number): Server
  * both the primary and rwsplit have (a MariaDB 10.4 primary has no CACHE_METADATA: not offered).
  */
 export function offeredCapabilities(primary: ServerProtocol): { capabilities: number; extended: number } {
-  if (!primary.mariadb) return { capabilities: PROXY_SERVER_CAPABILITIES, extended: 0 };
+  if (!primary.mariadb) {
+    // MySQL 8.0.18+ clients ask for zstd with --compression-algorithms=zstd; MariaDB has none.
+    return {
+      capabilities: (PROXY_SERVER_CAPABILITIES | Capability.ZSTD_COMPRESSION_ALGORITHM) >>> 0,
+      extended: 0,
+    };
+  }
   return {
     capabilities: (PROXY_SERVER_CAPABILITIES & ~Capability.LONG_PASSWORD) >>> 0,
     extended: (primary.extended & MARIADB_PROXY_CAPABILITIES) >>> 0,
@@ -106,14 +112,17 @@ export function offeredCapabilities(primary: ServerProtocol): { capabilities: nu
 }
 
 /**
- * What rwsplit offers clients in front of MySQL (offeredCapabilities: the MariaDB set clears
- * CLIENT_LONG_PASSWORD, which is CLIENT_MYSQL there).
+ * What rwsplit offers clients, whatever the primary (offeredCapabilities: in front of MariaDB
+ * CLIENT_LONG_PASSWORD, which is CLIENT_MYSQL there, is cleared; in front of MySQL zstd is
+ * added). CLIENT_COMPRESS is rwsplit's own, between the client and rwsplit: backend connections
+ * never compress.
  */
 export const PROXY_SERVER_CAPABILITIES =
   (Capability.LONG_PASSWORD |
     Capability.FOUND_ROWS |
     Capability.LONG_FLAG |
     Capability.CONNECT_WITH_DB |
+    Capability.COMPRESS |
     Capability.ODBC |
     Capability.LOCAL_FILES |
     Capability.IGNORE_SPACE |

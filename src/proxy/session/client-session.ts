@@ -13,17 +13,24 @@ import { encodeOk } from "../../protocol/packets/ok.js";
 import { describePins, Pin } from "../../routing/pins.js";
 import type { RouteSession } from "../../routing/router.js";
 import { type AcquireRequest, type BackendPool, poolKeyString } from "../backend-pool.js";
-import { type AuthIo, type AuthResult, type AuthStep, ClientAuth } from "../client-auth.js";
+import {
+  type AuthIo,
+  type AuthResult,
+  type AuthStep,
+  ClientAuth,
+  type CompressionRequest,
+} from "../client-auth.js";
 import { commandHandler, infilePacket } from "../commands/index.js";
 import type { ProxyContext, RunningStatement, SessionHandle } from "../context.js";
 import type { ProxyUser } from "../user-directory.js";
+import { CompressedTransport, codecFor } from "./compressed-transport.js";
 import { OpenCursors } from "./cursors.js";
 import type { Dispatch } from "./dispatch.js";
 import { SessionPin } from "./pin.js";
 import { StatementRegistry } from "./prepared-statements.js";
 import { SessionState } from "./session-state.js";
 import { type RunHost, StatementRun } from "./statement-run.js";
-import type { ClientTransport } from "./transport.js";
+import type { ClientTransport, TransportHandlers } from "./transport.js";
 
 /** Client session phases (STYLE.md principle 4). */
 export const SessionPhase = {
@@ -70,6 +77,8 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   private user: ProxyUser | null = null;
   private readonly framer: PacketFramer;
   private readonly runner: StatementRun;
+  /** What the transport calls (kept to hand to a compressing transport layered over it). */
+  private readonly handlers: TransportHandlers;
   /** COM_CHANGE_USER continues its authentication here when it needs more packets. */
   private authContinuation: ((pkt: Packet) => void) | null = null;
   /** The router's view of this session, rewritten before each statement (`route` keeps nothing). */
@@ -80,7 +89,8 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   };
 
   constructor(
-    readonly transport: ClientTransport,
+    /** The client's connection; a CompressedTransport over it once the login asked for compression. */
+    public transport: ClientTransport,
     readonly ctx: ProxyContext,
     private readonly onClosed: (s: ClientSession) => void,
   ) {
@@ -93,7 +103,8 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
       this.framer.push(chunk);
       this.pump();
     };
-    transport.attach({ data, closed: () => this.onTransportClosed() });
+    this.handlers = { data, closed: () => this.onTransportClosed() };
+    transport.attach(this.handlers);
     transport.write(this.auth.greeting());
   }
 
@@ -131,6 +142,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
       for (let input = PHASE_INPUT[this.phase]; input !== null; input = PHASE_INPUT[this.phase]) {
         const pkt = this.framer.next();
         if (pkt === null) return;
+        this.transport.packetRead?.(this.framer.bufferedBytes);
         if (input === "command") {
           this.sample.none(); // digest: no statement until query() / execute() says which
           commandHandler(pkt.payload.length > 0 ? pkt.payload[0]! : -1)(this, pkt);
@@ -200,16 +212,53 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
     const ok = encodeOk(r.okSeq, { status: this.lastStatus }, this.capabilities);
     // ryw: the user's writes through other rwsplit instances (Redis) are known before its first statement.
     const shared = this.ctx.userWrites?.loggingIn(r.user.name) ?? null;
-    if (shared !== null) {
+    // The first login's OK is the last plain packet; COM_CHANGE_USER keeps what the login chose.
+    const compression = this.transport instanceof CompressedTransport ? null : r.compression;
+    if (shared !== null || compression !== null) {
       this.phase = SessionPhase.BUSY;
-      void shared.then(() => {
-        if (this.phase === SessionPhase.CLOSED) return;
-        this.transport.write(ok);
-        this.statementDone();
-      });
+      void this.loginOkLater(ok, shared, compression);
       return;
     }
     this.transport.write(ok);
+  }
+
+  /** The login OK once shared state is known (ryw), then compression from the next byte on. */
+  private async loginOkLater(
+    ok: Buffer,
+    shared: Promise<unknown> | null,
+    compression: CompressionRequest | null,
+  ): Promise<void> {
+    let codec: Awaited<ReturnType<typeof codecFor>> | null = null;
+    try {
+      await shared;
+      if (compression !== null) codec = await codecFor(compression);
+    } catch (e) {
+      if (this.phase === SessionPhase.CLOSED) return;
+      // In place of the OK, with its sequence id.
+      this.sendError(
+        CLIENT_ERRORS.handshakeError(`compression unavailable: ${(e as Error).message}`),
+        ok[3]!,
+      );
+      this.close();
+      return;
+    }
+    if (this.phase === SessionPhase.CLOSED) return;
+    this.transport.write(ok);
+    if (codec !== null) {
+      const compressed = new CompressedTransport(this.transport, codec);
+      compressed.attach(this.handlers);
+      this.transport = compressed;
+      // Bytes that came behind the login (a first command) were buffered as plain: they are frames.
+      const early = this.framer.drain();
+      try {
+        if (early.length > 0) for (const b of compressed.unwrap(early)) this.framer.push(b);
+      } catch (e) {
+        this.sendError(CLIENT_ERRORS.malformedPacket((e as Error).message), 0);
+        this.close();
+        return;
+      }
+    }
+    this.statementDone();
   }
 
   // ---- commands (the port's side) -----------------------------------------------------------

@@ -24,8 +24,9 @@ export class NodeTransport implements ClientTransport {
   }
 
   attach(handlers: TransportHandlers): void {
+    const first = this.handlers === null;
     this.handlers = handlers;
-    this.listen(this.socket);
+    if (first) this.listen(this.socket);
   }
 
   private listen(socket: net.Socket): void {
