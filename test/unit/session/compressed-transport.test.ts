@@ -12,6 +12,7 @@ import {
 import { Command } from "../../../src/protocol/constants/commands.js";
 import { type Packet, PacketFramer, packet } from "../../../src/protocol/framing.js";
 import { CompressedTransport } from "../../../src/proxy/session/compressed-transport.js";
+import { MemoryTransport } from "../../helpers/memory-transport.js";
 import { SessionHarness, textValue } from "../../helpers/session-harness.js";
 
 // The compressed protocol between a client and rwsplit (issue #14), through a whole session over
@@ -181,5 +182,39 @@ describe("a compressed session", () => {
     const h = new SessionHarness();
     await h.login();
     expect(h.session.transport).toBe(h.client);
+  });
+});
+
+describe("CompressedTransport's writes", () => {
+  const frameOf = (n: number) => packet(1, Buffer.alloc(n, 0x61));
+
+  test("small writes in one turn become one frame", async () => {
+    const inner = new MemoryTransport();
+    const t = new CompressedTransport(inner, zlibCodec());
+    t.attach({ data() {}, closed() {} });
+    expect(t.write(frameOf(10))).toBe(true);
+    expect(t.write(frameOf(20))).toBe(true);
+    expect(inner.written).toHaveLength(0);
+    await new Promise((r) => process.nextTick(r));
+    expect(inner.written).toHaveLength(1);
+    const plain = new CompressedReader(zlibCodec()).push(inner.written[0]!);
+    expect(Buffer.concat(plain)).toEqual(Buffer.concat([frameOf(10), frameOf(20)]));
+  });
+
+  test("a client that cannot keep up: false until its transport drains, then true again", async () => {
+    const inner = new MemoryTransport();
+    const t = new CompressedTransport(inner, zlibCodec());
+    t.attach({ data() {}, closed() {} });
+    inner.congested = true;
+    // A large write goes at once (no copy) and reports the full socket.
+    expect(t.write(frameOf(20_000))).toBe(false);
+    expect(t.write(frameOf(10))).toBe(false);
+    let drained = false;
+    t.onceDrained(() => {
+      drained = true;
+    });
+    inner.drain();
+    expect(drained).toBe(true);
+    expect(t.write(frameOf(10))).toBe(true);
   });
 });
