@@ -3,11 +3,14 @@
  * here from what the JSON keeps (sysbench's raw output, the load generators' histograms and
  * samples), so each can be traced back; chart.ts draws the same figures.
  */
+
+import type { RelayStallResult } from "./connectorj/run.js";
 import type { IdleResult } from "./loadgen/idle.js";
 import type { LagResult, ReadStats } from "./loadgen/lag.js";
 import type { LargeResultResult } from "./loadgen/large-result.js";
 import type { StormResult } from "./loadgen/storm.js";
 import type { ProcessUsage } from "./proc.js";
+import type { StressRun } from "./stress/phase.js";
 import type { SysbenchFigures } from "./sysbench.js";
 
 export interface RunResult extends SysbenchFigures {
@@ -89,6 +92,16 @@ export interface Loadgen {
   largeResult: { rows: number; rowBytes: number; runs: LargeResultRun[] };
   /** One section per way of holding the replica behind. */
   lag: LagSection[];
+  /** Issue #19's relay stress run (absent from results written before it existed). */
+  stress?: StressRun[];
+  /** Issue #19's Connector/J reproduction. */
+  connectorj?: ConnectorjRun[];
+}
+
+export interface ConnectorjRun {
+  target: string;
+  result: RelayStallResult;
+  seconds: number;
 }
 
 export interface Report {
@@ -411,6 +424,90 @@ function lagSection(lag: LagSection): string[] {
   ];
 }
 
+function stressSection(runs: StressRun[]): string[] {
+  const mb = (n: number) => fmt(n / 2 ** 20, 0);
+  return [
+    "### Relay stress (issue #19): random statements, sizes and readers, each response compared byte for byte with the primary's",
+    "",
+    "Each client runs seeded random sessions (pooled or pinned; a third reach rwsplit through an in-process stream that is congested on every write, the rest over TCP) of text and binary statements, multi-statements and a procedure's result sets, BLOB parameters inline and by COM_STMT_SEND_LONG_DATA, cursors, writes and transactions, with results from 0 bytes to tens of MB, read fast, slowly, in bursts or late; each statement also runs on a direct connection to the primary and the two responses must be identical (only the prepared-statement id, also in error messages, `last_gtid`, and the status flags a COM_PING's OK inherits from the connection's previous statement may differ: bench/stress/normalise.ts). rwsplit runs in the bench's own process here (the relay probe and the congested-stream clients need that), sharing the CPU with the clients, which generate, send, keep and compare every byte: slowdowns are an upper bound, not the proxy's speed. Stall: the proxy's response goes silent for 5 s while the client reads. Late: complete, but over 5 s later than the direct one. Pauses: times rwsplit stopped reading a backend for a full client socket; at response end: such a pause still in force when its response ended (the state that stalled in #19). Watchdog stalls: relays rwsplit's own stall watchdog (limits.relay_stall_warn) found paused and resumed, which a client sees only as a delay; like stalls, they must be 0.",
+    "",
+    ...table(
+      [
+        "seed",
+        "minutes",
+        "clients",
+        "sessions (pooled/pinned/stream)",
+        "statements",
+        "MB relayed",
+        "largest MB",
+        "max slowdown ms",
+        "late",
+        "pauses",
+        "at response end",
+        "stalls",
+        "watchdog stalls",
+        "mismatches",
+        "errors",
+      ],
+      "rrrlrrrrrrrrrrr",
+      runs.map((x) => [
+        String(x.settings.seed),
+        fmt(x.stats.seconds / 60, 1),
+        String(x.settings.clients),
+        `${x.stats.epochs} (${x.stats.pooledEpochs}/${x.stats.pinnedEpochs}/${x.stats.streamEpochs})`,
+        fmt(x.stats.responses),
+        mb(x.stats.bytesProxy),
+        fmt(x.stats.largestResponse / 2 ** 20, 1),
+        fmt(x.stats.maxOverMs),
+        fmt(x.stats.late),
+        fmt(x.counters.pauses),
+        fmt(x.counters.pausedAtResponseEnd),
+        fmt(x.stats.stalls),
+        x.watchdogStalls === null || x.watchdogStalls === undefined ? "–" : fmt(x.watchdogStalls),
+        fmt(x.stats.mismatches),
+        fmt(x.stats.errors),
+      ]),
+    ),
+    ...runs.flatMap((x) => [
+      `- seed ${x.settings.seed}: worst slowdown: ${x.stats.maxOverWhat || "–"}; replay: \`${x.replay}\``,
+      ...x.stats.failures.slice(0, 5).map((f) => `  - ${f.kind}: ${f.message}`),
+    ]),
+    "",
+  ];
+}
+
+function connectorjSection(runs: ConnectorjRun[]): string[] {
+  return [
+    "### Connector/J (issue #19's report): fresh connection per run, a few dozen statements, a 4 MiB BLOB inserted and read back (prepared), then `SELECT seq, REPEAT('x', 100) FROM seq_1_to_20000`",
+    "",
+    ...table(
+      [
+        "target",
+        "runs",
+        "ok",
+        "stalls (socket timeouts)",
+        "errors",
+        "median run ms",
+        "max run ms",
+        "seconds",
+      ],
+      "lrrrrrrr",
+      runs.map((x) => [
+        x.target,
+        fmt(x.result.runs),
+        fmt(x.result.ok),
+        fmt(x.result.stalls),
+        fmt(x.result.errors),
+        fmt(x.result.medianMs),
+        fmt(x.result.maxMs),
+        fmt(x.seconds),
+      ]),
+    ),
+    ...runs.flatMap((x) => x.result.failures.slice(0, 5).map((f) => `- ${f}`)),
+    "",
+  ];
+}
+
 export function renderMarkdown(r: Report): string {
   const lines = [
     `## Benchmark: ${r.date.slice(0, 10)}`,
@@ -428,6 +525,8 @@ export function renderMarkdown(r: Report): string {
     if (l.idle.runs.length > 0) lines.push(...idleSection(l));
     if (l.largeResult.runs.length > 0) lines.push(...largeSection(l));
     for (const lag of l.lag) if (lag.runs.length > 0) lines.push(...lagSection(lag));
+    if (l.stress && l.stress.length > 0) lines.push(...stressSection(l.stress));
+    if (l.connectorj && l.connectorj.length > 0) lines.push(...connectorjSection(l.connectorj));
   }
   return `${lines.join("\n")}\n`;
 }

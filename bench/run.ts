@@ -5,7 +5,11 @@
  *   storm     connect + one query + quit, as fast as possible (loadgen/storm.ts);
  *   idle      thousands of authenticated idle connections: proxy memory per connection (loadgen/idle.ts);
  *   large     one large streamed result set: MB/s and the proxy's peak RSS (loadgen/large-result.ts);
- *   lag       stale reads with one replica held behind, per lag policy (loadgen/lag.ts).
+ *   lag       stale reads with one replica held behind, per lag policy (loadgen/lag.ts);
+ *   stress    issue #19's relay stress test for `--stress-minutes` (default 30; --quick: 0.5), seeded
+ *             (`RWSPLIT_STRESS_SEED` or `--stress-seed`), `--stress-clients` clients (stress/phase.ts);
+ *   connectorj  issue #19's Connector/J reproduction, `--connectorj-runs` runs in a row (default
+ *             200; --quick: 10) against rwsplit as its own process (connectorj/RelayStall.java).
  * Writes bench/results/<stamp>.json (every raw output kept), <stamp>.md, latest.md and latest.svg,
  * and prints the tables. Everything it starts (sandbox, proxies, temp dir) is stopped and removed
  * on the way out, also on failure or Ctrl-C.
@@ -20,6 +24,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { sandboxDown, sandboxUp, waitForReplicas } from "../src/sandbox/cluster.js";
 import { renderChart } from "./chart.js";
+import { runRelayStall } from "./connectorj/run.js";
 import { lagSteps } from "./lag-policies.js";
 import { type Endpoint, globalStatusSum } from "./loadgen/common.js";
 import { idleConnections } from "./loadgen/idle.js";
@@ -28,6 +33,7 @@ import { connectionStorm } from "./loadgen/storm.js";
 import { cpuTicks, ProcessWatch, rssKb } from "./proc.js";
 import { type LagHold, type Loadgen, renderMarkdown, type ScenarioResult } from "./report.js";
 import { runSteps, type Step, type Timing } from "./steps.js";
+import { stressPhase } from "./stress/phase.js";
 import {
   parseSysbench,
   type SysbenchScenario,
@@ -46,7 +52,7 @@ const extraTargets = flagValues("--target").map((t) => {
   const [host, port] = (addr ?? "").split(":");
   return { name: name!, host: host!, port: Number(port) };
 });
-const PHASES = ["sysbench", "storm", "idle", "large", "lag"] as const;
+const PHASES = ["sysbench", "storm", "idle", "large", "lag", "stress", "connectorj"] as const;
 type Phase = (typeof PHASES)[number];
 const only = new Set(flagValues("--only").flatMap((v) => v.split(",")));
 for (const p of only) {
@@ -54,6 +60,13 @@ for (const p of only) {
     throw new Error(`--only: unknown phase ${p} (one of ${PHASES.join(", ")})`);
 }
 const runs = (p: Phase) => only.size === 0 || only.has(p);
+const numberFlag = (name: string, fallback: number): number => {
+  const v = flagValues(name).at(-1);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}: not a positive number: ${v}`);
+  return n;
+};
 
 /**
  * Sizes: quick mode has to fit in 2 minutes with the build and the sandbox (one short round of
@@ -77,6 +90,8 @@ const S = quick
       idleSettleMs: 500,
       largeRows: 64 * 1024,
       lagSeconds: 2,
+      stressMinutes: 0.5,
+      connectorjRuns: 10,
     }
   : {
       rounds: 3,
@@ -97,7 +112,16 @@ const S = quick
       idleSettleMs: 2000,
       largeRows: 200 * 1024,
       lagSeconds: 8,
+      stressMinutes: 30,
+      connectorjRuns: 200,
     };
+const STRESS_MINUTES = numberFlag("--stress-minutes", S.stressMinutes);
+const STRESS_CLIENTS = numberFlag("--stress-clients", 4);
+const STRESS_SEED = numberFlag(
+  "--stress-seed",
+  Number(process.env.RWSPLIT_STRESS_SEED ?? Math.floor(Math.random() * 2 ** 31)),
+);
+const CONNECTORJ_RUNS = numberFlag("--connectorj-runs", S.connectorjRuns);
 const THREADS = 8;
 const TABLES = 4;
 const STORM_CONCURRENCY = 8;
@@ -228,6 +252,8 @@ async function main(): Promise<void> {
       idle: { runs: [] },
       largeResult: { rows: S.largeRows, rowBytes: ROW_BYTES, runs: [] },
       lag: [],
+      stress: [],
+      connectorj: [],
     };
     if (runs("storm")) {
       for (const t of targets) {
@@ -341,6 +367,47 @@ async function main(): Promise<void> {
         loadgen.lag.push(lag.section);
         steps.push(...lag.steps);
       }
+    }
+
+    if (runs("connectorj")) {
+      steps.push({
+        label: `Connector/J, ${CONNECTORJ_RUNS} runs (issue #19)`,
+        target: "rwsplit",
+        run: async (progress) => {
+          let done = 0;
+          const r = await runRelayStall({
+            ...endpoint(rw.host, rw.port),
+            runs: CONNECTORJ_RUNS,
+            socketTimeoutMs: 30_000,
+            onLine: (line) => {
+              progress(++done / CONNECTORJ_RUNS);
+              if (!/: ok in /.test(line)) process.stderr.write(`connectorj: ${line}\n`);
+            },
+          });
+          loadgen.connectorj!.push({ target: "rwsplit", ...r });
+        },
+      });
+    }
+    if (runs("stress")) {
+      process.stdout.write(
+        `bench: relay stress seed ${STRESS_SEED} (replay: RWSPLIT_STRESS_SEED=${STRESS_SEED} npm run bench -- --only stress --stress-minutes ${STRESS_MINUTES} --stress-clients ${STRESS_CLIENTS})\n`,
+      );
+      steps.push({
+        label: `relay stress, ${STRESS_MINUTES} min (issue #19)`,
+        target: "rwsplit (in-process)",
+        run: async (progress) => {
+          loadgen.stress!.push(
+            await stressPhase({
+              sb,
+              minutes: STRESS_MINUTES,
+              clients: STRESS_CLIENTS,
+              seed: STRESS_SEED,
+              onProgress: progress,
+              stop: () => interrupted,
+            }),
+          );
+        },
+      });
     }
 
     // ---- run ---------------------------------------------------------------------------

@@ -2,20 +2,23 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createAdminApp } from "./admin/app.js";
 import type { BackendStatus, StatusSource } from "./admin/status.js";
+import { type BackupJobs, startBackupJobs } from "./backup/jobs.js";
 import { Balancer } from "./balancer/balancer.js";
+import { LagTracker } from "./balancer/lag-state.js";
 import type { Config } from "./config/types.js";
 import { DigestStore } from "./digests/store.js";
+import { HaError } from "./errors.js";
 import { EventFeed } from "./events/feed.js";
 import { readBackendPositions } from "./ha/discovery.js";
 import { createCoordinator } from "./ha/fleet.js";
-import { HaError, HaManager } from "./ha/manager.js";
+import { HaManager } from "./ha/manager.js";
 import { createHaOps } from "./ha/ops-adapter.js";
 import type { TopologyView } from "./ha/topology-view.js";
 import { Metrics } from "./metrics/registry.js";
 import { Monitor } from "./monitor/monitor.js";
 import type { BackendObservation, BackendRole } from "./monitor/types.js";
 import type { BackendPool } from "./proxy/backend-pool.js";
-import { BalancedPicker, ioLost, toReplicaObservation } from "./proxy/balanced-picker.js";
+import { BalancedPicker } from "./proxy/balanced-picker.js";
 import { RedisUserWriteLog } from "./proxy/consistency/redis-user-writes.js";
 import { UserWriteLog } from "./proxy/consistency/user-write-log.js";
 import type { SessionHooks } from "./proxy/context.js";
@@ -42,6 +45,8 @@ export interface Rwsplit {
   observations(): ReadonlyMap<string, BackendObservation>;
   status: StatusSource;
   ha: HaManager;
+  /** Scheduled backups and the binlog archive (config `backup:`), or null. */
+  backups: BackupJobs | null;
   /** Drains (stop accepting, let statements finish up to drainTimeoutMs) and stops everything. */
   stop(): Promise<void>;
 }
@@ -56,10 +61,10 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   const kinds = { read: 0, write: 0, session: 0 };
   const latest = new Map<string, BackendObservation>();
   const upstreams = new Upstreams(config);
+  for (const pool of upstreams.pools.values()) metrics.countBytes(pool.endpoint.name, pool.bytes);
   const allBackends = [config.backends.primary, ...config.backends.replicas];
-  /** Each replica's lag before the primary went down (reads keep flowing during a failover). */
-  const lastLag = new Map<string, number>();
-  const ioLostAt = new Map<string, number>();
+  /** The lag policy's memory of each replica (reads keep flowing during a failover). */
+  const lag = new LagTracker();
   let picker: BalancedPicker;
   /** The balancer over the current replicas; rebuilt on a topology change, replaying what is known. */
   const buildBalancer = (): Balancer => {
@@ -98,18 +103,8 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     }
     return b;
   };
-  const feed = (b: Balancer, o: BackendObservation) => {
-    const primaryDown = latest.get(upstreams.primary.endpoint.name)?.up === false;
-    if (!ioLost(o)) ioLostAt.delete(o.name);
-    else if (!ioLostAt.has(o.name)) ioLostAt.set(o.name, o.checkedAt);
-    if (!primaryDown && o.lagMs !== null) lastLag.set(o.name, o.lagMs);
-    const ctx = {
-      primaryDown,
-      lastLagMs: lastLag.get(o.name) ?? null,
-      ioLostAt: ioLostAt.get(o.name) ?? null,
-    };
-    b.observe(o.name, toReplicaObservation(o, ctx), Date.now());
-  };
+  const feed = (b: Balancer, o: BackendObservation) =>
+    b.observe(o.name, lag.observe(o.name, o, latest.get(upstreams.primary.endpoint.name)), Date.now());
   // What a caught-up replica's lag may read: one heartbeat period, or Seconds_Behind_Master's 1 s.
   const hb = config.monitor.heartbeat;
   const lagResolutionMs = hb.enabled ? hb.intervalMs : 1000;
@@ -134,8 +129,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   const applyTopology = (t: TopologyView) => {
     upstreams.setTopology(t);
     monitor.setTopology(t.primary, t.fenced);
-    lastLag.clear();
-    ioLostAt.clear();
+    lag.clear();
     balancer = buildBalancer();
     picker = new BalancedPicker(upstreams.replicas, balancer, () => latest, lagResolutionMs);
     upstreams.picker = picker;
@@ -238,6 +232,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       lastError: o?.lastError ?? pool.lastError,
       lastCheckAt: o && o.checkedAt > 0 ? new Date(o.checkedAt).toISOString() : null,
       gtidPosition: o?.gtidCurrentPos || o?.gtidSlavePos || null,
+      lagPolicy: role === "replica" ? lag.stateOf(pool.endpoint.name) : null,
     };
   };
   const status: StatusSource = {
@@ -263,7 +258,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
       rejoin: (name) => ha!.rejoin(name),
       failover: () => {
         if (monitor.primaryReachable()) {
-          throw new HaError("the primary is reachable: use switchover to move it", 409);
+          throw new HaError("HA_CONFLICT", "the primary is reachable: use switchover to move it");
         }
         return ha!.failover("requested through the admin API");
       },
@@ -301,6 +296,14 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
   });
   await ha.start();
   monitor.start();
+  const backups = startBackupJobs(config, {
+    logger,
+    metrics,
+    topology: () => ha!.topology(),
+    lagMs: (name) => latest.get(name)?.lagMs ?? null,
+    instanceId: coordinator.instanceId,
+  });
+  if (backups !== null) status.backups = () => backups.status();
   let listen: { host: string; port: number };
   let admin: FastifyInstance | null = null;
   let adminListen: { host: string; port: number } | null = null;
@@ -321,6 +324,7 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     await proxy.close();
     await monitor.stop();
     await ha.stop();
+    await backups?.stop();
     await admin?.close();
     await userWrites?.stop();
     throw e;
@@ -336,11 +340,13 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     adminListen,
     status,
     ha,
+    backups,
     observations: () => latest,
     async stop() {
       await proxy.drain(config.drainTimeoutMs);
       await monitor.stop();
       await ha?.stop();
+      await backups?.stop();
       await admin?.close();
       await userWrites?.stop();
     },

@@ -10,6 +10,7 @@ import type { Metrics } from "../metrics/registry.js";
 import { authorize } from "./auth.js";
 import { LiveHistory, type TopologyView } from "./console/live.js";
 import { registerBackendRoutes, withoutSecrets } from "./routes/backends.js";
+import { registerBackupRoutes } from "./routes/backups.js";
 import { registerConsoleRoutes } from "./routes/console.js";
 import { registerControlRoutes } from "./routes/control.js";
 import { registerDigestRoutes } from "./routes/digests.js";
@@ -52,7 +53,7 @@ class AdminLogController extends LogController {
 
 /**
  * The admin HTTP app: the status page at `/`, `/healthz`, `/readyz`, `/backends`, `/topology`,
- * `/sessions`, `/metrics`, `/digests`, `/events`, and POST `/switchover`, `/rejoin`, `/failover`,
+ * `/sessions`, `/metrics`, `/digests`, `/events`, `/backups`, and POST `/switchover`, `/rejoin`, `/failover`,
  * `/digests/reset`. Not listening: the caller runs `app.listen({ host, port })` and
  * `app.close()`; the status page's sampler runs from `ready` to `close`.
  */
@@ -112,5 +113,6 @@ export function createAdminApp(options: AdminAppOptions): FastifyInstance {
   registerControlRoutes(app, status);
   registerDigestRoutes(app, status);
   registerConsoleRoutes(app, { status, live, token: options.token });
+  registerBackupRoutes(app, status);
   return app;
 }

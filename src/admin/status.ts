@@ -3,6 +3,7 @@
  * app only calls it per request (no caching), so `/readyz`, `/backends` and `/metrics` always agree
  * with what the router sees at that moment (STYLE.md principle 7: the live state is inspectable).
  */
+import type { LagState } from "../balancer/lag-state.js";
 import type { DigestListing, DigestSort } from "../digests/store.js";
 import type { RwsplitEvent } from "../events/feed.js";
 
@@ -49,6 +50,13 @@ export interface BackendStatus {
   lastCheckAt: string | null;
   /** MariaDB `gtid_current_pos` (else `gtid_slave_pos`) at the last check; null when down or unknown. */
   gtidPosition: string | null;
+  /**
+   * A replica's lag policy state (src/balancer/lag-state.ts): its last lag while it replicated,
+   * since when its IO thread has been retrying, whether it serves on that remembered lag
+   * (orphaned), and the lag the balancer used. Null for the primary, fenced backends, and before
+   * the first check.
+   */
+  lagPolicy: LagState | null;
 }
 
 /** Read-your-writes as `/backends` shows it (routing.consistency). */
@@ -87,6 +95,8 @@ export interface StatusSource {
   consistency?(): ConsistencyStatus;
   /** Statements finished so far by kind (the status page's reads and writes per second). */
   statementKinds?(): { read: number; write: number; session: number };
+  /** Backups, their schedule and the binlog archive (src/backup/jobs.ts); shown at `/backups`. */
+  backups?(): Promise<unknown>;
   /**
    * Topology changes (POST /switchover, /rejoin, /failover). Each resolves with a report of the
    * steps taken, or rejects with an error carrying an HTTP `status` (400, 409, 500, 503).

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { register as backup } from "./commands/backup.js";
 import { register as checkConfig } from "./commands/check-config.js";
 import { register as demo } from "./commands/demo.js";
 import { register as sandbox } from "./commands/sandbox.js";
@@ -17,4 +18,5 @@ export function registerCommands(program: Command): void {
   demo(program);
   topology(program);
   top(program);
+  backup(program);
 }

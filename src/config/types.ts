@@ -157,4 +157,61 @@ export interface Config {
     max: number;
   };
   redis?: { url: string };
+  /** Backups and the binlog archive (issue #16); absent: none. */
+  backup?: BackupConfig;
+}
+
+/** How many backups a destination keeps (retention.ts): the newest `last`, and the newest of each of the last N days / M weeks. */
+export interface RetentionConfig {
+  last: number;
+  daily: number;
+  weekly: number;
+}
+
+export type BackupDestinationConfig =
+  | { name: string; type: "dir"; path: string; retention: RetentionConfig }
+  | {
+      name: string;
+      type: "s3";
+      bucket: string;
+      /** "" or ending in "/". */
+      prefix: string;
+      /** Absent: AWS's own endpoint for `region`. */
+      endpoint?: string;
+      region: string;
+      /** Absent: the AWS SDK's default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles...). */
+      accessKeyId?: string;
+      secretAccessKey?: string;
+      forcePathStyle: boolean;
+      retention: RetentionConfig;
+    };
+
+export interface BackupConfig {
+  /** physical: mariadb-backup; logical: mariadb-dump --single-transaction. Default physical. */
+  method: "physical" | "logical";
+  /** The account the backup tools, the checksums and the binlog archive connect as. */
+  user: string;
+  password: string;
+  /** Back up from the primary when no replica is healthy; default false. */
+  allowPrimary: boolean;
+  compression: "zstd" | "gzip";
+  /** Pause the source replica's SQL thread during the backup and record CHECKSUM TABLE of every table; default true. */
+  sourceChecksums: boolean;
+  /** Scratch space for verify and restore; default ".rwsplit/backup". */
+  workDir: string;
+  destinations: BackupDestinationConfig[];
+  /** Cron pattern for `serve`; absent: no scheduled backups. */
+  schedule?: string;
+  /** Scheduled backups are verified right after; default true. */
+  verifyAfterBackup: boolean;
+  binlogs: {
+    /** Archive the primary's binlogs while `serve` runs; default false. */
+    enabled: boolean;
+    /** Where mariadb-binlog writes before upload; default ".rwsplit/binlog-spool". */
+    spoolDir: string;
+    /** How often the growing binlog is uploaded; default 10000. */
+    uploadIntervalMs: number;
+    /** The server_id the archiver connects with (--stop-never-slave-server-id); default 4000000001. */
+    serverId: number;
+  };
 }

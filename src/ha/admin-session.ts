@@ -1,4 +1,5 @@
 import mysql from "mysql2/promise";
+import { DeadlineError, isServerError, RwsplitError } from "../errors.js";
 
 /**
  * One short-lived admin connection for a replication operation (failover user, mysql2). Every
@@ -19,13 +20,6 @@ export interface Credentials {
 }
 
 export type Row = Record<string, unknown>;
-
-export class DeadlineError extends Error {
-  constructor(what: string, ms: number) {
-    super(`${what}: no answer within ${ms} ms`);
-    this.name = "DeadlineError";
-  }
-}
 
 export class AdminSession {
   readonly #conn: mysql.Connection;
@@ -71,7 +65,8 @@ export class AdminSession {
     params: unknown[] = [],
     timeoutMs = this.#timeoutMs,
   ): Promise<T[]> {
-    if (this.#dead) throw new Error("connection already closed after an earlier failure");
+    if (this.#dead)
+      throw new RwsplitError("BACKEND_LOST", "connection already closed after an earlier failure");
     const run = this.#conn.query(sql, params).then(([rows]) => (Array.isArray(rows) ? (rows as T[]) : []));
     try {
       return await withDeadline(run, timeoutMs, firstWords(sql), () => this.#kill());
@@ -114,12 +109,6 @@ export async function withSession<T>(
   } finally {
     await s.close();
   }
-}
-
-/** An ERR packet from the server (the connection is fine), as opposed to a network failure. */
-export function isServerError(e: unknown): e is Error & { errno: number; sqlState: string } {
-  const err = e as { errno?: unknown; sqlState?: unknown; fatal?: unknown } | null;
-  return typeof err?.errno === "number" && typeof err.sqlState === "string" && err.fatal !== true;
 }
 
 function withDeadline<T>(p: Promise<T>, ms: number, what: string, onTimeout: () => void): Promise<T> {

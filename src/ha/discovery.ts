@@ -1,4 +1,5 @@
 import type { Config } from "../config/types.js";
+import { HaError } from "../errors.js";
 import { type NodePosition, unreachablePosition } from "./node-position.js";
 import { readPosition } from "./replication-ops.js";
 
@@ -215,7 +216,8 @@ function strayReplicas(
  */
 export async function readBackendPositions(config: Config, timeoutMs: number): Promise<BackendPosition[]> {
   const { admin, replication } = config.failover;
-  if (admin === undefined || replication === undefined) throw new Error("failover.user is not configured");
+  if (admin === undefined || replication === undefined)
+    throw new HaError("HA_NOT_CONFIGURED", "failover.user is not configured");
   const o = { admin, replication, timeoutMs };
   const backends = [config.backends.primary, ...config.backends.replicas];
   return Promise.all(

@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import { RwsplitError } from "../errors.js";
 import { type Coordinator, type CoordinatorHealth, defaultInstanceId } from "./coordinator.js";
 import {
   type Lease,
@@ -46,7 +47,7 @@ export class LocalCoordinator implements Coordinator {
 
   async start(initial: TopologyRecord): Promise<void> {
     const parsed = parseTopologyRecord(initial);
-    if (!parsed.ok) throw new TypeError(`invalid initial topology record: ${parsed.error}`);
+    if (!parsed.ok) throw new RwsplitError("INTERNAL", `invalid initial topology record: ${parsed.error}`);
     // A restart of a stopped coordinator keeps what it learned: it is its own store.
     if (!this.#state.started) this.#state.init(parsed.value);
     else this.#state.adopt(parsed.value);

@@ -1,10 +1,21 @@
 import type { Logger } from "pino";
 import type { BackendConfig, Config } from "../config/types.js";
+import { HaError } from "../errors.js";
 import type { BackendObservation } from "../monitor/types.js";
+import {
+  checkRejoin,
+  checkSwitchover,
+  errorText,
+  failoverSteps,
+  rejoinSteps,
+  type StepContext,
+  switchoverSteps,
+} from "./change-steps.js";
+import type { ChangeKind, ChangeReport, HaOps, HaTarget, NodeRef } from "./change-types.js";
 import { assessPrimary, type DetectorState, INITIAL_DETECTOR_STATE } from "./detector.js";
-import { type BackendPosition, type Discovery, discoverTopology } from "./discovery.js";
+import type { BackendPosition } from "./discovery.js";
 import type { Coordinator, Lease, TopologyRecord } from "./fleet.js";
-import type { TopologyView } from "./topology-view.js";
+import { StartupDiscovery } from "./startup-discovery.js";
 
 /**
  * High availability: watches the primary, promotes a replica when it fails (failover), moves the
@@ -14,81 +25,10 @@ import type { TopologyView } from "./topology-view.js";
  * when a fleet shares Redis, an in-process one otherwise) and ends by publishing the next
  * topology record, generation + 1. Every instance, the one that did the work included, applies
  * a topology only from the coordinator (`onChange`), so a fleet converges on the same record.
+ * The steps of each change are in change-steps.ts; its vocabulary in change-types.ts.
  */
 
-export interface NodeRef {
-  name: string;
-  host: string;
-  port: number;
-}
-
-/** The MariaDB operations a topology change is made of (src/ha/replication-ops.ts, adapted in app.ts). */
-export interface HaOps {
-  /** The replica that received the most, ties by priority; with the positions read, for the record. */
-  chooseCandidate(replicas: NodeRef[]): Promise<{ name: string | null; reason: string }>;
-  /** Waits until `node` applied everything its IO thread received. */
-  waitApplied(node: NodeRef, waitMs: number): Promise<void>;
-  /** STOP SLAVE, RESET SLAVE ALL, read_only=OFF, semi-sync master settings. */
-  promote(node: NodeRef): Promise<void>;
-  /** Replicate from `primary` (MASTER_USE_GTID=slave_pos) and check the IO thread connects. */
-  repoint(node: NodeRef, primary: NodeRef): Promise<void>;
-  setReadOnly(node: NodeRef, on: boolean): Promise<void>;
-  /** `@@gtid_binlog_pos` of `node`. */
-  binlogPos(node: NodeRef): Promise<string>;
-  waitForGtid(node: NodeRef, pos: string, waitMs: number): Promise<void>;
-  /** Make a former primary a replica of `primary`; throws on a diverged history. */
-  demote(node: NodeRef, primary: NodeRef): Promise<void>;
-  checkDiverged(node: NodeRef, primary: NodeRef): Promise<{ diverged: boolean; detail: string }>;
-}
-
-/** What the manager drives in the proxy. */
-export interface HaTarget {
-  /** Applies a topology to the data path, the monitor and the balancer. */
-  apply(t: TopologyView): void;
-  holdWrites(): void;
-  releaseWrites(): void;
-  /** Sessions with a statement running or a transaction open on the primary. */
-  primaryWork(): number;
-  /** Checks `backend` now instead of at the monitor's next interval (Monitor.checkNow). */
-  recheck?(backend: string): void;
-}
-
-export type ChangeKind = "failover" | "switchover" | "rejoin";
-
-export interface ChangeReport {
-  kind: ChangeKind;
-  ok: boolean;
-  from: string;
-  to: string | null;
-  generation: number | null;
-  startedAt: string;
-  durationMs: number;
-  /** For a failover: from the primary's first failed check to the new primary taking writes. */
-  sinceDownMs: number | null;
-  steps: string[];
-  /** Replicas that could not be repointed (excluded: they replicate from nobody). */
-  excluded: { name: string; error: string }[];
-  error: string | null;
-}
-
-export class HaError extends Error {
-  constructor(
-    message: string,
-    /** HTTP status for the admin API: 400 bad request, 409 conflict, 500 failed midway. */
-    readonly status: 400 | 409 | 500 | 503,
-  ) {
-    super(message);
-    this.name = "HaError";
-  }
-}
-
-/** Someone else is changing the topology: not a failure of ours. */
-export class LeaseHeldError extends HaError {
-  constructor(message: string) {
-    super(message, 409);
-    this.name = "LeaseHeldError";
-  }
-}
+export type { ChangeKind, ChangeReport, HaOps, HaTarget, NodeRef } from "./change-types.js";
 
 export interface HaManagerOptions {
   config: Config;
@@ -112,8 +52,6 @@ const LEASE_TTL_MS = 60_000;
 const HISTORY = 20;
 /** Data-path failures come in bursts (every client at once): at most one extra check per this. */
 const RECHECK_GAP_MS = 50;
-/** A discovery that could not publish (the lock is held, or Redis is away) is tried again, backing off to this. */
-const DISCOVERY_RETRY_MAX_MS = 30_000;
 
 export class HaManager {
   readonly #o: HaManagerOptions;
@@ -132,8 +70,7 @@ export class HaManager {
   /** The applied topology's primary: compared on the data path's failure hook without a copy. */
   #primary = "";
   #lastRecheckAt = 0;
-  #discovery: Discovery | null = null;
-  #discoveryRetry: { timer: NodeJS.Timeout | null; delayMs: number } = { timer: null, delayMs: 1000 };
+  #discovery: StartupDiscovery | null = null;
 
   constructor(o: HaManagerOptions) {
     this.#o = o;
@@ -157,14 +94,27 @@ export class HaManager {
     this.#adopt(this.#o.coordinator.current());
     if (this.#o.ops === null) {
       this.#log.warn("failover.user is not set: rwsplit will not fail over, switch over or rejoin");
-    } else {
-      await this.#discover();
+    } else if (this.#o.readPositions !== undefined) {
+      this.#discovery = new StartupDiscovery({
+        coordinator: this.#o.coordinator,
+        readPositions: this.#o.readPositions,
+        pending: () => {
+          const t = this.topology();
+          return !this.#stopped && t.generation === 1 && t.reason === "initial";
+        },
+        primary: () => this.topology().primary,
+        idle: () => this.#busy === null,
+        adopt: () => this.#adopt(this.#o.coordinator.current()),
+        leaseTtlMs: LEASE_TTL_MS,
+        log: this.#log,
+      });
+      await this.#discovery.run();
     }
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#discoveryRetry.timer !== null) clearTimeout(this.#discoveryRetry.timer);
+    this.#discovery?.stop();
     this.#unsubscribe?.();
     await this.#o.coordinator.stop();
   }
@@ -186,7 +136,7 @@ export class HaManager {
       state: this.#busy ?? "idle",
       primaryVerdict: this.#verdictReason,
       coordinator: this.#o.coordinator.health(),
-      discovery: this.#discovery,
+      discovery: this.#discovery?.last ?? null,
       history: [...this.#history],
     };
   }
@@ -234,7 +184,7 @@ export class HaManager {
           this.#nextAttemptAt = 0;
         },
         (e) => {
-          if (e instanceof LeaseHeldError) this.#log.info(e.message);
+          if (e instanceof HaError && e.code === "HA_LEASE_HELD") this.#log.info(e.message);
           else this.#log.error({ err: errorText(e) }, "failover failed; retrying after failover.detect");
         },
       );
@@ -246,23 +196,7 @@ export class HaManager {
     const t = this.topology();
     const downSince = this.#detector.downSince;
     return this.#change("failover", t.primary, null, async (lease, r) => {
-      const ops = this.#ops();
-      r.steps.push(`primary ${t.primary} failed: ${why}`);
-      this.#o.target.holdWrites();
-      r.steps.push("holding new writes");
-      const replicas = this.#replicaNames(t).map((n) => this.#node(n));
-      const choice = await ops.chooseCandidate(replicas);
-      if (choice.name === null) throw new HaError(`no replica can be promoted: ${choice.reason}`, 503);
-      const candidate = this.#node(choice.name);
-      r.to = candidate.name;
-      r.steps.push(`candidate ${candidate.name}: ${choice.reason}`);
-      await ops.waitApplied(candidate, this.#o.config.failover.catchUpMs);
-      r.steps.push(`${candidate.name} applied its relay log`);
-      await ops.promote(candidate);
-      r.steps.push(`${candidate.name} promoted (replication reset, read_only=OFF)`);
-      await this.#repointOthers(replicas, candidate, r);
-      const next = { primary: candidate.name, fenced: [...t.fenced, t.primary], reason: "failover" };
-      await this.#publish(lease, t, next, r);
+      await failoverSteps(this.#steps(lease, t, r), why, r);
       r.sinceDownMs = downSince === null ? null : this.#now() - downSince;
     });
   }
@@ -270,159 +204,22 @@ export class HaManager {
   /** Planned move of the primary to `to` (a replica). Clients outside transactions see a pause. */
   async switchover(to: string): Promise<ChangeReport> {
     const t = this.topology();
-    const target = this.#backends.get(to);
-    if (target === undefined) {
-      throw new HaError(
-        `unknown backend "${to}": expected one of ${[...this.#backends.keys()].join(", ")}`,
-        400,
-      );
-    }
-    if (to === t.primary) throw new HaError(`${to} is already the primary`, 400);
-    if (t.fenced.includes(to)) throw new HaError(`${to} is fenced (a former primary): rejoin it first`, 409);
-    const obs = this.#o.observation(to);
-    if (!obs?.up || obs.replicating !== true) {
-      throw new HaError(`${to} is not a healthy replica (${obs?.lastError ?? "not replicating"})`, 409);
-    }
-    return this.#change("switchover", t.primary, to, async (lease, r) => {
-      const ops = this.#ops();
-      const old = this.#node(t.primary);
-      const next = this.#node(to);
-      this.#o.target.holdWrites();
-      r.steps.push("holding new writes");
-      const drained = await this.#waitPrimaryIdle(this.#o.config.failover.switchoverTimeoutMs);
-      r.steps.push(
-        drained === 0
-          ? "no statement or transaction left on the primary"
-          : `${drained} session(s) still busy on the primary after ${this.#o.config.failover.switchoverTimeoutMs} ms: their transactions will be lost`,
-      );
-      await ops.setReadOnly(old, true);
-      r.steps.push(`${old.name} read_only=ON`);
-      let promoted = false;
-      try {
-        const pos = await ops.binlogPos(old);
-        await ops.waitForGtid(next, pos, this.#o.config.failover.catchUpMs);
-        r.steps.push(`${next.name} caught up to ${pos}`);
-        await ops.promote(next);
-        promoted = true;
-        r.steps.push(`${next.name} promoted`);
-      } finally {
-        if (!promoted) {
-          await ops.setReadOnly(old, false).catch((e) => {
-            r.steps.push(`could not set ${old.name} read_only=OFF again: ${String(e)}`);
-          });
-          r.steps.push(`switchover abandoned: ${old.name} stays primary`);
-        }
-      }
-      const others = this.#replicaNames(t)
-        .filter((n) => n !== to)
-        .map((n) => this.#node(n));
-      await this.#repointOthers(others, next, r);
-      let fenced = t.fenced;
-      try {
-        await ops.demote(old, next);
-        r.steps.push(`${old.name} is now a replica of ${next.name}`);
-      } catch (e) {
-        fenced = [...fenced, old.name];
-        r.steps.push(`${old.name} could not be made a replica (${errorText(e)}): fenced`);
-      }
-      await this.#publish(lease, t, { primary: to, fenced, reason: "switchover" }, r);
-    });
+    checkSwitchover(this.#backends, t, to, this.#o.observation(to));
+    return this.#change("switchover", t.primary, to, (lease, r) =>
+      switchoverSteps(this.#steps(lease, t, r), to, r),
+    );
   }
 
   /** Makes a fenced former primary a replica of the current primary, after checking its history. */
   async rejoin(name: string): Promise<ChangeReport> {
     const t = this.topology();
-    if (!this.#backends.has(name)) {
-      throw new HaError(
-        `unknown backend "${name}": expected one of ${[...this.#backends.keys()].join(", ")}`,
-        400,
-      );
-    }
-    if (name === t.primary) throw new HaError(`${name} is the primary`, 400);
-    return this.#change("rejoin", name, t.primary, async (lease, r) => {
-      const ops = this.#ops();
-      const node = this.#node(name);
-      const primary = this.#node(t.primary);
-      const d = await ops.checkDiverged(node, primary);
-      r.steps.push(d.detail);
-      if (d.diverged) {
-        throw new HaError(
-          `${name} has transactions ${primary.name} does not have (diverged): ${d.detail}. Restore it from a backup of ${primary.name} (or discard those transactions), then rejoin`,
-          409,
-        );
-      }
-      await ops.demote(node, primary);
-      r.steps.push(`${name} replicates from ${primary.name}`);
-      await this.#publish(
-        lease,
-        t,
-        { primary: t.primary, fenced: t.fenced.filter((n) => n !== name), reason: "rejoin" },
-        r,
-      );
-    });
+    checkRejoin(this.#backends, t, name);
+    return this.#change("rejoin", name, t.primary, (lease, r) =>
+      rejoinSteps(this.#steps(lease, t, r), name, r),
+    );
   }
 
   // ---- internals -----------------------------------------------------------------------------
-
-  /**
-   * Topology discovery (discovery.ts): while the fleet shares nothing but this config's guess
-   * (generation 1, "initial"), ask the servers who is primary, and publish what they say as
-   * generation 2 ("discovered") under the lease, so every instance of a fleet adopts one answer.
-   * The lease also serializes instances starting together: the second one finds generation 2.
-   * Never throws; what it saw is logged, and kept for /topology.
-   */
-  async #discover(): Promise<void> {
-    this.#discoveryRetry.timer = null;
-    const pending = () => {
-      const t = this.topology();
-      return !this.#stopped && t.generation === 1 && t.reason === "initial";
-    };
-    const read = this.#o.readPositions;
-    if (read === undefined || !pending()) return;
-    let d: Discovery;
-    try {
-      d = discoverTopology(await read(), this.topology().primary);
-    } catch (e) {
-      this.#log.error({ err: errorText(e) }, "topology discovery could not read the backends");
-      return;
-    }
-    this.#discovery = d;
-    const log = { outcome: d.outcome, primary: d.primary, fenced: d.fenced, seen: d.seen };
-    if (d.outcome === "configured") this.#log.info(log, `topology discovery: ${d.reason}`);
-    else if (d.outcome === "ambiguous")
-      this.#log.warn(log, `topology discovery is inconclusive: ${d.reason}`);
-    else this.#log.warn(log, `topology discovery: primary ${d.primary}: ${d.reason}`);
-    if (d.outcome !== "discovered" || !pending()) return;
-    const lease = this.#busy === null ? await this.#o.coordinator.tryAcquire(LEASE_TTL_MS) : null;
-    let published = false;
-    if (lease !== null) {
-      try {
-        // Another instance may have published while we read the servers.
-        if (!pending()) return;
-        published = await this.#o.coordinator.publish(lease, {
-          generation: 2,
-          primary: d.primary,
-          fenced: d.fenced,
-          reason: "discovered",
-        });
-      } finally {
-        await this.#o.coordinator.release(lease).catch(() => {});
-      }
-    }
-    if (published) {
-      this.#adopt(this.#o.coordinator.current());
-      return;
-    }
-    if (!pending()) return;
-    const delay = this.#discoveryRetry.delayMs;
-    this.#discoveryRetry.delayMs = Math.min(delay * 2, DISCOVERY_RETRY_MAX_MS);
-    this.#log.warn(
-      { coordinator: this.#o.coordinator.health(), retryInMs: delay },
-      `could not publish the discovered topology (the topology lock is held, or ${this.#o.coordinator.health().backend} is unreachable): routing to the configured primary ${this.topology().primary} meanwhile`,
-    );
-    this.#discoveryRetry.timer = setTimeout(() => void this.#discover(), delay);
-    this.#discoveryRetry.timer.unref();
-  }
 
   async #change(
     kind: ChangeKind,
@@ -431,9 +228,12 @@ export class HaManager {
     work: (lease: Lease, r: ChangeReport) => Promise<void>,
   ): Promise<ChangeReport> {
     if (this.#o.ops === null) {
-      throw new HaError("failover.user is not configured: rwsplit cannot change the topology", 409);
+      throw new HaError(
+        "HA_NOT_CONFIGURED",
+        "failover.user is not configured: rwsplit cannot change the topology",
+      );
     }
-    if (this.#busy !== null) throw new HaError(`a ${this.#busy} is already running`, 409);
+    if (this.#busy !== null) throw new HaError("HA_BUSY", `a ${this.#busy} is already running`);
     this.#busy = kind;
     const started = this.#now();
     let lease: Lease | null = null;
@@ -443,7 +243,8 @@ export class HaManager {
       if (lease === null) this.#busy = null;
     }
     if (lease === null) {
-      throw new LeaseHeldError(
+      throw new HaError(
+        "HA_LEASE_HELD",
         `another rwsplit instance holds the topology lock (or ${this.#o.coordinator.health().backend} is unreachable); it will publish the change`,
       );
     }
@@ -463,7 +264,10 @@ export class HaManager {
     try {
       const now = this.#o.coordinator.current();
       if (now.generation !== this.#applied || (kind === "failover" && now.primary !== from)) {
-        throw new HaError(`the topology changed meanwhile (generation ${now.generation}); nothing done`, 409);
+        throw new HaError(
+          "HA_CONFLICT",
+          `the topology changed meanwhile (generation ${now.generation}); nothing done`,
+        );
       }
       await work(lease, r);
       r.ok = true;
@@ -493,19 +297,6 @@ export class HaManager {
     }
   }
 
-  async #repointOthers(replicas: NodeRef[], primary: NodeRef, r: ChangeReport): Promise<void> {
-    const others = replicas.filter((n) => n.name !== primary.name);
-    const results = await Promise.allSettled(others.map((n) => this.#ops().repoint(n, primary)));
-    results.forEach((res, i) => {
-      const n = others[i]!;
-      if (res.status === "fulfilled") r.steps.push(`${n.name} replicates from ${primary.name}`);
-      else {
-        r.excluded.push({ name: n.name, error: errorText(res.reason) });
-        r.steps.push(`${n.name} could not be repointed: ${errorText(res.reason)}`);
-      }
-    });
-  }
-
   async #publish(
     lease: Lease,
     prev: TopologyRecord,
@@ -516,8 +307,8 @@ export class HaManager {
     const ok = await this.#o.coordinator.publish(lease, { generation, ...next });
     if (!ok) {
       throw new HaError(
+        "HA_PUBLISH_FAILED",
         `could not publish generation ${generation} (lease lost or the store is unreachable); the servers were changed: check /backends and the other instances`,
-        500,
       );
     }
     r.generation = generation;
@@ -550,13 +341,18 @@ export class HaManager {
     this.#o.onTopology?.(t);
   }
 
-  async #waitPrimaryIdle(timeoutMs: number): Promise<number> {
-    const deadline = this.#now() + timeoutMs;
-    for (;;) {
-      const n = this.#o.target.primaryWork();
-      if (n === 0 || this.#now() >= deadline) return n;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  /** What a change's steps (change-steps.ts) use, for the change from `t` under `lease`. */
+  #steps(lease: Lease, t: TopologyRecord, r: ChangeReport): StepContext {
+    return {
+      ops: this.#ops(),
+      target: this.#o.target,
+      failover: this.#o.config.failover,
+      topology: t,
+      replicas: this.#replicaNames(t).map((n) => this.#node(n)),
+      node: (name) => this.#node(name),
+      publish: (next) => this.#publish(lease, t, next, r),
+      now: () => this.#now(),
+    };
   }
 
   /** A fenced former primary came back writable: make it read_only so nobody else writes there. */
@@ -592,8 +388,4 @@ export class HaManager {
   #now(): number {
     return (this.#o.now ?? Date.now)();
   }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
+import { HaError } from "../errors.js";
 import type { HaOps } from "./manager.js";
 import * as ops from "./replication-ops.js";
 
@@ -9,7 +10,8 @@ const CONNECT_WAIT_MS = 5000;
 /** The HaManager's operations: src/ha/replication-ops.ts with this config's accounts and timeouts. */
 export function createHaOps(config: Config, logger: Logger): HaOps {
   const { admin, replication } = config.failover;
-  if (admin === undefined || replication === undefined) throw new Error("failover.user is not configured");
+  if (admin === undefined || replication === undefined)
+    throw new HaError("HA_NOT_CONFIGURED", "failover.user is not configured");
   const o: ops.OpsOptions = {
     admin,
     replication,

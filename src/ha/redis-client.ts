@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from "ioredis";
+import { RwsplitError } from "../errors.js";
 import { ACQUIRE, PUBLISH, RELEASE, RENEW, RESTORE } from "./lua-scripts.js";
 
 /**
@@ -108,7 +109,10 @@ export function whenReady(client: Redis, timeoutMs: number): Promise<boolean> {
 export async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    timer = setTimeout(
+      () => reject(new RwsplitError("COORDINATOR_UNAVAILABLE", `${what} timed out after ${ms} ms`)),
+      ms,
+    );
   });
   try {
     return await Promise.race([p, deadline]);

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
+import { RwsplitError } from "../errors.js";
 import { Periodic } from "../monitor/periodic.js";
 import { type Coordinator, type CoordinatorHealth, defaultInstanceId } from "./coordinator.js";
 import { bounded, createFleetClient, type FleetClient, whenReady } from "./redis-client.js";
@@ -91,7 +92,7 @@ export class RedisCoordinator implements Coordinator {
 
   async start(initial: TopologyRecord): Promise<void> {
     const parsed = parseTopologyRecord(initial);
-    if (!parsed.ok) throw new TypeError(`invalid initial topology record: ${parsed.error}`);
+    if (!parsed.ok) throw new RwsplitError("INTERNAL", `invalid initial topology record: ${parsed.error}`);
     if (this.#running) return;
     if (!this.#state.started) this.#state.init(parsed.value);
     else this.#state.adopt(parsed.value);
@@ -123,7 +124,11 @@ export class RedisCoordinator implements Coordinator {
       whenReady(sub, this.#opTimeoutMs),
     ]);
     if (!ready.every(Boolean)) {
-      this.#fail("connect", new Error(this.#lastError ?? "redis did not become ready"), false);
+      this.#fail(
+        "connect",
+        new RwsplitError("COORDINATOR_UNAVAILABLE", this.#lastError ?? "redis did not become ready"),
+        false,
+      );
       this.#logger.warn(
         { generation: this.#state.generation() },
         "redis unreachable at start: running on the initial record, resyncing when it answers",
@@ -238,11 +243,15 @@ export class RedisCoordinator implements Coordinator {
   async #op<T>(what: string, fn: (c: FleetClient) => Promise<T>, quiet = false): Promise<Outcome<T>> {
     const c = this.#client;
     if (!this.#running || c === null) {
-      this.#fail(what, new Error("coordinator is not running"), quiet);
+      this.#fail(what, new RwsplitError("COORDINATOR_UNAVAILABLE", "coordinator is not running"), quiet);
       return FAILED;
     }
     if (c.status !== "ready") {
-      this.#fail(what, new Error(`redis not connected (${c.status})`), quiet);
+      this.#fail(
+        what,
+        new RwsplitError("COORDINATOR_UNAVAILABLE", `redis not connected (${c.status})`),
+        quiet,
+      );
       return FAILED;
     }
     try {

@@ -1,50 +1,12 @@
-import { DeadlineError, isServerError } from "./admin-session.js";
+import { DeadlineError, ERRNO, isServerError } from "../errors.js";
 
 /**
- * Errors of the replication operations: which operation, on which node, why, and what to do.
- * Stable codes: REPLICATION_OP_FAILED, and REPLICATION_DIVERGED for a node whose history has
- * transactions the (new) primary does not have, which no retry can fix.
+ * What the replication operations make of a driver's or server's error. Their error classes
+ * (ReplicationOpError, REPLICATION_OP_FAILED; DivergedError, REPLICATION_DIVERGED) are in the
+ * catalog, src/errors.ts.
  */
 
-export type ReplicationErrorCode = "REPLICATION_OP_FAILED" | "REPLICATION_DIVERGED";
-
-export class ReplicationOpError extends Error {
-  readonly code: ReplicationErrorCode = "REPLICATION_OP_FAILED";
-  constructor(
-    /** readPosition, waitApplied, promote, repoint, setReadOnly, waitForGtid, demote, checkDiverged, binlogPos. */
-    readonly op: string,
-    /** The node the operation ran on. */
-    readonly node: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${op} ${node}: ${message}`, options);
-    this.name = "ReplicationOpError";
-  }
-}
-
-export class DivergedError extends ReplicationOpError {
-  override readonly code: ReplicationErrorCode = "REPLICATION_DIVERGED";
-  constructor(
-    op: string,
-    node: string,
-    /** The primary the node was to replicate from. */
-    readonly primary: string,
-    /** The node's @@gtid_binlog_pos, and the GTIDs of it the primary does not have. */
-    readonly nodePos: string,
-    readonly extraGtids: string[],
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(
-      op,
-      node,
-      `diverged from ${primary}: ${detail}. ${node} is left read_only and not replicating; restore it from a backup of ${primary} (or discard those transactions) before it rejoins`,
-      options,
-    );
-    this.name = "DivergedError";
-  }
-}
+export { DivergedError, ReplicationOpError } from "../errors.js";
 
 /**
  * The IO thread's Last_IO_Errno 1236 (ER_MASTER_FATAL_ERROR_READING_BINLOG) for a GTID the
@@ -54,7 +16,10 @@ export class DivergedError extends ReplicationOpError {
  * GTID state requested by slave in any binlog files") is not a divergence.
  */
 export function isDivergedIoError(errno: number | null, message: string | null): boolean {
-  return errno === 1236 && /not in the master's binlog|diverged/i.test(message ?? "");
+  return (
+    errno === ERRNO.ER_MASTER_FATAL_ERROR_READING_BINLOG &&
+    /not in the master's binlog|diverged/i.test(message ?? "")
+  );
 }
 
 /** Appends what an operator can do about a driver or server error. */
@@ -62,8 +27,10 @@ export function describeCause(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   const code = (e as { code?: unknown } | null)?.code;
   if (isServerError(e)) {
-    if (e.errno === 1227) return `${msg} (grant the failover user that privilege on every node)`;
-    if (e.errno === 1045) return `${msg} (check the failover user's name and password on this node)`;
+    if (e.errno === ERRNO.ER_SPECIFIC_ACCESS_DENIED_ERROR)
+      return `${msg} (grant the failover user that privilege on every node)`;
+    if (e.errno === ERRNO.ER_ACCESS_DENIED_ERROR)
+      return `${msg} (check the failover user's name and password on this node)`;
     return `${msg} (errno ${e.errno})`;
   }
   if (e instanceof DeadlineError || code === "ETIMEDOUT") return `${msg} (the node is hung or overloaded)`;

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { RwsplitError } from "../errors.js";
 import { copyRecord, type TopologyRecord } from "./topology-record.js";
 
 /**
@@ -26,7 +27,7 @@ export class TopologyState {
 
   /** The latest known record (a copy). Throws only when used before `start()`, a programming error. */
   current(): TopologyRecord {
-    if (this.#current === null) throw new Error("fleet coordinator used before start()");
+    if (this.#current === null) throw new RwsplitError("INTERNAL", "fleet coordinator used before start()");
     return copyRecord(this.#current);
   }
 

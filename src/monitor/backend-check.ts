@@ -1,6 +1,6 @@
 import type { Connection as PromiseConnection } from "mysql2/promise";
+import { ERRNO, serverErrno } from "../errors.js";
 import {
-  ER_PARSE_ERROR,
   isMariaDb,
   MARIADB_VARIABLES_SQL,
   MYSQL_VARIABLES_SQL,
@@ -76,7 +76,8 @@ async function replicationRows(
       session.statusSql = sql;
       return rows as Record<string, unknown>[];
     } catch (e) {
-      if ((e as { errno?: number }).errno !== ER_PARSE_ERROR) throw e;
+      // ER_PARSE_ERROR: the server does not know the statement, try the next spelling.
+      if (serverErrno(e) !== ERRNO.ER_PARSE_ERROR) throw e;
       last = e;
     }
   }

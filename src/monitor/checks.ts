@@ -29,9 +29,6 @@ export const MYSQL_VARIABLES_SQL =
  */
 export const REPLICATION_STATUS_SQL = ["SHOW ALL SLAVES STATUS", "SHOW SLAVE STATUS", "SHOW REPLICA STATUS"];
 
-/** ER_PARSE_ERROR: the server does not know the statement, try the next spelling. */
-export const ER_PARSE_ERROR = 1064;
-
 export function isMariaDb(version: string): boolean {
   return /mariadb/i.test(version);
 }

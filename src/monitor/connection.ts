@@ -1,5 +1,6 @@
 import mysql from "mysql2";
 import type { Connection as PromiseConnection } from "mysql2/promise";
+import { DeadlineError, isServerError } from "../errors.js";
 
 /**
  * The monitor's own connection to one backend (monitor user, mysql2; never the data path's pool).
@@ -13,13 +14,6 @@ export interface MonitorTarget {
   port: number;
   user: string;
   password: string;
-}
-
-export class TimeoutError extends Error {
-  constructor(ms: number) {
-    super(`no answer within ${ms} ms (monitor.timeout_ms)`);
-    this.name = "TimeoutError";
-  }
 }
 
 interface Open<S> {
@@ -49,7 +43,10 @@ export class MonitorConnection<S> {
     const open = this.#open && !this.#open.dead ? this.#open : this.#connect();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError(this.#timeoutMs)), this.#timeoutMs);
+      timer = setTimeout(
+        () => reject(new DeadlineError("monitor check (monitor.timeout)", this.#timeoutMs)),
+        this.#timeoutMs,
+      );
     });
     try {
       // Promise.race subscribes to the loser too, so its late rejection is not "unhandled".
@@ -129,8 +126,4 @@ function destroySocket(conn: mysql.Connection): void {
   (conn as unknown as { stream?: { destroy?: () => void } }).stream?.destroy?.();
 }
 
-/** An ERR packet from the server (the connection is fine) rather than a network/protocol failure. */
-export function isServerError(e: unknown): boolean {
-  const err = e as { errno?: unknown; sqlState?: unknown; fatal?: unknown } | null;
-  return typeof err?.errno === "number" && typeof err.sqlState === "string" && err.fatal !== true;
-}
+export { isServerError } from "../errors.js";

@@ -1,5 +1,6 @@
 import type { Connection as PromiseConnection } from "mysql2/promise";
 import type { Logger } from "pino";
+import { ERRNO, RwsplitError, serverErrno } from "../errors.js";
 import { heartbeatSql, parseDateTimeUs, parseHeartbeatRow, SET_UTC_SQL } from "./checks.js";
 import { isServerError, MonitorConnection, type MonitorTarget } from "./connection.js";
 import { Periodic } from "./periodic.js";
@@ -11,8 +12,8 @@ import type { HeartbeatReading, HeartbeatWriterState } from "./types.js";
  * the difference means.
  */
 
-/** ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE: the table must be (re)created before the next write. */
-const MISSING_TABLE = new Set([1049, 1146]);
+/** The table must be (re)created before the next write. */
+const MISSING_TABLE: readonly number[] = [ERRNO.ER_BAD_DB_ERROR, ERRNO.ER_NO_SUCH_TABLE];
 
 interface WriterSession {
   tableReady: boolean;
@@ -94,12 +95,13 @@ export class HeartbeatWriter {
     try {
       await c.query(this.#sql.write);
     } catch (e) {
-      if (MISSING_TABLE.has((e as { errno?: number }).errno ?? 0)) session.tableReady = false;
+      if (MISSING_TABLE.includes(serverErrno(e))) session.tableReady = false;
       throw e;
     }
     const [rows] = await c.query(this.#sql.readBack);
     const ts = parseDateTimeUs((rows as Record<string, unknown>[])[0]?.ts);
-    if (ts === null) throw new Error("heartbeat row unreadable right after writing it");
+    if (ts === null)
+      throw new RwsplitError("MONITOR_CHECK_FAILED", "heartbeat row unreadable right after writing it");
     return ts;
   }
 }

@@ -44,8 +44,8 @@ export function prepareResponseColumns(response: Buffer, deprecateEof: boolean):
 
 /** A packet of a held response the client gets another payload for (an OK rewritten for its tracking). */
 export interface PacketEdit {
-  /** Offset of the packet's header in the response. */
-  start: number;
+  /** Offset just past the packet in the response. */
+  end: number;
   payload: Buffer;
 }
 
@@ -72,8 +72,9 @@ export function rewriteResponse(
     const len = response.readUIntLE(at, 3);
     const seq = response[at + 3]!;
     let payload = response.subarray(at + 4, at + 4 + len);
-    while (e < edits.length && edits[e]!.start < at) e++;
-    if (e < edits.length && edits[e]!.start === at) payload = edits[e++]!.payload;
+    const end = at + 4 + len;
+    while (e < edits.length && edits[e]!.end < end) e++;
+    if (e < edits.length && edits[e]!.end === end) payload = edits[e++]!.payload;
     if (first && skipped) {
       payload = Buffer.from(payload);
       payload[payload.length - 1] = 1;
@@ -86,7 +87,7 @@ export function rewriteResponse(
       }
     }
     first = false;
-    at += 4 + len;
+    at = end;
   }
   if (at < response.length) out.push(response.subarray(at));
   return Buffer.concat(out);

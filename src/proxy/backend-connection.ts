@@ -84,6 +84,12 @@ export interface InternalResult {
   captured: { type: Captured; payload: Buffer }[];
 }
 
+/** Bytes sent to a backend (`in`) and received from it (`out`): rwsplit_bytes_total, read at scrape time. */
+export interface ByteCounts {
+  in: number;
+  out: number;
+}
+
 let nextLocalId = 1;
 
 /**
@@ -119,6 +125,8 @@ export class BackendConnection implements ScannerListener {
   readonly statements = new StatementCache(this);
   lastUsedAt = Date.now();
   lastError: string | null = null;
+  /** Plain integers, bumped per chunk; the pool gives all its connections its own object. */
+  bytes: ByteCounts = { in: 0, out: 0 };
   /** Called once when the connection closes (pool bookkeeping). */
   onClosed: ((conn: BackendConnection) => void) | null = null;
 
@@ -171,6 +179,7 @@ export class BackendConnection implements ScannerListener {
   }
 
   private onData(chunk: Buffer): void {
+    this.bytes.out += chunk.length;
     const sink = this.sink;
     if (sink !== null) {
       let end: number;
@@ -234,9 +243,13 @@ export class BackendConnection implements ScannerListener {
 
   /** Starts relaying the next response to `sink`, then writes the command bytes. */
   relay(kind: ResponseKind, sink: RelaySink, command: Buffer): void {
+    // A pause belongs to one response: a new one is read from the start (the end of the last
+    // already resumed reading; this holds even if that ever failed).
+    this.endBackpressure();
     this.sink = sink;
     this.state = BackendState.RELAYING;
     this.scanner.begin(kind);
+    this.bytes.in += command.length;
     this.link.write(command);
   }
 
@@ -277,6 +290,7 @@ export class BackendConnection implements ScannerListener {
 
   /** Forwards client bytes during a LOCAL INFILE transfer; `last` when the empty packet went. */
   forwardInfile(bytes: Buffer, last: boolean, sink: RelaySink): void {
+    this.bytes.in += bytes.length;
     this.link.write(bytes);
     if (last) {
       this.sink = sink;
@@ -296,10 +310,13 @@ export class BackendConnection implements ScannerListener {
     if (this.state === BackendState.CLOSED) {
       return Promise.reject(new RwsplitError("BACKEND_LOST", `${this.endpoint.name}: connection closed`));
     }
+    // The proxy's own commands are never held back for a client.
+    this.endBackpressure();
     return new Promise((resolve, reject) => {
       this.internal = { resolve, reject, result: { ok: null, err: null, captured: [] } };
       this.state = BackendState.INTERNAL;
       this.scanner.begin(kind, captureColumns);
+      this.bytes.in += payload.length + 4;
       this.link.write(packet(0, payload));
     });
   }
@@ -329,6 +346,7 @@ export class BackendConnection implements ScannerListener {
 
   /** Sends a command that has no response (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA). */
   sendNoReply(bytes: Buffer): void {
+    this.bytes.in += bytes.length;
     this.link.write(bytes);
   }
 

@@ -4,6 +4,7 @@ import {
   type BackendCredentials,
   type BackendEndpoint,
   BackendState,
+  type ByteCounts,
 } from "./backend-connection.js";
 import { type Connector, connectBackend } from "./backend-login.js";
 import { StatementBudget } from "./statement-budget.js";
@@ -99,6 +100,8 @@ export class BackendPool {
     giveBack: (conn) => this.release(conn, poolKeyString(conn)),
     trimIdle: () => this.trimIdle(),
   });
+  /** Bytes to and from this backend over all its connections (rwsplit_bytes_total{backend}). */
+  readonly bytes: ByteCounts = { in: 0, out: 0 };
 
   constructor(
     readonly endpoint: BackendEndpoint,
@@ -140,7 +143,7 @@ export class BackendPool {
         // mysqljs/mysql #1816: a pooled connection killed by wait_timeout must not reach a client.
         try {
           const r = await conn.ping();
-          if (r.err) throw new Error(r.err.message);
+          if (r.err) throw new RwsplitError("BACKEND_REFUSED", r.err.message);
         } catch {
           conn.destroy();
           continue;
@@ -201,6 +204,7 @@ export class BackendPool {
     this.all.add(conn);
     conn.statements.budget = this.statementBudget;
     this.statementBudget.setConnections(this.all.size);
+    conn.bytes = this.bytes;
     conn.onClosed = (c) => this.forget(c, user);
     conn.state = BackendState.LEASED;
     return conn;

@@ -1,7 +1,7 @@
 import net from "node:net";
 import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
-import { CLIENT_ERRORS } from "../errors.js";
+import { CLIENT_ERRORS, ERRNO } from "../errors.js";
 import { ASSUMED_MARIADB, type ServerProtocol } from "../protocol/constants/capabilities.js";
 import { encodeErr } from "../protocol/packets/err.js";
 import { AccountLoader } from "./accounts/account-loader.js";
@@ -138,10 +138,7 @@ export class ProxyServer {
       });
     });
     this.listening = true;
-    this.watchdog = setInterval(
-      () => this.checkStalls(),
-      Math.min(1000, this.opts.config.limits.relayStallWarnMs),
-    );
+    this.watchdog = setInterval(() => this.sweep(), Math.min(1000, this.opts.config.limits.relayStallWarnMs));
     this.watchdog.unref();
     const addr = this.server.address() as net.AddressInfo;
     this.opts.logger.info({ host: addr.address, port: addr.port }, "rwsplit listening for MySQL clients");
@@ -190,7 +187,7 @@ export class ProxyServer {
       // ER_CON_COUNT_ERROR in place of the greeting, as the server does.
       socket.on("error", () => {});
       socket.end(encodeErr(0, CLIENT_ERRORS.tooManyConnections(limit)));
-      this.opts.hooks?.onClientError(1040);
+      this.opts.hooks?.onClientError(ERRNO.ER_CON_COUNT_ERROR);
       return;
     }
     const hooks = this.ctx.hooks;
@@ -208,13 +205,21 @@ export class ProxyServer {
    * after their statement), and after `timeoutMs` closes whatever is left.
    */
   /**
-   * The stall watchdog (issue #19): a session whose backend reads are paused while its client can
-   * take more is logged once with its state and counted, and its reads resume.
+   * Once a second: idle sessions past their wait_timeout are closed, as the server would close
+   * them; and the stall watchdog (issue #19): a session whose backend reads are paused while its
+   * client can take more is logged once with its state and counted, and its reads resume.
    */
-  private checkStalls(): void {
+  private sweep(): void {
     const now = Date.now();
     const warnMs = this.opts.config.limits.relayStallWarnMs;
     for (const s of this.sessions.values()) {
+      if (s.closeIfIdle(now)) {
+        this.opts.logger.info(
+          { session: s.connectionId, user: s.userName },
+          "client connection closed after wait_timeout",
+        );
+        continue;
+      }
       if (!s.checkStall(now, warnMs)) continue;
       this.opts.logger.warn(
         { session: s.describe(), stalledMs: warnMs },

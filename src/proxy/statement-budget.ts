@@ -1,3 +1,4 @@
+import { RwsplitError } from "../errors.js";
 import type { BackendConnection } from "./backend-connection.js";
 import type { CacheBound } from "./statement-cache.js";
 
@@ -114,7 +115,7 @@ export class StatementBudget implements CacheBound {
         if (n > 0) {
           try {
             const r = await other.ping();
-            if (r.err !== null) throw new Error(r.err.message);
+            if (r.err !== null) throw new RwsplitError("BACKEND_REFUSED", r.err.message);
           } catch {
             other.destroy();
           }

@@ -1,4 +1,5 @@
 import type { Config } from "../config/types.js";
+import { RwsplitError } from "../errors.js";
 import type { TopologyView } from "../ha/topology-view.js";
 import type { BackendEndpoint } from "./backend-connection.js";
 import type { Connector } from "./backend-login.js";
@@ -87,7 +88,8 @@ export class Upstreams {
    */
   setTopology(t: TopologyView): void {
     const primary = this.pools.get(t.primary);
-    if (primary === undefined) throw new Error(`unknown backend "${t.primary}" for primary`);
+    if (primary === undefined)
+      throw new RwsplitError("INTERNAL", `unknown backend "${t.primary}" for primary`);
     this.primary = primary;
     this.fenced = [...t.fenced];
     this.replicas = this.all().filter((p) => p !== primary && !t.fenced.includes(p.endpoint.name));

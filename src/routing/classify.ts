@@ -179,6 +179,7 @@ class Classifier extends StatementScan {
         return this.flagged(F.DEALLOCATE_SQL, 0, SESSION);
       case KW.CALL:
         this.hi |= H_CALL;
+        this.outVars = true;
         this.rest();
         return WRITE;
       case KW.KILL:

@@ -55,11 +55,13 @@ export class StatementScan {
   private pendingVar = false;
   /** After SELECT ... INTO: the `@x, @y` that follow are written. */
   private intoVars = false;
+  /** CALL's arguments: a user variable there may be an OUT or INOUT parameter, written by the call. */
+  outVars = false;
 
   /** Forgets what the previous tokens were (a new statement, or a SET value). */
   resetTokens(): void {
     this.flushVar();
-    this.readType = this.withMode = this.intoVars = false;
+    this.readType = this.withMode = this.intoVars = this.outVars = false;
     this.depth = this.prev1 = this.prev2 = this.prevType = this.prevCh = 0;
   }
 
@@ -143,7 +145,7 @@ export class StatementScan {
         this.sequence(); // MariaDB sql_mode=ORACLE: seq.nextval, seq.currval
       }
     } else if (type === Tok.USER_VAR) {
-      if (this.intoVars) this.lo |= F.USER_VAR_WRITE;
+      if (this.intoVars || this.outVars) this.lo |= F.USER_VAR_WRITE;
       else this.pendingVar = true;
     } else if (type === Tok.SYS_VAR) {
       this.sysVar(lex.kw);

@@ -28,7 +28,7 @@ function run(cmd: string, args: string[], stdin: string | null, logFile: string)
       if (code === 0) return resolve();
       const log = existsSync(logFile) ? readFileSync(logFile, "utf8") : "";
       const tail = `${stderr}\n${log}`.trim().split("\n").slice(-15).join("\n");
-      reject(new Error(`${cmd} exited with ${code ?? signal}\n${tail}`));
+      reject(new RwsplitError("SANDBOX_FAILED", `${cmd} exited with ${code ?? signal}\n${tail}`));
     });
     child.stdin.end(stdin ?? "");
   });

@@ -1,4 +1,5 @@
 import net from "node:net";
+import { RwsplitError } from "../errors.js";
 import { connectNode } from "./node.js";
 import type { SandboxNode } from "./types.js";
 
@@ -215,7 +216,8 @@ async function waitConnected(replica: SandboxNode, timeoutMs: number): Promise<v
       const s = (rows as Record<string, unknown>[])[0];
       if (s?.Slave_IO_Running === "Yes" && s.Slave_SQL_Running === "Yes") return;
       if (Date.now() > deadline) {
-        throw new Error(
+        throw new RwsplitError(
+          "SANDBOX_FAILED",
           `${replica.name}: replication not running after re-pointing (IO ${s?.Slave_IO_Running}, SQL ${s?.Slave_SQL_Running}, ${s?.Last_IO_Error || s?.Last_SQL_Error || "no error"})`,
         );
       }
@@ -259,8 +261,12 @@ export async function holdReplicaBehind(
     setDelay: (ms) => line.setDelay(ms),
     async wave(w) {
       const slope = (2 * (w.highMs - w.lowMs)) / w.periodMs;
-      if (slope > 1) throw new Error(`wave rises ${slope.toFixed(2)} ms/ms: the lag cannot follow above 1`);
-      if (waving) throw new Error("one wave at a time");
+      if (slope > 1)
+        throw new RwsplitError(
+          "INTERNAL",
+          `wave rises ${slope.toFixed(2)} ms/ms: the lag cannot follow above 1`,
+        );
+      if (waving) throw new RwsplitError("INTERNAL", "one wave at a time");
       waving = true;
       try {
         const step = w.stepMs ?? 50;

@@ -39,6 +39,13 @@ export const REDIS_SERVER: DebianPackage = { name: "redis-server", programs: ["r
 export const HAPROXY: DebianPackage = { name: "haproxy", programs: ["haproxy"] };
 /** Headless Chromium for the status page's end-to-end test (driven by playwright-core). */
 export const CHROMIUM: DebianPackage = { name: "chromium", programs: ["/usr/bin/chromium"] };
+/** Physical backups (`rwsplit backup`): `mariadb-backup` and `mbstream`. */
+export const MARIADB_BACKUP: DebianPackage = {
+  name: "mariadb-backup",
+  programs: ["mariadb-backup", "mbstream"],
+};
+/** Backup compression (backup.compression: zstd). */
+export const ZSTD: DebianPackage = { name: "zstd", programs: ["zstd"] };
 
 // The driver matrix (test/e2e/drivers/): each language's MariaDB/MySQL client as Debian ships it.
 /** PyMySQL for Debian's own python3 (/usr/bin/python3, not a pyenv or venv one). */
@@ -90,6 +97,8 @@ export const ALL_PACKAGES: readonly DebianPackage[] = [
   HAPROXY,
   CHROMIUM,
   ...DRIVER_PACKAGES,
+  MARIADB_BACKUP,
+  ZSTD,
 ];
 
 export interface MariadbBinaries {
@@ -122,7 +131,11 @@ function run(cmd: string, args: string[]): Promise<void> {
     });
     child.once("error", reject);
     child.once("exit", (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited with ${code ?? signal}`)),
+      code === 0
+        ? resolve()
+        : reject(
+            new RwsplitError("SANDBOX_FAILED", `${cmd} ${args.join(" ")} exited with ${code ?? signal}`),
+          ),
     );
   });
 }

@@ -19,6 +19,8 @@ export interface NodeSpec {
   paths: NodePaths;
   /** rpl_semi_sync_master_timeout, in milliseconds. */
   semiSyncTimeoutMs: number;
+  /** Appended last, so they override the defaults (scratch servers of `rwsplit backup`). */
+  extraArgs?: readonly string[];
 }
 
 /**
@@ -69,6 +71,7 @@ export function mariadbdArgs(spec: NodeSpec): string[] {
     "--performance-schema=OFF",
     "--max-connections=2000",
     "--max-allowed-packet=1G",
+    ...(spec.extraArgs ?? []),
   ];
 }
 

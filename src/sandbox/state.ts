@@ -25,7 +25,8 @@ export function readState(dir: string): SandboxState | null {
   if (!existsSync(f)) return null;
   try {
     const s = JSON.parse(readFileSync(f, "utf8")) as SandboxState;
-    if (s.version !== 1 || !Array.isArray(s.nodes)) throw new Error("unknown format");
+    if (s.version !== 1 || !Array.isArray(s.nodes))
+      throw new RwsplitError("SANDBOX_FAILED", "unknown format");
     return s;
   } catch (e) {
     throw new RwsplitError("SANDBOX_FAILED", `${f} is not a sandbox state file: ${(e as Error).message}`);

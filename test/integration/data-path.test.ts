@@ -305,14 +305,15 @@ describe("mysql2 through the proxy", () => {
   }, 240_000);
 
   test("pooled connections the server closed on wait_timeout never reach the next client (mysqljs #1816)", async () => {
-    const root = await sandbox.connect(sandbox.primary);
-    await root.query("SET GLOBAL wait_timeout = 1");
-    // A proxy of its own: its backend connections are opened now, with wait_timeout = 1 s, and
-    // it never pings before reuse within the test (ping_after_idle 60 s): only close detection helps.
+    // A proxy of its own, started first: it learns the server's default wait_timeout (8 h) for its
+    // clients. Its backend connections, opened after the change, get wait_timeout = 1 s, and it
+    // never pings before reuse within the test (ping_after_idle 60 s): only close detection helps.
     const own = await startProxy({
       ...testConfig(sandbox.primary, []),
       pool: { ...testConfig(sandbox.primary, []).pool, pingAfterIdleMs: 60_000 },
     });
+    const root = await sandbox.connect(sandbox.primary);
+    await root.query("SET GLOBAL wait_timeout = 1");
     try {
       const c = await mysql.createConnection({ host: own.host, port: own.port, ...app, database: "app" });
       await Promise.all([1, 2, 3].map(() => c.query("SELECT 1")));

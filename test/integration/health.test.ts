@@ -63,7 +63,10 @@ describe("admin endpoints and replica health", () => {
     for (const r of b.slice(1)) {
       expect(r).toMatchObject({ up: true, eligible: true, readOnly: true, lagSource: "heartbeat" });
       expect(r.lagMs).toBeLessThan(1000);
+      // Replicating normally: the lag policy passes the measured lag on.
+      expect(r.lagPolicy).toMatchObject({ ioLostSince: null, orphaned: false, effectiveLagMs: r.lagMs });
     }
+    expect(b[0]!.lagPolicy).toBeNull();
   });
 
   test("/metrics is valid Prometheus text with rwsplit_ families", async () => {
@@ -91,6 +94,16 @@ describe("admin endpoints and replica health", () => {
       .filter((s) => s.labels.route === "replica")
       .reduce((n, s) => n + s.value, 0);
     expect(replicaReads).toBeGreaterThanOrEqual(20);
+    // Bytes per backend and direction: the replicas got 20 COM_QUERYs ("SELECT 1": 13 bytes each)
+    // and answered each with a result set.
+    const bytes = families.get("rwsplit_bytes_total")!.samples;
+    const on = (direction: string) =>
+      bytes
+        .filter((s) => s.labels.direction === direction && s.labels.backend !== "primary")
+        .reduce((n, s) => n + s.value, 0);
+    expect(on("in")).toBeGreaterThanOrEqual(20 * 13);
+    expect(on("out")).toBeGreaterThan(on("in"));
+    expect(new Set(bytes.map((s) => s.labels.backend)).size).toBe(3);
   });
 
   test("STOP SLAVE on a replica excludes it within 1 s, START SLAVE brings it back", async () => {

@@ -259,3 +259,119 @@ describe("transparency with the server (issue #12)", () => {
     expect(p).toBe(d);
   });
 });
+
+describe("timeouts and KILL as on the server (issue #12, case 5)", () => {
+  test("SET wait_timeout = 1: an idle connection is closed, as the server closes it", async () => {
+    const [d, p] = await both(async (c) => {
+      c.on("error", () => {});
+      await c.query("SET wait_timeout = 1");
+      await new Promise((r) => setTimeout(r, 3000));
+      return c.query("SELECT 1").then(
+        () => "answered",
+        (e: { code?: string; fatal?: boolean }) => `${e.code ?? "error"} fatal=${e.fatal}`,
+      );
+    });
+    expect(d).not.toBe("answered");
+    expect(p).toBe(d);
+  });
+
+  test("KILL inside a multi-statement: the victim goes, the other statements run, one response", async () => {
+    const shapes: string[][] = [];
+    for (const node of [sb.primary, { host: proxy.host, port: proxy.port }]) {
+      const victim = await mysql.createConnection({
+        host: node.host,
+        port: node.port,
+        ...app,
+        database: "app",
+      });
+      victim.on("error", () => {});
+      const { client } = await RawClient.login(
+        node.host,
+        node.port,
+        "app",
+        "app-pass",
+        "app",
+        Capability.MULTI_STATEMENTS,
+      );
+      const answer = await rawAnswers(client, `KILL ${victim.threadId}; SELECT 1`, 2);
+      shapes.push(answer.map(shape));
+      const err = await rawAnswers(client, "KILL 999999; SELECT 1", 1);
+      shapes.push(err.map(shape));
+      client.close();
+      const alive = await victim.query("SELECT 1").then(
+        () => true,
+        () => false,
+      );
+      expect(alive).toBe(false);
+      await victim.end().catch(() => {});
+    }
+    expect(shapes[2]).toEqual(shapes[0]);
+    expect(shapes[3]).toEqual(shapes[1]);
+  });
+
+  test("no backend connection stays busy once its clients are gone", async () => {
+    const sessions: mysql.Connection[] = [];
+    for (let i = 0; i < 3; i++) sessions.push(await viaProxy());
+    const [a, b, c] = sessions as [mysql.Connection, mysql.Connection, mysql.Connection];
+    for (const s of sessions) s.on("error", () => {});
+    await a.query("BEGIN");
+    await a.query("SELECT * FROM tt FOR UPDATE");
+    await b.query("CREATE TEMPORARY TABLE tmp (i INT)");
+    const stmt = await c.prepare("SELECT i FROM tt WHERE i > ?");
+    await stmt.execute([0]);
+    await c.query("SET @@sql_mode = 'ANSI_QUOTES'");
+    // A client that hangs up in the middle of a large result.
+    const d = await viaProxy();
+    d.on("error", () => {});
+    const big = d.query("SELECT seq, REPEAT('x', 1000) FROM seq_1_to_200000");
+    setTimeout(() => d.destroy(), 50);
+    // mysql2 settles nothing in flight when destroyed: wait a moment instead.
+    await Promise.race([big.catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
+    // A client killed from another session while its statement runs.
+    const e = await viaProxy();
+    e.on("error", () => {});
+    const slow = e.query("SELECT SLEEP(5)").catch(() => {});
+    await new Promise((r) => setTimeout(r, 200));
+    await a.query(`KILL ${e.threadId}`).catch(() => {});
+    await slow;
+    for (const s of sessions) await s.end().catch(() => {});
+    let busy: { name: string; busy: number }[] = [];
+    for (let i = 0; i < 50; i++) {
+      busy = proxy.app.status.backends().map((x) => ({ name: x.name, busy: x.pool.busy }));
+      if (busy.every((x) => x.busy === 0)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(busy.filter((x) => x.busy !== 0)).toEqual([]);
+  });
+});
+
+/** `count` results of a multi-statement (or fewer, when one is an ERR), as payloads. */
+async function rawAnswers(c: RawClient, sql: string, count: number): Promise<Buffer[]> {
+  c.send(0, Buffer.concat([Buffer.from([0x03]), Buffer.from(sql, "utf8")]));
+  const out: Buffer[] = [];
+  for (let results = 0; results < count; ) {
+    const p = await c.read();
+    out.push(p.payload);
+    if (p.payload[0] === 0xff) return out;
+    if (p.payload[0] === 0x00) {
+      results++;
+      continue;
+    }
+    let eofs = 0;
+    for (;;) {
+      const q = await c.read();
+      out.push(q.payload);
+      if (q.payload[0] === 0xfe && q.payload.length < 9 && ++eofs === 2) break;
+    }
+    results++;
+  }
+  return out;
+}
+
+/** A packet's kind and, for OK/EOF/ERR, what the client acts on (status flags, error number). */
+function shape(p: Buffer): string {
+  if (p[0] === 0xff) return `ERR ${p.readUInt16LE(1)}`;
+  if (p[0] === 0x00 && p.length >= 7) return `OK status=${p.readUInt16LE(3) & ~0x4000}`;
+  if (p[0] === 0xfe && p.length < 9) return `EOF status=${p.readUInt16LE(3) & ~0x4000}`;
+  return `data ${p.length}`;
+}

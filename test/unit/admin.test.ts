@@ -43,6 +43,7 @@ function backend(
     lastError: null,
     lastCheckAt: "2025-01-01T00:00:00.000Z",
     gtidPosition: "0-1-42",
+    lagPolicy: null,
     ...over,
   };
 }
@@ -57,7 +58,11 @@ class FakeStatus implements StatusSource {
       password: SECRET,
       config: { user: "app", password: SECRET },
     } as BackendStatus,
-    backend("r1", "replica"),
+    backend("r1", "replica", {
+      lagMs: null,
+      // Its IO thread has been retrying for 2 s: served at its last lag + 2 s.
+      lagPolicy: { lastLagMs: 40, ioLostSince: 1_735_689_598_000, orphaned: true, effectiveLagMs: 2040 },
+    }),
     backend("r2", "replica", {
       lagMs: 4000,
       effectiveWeight: 0,
@@ -158,6 +163,12 @@ describe("GET /backends and /topology", () => {
     expect(body.backends.map((b) => b.name)).toEqual(["primary", "r1", "r2"]);
     expect(body.backends[0]).toEqual(backend("primary", "primary"));
     expect(body.backends[2]).toMatchObject({ eligible: false, reason: "lag 4000 ms > max 3000 ms" });
+    expect(body.backends[1]?.lagPolicy).toEqual({
+      lastLagMs: 40,
+      ioLostSince: 1_735_689_598_000,
+      orphaned: true,
+      effectiveLagMs: 2040,
+    });
     expect(res.body).not.toContain(SECRET);
     expect(res.body).not.toMatch(/password/i);
   });

@@ -1,9 +1,10 @@
 import { describe, expect, test } from "vitest";
 import { Balancer } from "../../src/balancer/balancer.js";
+import { nextLagState, toReplicaObservation } from "../../src/balancer/lag-state.js";
 import { seededRandom } from "../../src/balancer/seeded-random.js";
 import type { BackendObservation } from "../../src/monitor/types.js";
 import type { BackendPool } from "../../src/proxy/backend-pool.js";
-import { BalancedPicker, toReplicaObservation } from "../../src/proxy/balanced-picker.js";
+import { BalancedPicker } from "../../src/proxy/balanced-picker.js";
 import type { ReplicaRequest } from "../../src/proxy/upstreams.js";
 import { observation } from "../helpers/observation.js";
 
@@ -26,7 +27,8 @@ function setup(positions: Record<string, { gtid: string; lagMs?: number }>) {
   const check = (name: string, gtid: string, lagMs = 3) => {
     const o = observation({ name, gtidSlavePos: gtid, lagMs, checkedAt: Date.now() });
     obs.set(name, o);
-    balancer.observe(name, toReplicaObservation(o), o.checkedAt);
+    const fresh = { lastLagMs: null, ioLostSince: null, orphaned: false, effectiveLagMs: null };
+    balancer.observe(name, toReplicaObservation(o, nextLagState(fresh, o, false)), o.checkedAt);
   };
   for (const [name, p] of Object.entries(positions)) check(name, p.gtid, p.lagMs);
   const picker = new BalancedPicker(pools, balancer, () => obs, 250);

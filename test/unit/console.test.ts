@@ -34,6 +34,7 @@ function backend(
     lastError: null,
     lastCheckAt: "2025-01-01T00:00:00.000Z",
     gtidPosition: "0-1-42",
+    lagPolicy: null,
     ...over,
   };
 }

@@ -1,8 +1,9 @@
 import pino from "pino";
 import { describe, expect, test, vi } from "vitest";
+import { HaError } from "../../src/errors.js";
 import type { BackendPosition } from "../../src/ha/discovery.js";
 import { LocalCoordinator } from "../../src/ha/fleet.js";
-import { HaError, HaManager, type HaOps, type NodeRef } from "../../src/ha/manager.js";
+import { HaManager, type HaOps, type NodeRef } from "../../src/ha/manager.js";
 import type { BackendObservation } from "../../src/monitor/types.js";
 import type { TopologyView } from "../../src/proxy/upstreams.js";
 import { observation } from "../helpers/observation.js";

@@ -101,6 +101,14 @@ describe("the import graph of src/", () => {
     expect(crossings(g, from, to)).toEqual([]);
   });
 
+  // STYLE.md: one concept per file; a file past ~400 lines is asking to be split.
+  test("no file of src/ is over 450 lines", () => {
+    const long = sources(SRC)
+      .map((f) => ({ file: relative(SRC, f), lines: readFileSync(f, "utf8").split("\n").length - 1 }))
+      .filter((f) => f.lines > 450);
+    expect(long).toEqual([]);
+  });
+
   test("the wire codec never touches a socket", () => {
     const offenders = sources(join(SRC, "protocol")).filter((f) =>
       /from\s+"node:(net|tls|dgram)"/.test(readFileSync(f, "utf8")),

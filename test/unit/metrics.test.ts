@@ -21,6 +21,7 @@ function backend(over: Partial<BackendStatus> & { name: string }): BackendStatus
     lastError: null,
     lastCheckAt: "2025-01-01T00:00:00.000Z",
     gtidPosition: null,
+    lagPolicy: null,
     ...over,
   };
 }
@@ -84,8 +85,9 @@ describe("Metrics cells", () => {
 
   it("counts the other families", async () => {
     const m = new Metrics({ defaultMetrics: false });
-    m.bytes("in").inc(100);
-    m.bytes("out").inc(4096);
+    const db1 = { in: 100, out: 4096 };
+    m.countBytes("db1", db1);
+    m.countBytes("db2", { in: 7, out: 0 });
     m.errorCounter(2013).inc();
     m.errorCounter("POOL_EXHAUSTED").inc();
     m.readFallbackCounter("no_replica").inc();
@@ -98,8 +100,14 @@ describe("Metrics cells", () => {
     m.clientConnected();
     m.clientDisconnected();
     const f = await scrape(m);
-    expect(sampleValue(f, "rwsplit_bytes_total", { direction: "in" })).toBe(100);
-    expect(sampleValue(f, "rwsplit_bytes_total", { direction: "out" })).toBe(4096);
+    expect(sampleValue(f, "rwsplit_bytes_total", { backend: "db1", direction: "in" })).toBe(100);
+    expect(sampleValue(f, "rwsplit_bytes_total", { backend: "db1", direction: "out" })).toBe(4096);
+    expect(sampleValue(f, "rwsplit_bytes_total", { backend: "db2", direction: "in" })).toBe(7);
+    // Read live at each scrape: the data path's integers are the truth.
+    db1.out += 10;
+    expect(sampleValue(await scrape(m), "rwsplit_bytes_total", { backend: "db1", direction: "out" })).toBe(
+      4106,
+    );
     expect(sampleValue(f, "rwsplit_errors_total", { code: "2013" })).toBe(1);
     expect(sampleValue(f, "rwsplit_errors_total", { code: "POOL_EXHAUSTED" })).toBe(1);
     expect(sampleValue(f, "rwsplit_read_fallbacks_total", { reason: "no_replica" })).toBe(1);

@@ -67,6 +67,15 @@ export function publicBackend(b: BackendStatus): BackendStatus {
     lastError: b.lastError,
     lastCheckAt: b.lastCheckAt,
     gtidPosition: b.gtidPosition,
+    lagPolicy:
+      b.lagPolicy === null
+        ? null
+        : {
+            lastLagMs: b.lagPolicy.lastLagMs,
+            ioLostSince: b.lagPolicy.ioLostSince,
+            orphaned: b.lagPolicy.orphaned,
+            effectiveLagMs: b.lagPolicy.effectiveLagMs,
+          },
   };
 }
 

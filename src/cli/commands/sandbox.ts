@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { RwsplitError } from "../../errors.js";
 import {
   DEFAULT_BASE_PORT,
   DEFAULT_REPLICAS,
@@ -19,7 +20,8 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 function int(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${v}"`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new RwsplitError("CLI_USAGE", `${name} must be a whole number, got "${v}"`);
     return n;
   };
 }

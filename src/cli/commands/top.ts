@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { DigestListing, DigestRowView } from "../../digests/store.js";
+import { RwsplitError } from "../../errors.js";
 import { type Admin, type AdminOptions, adminOf } from "./topology.js";
 
 /**
@@ -68,11 +69,13 @@ export async function fetchDigests(admin: Admin, sort: string, limit: number): P
     headers: admin.headers,
   });
   const body = (await res.json().catch(() => ({}))) as DigestListing & { error?: string };
-  if (!res.ok) throw new TopError(`GET /digests refused (${res.status}): ${body.error ?? res.statusText}`);
+  if (!res.ok)
+    throw new RwsplitError(
+      "ADMIN_API_REFUSED",
+      `GET /digests refused (${res.status}): ${body.error ?? res.statusText}`,
+    );
   return body;
 }
-
-class TopError extends Error {}
 
 async function top(o: TopOptions): Promise<void> {
   let admin: Admin;
@@ -112,7 +115,7 @@ async function top(o: TopOptions): Promise<void> {
           tty ? (process.stdout.columns ?? 120) : 200,
         );
       } catch (e) {
-        if (e instanceof TopError) {
+        if (e instanceof RwsplitError && e.code === "ADMIN_API_REFUSED") {
           process.stderr.write(`rwsplit: ${e.message}\n`);
           process.exitCode = 1;
           return;

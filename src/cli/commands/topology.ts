@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../config/load.js";
+import { RwsplitError } from "../../errors.js";
 
 /**
  * `rwsplit switchover --to NAME|HOST:PORT`, `rwsplit rejoin NAME|HOST:PORT`, `rwsplit failover`:
@@ -41,18 +42,19 @@ async function backendName(admin: Admin, given: string): Promise<string> {
   const res = await fetch(`${admin.base}/backends`, { headers: admin.headers });
   if (!res.ok) {
     const out = (await res.json().catch(() => ({}))) as { error?: string };
-    throw new UsageError(`GET /backends refused (${res.status}): ${out.error ?? res.statusText}`);
+    throw new RwsplitError(
+      "ADMIN_API_REFUSED",
+      `GET /backends refused (${res.status}): ${out.error ?? res.statusText}`,
+    );
   }
   const body = (await res.json()) as { backends: { name: string; host: string; port: number }[] };
   const hit = body.backends.find((b) => b.name === given || `${b.host}:${b.port}` === given);
   if (!hit) {
     const known = body.backends.map((b) => `${b.name} (${b.host}:${b.port})`).join(", ");
-    throw new UsageError(`no backend "${given}": this proxy has ${known}`);
+    throw new RwsplitError("CLI_USAGE", `no backend "${given}": this proxy has ${known}`);
   }
   return hit.name;
 }
-
-class UsageError extends Error {}
 
 async function call(admin: Admin, path: string, body: unknown): Promise<void> {
   const res = await fetch(`${admin.base}${path}`, {
@@ -82,7 +84,8 @@ async function run(o: AdminOptions, work: (admin: Admin) => Promise<void>): Prom
   try {
     await work(admin);
   } catch (e) {
-    if (e instanceof UsageError) {
+    // CLI_USAGE, ADMIN_API_REFUSED: the proxy answered, and said no; anything else means it did not.
+    if (e instanceof RwsplitError) {
       process.stderr.write(`rwsplit: ${e.message}\n`);
       process.exitCode = 2;
       return;

@@ -16,6 +16,20 @@ export const ServerStatus = {
   SESSION_STATE_CHANGED: 0x4000,
 } as const;
 
+/**
+ * The flags that describe one statement, cleared by the server when the next command starts
+ * (mysql_com.h SERVER_STATUS_CLEAR_SET).
+ */
+export const STATUS_CLEAR_SET =
+  ServerStatus.NO_GOOD_INDEX_USED |
+  ServerStatus.NO_INDEX_USED |
+  ServerStatus.MORE_RESULTS_EXISTS |
+  ServerStatus.METADATA_CHANGED |
+  ServerStatus.QUERY_WAS_SLOW |
+  ServerStatus.DB_DROPPED |
+  ServerStatus.CURSOR_EXISTS |
+  ServerStatus.LAST_ROW_SENT;
+
 /** Session state tracker types in the OK packet ("enum_session_state_type"). */
 export const SessionTrack = {
   SYSTEM_VARIABLES: 0,

@@ -1,3 +1,4 @@
+import { RwsplitError } from "../../errors.js";
 import { BufferReader } from "../buffer-reader.js";
 import { BufferWriter } from "../buffer-writer.js";
 import { Capability } from "../constants/capabilities.js";
@@ -65,7 +66,7 @@ export function encodeHandshakeV10(
   seq: number,
   h: Omit<HandshakeV10, "protocolVersion" | "mariadbCapabilities"> & { mariadbCapabilities?: number },
 ): Buffer {
-  if (h.scramble.length !== 20) throw new Error("scramble must be 20 bytes");
+  if (h.scramble.length !== 20) throw new RwsplitError("INTERNAL", "scramble must be 20 bytes");
   return new BufferWriter(128)
     .u8(10)
     .nulString(h.serverVersion)

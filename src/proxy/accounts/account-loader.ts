@@ -1,5 +1,6 @@
 import mysql from "mysql2/promise";
 import type { Logger } from "pino";
+import { ERRNO, serverErrno } from "../../errors.js";
 import { type AccountContext, fromGlobalPriv, fromMysqlUser, type ServerAccount } from "./account-record.js";
 
 /**
@@ -149,10 +150,10 @@ export class AccountLoader {
 /** The load's error, saying which grant is missing when that is the cause. */
 function explain(e: unknown, user: string): string {
   const err = e as { errno?: number; message?: string };
-  if (err.errno === 1142 || err.errno === 1143) {
+  if (err.errno === ERRNO.ER_TABLEACCESS_DENIED_ERROR || err.errno === ERRNO.ER_COLUMNACCESS_DENIED_ERROR) {
     return `${err.message}: grant it with GRANT SELECT ON mysql.global_priv TO '${user}'@'...' (MariaDB 10.4+) or GRANT SELECT ON mysql.user (MySQL)`;
   }
-  if (err.errno === 1054) {
+  if (err.errno === ERRNO.ER_BAD_FIELD_ERROR) {
     return `${err.message}: the primary's mysql.user lacks MySQL 5.7+'s columns; accounts are read from mysql.global_priv (MariaDB 10.4+) or mysql.user (MySQL 5.7+)`;
   }
   return err.message ?? String(e);
@@ -163,7 +164,6 @@ const MYSQL_USER =
   "SELECT User, Host, plugin, authentication_string, account_locked, password_expired, " +
   "UNIX_TIMESTAMP(password_last_changed) AS password_last_changed, password_lifetime, ssl_type FROM mysql.user";
 const VARIABLES = "SELECT @@default_password_lifetime AS lifetime, @@skip_name_resolve AS skip_resolve";
-const ER_NO_SUCH_TABLE = 1146;
 
 type Row = Record<string, unknown>;
 
@@ -191,7 +191,7 @@ export const fetchAccounts: FetchAccounts = async (endpoint, credentials, timeou
     try {
       accounts = (await query(GLOBAL_PRIV)).map((r) => fromGlobalPriv(r.User, r.Host, r.Priv, ctx));
     } catch (e) {
-      if ((e as { errno?: number }).errno !== ER_NO_SUCH_TABLE) throw e;
+      if (serverErrno(e) !== ERRNO.ER_NO_SUCH_TABLE) throw e;
       source = "mysql.user";
       accounts = (await query(MYSQL_USER)).map((r) => fromMysqlUser(r, ctx));
     }

@@ -9,7 +9,7 @@ import { type PacketEdit, rewriteResponse } from "../../protocol/result-metadata
 import { route, routeCommand } from "../../routing/router.js";
 import type { BackendConnection } from "../backend-connection.js";
 import { requestsCursor } from "../session/cursors.js";
-import type { CommandSteps, StatementOutcome } from "../session/dispatch.js";
+import type { CommandSteps, PrepareOkInfo, StatementOutcome } from "../session/dispatch.js";
 import {
   boundFlagOffset,
   type ClientStatement,
@@ -24,6 +24,7 @@ import type { ConnectionStatement } from "../statement-cache.js";
 import { cursorResponse } from "./fetch.js";
 import { makeRoomFor } from "./prepare.js";
 import { ResultColumns } from "./result-columns.js";
+import { setSteps } from "./set.js";
 
 const EMPTY = Buffer.alloc(0);
 /** An EXECUTE without COM_STMT_SEND_LONG_DATA before it (the usual case): nothing to allocate. */
@@ -57,6 +58,7 @@ export function execute(s: SessionPort, pkt: Packet): void {
   const cursorStmt = cursor || s.cursors.size > 0 ? clientId : 0;
   const rs = s.routeSession();
   const plan = cursor && rs.pinned === null ? routeCommand(rs) : route(stmt.routed.route, rs);
+  const set = setSteps(s, stmt.routed, stmt.preparePayload);
   s.run({
     command: Command.STMT_EXECUTE,
     kind: ResponseKind.RESULTSET,
@@ -64,12 +66,16 @@ export function execute(s: SessionPort, pkt: Packet): void {
     plan,
     label: cursor ? "cursor" : null,
     statement: stmt.routed,
-    steps: new ExecuteSteps(s, stmt, pkt, bound, longData, cursorStmt),
-    holdResponse: false,
+    steps: new ExecuteSteps(s, stmt, pkt, bound, longData, cursorStmt, set),
+    holdResponse: set?.holdsResponse === true,
   });
 }
 
 class ExecuteSteps implements CommandSteps {
+  before?: CommandSteps["before"];
+  settle?: CommandSteps["settle"];
+  /** A prepared SET's own rewrite of its held OK (set.ts), when it has one. */
+  private readonly setHeld: NonNullable<CommandSteps["heldResponse"]> | null = null;
   /** MARIADB_CLIENT_CACHE_METADATA: the result's columns as the client and the connection see them. */
   private readonly columns: ResultColumns | null;
 
@@ -80,7 +86,13 @@ class ExecuteSteps implements CommandSteps {
     private readonly bound: boolean,
     private readonly longData: readonly Buffer[],
     private readonly cursorStmt: number,
+    /** A prepared SET (PDO prepares everything), or a read of session_track_*: set.ts's steps too. */
+    set: CommandSteps | null,
   ) {
+    // Only then: a plain EXECUTE must not take the async path for steps it does not have.
+    if (set?.before !== undefined) this.before = set.before.bind(set);
+    if (set?.settle !== undefined) this.settle = set.settle.bind(set);
+    if (set?.heldResponse !== undefined) this.setHeld = set.heldResponse.bind(set);
     this.columns = resultColumns(s, stmt);
   }
 
@@ -101,7 +113,13 @@ class ExecuteSteps implements CommandSteps {
     this.columns?.onColumns(conn, type, payload);
   }
 
-  heldResponse(held: Buffer, conn: BackendConnection, _p: unknown, edits: readonly PacketEdit[]): Buffer {
+  heldResponse(
+    held: Buffer,
+    conn: BackendConnection,
+    prepared: PrepareOkInfo | null,
+    edits: readonly PacketEdit[],
+  ): Buffer {
+    if (this.setHeld !== null) return this.setHeld(held, conn, prepared, edits);
     return this.columns?.rewrite(held, conn, edits) ?? rewriteResponse(held, edits);
   }
 

@@ -1,4 +1,4 @@
-import { CLIENT_ERRORS } from "../../errors.js";
+import { CLIENT_ERRORS, type ClientErrorSpec } from "../../errors.js";
 import type { Packet } from "../../protocol/framing.js";
 import { type KillScope, type KillStatement, processKill } from "../../routing/kill-statement.js";
 import type { SessionHandle } from "../context.js";
@@ -16,8 +16,26 @@ export function processKillCommand(s: SessionPort, pkt: Packet): void {
   kill(s, stmt, pkt.seq + 1);
 }
 
+/** What a KILL came to: OK, or the server's error; `closeSelf` when it killed its own connection. */
+export interface KillResult {
+  error: ClientErrorSpec | null;
+  closeSelf: boolean;
+}
+
 /** KILL [QUERY|CONNECTION] n or COM_PROCESS_KILL, n one of rwsplit's connection ids (kill-policy.ts). */
 export function kill(s: SessionPort, stmt: KillStatement, seq: number): void {
+  s.suspend();
+  void performKill(s, stmt).then((r) => {
+    if (s.isClosed()) return;
+    if (r.error === null) s.replyOk(seq);
+    else s.sendError(r.error, seq);
+    if (r.closeSelf) s.close();
+    else s.resume();
+  });
+}
+
+/** Carries a KILL out (or refuses it as the server would) and says how it went; replies nothing. */
+export async function performKill(s: SessionPort, stmt: KillStatement): Promise<KillResult> {
   const ctx = s.ctx;
   const target = stmt.kind === "thread" ? (ctx.session(stmt.id) ?? null) : null;
   const decision = decideKill(
@@ -25,10 +43,7 @@ export function kill(s: SessionPort, stmt: KillStatement, seq: number): void {
     { id: s.connectionId, user: s.userName! },
     target === null ? null : { id: target.connectionId, user: target.userName },
   );
-  if (decision.action === "refuse") {
-    s.sendError(decision.error, seq);
-    return;
-  }
+  if (decision.action === "refuse") return { error: decision.error, closeSelf: false };
   const scope = decision.scope;
   if (decision.self) {
     // What the server answers its own connection's KILL: the KILL itself is what it interrupts.
@@ -36,24 +51,13 @@ export function kill(s: SessionPort, stmt: KillStatement, seq: number): void {
       { issuer: s.connectionId, target: s.connectionId, user: s.userName, scope },
       "KILL of the issuing connection",
     );
-    if (scope === "query") {
-      s.sendError(CLIENT_ERRORS.queryInterrupted(), seq);
-      return;
-    }
-    s.sendError(CLIENT_ERRORS.connectionKilled(), seq);
-    s.close();
-    return;
+    if (scope === "query") return { error: CLIENT_ERRORS.queryInterrupted(), closeSelf: false };
+    return { error: CLIENT_ERRORS.connectionKilled(), closeSelf: true };
   }
-  s.suspend();
-  void killOther(s, target!, scope, seq);
+  return killOther(s, target!, scope);
 }
 
-async function killOther(
-  s: SessionPort,
-  target: SessionHandle,
-  scope: KillScope,
-  seq: number,
-): Promise<void> {
+async function killOther(s: SessionPort, target: SessionHandle, scope: KillScope): Promise<KillResult> {
   const ctx = s.ctx;
   const running = target.runningStatement();
   // KILL CONNECTION: the client goes at once; its backend connections are destroyed with it,
@@ -74,17 +78,10 @@ async function killOther(
   if (outcome?.kind === "error")
     ctx.logger.warn({ ...log, reason: outcome.reason }, "KILL could not reach the backend");
   else ctx.logger.info(log, "KILL");
-  if (s.isClosed()) return;
   if (outcome?.kind === "error" && scope === "query") {
     // The statement may still be running: say so rather than OK.
-    s.sendError(
-      CLIENT_ERRORS.backendUnavailable(
-        `KILL QUERY ${target.connectionId} did not reach it: ${outcome.reason}`,
-      ),
-      seq,
-    );
-  } else {
-    s.replyOk(seq);
+    const detail = `KILL QUERY ${target.connectionId} did not reach it: ${outcome.reason}`;
+    return { error: CLIENT_ERRORS.backendUnavailable(detail), closeSelf: false };
   }
-  s.resume();
+  return { error: null, closeSelf: false };
 }

@@ -10,6 +10,7 @@ import type { CommandSteps, Dispatch } from "../session/dispatch.js";
 import type { SessionPort } from "../session/session-port.js";
 import { kill } from "./kill.js";
 import { embeddedKillRefusal } from "./kill-policy.js";
+import { multiStatementWithKill } from "./multi-statement.js";
 import { setSteps } from "./set.js";
 
 /** Statements that carry SQL for the server to run later: PREPARE s FROM '...', EXECUTE IMMEDIATE '...'. */
@@ -22,6 +23,7 @@ export function query(s: SessionPort, pkt: Packet): void {
   // KILL names one of rwsplit's connection ids: never forwarded (the classifier's flag: other
   // statements pay one bit test, and PREPARE/EXECUTE IMMEDIATE a look into their literal).
   if (hasFlag(stmt.flags, F.KILL)) {
+    if (hasFlag(stmt.flags, F.MULTI) && multiStatementWithKill(s, pkt)) return;
     kill(s, parseKill(pkt.payload, 1), pkt.seq + 1);
     return;
   }

@@ -1,3 +1,4 @@
+import { ERRNO } from "../../errors.js";
 import type { KillScope } from "../../routing/kill-statement.js";
 import type { BackendConnection } from "../backend-connection.js";
 import { connectBackend } from "../backend-login.js";
@@ -26,8 +27,6 @@ export type BackendKillOutcome =
   | { kind: "killed" }
   | { kind: "finished" }
   | { kind: "error"; reason: string };
-
-const ER_NO_SUCH_THREAD = 1094;
 
 /**
  * Runs `KILL QUERY|CONNECTION <threadId>` on the backend that runs `running`. For "query" it is
@@ -60,7 +59,7 @@ export async function killOnBackend(
     const verb = scope === "query" ? "QUERY" : "CONNECTION";
     const r = await conn.query(`KILL ${verb} ${running.threadId}`);
     if (r.err === null) return { kind: "killed" };
-    if (r.err.errno === ER_NO_SUCH_THREAD) return { kind: "finished" };
+    if (r.err.errno === ERRNO.ER_NO_SUCH_THREAD) return { kind: "finished" };
     return { kind: "error", reason: `${pool.endpoint.name} answered ${r.err.errno} ${r.err.message}` };
   } catch (e) {
     return { kind: "error", reason: (e as Error).message };

@@ -1,18 +1,14 @@
 import { StatementSample } from "../../digests/sample.js";
 import { CLIENT_ERRORS, type ClientErrorSpec } from "../../errors.js";
 import { toPackets } from "../../protocol/buffer-writer.js";
-import {
-  Capability,
-  MARIADB_WIRE_FORMAT_CAPABILITIES,
-  WIRE_FORMAT_CAPABILITIES,
-} from "../../protocol/constants/capabilities.js";
-import { ServerStatus } from "../../protocol/constants/server-status.js";
+import { Capability } from "../../protocol/constants/capabilities.js";
+import { ServerStatus, STATUS_CLEAR_SET } from "../../protocol/constants/server-status.js";
 import { type Packet, PacketFramer } from "../../protocol/framing.js";
 import { encodeErr } from "../../protocol/packets/err.js";
 import { encodeOk } from "../../protocol/packets/ok.js";
-import { describePins, Pin } from "../../routing/pins.js";
+import { describePins } from "../../routing/pins.js";
 import type { RouteSession } from "../../routing/router.js";
-import { type AcquireRequest, type BackendPool, poolKeyString } from "../backend-pool.js";
+import type { AcquireRequest, BackendPool } from "../backend-pool.js";
 import {
   type AuthIo,
   type AuthResult,
@@ -23,9 +19,12 @@ import {
 import { commandHandler, infilePacket } from "../commands/index.js";
 import type { ProxyContext, RunningStatement, SessionHandle } from "../context.js";
 import type { ProxyUser } from "../user-directory.js";
+import { AuthFlow, type AuthHost } from "./auth-flow.js";
 import { CompressedTransport, codecFor } from "./compressed-transport.js";
 import { OpenCursors } from "./cursors.js";
 import type { Dispatch } from "./dispatch.js";
+import { idleLimitMs } from "./idle-timeout.js";
+import { sessionStart } from "./login.js";
 import { SessionPin } from "./pin.js";
 import { StatementRegistry } from "./prepared-statements.js";
 import { SessionState } from "./session-state.js";
@@ -55,13 +54,11 @@ const PHASE_INPUT = {
 } as const satisfies Record<SessionPhase, "auth" | "command" | "infile" | null>;
 
 /**
- * One client connection: authentication, then commands, each served by its handler
- * (src/proxy/commands/) through the session port; statements run on backends through a
- * StatementRun. Statements borrow a pooled backend connection and give it back when their
- * response is relayed, unless the session is pinned (`pin`). The transport is an interface: a
- * Node socket in production (node-transport.ts), memory in unit tests.
+ * One client connection: authentication (auth-flow.ts), then commands, each served by its handler
+ * (src/proxy/commands/) through the session port, statements on backends by a StatementRun. The
+ * transport is an interface: a Node socket in production (node-transport.ts), memory in tests.
  */
-export class ClientSession implements RunHost, SessionHandle, AuthIo {
+export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
   phase: SessionPhase = SessionPhase.AUTH;
   readonly connectionId: number;
   readonly auth: ClientAuth;
@@ -73,14 +70,15 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   mariadbCapabilities = 0;
   login: AcquireRequest | null = null;
   lastStatus: number = ServerStatus.AUTOCOMMIT;
+  /** When the client last sent bytes or was last answered (wait_timeout counts from here). */
+  private lastActiveAt = Date.now();
   readonly sample: StatementSample; // digest:
   private user: ProxyUser | null = null;
   private readonly framer: PacketFramer;
   private readonly runner: StatementRun;
+  private readonly authFlow = new AuthFlow(this);
   /** What the transport calls (kept to hand to a compressing transport layered over it). */
   private readonly handlers: TransportHandlers;
-  /** COM_CHANGE_USER continues its authentication here when it needs more packets. */
-  private authContinuation: ((pkt: Packet) => void) | null = null;
   /** The router's view of this session, rewritten before each statement (`route` keeps nothing). */
   private readonly routeView: RouteSession = {
     pinned: null,
@@ -100,6 +98,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
     this.auth = new ClientAuth(ctx, this, this.connectionId);
     this.runner = new StatementRun(this);
     const data = (chunk: Buffer) => {
+      this.lastActiveAt = Date.now();
       this.framer.push(chunk);
       this.pump();
     };
@@ -147,8 +146,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
           this.sample.none(); // digest: no statement until query() / execute() says which
           commandHandler(pkt.payload.length > 0 ? pkt.payload[0]! : -1)(this, pkt);
         } else if (input === "infile") infilePacket(this, pkt);
-        else if (this.authContinuation !== null) this.authContinuation(pkt);
-        else this.authStep(this.auth.onPacket(pkt));
+        else this.authFlow.onPacket(pkt);
       }
     } catch (e) {
       this.sendError(CLIENT_ERRORS.malformedPacket((e as Error).message), 0);
@@ -156,58 +154,23 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
     }
   }
 
-  private authStep(step: AuthStep): void {
-    switch (step.kind) {
-      case "continue":
-        return;
-      case "start-tls":
-        // Bytes behind the SSLRequest (the ClientHello) are already in the framer: TLS gets them first.
-        this.transport.startTls(this.ctx.tls!.secureContext, this.framer.drain());
-        return;
-      case "fail":
-        this.sendError(step.error, step.seq);
-        this.close();
-        return;
-      case "done":
-        this.loggedIn(step.result);
-        return;
-    }
+  reauthenticate(step: AuthStep, onDone: (r: AuthResult) => void): void {
+    this.authFlow.reauthenticate(step, onDone);
   }
 
-  reauthenticate(step: AuthStep, onDone: (r: AuthResult) => void): void {
+  enterAuth(): void {
     this.phase = SessionPhase.AUTH;
-    const finish = (s: AuthStep) => {
-      if (s.kind === "continue") {
-        this.authContinuation = (next) => finish(this.auth.onPacket(next));
-        return;
-      }
-      this.authContinuation = null;
-      if (s.kind === "done") onDone(s.result);
-      else if (s.kind === "fail") this.authStep(s);
-    };
-    finish(step);
+  }
+
+  takeBuffered(): Buffer {
+    return this.framer.drain();
   }
 
   loggedIn(r: AuthResult): void {
     this.user = r.user;
     this.capabilities = r.capabilities;
     this.mariadbCapabilities = r.mariadbCapabilities;
-    // Backend connections always track the session (CLIENT_SESSION_TRACK); what the client asked
-    // for is in `state.tracking`, and its OK packets are rewritten to match.
-    const wireFlags = r.capabilities & WIRE_FORMAT_CAPABILITIES;
-    const mariadbFlags = r.mariadbCapabilities & MARIADB_WIRE_FORMAT_CAPABILITIES;
-    const key = { user: r.user.name, wireFlags, mariadbFlags, collation: r.collation };
-    this.login = {
-      key,
-      keyString: poolKeyString(key),
-      credentials: this.ctx.users.credentials(r.user),
-      schema: r.schema,
-    };
-    const tracking = {
-      ...this.ctx.serverDefaults().tracking,
-      sessionTrack: (r.capabilities & Capability.SESSION_TRACK) !== 0,
-    };
-    this.state = new SessionState(r.schema, (r.capabilities & Capability.MULTI_STATEMENTS) !== 0, tracking);
+    ({ login: this.login, state: this.state } = sessionStart(r, this.ctx));
     this.phase = SessionPhase.IDLE;
     const ok = encodeOk(r.okSeq, { status: this.lastStatus }, this.capabilities);
     // ryw: the user's writes through other rwsplit instances (Redis) are known before its first statement.
@@ -278,6 +241,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
 
   statementDone(): void {
     if (this.phase === SessionPhase.CLOSED) return;
+    this.lastActiveAt = Date.now();
     this.phase = SessionPhase.IDLE;
     if (this.ctx.draining()) {
       this.close();
@@ -298,8 +262,8 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   }
 
   replyOk(seq: number): void {
-    // The last status may come from a cursor's EXECUTE or FETCH: those bits describe that statement.
-    const status = this.lastStatus & ~(ServerStatus.CURSOR_EXISTS | ServerStatus.LAST_ROW_SENT);
+    // The server clears a statement's own flags when the next command starts (SERVER_STATUS_CLEAR_SET).
+    const status = this.lastStatus & ~STATUS_CLEAR_SET;
     this.transport.write(encodeOk(seq, { status }, this.capabilities));
   }
 
@@ -310,14 +274,9 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
   }
 
   unpin(discard: boolean): void {
-    const pool = this.pin.pool;
-    const conn = this.pin.letGo();
-    this.pin.bits = 0;
     // Cursors live on the pinned connection: released or lost, they are gone.
     this.cursors.clear();
-    if (conn === null || conn.state === "closed") return;
-    if (discard) conn.destroy();
-    else pool!.release(conn, this.login!.keyString);
+    this.pin.release(discard, this.login?.keyString ?? "");
   }
 
   // ---- what others see -------------------------------------------------------------------
@@ -331,15 +290,22 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo {
    * running there, or an open transaction (or autocommit=0) pinned there.
    */
   busyOn(pool: BackendPool): boolean {
-    if (this.runner.running()?.pool === pool) return true;
-    return (
-      this.pin.pool === pool && (this.pin.bits & (Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.LOCKS)) !== 0
-    );
+    return this.runner.running()?.pool === pool || this.pin.holdsWorkOn(pool);
   }
 
   /** The stall watchdog's look at this session (issue #19); true when it just reported a stall. */
   checkStall(now: number, warnMs: number): boolean {
     return this.phase === SessionPhase.BUSY && this.runner.checkStall(now, warnMs);
+  }
+
+  /** Closes an idle session past its wait_timeout, as the server would (true when it did). */
+  closeIfIdle(now: number): boolean {
+    if (this.phase !== SessionPhase.IDLE) return false;
+    const interactive = (this.capabilities & Capability.INTERACTIVE) !== 0;
+    if (now - this.lastActiveAt < idleLimitMs(this.state.vars, interactive, this.ctx.serverDefaults()))
+      return false;
+    this.close();
+    return true;
   }
 
   describe(): Record<string, unknown> {

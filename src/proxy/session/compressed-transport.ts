@@ -1,4 +1,5 @@
 import type { SecureContext } from "node:tls";
+import { RwsplitError } from "../../errors.js";
 import {
   CompressedReader,
   CompressedWriter,
@@ -168,7 +169,7 @@ export class CompressedTransport implements ClientTransport {
   }
 
   startTls(_context: SecureContext, _early: Buffer): void {
-    throw new Error("TLS starts before the login; compression after it");
+    throw new RwsplitError("INTERNAL", "TLS starts before the login; compression after it");
   }
 
   end(): void {

@@ -1,3 +1,4 @@
+import { ERRNO } from "../../errors.js";
 import { ServerStatus } from "../../protocol/constants/server-status.js";
 
 /**
@@ -22,7 +23,7 @@ export function requestsCursor(executePayload: Buffer): boolean {
 }
 
 /** ER_UNKNOWN_STMT_HANDLER and ER_STMT_HAS_NO_OPEN_CURSOR: the server has no cursor for it. */
-const NO_CURSOR_ERRNOS: readonly number[] = [1243, 1421];
+const NO_CURSOR_ERRNOS: readonly number[] = [ERRNO.ER_UNKNOWN_STMT_HANDLER, ERRNO.ER_STMT_HAS_NO_OPEN_CURSOR];
 
 /** What happened to a statement, as far as its cursor is concerned. */
 export type CursorEvent =

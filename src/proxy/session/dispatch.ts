@@ -1,3 +1,4 @@
+import type { ClientErrorSpec } from "../../errors.js";
 import type { Captured, ResponseKind } from "../../protocol/response-scanner.js";
 import type { PacketEdit } from "../../protocol/result-metadata.js";
 import type { RoutePlan } from "../../routing/router.js";
@@ -85,6 +86,12 @@ export interface Dispatch {
   readonly steps: CommandSteps | null;
   /** Hold the whole response until it ends (COM_STMT_PREPARE: its statement id is rewritten). */
   readonly holdResponse: boolean;
+  /**
+   * One part of a longer command (a multi-statement rwsplit runs piece by piece): called when the
+   * run is over instead of ending the command, with the error the run would have answered (the
+   * caller answers it, in its own sequence).
+   */
+  readonly onDone?: (error: ClientErrorSpec | null) => void;
 }
 
 /** A dispatch with the usual defaults. */

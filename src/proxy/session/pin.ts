@@ -58,6 +58,24 @@ export class SessionPin {
     return conn;
   }
 
+  /**
+   * Drops the pin: the connection goes back to its pool when nothing lives on it, else it is
+   * closed (`discard`: close it whatever it holds).
+   */
+  release(discard: boolean, keyString: string): void {
+    const pool = this.pool;
+    const conn = this.letGo();
+    this.bits = 0;
+    if (conn === null || conn.state === "closed") return;
+    if (discard) conn.destroy();
+    else pool!.release(conn, keyString);
+  }
+
+  /** Work a switchover must let finish: an open transaction (or autocommit=0), locks, held on `pool`. */
+  holdsWorkOn(pool: BackendPool): boolean {
+    return this.pool === pool && (this.bits & (Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.LOCKS)) !== 0;
+  }
+
   describe(): { backend: string | null; onReplica: boolean; pending: boolean } {
     return {
       backend: this.pool?.endpoint.name ?? null,

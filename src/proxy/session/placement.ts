@@ -1,9 +1,40 @@
+import { ServerStatus } from "../../protocol/constants/server-status.js";
 import { Pin } from "../../routing/pins.js";
 import type { RoutePlan } from "../../routing/router.js";
 import type { BackendConnection } from "../backend-connection.js";
 import type { BackendPool } from "../backend-pool.js";
+import type { Dispatch, StatementOutcome } from "./dispatch.js";
 import { REPLICA_PINS, SessionPin } from "./pin.js";
 import type { SessionPort } from "./session-port.js";
+
+/** Pin bits recomputed from the server's status flags after every statement. */
+const STATUS_PINS = Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.LOCAL_INFILE;
+
+/**
+ * The session's pin bits after a statement on `conn` (from `pool`): the transaction and
+ * autocommit as the server's status says, what the statement itself leaves on the connection
+ * (classifier), what its command says (cursors).
+ */
+export function pinsAfter(
+  s: SessionPort,
+  conn: BackendConnection,
+  pool: BackendPool,
+  d: Dispatch,
+  outcome: StatementOutcome,
+): number {
+  let pins = s.pin.bits & ~STATUS_PINS;
+  if (outcome.status & ServerStatus.IN_TRANS) pins |= Pin.TRANSACTION;
+  if (!(outcome.status & ServerStatus.AUTOCOMMIT)) pins |= Pin.AUTOCOMMIT_OFF;
+  if (outcome.errno === 0 && d.statement !== null) pins |= d.statement.pinAfter;
+  if (d.steps?.afterResponse !== undefined) pins = d.steps.afterResponse(conn, outcome, pins);
+  if (pins & Pin.CURSOR && !(pins & Pin.TRANSACTION) && pool !== s.ctx.upstreams.primary) {
+    // Cursors on a replica were opened inside a READ ONLY transaction pinned there: they end
+    // with it, or the session's next statements would stay on the replica.
+    dropCursorsOn(s, conn);
+    pins &= ~Pin.CURSOR;
+  }
+  return pins;
+}
 
 /**
  * What the session is tied to after a statement ran on `conn` (from `pool`, as `plan` said), now

@@ -39,6 +39,8 @@ export interface SessionPort {
   /** Runs a command on a backend (statement-run.ts): the session is busy until it is answered. */
   run(d: Dispatch): void;
   replyOk(seq: number): void;
+  /** Bytes for the client as they are (packets the handler framed itself). */
+  write(bytes: Buffer): void;
   sendError(spec: ClientErrorSpec, seq: number): void;
   /** The handler goes on asynchronously (KILL): client packets wait until `resume()`. */
   suspend(): void;

@@ -1,7 +1,13 @@
 import { type ClientErrorSpec, RwsplitError } from "../../errors.js";
 import { Command } from "../../protocol/constants/commands.js";
+import { ServerStatus } from "../../protocol/constants/server-status.js";
 import type { ErrPacket } from "../../protocol/packets/err.js";
+import { decodeOk } from "../../protocol/packets/ok.js";
+import { Pin } from "../../routing/pins.js";
+import type { RoutedStatement } from "../../routing/statement.js";
+import { StatementFlag as F, hasFlag } from "../../routing/statement-flags.js";
 import type { BackendConnection } from "../backend-connection.js";
+import type { SessionPort } from "./session-port.js";
 import { type SessionState, varsSyncSql } from "./session-state.js";
 
 /**
@@ -83,4 +89,38 @@ export function markSynced(conn: BackendConnection, s: SessionState): void {
   for (const [k, v] of s.vars) conn.vars.set(k, v);
   conn.syncedOwner = s;
   conn.syncedVersion = s.version;
+}
+
+/**
+ * What an OK packet says about the session, learnt as it is relayed: the last insert id, and the
+ * state changes the server's tracker reports (variables, schema, the GTID of a write, state it
+ * cannot name, which pins the session). `statement` is the SQL that ran (SET STATEMENT ... FOR
+ * reports values that last for that statement only).
+ */
+export function learnFromOk(
+  host: SessionPort,
+  conn: BackendConnection,
+  payload: Buffer,
+  statement: RoutedStatement | null,
+): void {
+  const state = host.state;
+  // Fast check: affected_rows and last_insert_id are single bytes < 0xFB almost always.
+  if (!(host.lastStatus & ServerStatus.SESSION_STATE_CHANGED) && payload[1]! < 0xfb && payload[2] === 0)
+    return;
+  const ok = decodeOk(payload, conn.capabilities);
+  if (ok.lastInsertId !== 0) {
+    state.lastInsertId = ok.lastInsertId;
+    conn.lastInsertId = ok.lastInsertId;
+  }
+  if (ok.sessionState.length === 0) return;
+  const before = state.version;
+  const variables = statement === null || !hasFlag(statement.flags, F.SET_STATEMENT);
+  const gtid = state.lastWriteGtid; // ryw:
+  if (state.apply(ok.sessionState, variables)) host.pin.bits |= Pin.UNTRACKED_STATE;
+  // ryw: the write's GTID (last_gtid) counts for every connection of its user (consistency: user).
+  if (state.lastWriteGtid !== gtid && host.userName !== null) {
+    host.ctx.userWrites?.wrote(host.userName, state.lastWriteGtid!);
+  }
+  // The connection made the change itself: it is in sync with the new state.
+  if (state.version !== before) markSynced(conn, state);
 }

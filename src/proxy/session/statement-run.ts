@@ -1,22 +1,20 @@
-import { CLIENT_ERRORS, clientErrorFor, RwsplitError } from "../../errors.js";
+import { CLIENT_ERRORS, type ClientErrorSpec, clientErrorFor, ERRNO, RwsplitError } from "../../errors.js";
 import { ServerStatus } from "../../protocol/constants/server-status.js";
-import { packet } from "../../protocol/framing.js";
-import { decodeOk } from "../../protocol/packets/ok.js";
 import { eofForClient, okForClient } from "../../protocol/packets/ok-for-client.js";
 import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
 import { Captured, NOT_DONE } from "../../protocol/response-scanner.js";
-import { type PacketEdit, rewriteResponse } from "../../protocol/result-metadata.js";
 import { Pin } from "../../routing/pins.js";
 import { replicaMaySend } from "../../routing/router.js";
-import { StatementFlag as F, hasFlag } from "../../routing/statement-flags.js";
 import type { BackendConnection, RelaySink } from "../backend-connection.js";
 import type { BackendPool } from "../backend-pool.js";
 import type { RunningStatement } from "../context.js";
 import type { Dispatch, PrepareOkInfo, StatementOutcome } from "./dispatch.js";
+import { HeldResponse } from "./held-response.js";
 import { Lease } from "./lease.js";
-import { dropCursorsOn, placeAfter } from "./placement.js";
+import { pinsAfter, placeAfter } from "./placement.js";
+import { RelayWriter } from "./relay-writer.js";
 import type { SessionPort } from "./session-port.js";
-import { markSynced, syncConnection } from "./state-sync.js";
+import { learnFromOk, syncConnection } from "./state-sync.js";
 import type { ClientTransport } from "./transport.js";
 
 /** What a run needs of its session beyond the command handlers' port. */
@@ -27,16 +25,6 @@ export interface RunHost extends SessionPort {
   /** The server asked for the client's LOCAL INFILE data: client packets go to the backend. */
   enterInfile(): void;
 }
-
-/** A captured OK/EOF the client gets rewritten: where it lies in the chunk (at -1: begun in `withheld`). */
-interface Edit {
-  at: number;
-  end: number;
-  payload: Buffer;
-}
-
-/** Pin bits recomputed from the server's status flags after every statement. */
-const STATUS_PINS = Pin.TRANSACTION | Pin.AUTOCOMMIT_OFF | Pin.LOCAL_INFILE;
 
 /**
  * One statement's life on a backend: lease a connection where the router's plan says
@@ -56,22 +44,13 @@ export class StatementRun implements RelaySink {
   private retried = false;
   /** The held ERR was answered by running the command once more (`steps.retryAfter`). */
   private ranAgain = false;
-  private held: Buffer[] | null = null;
-  /** Bytes in `held` so far: where the chunk being scanned starts in the held response. */
-  private heldBytes = 0;
-  /** OK/EOF packets of a held response the client gets rewritten, by offset in the response. */
-  private readonly heldEdits: PacketEdit[] = [];
+  private held: HeldResponse | null = null;
   private prepared: PrepareOkInfo | null = null;
   private errno = 0;
   /** When the stall watchdog first saw this run paused with a writable client (0: not seen). */
   private stalledSince = 0;
-  /** OK/EOF packets of the chunk being relayed that the client gets as its own session would. */
-  private readonly edits: Edit[] = [];
-  /**
-   * The start of a packet the proxy reads that the last chunk did not hold whole, kept back until
-   * it is (it may be rewritten); never more than one small packet.
-   */
-  private withheld: Buffer | null = null;
+  /** What reaches the client: the backend's bytes, with OK/EOF as its own session would get them. */
+  private readonly writer = new RelayWriter();
 
   constructor(private readonly host: RunHost) {
     this.lease = new Lease(host);
@@ -86,12 +65,9 @@ export class StatementRun implements RelaySink {
     this.ranAgain = false;
     this.errno = 0;
     this.stalledSince = 0;
-    this.held = d.holdResponse ? [] : null;
-    this.heldBytes = 0;
-    this.heldEdits.length = 0;
+    this.held = d.holdResponse ? new HeldResponse() : null;
     this.prepared = null;
-    this.edits.length = 0;
-    this.withheld = null;
+    this.writer.reset();
     host.state.reported.clear();
     const plan = d.plan;
     const refusal = plan.target === "refuse" ? plan.error : this.lease.choose(plan, d.label);
@@ -100,9 +76,7 @@ export class StatementRun implements RelaySink {
         host.sample.ran(host.userName ?? "", host.state.schema, 0); // digest:
         host.ctx.hooks.onStatement("replica", "none", "no_replica", 0, refusal.errno, host.sample);
       }
-      this.d = null;
-      host.sendError(refusal, 1);
-      host.statementDone();
+      this.done(d, refusal);
       return;
     }
     const lease = this.lease;
@@ -176,8 +150,7 @@ export class StatementRun implements RelaySink {
     }
     this.conn = conn;
     this.startedMs = performance.now();
-    // Decided per connection (result columns out of step with the client's, result-metadata.ts).
-    if (this.held === null && d.steps?.holdsFor?.(conn) === true) this.held = [];
+    if (this.held === null && d.steps?.holdsFor?.(conn) === true) this.held = new HeldResponse();
     conn.relay(d.kind, this, bytes);
   }
 
@@ -191,9 +164,7 @@ export class StatementRun implements RelaySink {
       "a statement that is not safe on a replica was about to be sent to one; it was not (rwsplit_replica_writes_blocked_total)",
     );
     if (inTxnThere) {
-      this.d = null;
-      host.sendError(CLIENT_ERRORS.writeInReadOnlyTransaction(), 1);
-      host.statementDone();
+      this.done(this.d!, CLIENT_ERRORS.writeInReadOnlyTransaction());
       return;
     }
     lease.giveBack(conn, false);
@@ -210,17 +181,11 @@ export class StatementRun implements RelaySink {
     const host = this.host;
     const data = end === NOT_DONE || end === chunk.length ? chunk : chunk.subarray(0, end);
     if (this.held !== null) {
-      // `data` is a view of the connection's read buffer: what is held back is copied.
-      this.held.push(Buffer.from(data));
-      this.heldBytes += data.length;
+      this.held.push(data);
     } else if (data.length > 0 && !host.isClosed()) {
       this.forwarded = true;
       const t = host.transport;
-      const plain = this.edits.length === 0 && this.withheld === null;
-      const flushed =
-        plain && (end !== NOT_DONE || conn.scanner.pendingFrom < 0)
-          ? t.write(data)
-          : this.relayEdited(conn, data, end);
+      const flushed = this.writer.write(t, conn, data, end);
       // Not written through at once: the transport holds on to `data` until it is.
       if (t.pendingBytes > 0) conn.lendReadBuffer();
       // Backpressure: a slow client pauses the backend instead of the proxy buffering rows.
@@ -235,48 +200,6 @@ export class StatementRun implements RelaySink {
     this.finish(conn);
   }
 
-  /**
-   * A chunk with packets to rewrite, or whose end holds the start of a packet that may need it:
-   * the bytes in between go as views of the chunk, the rewritten packets in their place.
-   */
-  private relayEdited(conn: BackendConnection, data: Buffer, end: number): boolean {
-    const t = this.host.transport;
-    const edits = this.edits;
-    let flushed = true;
-    let pos = 0;
-    let i = 0;
-    const pending = end === NOT_DONE ? conn.scanner.pendingFrom : -1;
-    const before = this.withheld;
-    this.withheld = null;
-    if (before !== null) {
-      if (edits.length > 0 && edits[0]!.at < 0) {
-        flushed = t.write(packet(before[3]!, edits[0]!.payload));
-        pos = edits[0]!.end;
-        i = 1;
-      } else if (pending === 0 && edits.length === 0) {
-        // Still not whole (or whole, with the next one begun at once): keep it all back.
-        this.withheld = Buffer.concat([before, data]);
-        return true;
-      } else {
-        flushed = t.write(before);
-      }
-    }
-    for (; i < edits.length; i++) {
-      const e = edits[i]!;
-      if (e.at > pos) flushed = t.write(data.subarray(pos, e.at)) && flushed;
-      flushed = t.write(packet(data[e.at + 3]!, e.payload)) && flushed;
-      pos = e.end;
-    }
-    edits.length = 0;
-    if (pending >= pos) {
-      if (pending > pos) flushed = t.write(data.subarray(pos, pending)) && flushed;
-      this.withheld = Buffer.from(data.subarray(pending));
-    } else if (pos < data.length) {
-      flushed = t.write(data.subarray(pos)) && flushed;
-    }
-    return flushed;
-  }
-
   onPacket(type: Captured, payload: Buffer, at: number): void {
     const conn = this.conn;
     if (conn === null) return;
@@ -284,11 +207,11 @@ export class StatementRun implements RelaySink {
     if (type === Captured.OK) {
       host.lastStatus = conn.scanner.status;
       if (payload[0] === 0x00 || host.lastStatus & ServerStatus.SESSION_STATE_CHANGED)
-        this.trackOk(conn, payload);
-      this.edit(okForClient(payload, host.state.tracking), at, conn, payload.length);
+        learnFromOk(host, conn, payload, this.d?.statement ?? null);
+      (this.held ?? this.writer).edit(okForClient(payload, host.state.tracking), at, conn.scanner.packetEnd);
     } else if (type === Captured.EOF) {
       host.lastStatus = conn.scanner.status;
-      this.edit(eofForClient(payload, host.state.tracking), at, conn, payload.length);
+      (this.held ?? this.writer).edit(eofForClient(payload, host.state.tracking), at, conn.scanner.packetEnd);
     } else if (type === Captured.ERR) {
       this.errno = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
     } else if (type === Captured.PREPARE_OK && this.held !== null) {
@@ -297,39 +220,6 @@ export class StatementRun implements RelaySink {
     } else if (type === Captured.COLUMN_COUNT || type === Captured.COLUMN_DEF) {
       this.d?.steps?.onColumns?.(conn, type, payload);
     }
-  }
-
-  /** `payload` in place of the packet just scanned (of `length` bytes), for the client. */
-  private edit(payload: Buffer | null, at: number, conn: BackendConnection, length: number): void {
-    if (payload === null) return;
-    const end = conn.scanner.packetEnd;
-    if (this.held === null) this.edits.push({ at, end, payload });
-    else this.heldEdits.push({ start: this.heldBytes + end - length - 4, payload });
-  }
-
-  /** Reads what an OK packet says about the session: last insert id, tracked state changes. */
-  private trackOk(conn: BackendConnection, payload: Buffer): void {
-    const host = this.host;
-    const state = host.state;
-    // Fast check: affected_rows and last_insert_id are single bytes < 0xFB almost always.
-    if (!(host.lastStatus & ServerStatus.SESSION_STATE_CHANGED) && payload[1]! < 0xfb && payload[2] === 0)
-      return;
-    const ok = decodeOk(payload, conn.capabilities);
-    if (ok.lastInsertId !== 0) {
-      state.lastInsertId = ok.lastInsertId;
-      conn.lastInsertId = ok.lastInsertId;
-    }
-    if (ok.sessionState.length === 0) return;
-    const before = state.version;
-    const statement = this.d?.statement;
-    const variables = statement == null || !hasFlag(statement.flags, F.SET_STATEMENT);
-    const gtid = state.lastWriteGtid; // ryw:
-    if (state.apply(ok.sessionState, variables)) host.pin.bits |= Pin.UNTRACKED_STATE;
-    // ryw: the write's GTID (last_gtid) counts for every connection of its user (consistency: user).
-    if (state.lastWriteGtid !== gtid && host.userName !== null)
-      host.ctx.userWrites?.wrote(host.userName, state.lastWriteGtid!);
-    // The connection made the change itself: it is in sync with the new state.
-    if (state.version !== before) markSynced(conn, state);
   }
 
   onRelayError(err: RwsplitError): void {
@@ -341,21 +231,27 @@ export class StatementRun implements RelaySink {
     this.conn = null;
     if (host.pin.conn === conn) host.unpin(true);
     host.sample.ran(host.userName ?? "", host.state.schema, conn.scanner.rows); // digest:
-    host.ctx.hooks.onStatement(lease.route, pool.endpoint.name, lease.reason, 0, 2013, host.sample);
+    host.ctx.hooks.onStatement(
+      lease.route,
+      pool.endpoint.name,
+      lease.reason,
+      0,
+      ERRNO.CR_SERVER_LOST,
+      host.sample,
+    );
     host.ctx.hooks.onBackendFailure?.(pool.endpoint.name);
     if (lease.replica !== null) {
       lease.readDone();
       host.ctx.upstreams.picker.markDown(pool, err.message);
       if (!this.forwarded && this.retryRead(pool)) return;
     }
-    this.d = null;
     if (this.forwarded) {
       // Mid-result: the client's parser is inside a result set; closing is the honest answer.
+      this.d = null;
       host.close();
       return;
     }
-    host.sendError(CLIENT_ERRORS.lostConnection(err.message), 1);
-    host.statementDone();
+    this.done(this.d!, CLIENT_ERRORS.lostConnection(err.message));
   }
 
   /**
@@ -365,9 +261,7 @@ export class StatementRun implements RelaySink {
   private retryRead(failed: BackendPool): boolean {
     if (this.retried || this.lease.reason === "retry") return false;
     this.retried = true;
-    this.held = this.d!.holdResponse ? [] : null;
-    this.heldBytes = 0;
-    this.heldEdits.length = 0;
+    this.held = this.d!.holdResponse ? new HeldResponse() : null;
     this.lease.elsewhere(failed);
     void this.runAsync(null);
     return true;
@@ -377,7 +271,7 @@ export class StatementRun implements RelaySink {
     const host = this.host;
     const d = this.d!;
     if (this.held !== null && this.errno !== 0 && !this.ranAgain && d.steps?.retryAfter !== undefined) {
-      const room = d.steps.retryAfter(conn, Buffer.concat(this.held), this.errno);
+      const room = d.steps.retryAfter(conn, this.held.bytes(), this.errno);
       if (room !== null) {
         this.ranAgain = true;
         void this.runAgain(conn, room);
@@ -389,19 +283,7 @@ export class StatementRun implements RelaySink {
     this.conn = null;
     this.d = null;
     const status = host.lastStatus;
-    let pins = host.pin.bits & ~STATUS_PINS;
-    if (status & ServerStatus.IN_TRANS) pins |= Pin.TRANSACTION;
-    if (!(status & ServerStatus.AUTOCOMMIT)) pins |= Pin.AUTOCOMMIT_OFF;
-    if (this.errno === 0 && d.statement !== null) pins |= d.statement.pinAfter;
-    if (d.steps?.afterResponse !== undefined) {
-      pins = d.steps.afterResponse(conn, { status, errno: this.errno }, pins);
-    }
-    if (pins & Pin.CURSOR && !(pins & Pin.TRANSACTION) && pool !== host.ctx.upstreams.primary) {
-      // Cursors on a replica were opened inside a READ ONLY transaction pinned there: they end
-      // with it, or the session's next statements would stay on the replica.
-      dropCursorsOn(host, conn);
-      pins &= ~Pin.CURSOR;
-    }
+    const pins = pinsAfter(host, conn, pool, d, { status, errno: this.errno });
     host.pin.bits = pins;
     lease.readDone();
     host.sample.ran(host.userName ?? "", host.state.schema, conn.scanner.rows); // digest:
@@ -419,7 +301,7 @@ export class StatementRun implements RelaySink {
     }
     if (this.held !== null) this.flushHeld(conn, d);
     placeAfter(host, conn, pool, d.plan, pins);
-    host.statementDone();
+    this.done(d, null);
   }
 
   /**
@@ -449,7 +331,7 @@ export class StatementRun implements RelaySink {
     this.conn = null;
     if (this.held !== null) this.flushHeld(conn, d);
     placeAfter(host, conn, pool, d.plan, host.pin.bits);
-    host.statementDone();
+    this.done(d, null);
   }
 
   /**
@@ -467,9 +349,7 @@ export class StatementRun implements RelaySink {
     // The session closed meanwhile (abandon() let the connection go).
     if (this.conn !== conn) return;
     if (again && conn.state !== "closed") {
-      this.held = [];
-      this.heldBytes = 0;
-      this.heldEdits.length = 0;
+      this.held = new HeldResponse();
       this.prepared = null;
       this.errno = 0;
       this.send(conn, this.d!.bytes);
@@ -480,14 +360,8 @@ export class StatementRun implements RelaySink {
 
   /** PREPARE: the whole response was held back; the client gets it rewritten. */
   private flushHeld(conn: BackendConnection, d: Dispatch): void {
-    const held = Buffer.concat(this.held!);
+    const out = this.held!.forClient(d, conn, this.prepared);
     this.held = null;
-    const edits = this.heldEdits;
-    const out =
-      d.steps?.heldResponse !== undefined
-        ? d.steps.heldResponse(held, conn, this.prepared, edits)
-        : rewriteResponse(held, edits);
-    edits.length = 0;
     if (out.length > 0 && !this.host.isClosed()) this.host.transport.write(out);
   }
 
@@ -498,13 +372,26 @@ export class StatementRun implements RelaySink {
 
   private fail(e: unknown): void {
     const host = this.host;
-    this.d = null;
-    if (host.isClosed()) return;
+    const d = this.d;
+    if (host.isClosed() || d === null) {
+      this.d = null;
+      return;
+    }
     if (!(e instanceof RwsplitError)) {
       host.ctx.logger.error({ err: e, session: host.connectionId }, "unexpected error serving a statement");
     }
-    host.sendError(clientErrorFor(e), 1);
-    host.statementDone();
+    this.done(d, clientErrorFor(e));
+  }
+
+  /** The statement is over: the command ends (answering `error` if any), or its caller goes on. */
+  private done(d: Dispatch, error: ClientErrorSpec | null): void {
+    this.d = null;
+    if (d.onDone !== undefined) {
+      d.onDone(error);
+      return;
+    }
+    if (error !== null) this.host.sendError(error, 1);
+    this.host.statementDone();
   }
 
   /** For KILL: the statement running on a backend connection, or null. */

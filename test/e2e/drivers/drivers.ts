@@ -37,12 +37,6 @@ const CAUSE = {
   unlistedChangeUser:
     "#14 accounts: (auth.from_backend off in the matrix) COM_CHANGE_USER to an account that is not in the config's `users` gets ERR 1045 (28000) " +
     "from rwsplit, which then closes the connection (the next statements see a lost connection); the server accepts it",
-  preparedSettings:
-    "#12 session state: PDO prepares every statement on the server, so `SET @@sql_mode = 'ANSI_QUOTES'` and " +
-    "`SET NAMES utf8mb4 COLLATE utf8mb4_unicode_520_nopad_ci` run as COM_STMT_PREPARE + COM_STMT_EXECUTE; rwsplit " +
-    "follows SETs in COM_QUERY only (commands/set.ts), so the next statements on other connections see the " +
-    "defaults (@@sql_mode the server's, SELECT \"id\" gives 'id', 'a' = 'a ' is 1), and SELECT " +
-    "@@session_track_* through EXECUTE shows rwsplit's own tracking (1, '*') instead of the client's",
 } as const;
 
 const CONNECTOR_J = "/usr/share/java/mariadb-java-client.jar";
@@ -75,7 +69,6 @@ export const DRIVERS: DriverSpec[] = [
     cases: [...COMMON, "prepared_per_database", "compression"],
     fails: {
       connect_unlisted: CAUSE.unlistedLogin,
-      session_settings: CAUSE.preparedSettings,
     },
     run: (t) => runScript("php", [script("php_matrix.php"), "pdo"], t),
   },

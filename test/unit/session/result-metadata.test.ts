@@ -151,7 +151,7 @@ describe("rewriteResponse", () => {
       .bytes();
     expect(rewriteResponse(held, [], [columnDefPayload("y")])).toBe(held);
     const ok = new Wire().packet(Buffer.from([0, 0, 0, 2, 0, 0, 0])).bytes();
-    const edited = rewriteResponse(ok, [{ start: 0, payload: Buffer.from([0, 0, 0, 2, 0, 0, 0, 0]) }]);
+    const edited = rewriteResponse(ok, [{ end: 11, payload: Buffer.from([0, 0, 0, 2, 0, 0, 0, 0]) }]);
     expect(edited.toString("hex")).toBe("0800000100000002000000" + "00");
   });
 });
