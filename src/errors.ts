@@ -161,6 +161,7 @@ export const ERRNO = {
   ER_MASTER_FATAL_ERROR_READING_BINLOG: 1236,
   ER_UNKNOWN_STMT_HANDLER: 1243,
   ER_NOT_SUPPORTED_AUTH_MODE: 1251,
+  ER_UNSUPPORTED_PS: 1295,
   ER_QUERY_INTERRUPTED: 1317,
   ER_STMT_HAS_NO_OPEN_CURSOR: 1421,
   ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION: 1792,
@@ -285,6 +286,19 @@ export const CLIENT_ERRORS = {
     sqlState: "08S01",
     message: "Server shutdown in progress: rwsplit is draining; reconnect to another instance",
   }),
+  /**
+   * ER_UNSUPPORTED_PS, the server's answer to COM_STMT_BULK_EXECUTE from a client that did not
+   * negotiate MARIADB_CLIENT_STMT_BULK_OPERATIONS.
+   */
+  unsupportedPs: (): ClientErrorSpec => ({
+    errno: ERRNO.ER_UNSUPPORTED_PS,
+    sqlState: "HY000",
+    message: "This command is not supported in the prepared statement protocol yet",
+  }),
+  /**
+   * ER_UNKNOWN_STMT_HANDLER as the server words it: `command` is its function's name
+   * (mysqld_stmt_execute, also for COM_STMT_BULK_EXECUTE; mysqld_stmt_reset, mysqld_stmt_fetch).
+   */
   unknownStatement: (id: number, command: string): ClientErrorSpec => ({
     errno: ERRNO.ER_UNKNOWN_STMT_HANDLER,
     sqlState: "HY000",

@@ -18,6 +18,10 @@ import { ServerStatus } from "./constants/server-status.js";
  *                SERVER_STATUS_CURSOR_EXISTS, and no rows
  *   fetch     := COM_STMT_FETCH: binary row * (up to num_rows), (EOF | OK-as-EOF 0xFE | ERR); the
  *                terminator has SERVER_STATUS_LAST_ROW_SENT once the cursor is exhausted
+ *
+ * Under MariaDB's MARIADB_CLIENT_CACHE_METADATA (`cacheMetadata`) every column_count packet ends
+ * with int<1> metadata_follows; when it is 0 the column definitions are skipped (the [EOF] after
+ * them is still sent without CLIENT_DEPRECATE_EOF): `column_count(n, 0), [EOF], row *, ...`.
  */
 export const ResponseKind = {
   /** COM_QUERY and COM_STMT_EXECUTE: OK, ERR, LOCAL INFILE or result sets. */
@@ -63,6 +67,11 @@ export const Captured = {
   COLUMN_COUNT: 6,
   /** A result set row, handed over only when `captureRows` is set (the proxy's own queries). */
   ROW: 7,
+  /**
+   * A column definition (of a result set, or of a PREPARE's columns), handed over only while
+   * `captureColumns` is set.
+   */
+  COLUMN_DEF: 8,
 } as const;
 export type Captured = (typeof Captured)[keyof typeof Captured];
 
@@ -119,18 +128,28 @@ export class ResponseScanner {
   captureRows = false;
   /** Result set rows in this response so far (every result set of it): the digests' rows sent. */
   rows = 0;
+  /**
+   * Hand column definitions over (COLUMN_DEF): result sets' and a PREPARE's columns (not its
+   * parameters). May be switched on by the listener when it gets a COLUMN_COUNT.
+   */
+  captureColumns = false;
+  /** The last column count said its column definitions follow (always, without `cacheMetadata`). */
+  metadataFollows = true;
 
   constructor(
     private deprecateEof: boolean,
     private readonly listener: ScannerListener,
+    /** MARIADB_CLIENT_CACHE_METADATA is in force: column counts carry metadata_follows. */
+    private readonly cacheMetadata = false,
   ) {}
 
   setDeprecateEof(on: boolean): void {
     this.deprecateEof = on;
   }
 
-  begin(kind: ResponseKind): void {
+  begin(kind: ResponseKind, captureColumns = false): void {
     this.kind = kind;
+    this.captureColumns = captureColumns;
     this.errno = 0;
     this.rows = 0;
     this.skipLeft = 0;
@@ -258,7 +277,7 @@ export class ResponseScanner {
         return Captured.COLUMN_COUNT;
       case Phase.Columns:
         if (--this.columnsLeft === 0) this.phase = this.deprecateEof ? Phase.Rows : Phase.ColumnsEof;
-        return 0;
+        return this.captureColumns ? Captured.COLUMN_DEF : 0;
       case Phase.ColumnsEof:
         return Captured.EOF;
       case Phase.Rows:
@@ -276,7 +295,7 @@ export class ResponseScanner {
         return 0;
       case Phase.PrepColumns:
         if (--this.columnsLeft === 0) this.phase = this.deprecateEof ? Phase.Done : Phase.PrepColumnsEof;
-        return 0;
+        return this.captureColumns ? Captured.COLUMN_DEF : 0;
       case Phase.PrepColumnsEof:
         this.phase = Phase.Done;
         return 0;
@@ -325,8 +344,12 @@ export class ResponseScanner {
         break;
       case Captured.COLUMN_COUNT: {
         const count = lenencAt(payload, 0);
+        const follows = !this.cacheMetadata || payload[lenencSize(payload[0]!)] !== 0;
+        this.metadataFollows = follows;
         this.columnsLeft = count;
-        this.phase = count > 0 ? Phase.Columns : Phase.Rows;
+        if (count === 0) this.phase = Phase.Rows;
+        else if (follows) this.phase = Phase.Columns;
+        else this.phase = this.deprecateEof ? Phase.Rows : Phase.ColumnsEof;
         break;
       }
       case Captured.PREPARE_OK: {

@@ -1,5 +1,5 @@
 import { RwsplitError } from "../errors.js";
-import { Capability } from "../protocol/constants/capabilities.js";
+import { Capability, MariadbCapability, type ServerProtocol } from "../protocol/constants/capabilities.js";
 import { Command } from "../protocol/constants/commands.js";
 import { packet } from "../protocol/framing.js";
 import { decodeErr, type ErrPacket } from "../protocol/packets/err.js";
@@ -51,6 +51,8 @@ export interface BackendLoginInfo {
   user: string;
   /** Wire-format flags the client negotiated (WIRE_FORMAT_CAPABILITIES subset). */
   wireFlags: number;
+  /** MariaDB extended capabilities negotiated (MARIADB_WIRE_FORMAT_CAPABILITIES subset). */
+  mariadbFlags: number;
   collation: number;
   schema: string | null;
   serverVersion: string;
@@ -58,6 +60,8 @@ export interface BackendLoginInfo {
   threadId: number;
   /** Capabilities in force on this connection. */
   capabilities: number;
+  /** What the server's greeting said of its protocol (MySQL or MariaDB, extended capabilities). */
+  server?: ServerProtocol;
 }
 
 /** Receives a relayed response. */
@@ -101,10 +105,13 @@ export class BackendConnection implements ScannerListener {
   readonly endpoint: BackendEndpoint;
   readonly user: string;
   readonly wireFlags: number;
+  readonly mariadbFlags: number;
   readonly collation: number;
   readonly serverVersion: string;
   readonly threadId: number;
   readonly capabilities: number;
+  /** The server's protocol as its greeting said (null when not known: scripted tests). */
+  readonly server: ServerProtocol | null;
   readonly scanner: ResponseScanner;
   /** Session state as the server holds it on this connection (kept in sync by the session). */
   readonly vars = new Map<string, string>();
@@ -143,17 +150,28 @@ export class BackendConnection implements ScannerListener {
     this.endpoint = info.endpoint;
     this.user = info.user;
     this.wireFlags = info.wireFlags;
+    this.mariadbFlags = info.mariadbFlags;
     this.collation = info.collation;
     this.schema = info.schema;
     this.serverVersion = info.serverVersion;
     this.threadId = info.threadId;
     this.capabilities = info.capabilities;
+    this.server = info.server ?? null;
     this.multiStatements = (info.wireFlags & Capability.MULTI_STATEMENTS) !== 0;
-    this.scanner = new ResponseScanner((info.capabilities & Capability.DEPRECATE_EOF) !== 0, this);
+    this.scanner = new ResponseScanner(
+      (info.capabilities & Capability.DEPRECATE_EOF) !== 0,
+      this,
+      this.cacheMetadata,
+    );
     link.attach(
       (chunk) => this.onData(chunk),
       () => this.onLinkClosed(),
     );
+  }
+
+  /** MARIADB_CLIENT_CACHE_METADATA: prepared statements' results may skip their column definitions. */
+  get cacheMetadata(): boolean {
+    return (this.mariadbFlags & MariadbCapability.CACHE_METADATA) !== 0;
   }
 
   get sessionTracking(): boolean {
@@ -280,8 +298,15 @@ export class BackendConnection implements ScannerListener {
     }
   }
 
-  /** Runs one command for the proxy itself and collects its OK/ERR. */
-  command(payload: Buffer, kind: ResponseKind = ResponseKind.SIMPLE): Promise<InternalResult> {
+  /**
+   * Runs one command for the proxy itself and collects its OK/ERR (and column definitions, with
+   * `captureColumns`).
+   */
+  command(
+    payload: Buffer,
+    kind: ResponseKind = ResponseKind.SIMPLE,
+    captureColumns = false,
+  ): Promise<InternalResult> {
     if (this.state === BackendState.CLOSED) {
       return Promise.reject(new RwsplitError("BACKEND_LOST", `${this.endpoint.name}: connection closed`));
     }
@@ -290,7 +315,7 @@ export class BackendConnection implements ScannerListener {
     return new Promise((resolve, reject) => {
       this.internal = { resolve, reject, result: { ok: null, err: null, captured: [] } };
       this.state = BackendState.INTERNAL;
-      this.scanner.begin(kind);
+      this.scanner.begin(kind, captureColumns);
       this.bytes.in += payload.length + 4;
       this.link.write(packet(0, payload));
     });

@@ -1,7 +1,13 @@
 import net from "node:net";
 import { RwsplitError } from "../errors.js";
 import { nativeToken, nativeTokenFromStage1 } from "../protocol/auth/native-password.js";
-import { BACKEND_BASE_CAPABILITIES, Capability } from "../protocol/constants/capabilities.js";
+import {
+  BACKEND_BASE_CAPABILITIES,
+  Capability,
+  MariadbCapability,
+  type ServerProtocol,
+  serverProtocolOf,
+} from "../protocol/constants/capabilities.js";
 import { PacketFramer, packet } from "../protocol/framing.js";
 import { decodeAuthSwitchRequest } from "../protocol/packets/auth-switch-request.js";
 import { decodeErr } from "../protocol/packets/err.js";
@@ -16,6 +22,12 @@ export interface ConnectOptions {
   credentials: BackendCredentials;
   /** Wire-format flags the client negotiated (WIRE_FORMAT_CAPABILITIES subset). */
   wireFlags: number;
+  /**
+   * MariaDB extended capabilities the client negotiated (MARIADB_WIRE_FORMAT_CAPABILITIES
+   * subset); a server that lacks one of them is refused (its bytes would not be what the
+   * client expects). Default 0.
+   */
+  mariadbFlags?: number;
   collation: number;
   schema: string | null;
   connectTimeoutMs: number;
@@ -71,6 +83,8 @@ export const connectBackend: Connector = (opts) =>
     let serverVersion = "";
     let threadId = 0;
     let capabilities = 0;
+    let server: ServerProtocol = { mariadb: false, extended: 0 };
+    const mariadbFlags = opts.mariadbFlags ?? 0;
     const onData = (chunk: Buffer) => {
       framer.push(chunk);
       try {
@@ -88,9 +102,24 @@ export const connectBackend: Connector = (opts) =>
             threadId = hs.connectionId;
             capabilities = (BACKEND_BASE_CAPABILITIES | opts.wireFlags) & hs.capabilities;
             if (opts.schema === null) capabilities &= ~Capability.CONNECT_WITH_DB;
+            server = serverProtocolOf(hs.capabilities, hs.mariadbCapabilities);
+            if (mariadbFlags !== 0) {
+              const missing = mariadbFlags & ~server.extended;
+              if (missing !== 0) {
+                return fail(
+                  new RwsplitError(
+                    "BACKEND_CONNECT_FAILED",
+                    `${endpoint.name} (${hs.serverVersion}) lacks ${mariadbCapabilityNames(missing)}, which the client negotiated with rwsplit (the primary offers it): run the same MariaDB version on every backend`,
+                  ),
+                );
+              }
+              // MariaDB reads the extended capabilities only from a client that clears CLIENT_MYSQL.
+              capabilities &= ~Capability.LONG_PASSWORD;
+            }
             socket.write(
               encodeHandshakeResponse41(pkt.lastSeq + 1, {
                 capabilities,
+                mariadbCapabilities: mariadbFlags,
                 maxPacketSize: 0x40000000,
                 characterSet: opts.collation,
                 username: credentials.user,
@@ -145,9 +174,11 @@ export const connectBackend: Connector = (opts) =>
         endpoint,
         user: credentials.user,
         wireFlags: opts.wireFlags,
+        mariadbFlags,
         collation: opts.collation,
         schema: opts.schema,
         serverVersion,
+        server,
         threadId,
         capabilities,
       });
@@ -167,6 +198,13 @@ export const connectBackend: Connector = (opts) =>
       );
     };
   });
+
+function mariadbCapabilityNames(flags: number): string {
+  const names = Object.entries(MariadbCapability)
+    .filter(([, bit]) => flags & bit)
+    .map(([name]) => `MARIADB_CLIENT_${name}`);
+  return names.join(", ");
+}
 
 function authToken(c: BackendCredentials, scramble: Buffer): Buffer {
   if (c.password !== null) return nativeToken(c.password, scramble);

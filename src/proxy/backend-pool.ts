@@ -19,16 +19,19 @@ export interface PoolOptions {
 
 /**
  * What makes two backend connections interchangeable: same user, same wire-format flags (so
- * result bytes can be relayed unchanged) and same handshake collation.
+ * result bytes can be relayed unchanged), same MariaDB extended capabilities among those that
+ * change the wire format, and same handshake collation.
  */
 export interface PoolKey {
   user: string;
   wireFlags: number;
+  /** MARIADB_WIRE_FORMAT_CAPABILITIES the client negotiated (0 in front of MySQL). */
+  mariadbFlags: number;
   collation: number;
 }
 
 export function poolKeyString(k: PoolKey): string {
-  return `${k.user}\u0000${k.wireFlags}\u0000${k.collation}`;
+  return `${k.user}\u0000${k.wireFlags}\u0000${k.mariadbFlags}\u0000${k.collation}`;
 }
 
 export interface AcquireRequest {
@@ -177,6 +180,7 @@ export class BackendPool {
         endpoint: this.endpoint,
         credentials: req.credentials,
         wireFlags: req.key.wireFlags,
+        mariadbFlags: req.key.mariadbFlags,
         collation: req.key.collation,
         schema: req.schema,
         connectTimeoutMs: this.opts.connectTimeoutMs,

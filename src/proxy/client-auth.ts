@@ -10,7 +10,7 @@ import {
 } from "../protocol/auth/caching-sha2.js";
 import { NATIVE_PASSWORD_PLUGIN, verifyNative } from "../protocol/auth/native-password.js";
 import { newScramble } from "../protocol/auth/scramble.js";
-import { Capability, PROXY_SERVER_CAPABILITIES } from "../protocol/constants/capabilities.js";
+import { Capability, offeredCapabilities } from "../protocol/constants/capabilities.js";
 import { DEFAULT_COLLATION } from "../protocol/constants/charsets.js";
 import { ServerStatus } from "../protocol/constants/server-status.js";
 import type { Packet } from "../protocol/framing.js";
@@ -55,9 +55,16 @@ const AuthPhase = {
 } as const;
 type AuthPhase = (typeof AuthPhase)[keyof typeof AuthPhase];
 
+/** The compressed protocol the client asked for at login (frames start after the login OK). */
+export type CompressionRequest = { algorithm: "zlib" } | { algorithm: "zstd"; level: number };
+
 export interface AuthResult {
   user: ProxyUser;
+  /** CLIENT_COMPRESS (zlib) or CLIENT_ZSTD_COMPRESSION_ALGORITHM, else null. */
+  compression: CompressionRequest | null;
   capabilities: number;
+  /** MariaDB's extended capabilities both sides have (MariadbCapability); 0 in front of MySQL. */
+  mariadbCapabilities: number;
   collation: number;
   schema: string | null;
   /** Sequence id for the final OK. */
@@ -112,6 +119,10 @@ export class ClientAuth {
   private clientPlugin: string = NATIVE;
   private username = "";
   private capabilities = 0;
+  private mariadbCapabilities = 0;
+  private compression: CompressionRequest | null = null;
+  /** What the greeting offered: the primary's flavour, as of this connection's start. */
+  private readonly offered: { capabilities: number; extended: number };
   private collation: number = DEFAULT_COLLATION;
   private schema: string | null = null;
 
@@ -119,15 +130,22 @@ export class ClientAuth {
     private readonly ctx: ProxyContext,
     private readonly io: AuthIo,
     private readonly connectionId: number,
-  ) {}
+  ) {
+    this.offered = offeredCapabilities(ctx.serverProtocol());
+  }
 
+  /**
+   * HandshakeV10 as the primary would send it: its version, MySQL's capabilities in front of
+   * MySQL, MariaDB's (CLIENT_MYSQL clear, extended capabilities) in front of MariaDB.
+   */
   greeting(): Buffer {
-    const caps = PROXY_SERVER_CAPABILITIES | (this.ctx.tls ? Capability.SSL : 0);
+    const caps = this.offered.capabilities | (this.ctx.tls ? Capability.SSL : 0);
     return encodeHandshakeV10(0, {
       serverVersion: this.ctx.serverVersion(),
       connectionId: this.connectionId,
       scramble: this.scramble,
       capabilities: caps >>> 0,
+      mariadbCapabilities: this.offered.extended,
       characterSet: DEFAULT_COLLATION,
       status: ServerStatus.AUTOCOMMIT,
       authPlugin: GREETING_PLUGIN,
@@ -173,7 +191,12 @@ export class ClientAuth {
         seq,
       );
     }
-    this.capabilities = hr.capabilities & (PROXY_SERVER_CAPABILITIES | Capability.SSL);
+    this.capabilities = hr.capabilities & (this.offered.capabilities | Capability.SSL);
+    this.mariadbCapabilities = (hr.mariadbCapabilities ?? 0) & this.offered.extended;
+    // Taken whatever the greeting offered: mysqlnd sets CLIENT_COMPRESS unasked and compresses.
+    if (hr.capabilities & Capability.COMPRESS) this.compression = { algorithm: "zlib" };
+    else if (hr.capabilities & Capability.ZSTD_COMPRESSION_ALGORITHM)
+      this.compression = { algorithm: "zstd", level: hr.zstdLevel ?? 3 };
     this.collation = hr.characterSet || DEFAULT_COLLATION;
     this.username = hr.username;
     this.schema = hr.database;
@@ -370,7 +393,9 @@ export class ClientAuth {
       kind: "done",
       result: {
         user: this.user!,
+        compression: this.compression,
         capabilities: this.capabilities,
+        mariadbCapabilities: this.mariadbCapabilities,
         collation: this.collation,
         schema: this.schema ?? this.user!.defaultSchema,
         okSeq,

@@ -3,6 +3,7 @@ import type { SecureContext } from "node:tls";
 import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
 import type { StatementSample } from "../digests/sample.js";
+import type { ServerProtocol } from "../protocol/constants/capabilities.js";
 import type { AcquireRequest, BackendPool } from "./backend-pool.js";
 import type { WaitResult } from "./consistency/gtid-wait.js";
 import type { UserWriteLog } from "./consistency/user-write-log.js";
@@ -84,6 +85,8 @@ export interface ProxyContext {
   readonly logger: Logger;
   readonly hooks: SessionHooks;
   serverVersion(): string;
+  /** The primary's protocol flavour (MySQL, or MariaDB with its extended capabilities), from its greeting. */
+  serverProtocol(): ServerProtocol;
   /** What a new session starts with on the primary (session tracking, idle timeouts, ...). */
   serverDefaults(): ServerDefaults;
   nextConnectionId(): number;

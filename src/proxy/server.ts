@@ -2,6 +2,7 @@ import net from "node:net";
 import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
 import { CLIENT_ERRORS, ERRNO } from "../errors.js";
+import { ASSUMED_MARIADB, Capability, type ServerProtocol } from "../protocol/constants/capabilities.js";
 import { encodeErr } from "../protocol/packets/err.js";
 import { AccountLoader } from "./accounts/account-loader.js";
 import { HostNames } from "./accounts/host-names.js";
@@ -10,6 +11,7 @@ import { UserWriteLog } from "./consistency/user-write-log.js";
 import type { ProxyContext, SessionHooks, TlsContext } from "./context.js";
 import { MARIADB_DEFAULTS, readServerDefaults, type ServerDefaults } from "./server-defaults.js";
 import { ClientSession } from "./session/client-session.js";
+import { idleLimitMs } from "./session/idle-timeout.js";
 import { NodeTransport } from "./session/node-transport.js";
 import { Upstreams } from "./upstreams.js";
 import { UserDirectory } from "./user-directory.js";
@@ -51,6 +53,8 @@ export class ProxyServer {
   private draining = false;
   private listening = false;
   private serverVersion = FALLBACK_VERSION;
+  /** The primary's protocol as its greeting at start said; MariaDB until it answered. */
+  private serverProtocol: ServerProtocol = ASSUMED_MARIADB;
   private serverDefaults: ServerDefaults = MARIADB_DEFAULTS;
   private readonly ctx: ProxyContext;
   /** The stall watchdog's timer (issue #19), while listening. */
@@ -94,6 +98,7 @@ export class ProxyServer {
       logger: opts.logger,
       hooks: opts.hooks ?? NO_HOOKS,
       serverVersion: () => this.serverVersion,
+      serverProtocol: () => this.serverProtocol,
       serverDefaults: () => this.serverDefaults,
       nextConnectionId: () => this.nextConnectionId++,
       session: (id) => this.sessions.get(id),
@@ -143,7 +148,8 @@ export class ProxyServer {
 
   /**
    * Clients check the server version for features (and "5.5.5-" tells MySQL clients it is
-   * MariaDB): announce the primary's own version string. Its defaults for new sessions too.
+   * MariaDB): announce the primary's own version string, and offer its protocol's capabilities
+   * (MariaDB's extended ones in front of MariaDB). Its defaults for new sessions too.
    */
   private async learnServerVersion(): Promise<void> {
     const { primary } = this.opts.config.backends;
@@ -161,6 +167,7 @@ export class ProxyServer {
         connectTimeoutMs: this.opts.config.pool.connectTimeoutMs,
       });
       this.serverVersion = conn.serverVersion;
+      if (conn.server !== null) this.serverProtocol = conn.server;
       this.serverDefaults = await readServerDefaults(conn);
       conn.quit();
     } catch (e) {
@@ -207,7 +214,10 @@ export class ProxyServer {
     const now = Date.now();
     const warnMs = this.opts.config.limits.relayStallWarnMs;
     for (const s of this.sessions.values()) {
-      if (s.closeIfIdle(now)) {
+      const idle = s.idleSince();
+      const interactive = (s.capabilities & Capability.INTERACTIVE) !== 0;
+      if (idle !== null && now - idle >= idleLimitMs(s.state.vars, interactive, this.serverDefaults)) {
+        s.close();
         this.opts.logger.info(
           { session: s.connectionId, user: s.userName },
           "client connection closed after wait_timeout",

@@ -1,5 +1,6 @@
 import { Command } from "../protocol/constants/commands.js";
 import { packet } from "../protocol/framing.js";
+import type { ColumnDefs } from "../protocol/result-metadata.js";
 
 /** A statement prepared on one backend connection. */
 export interface ConnectionStatement {
@@ -15,6 +16,12 @@ export interface ConnectionStatement {
    * carry them again; null before any.
    */
   types: Buffer | null;
+  /**
+   * Under MARIADB_CLIENT_CACHE_METADATA: the column definitions the server last sent for this
+   * statement on this connection (its PREPARE's, or an EXECUTE's that carried them), which it
+   * compares with the current ones to skip them; null when not tracked (result-metadata.ts).
+   */
+  columns: ColumnDefs | null;
   /**
    * Live client statements (of any session) holding it: prepared or executed through it on this
    * connection. 0: only cached, and closed on the server when the cache is over its bound.
@@ -90,7 +97,15 @@ export class StatementCache {
       this.hold(have);
       return have;
     }
-    const entry: ConnectionStatement = { key, id, numParams, types: null, refs: 1, closed: false };
+    const entry: ConnectionStatement = {
+      key,
+      id,
+      numParams,
+      types: null,
+      columns: null,
+      refs: 1,
+      closed: false,
+    };
     if (this.link !== null) this.byKey.set(key, entry);
     else entry.closed = true;
     return entry;

@@ -12,6 +12,8 @@ export class MemoryTransport implements ClientTransport {
   readonly secure = false;
   /** Packets the session wrote (the client's side of the conversation). */
   readonly received: Packet[] = [];
+  /** Every write as it was made (compressed frames are not packets: tests read them here). */
+  readonly written: Buffer[] = [];
   congested = false;
   ended = false;
   destroyed = false;
@@ -30,6 +32,7 @@ export class MemoryTransport implements ClientTransport {
   }
 
   write(bytes: Buffer): boolean {
+    this.written.push(Buffer.from(bytes));
     if (this.congested) {
       this.held.push(Buffer.from(bytes));
       this.heldBytes += bytes.length;
@@ -96,6 +99,11 @@ export class MemoryTransport implements ClientTransport {
 
   send(seq: number, payload: Buffer): void {
     this.handlers!.data(packet(seq, payload));
+  }
+
+  /** Bytes as they would arrive off the socket (several packets at once: a pipelining client). */
+  sendRaw(bytes: Buffer): void {
+    this.handlers!.data(bytes);
   }
 
   /** A command packet (seq 0): the command byte, then `body`. */

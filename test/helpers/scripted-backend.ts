@@ -1,4 +1,8 @@
-import { BACKEND_BASE_CAPABILITIES, Capability } from "../../src/protocol/constants/capabilities.js";
+import {
+  BACKEND_BASE_CAPABILITIES,
+  Capability,
+  MariadbCapability,
+} from "../../src/protocol/constants/capabilities.js";
 import { Command } from "../../src/protocol/constants/commands.js";
 import { ServerStatus, SessionTrack } from "../../src/protocol/constants/server-status.js";
 import { PacketFramer } from "../../src/protocol/framing.js";
@@ -56,6 +60,11 @@ export class ScriptedServer {
    */
   readonly maxPreparedStmtCount: Record<string, number> = {};
   private gtid = 0;
+  /**
+   * The name of a prepared SELECT's column: a test changes it to play an ALTER TABLE (what
+   * MARIADB_CLIENT_CACHE_METADATA then sends again).
+   */
+  columnName = "c0";
 
   readonly connector: Connector = async (opts: ConnectOptions) => {
     const link = new ScriptedLink(this, opts);
@@ -64,6 +73,7 @@ export class ScriptedServer {
       endpoint: opts.endpoint,
       user: opts.credentials.user,
       wireFlags: opts.wireFlags,
+      mariadbFlags: opts.mariadbFlags ?? 0,
       collation: opts.collation,
       schema: opts.schema,
       serverVersion: "10.11.0-MariaDB-scripted",
@@ -106,6 +116,11 @@ export class ScriptedServer {
   }
 }
 
+/** A SELECT, after any leading comment (a routing hint). */
+function isSelect(sql: string): boolean {
+  return /^(\/\*.*?\*\/\s*)?SELECT/is.test(sql);
+}
+
 /** The proxy's own statements: session tracking setup and state sync. */
 export function isInternal(sql: string): boolean {
   return /^(SET SESSION session_track|SET SESSION |DO LAST_INSERT_ID)/.test(sql);
@@ -121,6 +136,12 @@ export class ScriptedLink implements BackendLink {
   readOnlyTrans = false;
   schema: string | null;
   private readonly deprecateEof: boolean;
+  /** MariaDB extended capabilities this connection negotiated (MariadbCapability). */
+  readonly mariadbFlags: number;
+  /** MARIADB_CLIENT_CACHE_METADATA: column counts carry metadata_follows. */
+  private readonly cacheMetadata: boolean;
+  /** Per statement id: the column name the server last sent (CACHE_METADATA's comparison). */
+  private readonly sentColumns = new Map<number, string>();
   private onChunk: ((chunk: Buffer) => void) | null = null;
   private onClose: (() => void) | null = null;
   private readonly framer = new PacketFramer();
@@ -139,6 +160,8 @@ export class ScriptedLink implements BackendLink {
     this.backend = opts.endpoint.name;
     this.schema = opts.schema;
     this.deprecateEof = (opts.wireFlags & Capability.DEPRECATE_EOF) !== 0;
+    this.mariadbFlags = opts.mariadbFlags ?? 0;
+    this.cacheMetadata = (this.mariadbFlags & MariadbCapability.CACHE_METADATA) !== 0;
   }
 
   attach(onChunk: (chunk: Buffer) => void, onClose: () => void): void {
@@ -259,6 +282,8 @@ export class ScriptedLink implements BackendLink {
         return this.execute(p);
       case Command.STMT_FETCH:
         return this.fetch(p);
+      case Command.STMT_BULK_EXECUTE:
+        return this.bulk(p);
       case Command.STMT_CLOSE:
         this.statements.delete(p.readUInt32LE(1));
         return null;
@@ -294,6 +319,7 @@ export class ScriptedLink implements BackendLink {
       rows: values.map((v) => textRow([v])),
       deprecateEof: this.deprecateEof,
       status,
+      ...(this.cacheMetadata ? { metadataFollows: true } : {}),
     });
   }
 
@@ -361,15 +387,20 @@ export class ScriptedLink implements BackendLink {
       const message = `Can't create more than max_prepared_stmt_count statements (current value: ${limit})`;
       return new Wire().err(1461, "42000", message);
     }
+    // A table that does not exist: the server refuses the PREPARE.
+    const missing = sql.match(/\bnosuch\w*/i);
+    if (missing !== null)
+      return new Wire().err(1146, "42S02", `Table '${this.schema ?? ""}.${missing[0]}' doesn't exist`);
     const id = this.nextStmt++;
     this.statements.set(id, sql);
     const params = (sql.match(/\?/g) ?? []).length;
-    const columns = /^SELECT/i.test(sql) ? 1 : 0;
+    const columns = isSelect(sql) ? 1 : 0;
     const w = new Wire().packet(prepareOkPayload(id, columns, params));
     for (let i = 0; i < params; i++) w.packet(columnDefPayload("?"));
     if (params > 0 && !this.deprecateEof) w.packet(eofPayload(this.status()));
-    for (let i = 0; i < columns; i++) w.packet(columnDefPayload("c0"));
+    for (let i = 0; i < columns; i++) w.packet(columnDefPayload(this.server.columnName));
     if (columns > 0 && !this.deprecateEof) w.packet(eofPayload(this.status()));
+    if (columns > 0) this.sentColumns.set(id, this.server.columnName);
     return w;
   }
 
@@ -382,13 +413,18 @@ export class ScriptedLink implements BackendLink {
         "HY000",
         `Unknown prepared statement handler (${id}) given to mysqld_stmt_execute`,
       );
-    if (!/^SELECT/i.test(sql)) return this.ok({ affected: 1, state: this.gtidState() });
+    if (!isSelect(sql)) return this.ok({ affected: 1, state: this.gtidState() });
     const cursor = (p[5]! & 0x07) !== 0;
     const row = bytes([0x00, 0x00], lenencStr(this.backend));
+    // MARIADB_CLIENT_CACHE_METADATA: the definitions only when they changed since last sent.
+    const name = this.server.columnName;
+    const follows = this.sentColumns.get(id) !== name;
+    this.sentColumns.set(id, name);
     if (cursor) {
       this.cursors.set(id, 3);
       // A cursor: column count, definitions, one EOF with SERVER_STATUS_CURSOR_EXISTS, no rows.
-      const w = new Wire().packet(lenenc(1)).packet(columnDefPayload("c0"));
+      const w = new Wire().packet(this.cacheMetadata ? bytes(lenenc(1), [follows ? 1 : 0]) : lenenc(1));
+      if (follows || !this.cacheMetadata) w.packet(columnDefPayload(name));
       return w.packet(eofPayload(this.status() | ServerStatus.CURSOR_EXISTS));
     }
     return new Wire().resultSet({
@@ -396,7 +432,27 @@ export class ScriptedLink implements BackendLink {
       rows: [row],
       deprecateEof: this.deprecateEof,
       status: this.status(),
+      names: [name],
+      ...(this.cacheMetadata ? { metadataFollows: follows } : {}),
     });
+  }
+
+  /** COM_STMT_BULK_EXECUTE: one OK for the whole batch, as the server answers an INSERT's. */
+  private bulk(p: Buffer): Wire {
+    if (!(this.mariadbFlags & MariadbCapability.STMT_BULK_OPERATIONS))
+      return new Wire().err(
+        1295,
+        "HY000",
+        "This command is not supported in the prepared statement protocol yet",
+      );
+    const id = p.readUInt32LE(1);
+    if (!this.statements.has(id))
+      return new Wire().err(
+        1243,
+        "HY000",
+        `Unknown prepared statement handler (${id}) given to mysqld_stmt_execute`,
+      );
+    return this.ok({ affected: 3, insertId: 7, state: this.gtidState() });
   }
 
   private fetch(p: Buffer): Wire {

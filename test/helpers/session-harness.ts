@@ -1,7 +1,11 @@
 import pino from "pino";
 import type { Config } from "../../src/config/types.js";
 import { nativeToken } from "../../src/protocol/auth/native-password.js";
-import { Capability } from "../../src/protocol/constants/capabilities.js";
+import {
+  ASSUMED_MARIADB,
+  Capability,
+  type ServerProtocol,
+} from "../../src/protocol/constants/capabilities.js";
 import { Command } from "../../src/protocol/constants/commands.js";
 import type { Packet } from "../../src/protocol/framing.js";
 import { decodeErr, type ErrPacket } from "../../src/protocol/packets/err.js";
@@ -36,6 +40,13 @@ export interface LoginOptions {
   database?: string | null;
   user?: string;
   password?: string;
+  /**
+   * MariaDB's extended capabilities to ask for (MariadbCapability): the response then clears
+   * CLIENT_MYSQL, as MariaDB's connectors do in front of a MariaDB server.
+   */
+  mariadb?: number;
+  /** The compressed protocol: CLIENT_COMPRESS (zlib) or CLIENT_ZSTD_COMPRESSION_ALGORITHM. */
+  compress?: "zlib" | "zstd";
 }
 
 /**
@@ -58,8 +69,13 @@ export class SessionHarness {
   readonly session: ClientSession;
   readonly sessions = new Map<number, SessionHandle>();
   private nextId = 1;
+  /** What the primary's greeting said: MariaDB 10.11 unless a test says MySQL (`mysqlPrimary`). */
+  readonly serverVersion: string;
+  readonly serverProtocol: ServerProtocol;
 
-  constructor(overrides: Partial<Config> = {}) {
+  constructor(overrides: Partial<Config> = {}, opts: { mysqlPrimary?: boolean } = {}) {
+    this.serverVersion = opts.mysqlPrimary ? "8.0.36-scripted" : "10.11.0-MariaDB-scripted";
+    this.serverProtocol = opts.mysqlPrimary ? { mariadb: false, extended: 0 } : ASSUMED_MARIADB;
     const at = (port: number) => ({ host: "127.0.0.1", port });
     this.config = testConfig(at(1), [at(2), at(3)], overrides);
     this.upstreams = new Upstreams(this.config, this.server.connector);
@@ -78,7 +94,8 @@ export class SessionHarness {
         onRelayStall: () => r.stalls++,
         onConsistencyWait: (backend, result) => r.waits.push({ backend, result }),
       },
-      serverVersion: () => "10.11.0-MariaDB-scripted",
+      serverVersion: () => this.serverVersion,
+      serverProtocol: () => this.serverProtocol,
       serverDefaults: () => MARIADB_DEFAULTS,
       nextConnectionId: () => this.nextId++,
       session: (id) => this.sessions.get(id),
@@ -105,16 +122,19 @@ export class SessionHarness {
       Capability.PROTOCOL_41 |
       Capability.SECURE_CONNECTION |
       Capability.PLUGIN_AUTH |
-      Capability.LONG_PASSWORD |
+      (o.mariadb === undefined ? Capability.LONG_PASSWORD : 0) |
       Capability.TRANSACTIONS |
       Capability.MULTI_RESULTS |
       Capability.LOCAL_FILES |
       (o.sessionTrack === false ? 0 : Capability.SESSION_TRACK) |
       (o.deprecateEof ? Capability.DEPRECATE_EOF : 0) |
       (o.multiStatements ? Capability.MULTI_STATEMENTS : 0) |
-      (o.database === null ? 0 : Capability.CONNECT_WITH_DB);
+      (o.database === null ? 0 : Capability.CONNECT_WITH_DB) |
+      (o.compress === "zlib" ? Capability.COMPRESS : 0) |
+      (o.compress === "zstd" ? Capability.ZSTD_COMPRESSION_ALGORITHM : 0);
     const response = encodeHandshakeResponse41(1, {
       capabilities: caps,
+      mariadbCapabilities: o.mariadb ?? 0,
       maxPacketSize: 1 << 24,
       characterSet: 45,
       username: o.user ?? "app",
@@ -122,6 +142,7 @@ export class SessionHarness {
       database: o.database === null ? null : (o.database ?? "app"),
       authPlugin: "mysql_native_password",
       attributes: {},
+      ...(o.compress === "zstd" ? { zstdLevel: 5 } : {}),
     });
     client.send(1, response.subarray(4));
     await settle();

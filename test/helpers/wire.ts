@@ -272,9 +272,19 @@ export class Wire {
     status: number;
     /** Status of the EOF after the column definitions (classic mode only). */
     columnsEofStatus?: number;
+    /**
+     * MARIADB_CLIENT_CACHE_METADATA: the column count's metadata_follows byte (false: no
+     * definitions). Without it, no such byte.
+     */
+    metadataFollows?: boolean;
+    /** Column names (default c0, c1, ...). */
+    names?: readonly string[];
   }): this {
-    this.packet(lenenc(o.columns), Captured.COLUMN_COUNT);
-    for (let c = 0; c < o.columns; c++) this.packet(columnDefPayload(`c${c}`));
+    const count = lenenc(o.columns);
+    const follows = o.metadataFollows;
+    this.packet(follows === undefined ? count : bytes(count, [follows ? 1 : 0]), Captured.COLUMN_COUNT);
+    if (follows !== false)
+      for (let c = 0; c < o.columns; c++) this.packet(columnDefPayload(o.names?.[c] ?? `c${c}`));
     // Servers repeat the statement's status here, SERVER_MORE_RESULTS_EXISTS included.
     if (!o.deprecateEof) this.packet(eofPayload(o.columnsEofStatus ?? o.status), Captured.EOF);
     for (const row of o.rows) this.packet(row);
@@ -380,16 +390,25 @@ export interface ScanRun {
  * where the scanner stopped, calls `infileSent()` (the client's file went to the server) and
  * goes on from there, as the relay does.
  */
-export function runScanner(kind: ResponseKind, deprecateEof: boolean, chunks: readonly Buffer[]): ScanRun {
+export function runScanner(
+  kind: ResponseKind,
+  deprecateEof: boolean,
+  chunks: readonly Buffer[],
+  opts: ScanOptions = {},
+): ScanRun {
   const captures: ScanCapture[] = [];
   let base = 0;
-  const scanner: ResponseScanner = new ResponseScanner(deprecateEof, {
-    onPacket(type, payload, at) {
-      const end = base + scanner.packetEnd;
-      captures.push({ type, payload: payload.toString("hex"), at: at < 0 ? -1 : base + at, end });
+  const scanner: ResponseScanner = new ResponseScanner(
+    deprecateEof,
+    {
+      onPacket(type, payload, at) {
+        const end = base + scanner.packetEnd;
+        captures.push({ type, payload: payload.toString("hex"), at: at < 0 ? -1 : base + at, end });
+      },
     },
-  });
-  scanner.begin(kind);
+    opts.cacheMetadata ?? false,
+  );
+  scanner.begin(kind, opts.captureColumns ?? false);
   let infileAt: number | null = null;
   for (const chunk of chunks) {
     let start = 0;
@@ -444,6 +463,12 @@ export function inOneChunk(chunks: readonly Buffer[], start: number, end: number
   return false;
 }
 
+/** How the scanner is set up: MARIADB_CLIENT_CACHE_METADATA, column definitions handed over. */
+export interface ScanOptions {
+  cacheMetadata?: boolean;
+  captureColumns?: boolean;
+}
+
 export interface ScanWant {
   status: number;
   errno?: number;
@@ -462,9 +487,10 @@ export function checkScan(
   deprecateEof: boolean,
   want: ScanWant,
   chunkings: Iterable<Chunking> = everyChunking(wire.bytes()),
+  opts: ScanOptions = {},
 ): void {
   for (const { name, chunks } of chunkings) {
-    const run = runScanner(kind, deprecateEof, chunks);
+    const run = runScanner(kind, deprecateEof, chunks, opts);
     expect(run.end, name).toBe(want.end ?? wire.length);
     expect(run.idle, name).toBe(true);
     expect(run.status, name).toBe(want.status);

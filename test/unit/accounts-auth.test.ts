@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { nativeHash, nativeToken, nativeTokenFromStage1 } from "../../src/protocol/auth/native-password.js";
 import { newScramble } from "../../src/protocol/auth/scramble.js";
-import { Capability } from "../../src/protocol/constants/capabilities.js";
+import { ASSUMED_MARIADB, Capability } from "../../src/protocol/constants/capabilities.js";
 import type { Packet } from "../../src/protocol/framing.js";
 import { decodeAuthSwitchRequest } from "../../src/protocol/packets/auth-switch-request.js";
 import { encodeHandshakeResponse41 } from "../../src/protocol/packets/handshake-response41.js";
@@ -73,7 +73,12 @@ class Login {
   scramble: Buffer;
 
   constructor(users: UserDirectory, remoteHost = "10.0.0.7") {
-    const ctx = { users, tls: null, serverVersion: () => "10.11.19-MariaDB" } as unknown as ProxyContext;
+    const ctx = {
+      users,
+      tls: null,
+      serverVersion: () => "10.11.19-MariaDB",
+      serverProtocol: () => ASSUMED_MARIADB,
+    } as unknown as ProxyContext;
     this.auth = new ClientAuth(ctx, { write: (b) => this.written.push(b), secure: false, remoteHost }, 1);
     this.scramble = decodeHandshakeV10(this.auth.greeting().subarray(4)).scramble;
   }

@@ -22,8 +22,20 @@ export class CompressedReader {
   private parts: Buffer[] = [];
   private seq = -1;
   private frames = 0;
+  private plain = 0;
+  /**
+   * Called as each frame ends, with its sequence id and the number of uncompressed bytes output
+   * up to its end (`plainBytes`): which frame a packet of the uncompressed stream came in, for
+   * the sequence id of the answer (frame.ts).
+   */
+  onFrameEnd: ((seq: number, plainEnd: number) => void) | null = null;
 
   constructor(private readonly codec: PayloadCodec = zlibCodec()) {}
+
+  /** Uncompressed bytes output so far. */
+  get plainBytes(): number {
+    return this.plain;
+  }
 
   /** Sequence id of the last frame whose header was read; -1 before any. */
   get lastSeq(): number {
@@ -64,8 +76,10 @@ export class CompressedReader {
       const piece = chunk.subarray(at, at + n);
       at += n;
       this.remaining -= n;
-      if (this.uncompressedLength === 0) out.push(piece);
-      else this.parts.push(piece);
+      if (this.uncompressedLength === 0) {
+        out.push(piece);
+        this.plain += piece.length;
+      } else this.parts.push(piece);
       if (this.remaining === 0) this.endFrame(out);
     }
     return out;
@@ -86,7 +100,9 @@ export class CompressedReader {
       this.parts = [];
       const plain = this.codec.decompress(payload, this.uncompressedLength);
       out.push(Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength));
+      this.plain += plain.byteLength;
     }
     this.remaining = -1;
+    this.onFrameEnd?.(this.seq, this.plain);
   }
 }

@@ -32,6 +32,8 @@ export const Command = {
   DAEMON: 0x1d,
   BINLOG_DUMP_GTID: 0x1e,
   RESET_CONNECTION: 0x1f,
+  /** MariaDB 10.2+: a prepared statement run for many rows in one command (MARIADB_CLIENT_STMT_BULK_OPERATIONS). */
+  STMT_BULK_EXECUTE: 0xfa,
 } as const;
 
 const NAMES: Record<number, string> = Object.fromEntries(

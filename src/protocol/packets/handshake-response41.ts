@@ -4,15 +4,18 @@ import { Capability } from "../constants/capabilities.js";
 
 /**
  * Protocol::HandshakeResponse41: int<4> client_flag, int<4> max_packet_size, int<1>
- * character_set, string[23] filler (MariaDB: 19 + int<4> extended capabilities), string<NUL>
- * username, auth_response (int<lenenc> length under CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA, else
- * int<1> length under CLIENT_SECURE_CONNECTION, else string<NUL>), string<NUL> database (if
- * CLIENT_CONNECT_WITH_DB), string<NUL> client_plugin_name (if CLIENT_PLUGIN_AUTH),
- * int<lenenc> attributes length + (string<lenenc> key, string<lenenc> value)* (if
- * CLIENT_CONNECT_ATTRS).
+ * character_set, string[23] filler (MariaDB: 19 + int<4> extended capabilities, read when
+ * CLIENT_MYSQL is clear), string<NUL> username, auth_response (int<lenenc> length under
+ * CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA, else int<1> length under CLIENT_SECURE_CONNECTION, else
+ * string<NUL>), string<NUL> database (if CLIENT_CONNECT_WITH_DB), string<NUL> client_plugin_name
+ * (if CLIENT_PLUGIN_AUTH), int<lenenc> attributes length + (string<lenenc> key, string<lenenc>
+ * value)* (if CLIENT_CONNECT_ATTRS), int<1> zstd_compression_level (if
+ * CLIENT_ZSTD_COMPRESSION_ALGORITHM, MySQL 8.0.18+).
  */
 export interface HandshakeResponse41 {
   capabilities: number;
+  /** MariaDB's extended capabilities (MariadbCapability); 0 when CLIENT_MYSQL is set. */
+  mariadbCapabilities?: number;
   maxPacketSize: number;
   characterSet: number;
   username: string;
@@ -20,6 +23,8 @@ export interface HandshakeResponse41 {
   database: string | null;
   authPlugin: string;
   attributes: Record<string, string>;
+  /** zstd_compression_level (CLIENT_ZSTD_COMPRESSION_ALGORITHM), when sent. */
+  zstdLevel?: number;
 }
 
 export function decodeHandshakeResponse41(payload: Buffer): HandshakeResponse41 {
@@ -27,7 +32,9 @@ export function decodeHandshakeResponse41(payload: Buffer): HandshakeResponse41 
   const capabilities = r.u32();
   const maxPacketSize = r.u32();
   const characterSet = r.u8();
-  r.skip(23);
+  r.skip(19);
+  const extended = r.u32();
+  const mariadbCapabilities = capabilities & Capability.LONG_PASSWORD ? 0 : extended;
   const username = r.nulString();
   let authResponse: Buffer;
   if (capabilities & Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA) authResponse = r.lenencBytes();
@@ -48,8 +55,11 @@ export function decodeHandshakeResponse41(payload: Buffer): HandshakeResponse41 
       attributes[key] = attrs.lenencString();
     }
   }
+  const zstdLevel =
+    capabilities & Capability.ZSTD_COMPRESSION_ALGORITHM && r.remaining > 0 ? r.u8() : undefined;
   return {
     capabilities,
+    mariadbCapabilities,
     maxPacketSize,
     characterSet,
     username,
@@ -57,6 +67,7 @@ export function decodeHandshakeResponse41(payload: Buffer): HandshakeResponse41 
     database,
     authPlugin,
     attributes,
+    ...(zstdLevel === undefined ? {} : { zstdLevel }),
   };
 }
 
@@ -65,7 +76,8 @@ export function encodeHandshakeResponse41(seq: number, h: HandshakeResponse41): 
     .u32(h.capabilities)
     .u32(h.maxPacketSize)
     .u8(h.characterSet)
-    .zeros(23)
+    .zeros(19)
+    .u32(h.capabilities & Capability.LONG_PASSWORD ? 0 : (h.mariadbCapabilities ?? 0))
     .nulString(h.username);
   if (h.capabilities & Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA) w.lenencBytes(h.authResponse);
   else if (h.capabilities & Capability.SECURE_CONNECTION) w.u8(h.authResponse.length).bytes(h.authResponse);
@@ -77,5 +89,6 @@ export function encodeHandshakeResponse41(seq: number, h: HandshakeResponse41): 
     for (const [k, v] of Object.entries(h.attributes)) attrs.lenencString(k).lenencString(v);
     w.lenencBytes(attrs.payload());
   }
+  if (h.capabilities & Capability.ZSTD_COMPRESSION_ALGORITHM) w.u8(h.zstdLevel ?? 3);
   return w.toPacket(seq);
 }

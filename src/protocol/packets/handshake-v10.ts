@@ -18,6 +18,11 @@ export interface HandshakeV10 {
   /** The full 20-byte scramble (parts 1 and 2 joined, trailing NUL removed). */
   scramble: Buffer;
   capabilities: number;
+  /**
+   * MariaDB's extended capabilities (MariadbCapability): the last 4 of the 10 reserved bytes,
+   * meaningful only when CLIENT_MYSQL (bit 0) is clear; 0 otherwise.
+   */
+  mariadbCapabilities: number;
   characterSet: number;
   status: number;
   authPlugin: string;
@@ -35,7 +40,9 @@ export function decodeHandshakeV10(payload: Buffer): HandshakeV10 {
   const status = r.u16();
   capabilities = (capabilities | (r.u16() << 16)) >>> 0;
   const dataLen = r.u8();
-  r.skip(10);
+  r.skip(6);
+  const extended = r.u32();
+  const mariadbCapabilities = capabilities & Capability.LONG_PASSWORD ? 0 : extended;
   let part2: Buffer = Buffer.alloc(0);
   if (capabilities & Capability.SECURE_CONNECTION) {
     part2 = r.bytes(Math.max(13, dataLen - 8));
@@ -48,13 +55,17 @@ export function decodeHandshakeV10(payload: Buffer): HandshakeV10 {
     connectionId,
     scramble: Buffer.concat([part1, part2]),
     capabilities,
+    mariadbCapabilities,
     characterSet,
     status,
     authPlugin,
   };
 }
 
-export function encodeHandshakeV10(seq: number, h: Omit<HandshakeV10, "protocolVersion">): Buffer {
+export function encodeHandshakeV10(
+  seq: number,
+  h: Omit<HandshakeV10, "protocolVersion" | "mariadbCapabilities"> & { mariadbCapabilities?: number },
+): Buffer {
   if (h.scramble.length !== 20) throw new RwsplitError("INTERNAL", "scramble must be 20 bytes");
   return new BufferWriter(128)
     .u8(10)
@@ -67,7 +78,8 @@ export function encodeHandshakeV10(seq: number, h: Omit<HandshakeV10, "protocolV
     .u16(h.status)
     .u16(h.capabilities >>> 16)
     .u8(21)
-    .zeros(10)
+    .zeros(6)
+    .u32(h.capabilities & Capability.LONG_PASSWORD ? 0 : (h.mariadbCapabilities ?? 0))
     .bytes(h.scramble.subarray(8))
     .u8(0)
     .nulString(h.authPlugin)

@@ -1,13 +1,15 @@
 import { CLIENT_ERRORS, RwsplitError } from "../../errors.js";
 import { toPackets } from "../../protocol/buffer-writer.js";
+import { MariadbCapability } from "../../protocol/constants/capabilities.js";
 import { Command } from "../../protocol/constants/commands.js";
 import type { Packet } from "../../protocol/framing.js";
 import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
 import { Captured, ResponseKind } from "../../protocol/response-scanner.js";
+import { type PacketEdit, rewriteResponse } from "../../protocol/result-metadata.js";
 import { route, routeCommand } from "../../routing/router.js";
 import type { BackendConnection } from "../backend-connection.js";
 import { requestsCursor } from "../session/cursors.js";
-import type { CommandSteps, StatementOutcome } from "../session/dispatch.js";
+import type { CommandSteps, PrepareOkInfo, StatementOutcome } from "../session/dispatch.js";
 import {
   boundFlagOffset,
   type ClientStatement,
@@ -21,6 +23,7 @@ import { ER_MAX_PREPARED_STMT_COUNT_REACHED } from "../statement-budget.js";
 import type { ConnectionStatement } from "../statement-cache.js";
 import { cursorResponse } from "./fetch.js";
 import { makeRoomFor } from "./prepare.js";
+import { ResultColumns } from "./result-columns.js";
 import { setSteps } from "./set.js";
 
 const EMPTY = Buffer.alloc(0);
@@ -36,12 +39,14 @@ const NO_LONG_DATA: readonly Buffer[] = Object.freeze([]);
  */
 export function execute(s: SessionPort, pkt: Packet): void {
   const p = pkt.payload;
-  const clientId = p.length >= 5 ? p.readUInt32LE(1) : 0;
-  const stmt = s.stmts.get(clientId);
+  const given = p.length >= 5 ? p.readUInt32LE(1) : 0;
+  // The id as given, or LAST_STATEMENT_ID (0xFFFFFFFF): the statement prepared last.
+  const stmt = s.stmts.get(given);
   if (stmt === undefined) {
-    s.sendError(CLIENT_ERRORS.unknownStatement(clientId, "COM_STMT_EXECUTE"), pkt.seq + 1);
+    s.sendError(CLIENT_ERRORS.unknownStatement(given, "mysqld_stmt_execute"), pkt.seq + 1);
     return;
   }
+  const clientId = stmt.id;
   const flagAt = boundFlagOffset(stmt.numParams);
   const bound = flagAt >= 0 && p.length > flagAt && p[flagAt] === 1;
   if (bound) stmt.paramTypes = Buffer.from(p.subarray(flagAt + 1, flagAt + 1 + stmt.numParams * 2));
@@ -69,7 +74,10 @@ export function execute(s: SessionPort, pkt: Packet): void {
 class ExecuteSteps implements CommandSteps {
   before?: CommandSteps["before"];
   settle?: CommandSteps["settle"];
-  heldResponse?: CommandSteps["heldResponse"];
+  /** A prepared SET's own rewrite of its held OK (set.ts), when it has one. */
+  private readonly setHeld: NonNullable<CommandSteps["heldResponse"]> | null = null;
+  /** MARIADB_CLIENT_CACHE_METADATA: the result's columns as the client and the connection see them. */
+  private readonly columns: ResultColumns | null;
 
   constructor(
     private readonly s: SessionPort,
@@ -84,7 +92,8 @@ class ExecuteSteps implements CommandSteps {
     // Only then: a plain EXECUTE must not take the async path for steps it does not have.
     if (set?.before !== undefined) this.before = set.before.bind(set);
     if (set?.settle !== undefined) this.settle = set.settle.bind(set);
-    if (set?.heldResponse !== undefined) this.heldResponse = set.heldResponse.bind(set);
+    if (set?.heldResponse !== undefined) this.setHeld = set.heldResponse.bind(set);
+    this.columns = resultColumns(s, stmt);
   }
 
   bytesFor(conn: BackendConnection): Buffer | null {
@@ -96,7 +105,26 @@ class ExecuteSteps implements CommandSteps {
     return prepareOn(this.s, conn, this.stmt);
   }
 
+  holdsFor(conn: BackendConnection): boolean {
+    return this.columns?.holds(conn) ?? false;
+  }
+
+  onColumns(conn: BackendConnection, type: Captured, payload: Buffer): void {
+    this.columns?.onColumns(conn, type, payload);
+  }
+
+  heldResponse(
+    held: Buffer,
+    conn: BackendConnection,
+    prepared: PrepareOkInfo | null,
+    edits: readonly PacketEdit[],
+  ): Buffer {
+    if (this.setHeld !== null) return this.setHeld(held, conn, prepared, edits);
+    return this.columns?.rewrite(held, conn, edits) ?? rewriteResponse(held, edits);
+  }
+
   afterResponse(conn: BackendConnection, outcome: StatementOutcome, pins: number): number {
+    this.columns?.settle(conn, outcome.errno);
     if (this.cursorStmt === 0) return pins;
     return cursorResponse(this.s, conn, this.cursorStmt, "execute", outcome, pins);
   }
@@ -129,10 +157,16 @@ class ExecuteSteps implements CommandSteps {
  * Prepares a statement on a connection that lacks it (the client never sees this); past the
  * server's max_prepared_stmt_count, once more after closing cached statements.
  */
-async function prepareOn(s: SessionPort, conn: BackendConnection, stmt: ClientStatement): Promise<void> {
-  let r = await conn.command(stmt.preparePayload, ResponseKind.PREPARE);
+export async function prepareOn(
+  s: SessionPort,
+  conn: BackendConnection,
+  stmt: ClientStatement,
+): Promise<void> {
+  // Under MARIADB_CLIENT_CACHE_METADATA the server remembers the columns it sends here.
+  const columns = conn.cacheMetadata;
+  let r = await conn.command(stmt.preparePayload, ResponseKind.PREPARE, columns);
   if (r.err?.errno === ER_MAX_PREPARED_STMT_COUNT_REACHED && (await makeRoomFor(s, conn, r.err.message))) {
-    r = await conn.command(stmt.preparePayload, ResponseKind.PREPARE);
+    r = await conn.command(stmt.preparePayload, ResponseKind.PREPARE, columns);
   }
   if (r.err) throw new BackendStatementError(r.err);
   const ok = r.captured.find((c) => c.type === Captured.PREPARE_OK);
@@ -140,13 +174,22 @@ async function prepareOn(s: SessionPort, conn: BackendConnection, stmt: ClientSt
     throw new RwsplitError("PROTOCOL_VIOLATION", "COM_STMT_PREPARE answered without PREPARE_OK");
   const prepared = decodeStmtPrepareOk(ok.payload);
   const cache = conn.statements;
-  holdOn(stmt, cache, cache.prepared(stmt.key, prepared.statementId, prepared.numParams));
+  const entry = cache.prepared(stmt.key, prepared.statementId, prepared.numParams);
+  if (columns && entry.id === prepared.statementId) {
+    entry.columns = r.captured.filter((c) => c.type === Captured.COLUMN_DEF).map((c) => c.payload);
+  }
+  holdOn(stmt, cache, entry);
+}
+
+/** The columns tracking an EXECUTE needs: for clients with MARIADB_CLIENT_CACHE_METADATA. */
+export function resultColumns(s: SessionPort, stmt: ClientStatement): ResultColumns | null {
+  return s.mariadbCapabilities & MariadbCapability.CACHE_METADATA ? new ResultColumns(stmt) : null;
 }
 
 /**
  * COM_STMT_SEND_LONG_DATA: int<1> 0x18, int<4> stmt_id, int<2> param_id, data. Kept for the next
- * EXECUTE, which sends it to whichever connection runs it. No response, not even an error (the
- * EXECUTE reports it).
+ * EXECUTE, which sends it to whichever connection runs it (with that connection's statement id
+ * written in). No response, not even an error (the EXECUTE reports it).
  */
 export function longData(s: SessionPort, pkt: Packet): void {
   const p = pkt.payload;

@@ -23,11 +23,13 @@ export function fetch(s: SessionPort, pkt: Packet): void {
     );
     return;
   }
-  const clientId = p.readUInt32LE(1);
-  if (s.stmts.get(clientId) === undefined) {
-    s.sendError(CLIENT_ERRORS.unknownStatement(clientId, "COM_STMT_FETCH"), pkt.seq + 1);
+  const given = p.readUInt32LE(1);
+  const stmt = s.stmts.get(given);
+  if (stmt === undefined) {
+    s.sendError(CLIENT_ERRORS.unknownStatement(given, "mysqld_stmt_fetch"), pkt.seq + 1);
     return;
   }
+  const clientId = stmt.id;
   const backendId = s.cursors.backendId(clientId);
   if (backendId === undefined) {
     s.sendError(CLIENT_ERRORS.noOpenCursor(clientId), pkt.seq + 1);

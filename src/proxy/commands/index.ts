@@ -2,6 +2,7 @@ import { CLIENT_ERRORS } from "../../errors.js";
 import { Command, commandName } from "../../protocol/constants/commands.js";
 import type { Packet } from "../../protocol/framing.js";
 import type { SessionPort } from "../session/session-port.js";
+import { bulkExecute } from "./bulk-execute.js";
 import { changeUser } from "./change-user.js";
 import { execute, longData } from "./execute.js";
 import { fetch } from "./fetch.js";
@@ -34,6 +35,7 @@ COMMANDS[Command.STMT_RESET] = stmtReset;
 COMMANDS[Command.RESET_CONNECTION] = resetConnection;
 COMMANDS[Command.CHANGE_USER] = changeUser;
 COMMANDS[Command.PROCESS_KILL] = processKillCommand;
+COMMANDS[Command.STMT_BULK_EXECUTE] = bulkExecute;
 
 /** Anything else: ERR 1047, and the session goes on. */
 function unknown(s: SessionPort, pkt: Packet): void {

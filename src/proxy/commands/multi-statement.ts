@@ -1,7 +1,7 @@
 import type { ClientErrorSpec } from "../../errors.js";
 import { Capability } from "../../protocol/constants/capabilities.js";
 import { Command } from "../../protocol/constants/commands.js";
-import { ServerStatus, STATUS_CLEAR_SET } from "../../protocol/constants/server-status.js";
+import { ServerStatus } from "../../protocol/constants/server-status.js";
 import { type Packet, packet } from "../../protocol/framing.js";
 import { encodeOk } from "../../protocol/packets/ok.js";
 import { eofForClient, okForClient } from "../../protocol/packets/ok-for-client.js";

@@ -1,9 +1,11 @@
 import { toPackets } from "../../protocol/buffer-writer.js";
+import { Capability } from "../../protocol/constants/capabilities.js";
 import { Command } from "../../protocol/constants/commands.js";
 import type { Packet } from "../../protocol/framing.js";
 import { decodeErr } from "../../protocol/packets/err.js";
 import { STMT_ID_OFFSET } from "../../protocol/packets/stmt-prepare-ok.js";
 import { ResponseKind } from "../../protocol/response-scanner.js";
+import { prepareResponseColumns } from "../../protocol/result-metadata.js";
 import { routeCommand } from "../../routing/router.js";
 import { type RoutedStatement, routeStatement } from "../../routing/statement.js";
 import { StatementFlag as F, hasFlag } from "../../routing/statement-flags.js";
@@ -20,6 +22,8 @@ import { preparedKillRefusal } from "./kill-policy.js";
  * client gets the proxy's own statement id: the response is held back whole and rewritten.
  */
 export function prepare(s: SessionPort, pkt: Packet): void {
+  // Whatever happens next, the statement prepared before is no longer the last one.
+  s.stmts.preparing();
   const routed = routeStatement(pkt.payload, 1);
   if (hasFlag(routed.flags, F.KILL)) {
     s.sendError(preparedKillRefusal(), pkt.seq + 1);
@@ -49,6 +53,7 @@ class PrepareSteps implements CommandSteps {
     // PREPARE_OK is the first packet: 4 header bytes, then 0x00 and int<4> statement_id.
     if (prepared === null || held[4] !== 0x00) return held;
     const key = statementKey(this.s.state.schema, this.sql);
+    const fresh = conn.statements.get(key) === undefined;
     const stmt = this.s.stmts.add(
       key,
       this.sql,
@@ -58,6 +63,15 @@ class PrepareSteps implements CommandSteps {
       this.routed,
     );
     const entry = conn.statements.prepared(key, prepared.backendId, prepared.numParams);
+    if (conn.cacheMetadata) {
+      // MARIADB_CLIENT_CACHE_METADATA: the client keeps these columns; so does the server, for
+      // the statement it just prepared (when it duplicates one prepared here before, that one
+      // stays, with the columns it was sent: result-metadata.ts).
+      const deprecateEof = (conn.capabilities & Capability.DEPRECATE_EOF) !== 0;
+      const columns = prepareResponseColumns(held, deprecateEof);
+      stmt.columns = columns;
+      if (fresh) entry.columns = columns;
+    }
     holdOn(stmt, conn.statements, entry);
     held.writeUInt32LE(stmt.id, 4 + STMT_ID_OFFSET);
     return held;

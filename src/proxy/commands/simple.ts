@@ -65,24 +65,25 @@ class SetOptionSteps implements CommandSteps {
   }
 }
 
-/** COM_STMT_CLOSE: int<1> 0x19, int<4> stmt_id. No response. */
+/** COM_STMT_CLOSE: int<1> 0x19, int<4> stmt_id (LAST_STATEMENT_ID: the last prepared). No response. */
 export function stmtClose(s: SessionPort, pkt: Packet): void {
   const p = pkt.payload;
-  const id = p.length >= 5 ? p.readUInt32LE(1) : 0;
-  if (s.cursors.has(id)) closeCursor(s, id);
-  s.stmts.delete(id);
+  const stmt = p.length >= 5 ? s.stmts.get(p.readUInt32LE(1)) : undefined;
+  if (stmt === undefined) return;
+  if (s.cursors.has(stmt.id)) closeCursor(s, stmt.id);
+  s.stmts.delete(stmt.id);
 }
 
 /** COM_STMT_RESET: int<1> 0x1a, int<4> stmt_id. Drops collected long data and closes the cursor. */
 export function stmtReset(s: SessionPort, pkt: Packet): void {
   const p = pkt.payload;
-  const id = p.length >= 5 ? p.readUInt32LE(1) : 0;
-  const stmt = s.stmts.get(id);
+  const given = p.length >= 5 ? p.readUInt32LE(1) : 0;
+  const stmt = s.stmts.get(given);
   if (stmt === undefined) {
-    s.sendError(CLIENT_ERRORS.unknownStatement(id, "COM_STMT_RESET"), pkt.seq + 1);
+    s.sendError(CLIENT_ERRORS.unknownStatement(given, "mysqld_stmt_reset"), pkt.seq + 1);
     return;
   }
   stmt.longData = [];
-  if (s.cursors.has(id)) closeCursor(s, id);
+  if (s.cursors.has(stmt.id)) closeCursor(s, stmt.id);
   s.replyOk(pkt.seq + 1);
 }

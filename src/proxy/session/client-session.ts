@@ -1,12 +1,10 @@
 import { StatementSample } from "../../digests/sample.js";
 import { CLIENT_ERRORS, type ClientErrorSpec } from "../../errors.js";
 import { toPackets } from "../../protocol/buffer-writer.js";
-import { Capability } from "../../protocol/constants/capabilities.js";
 import { ServerStatus, STATUS_CLEAR_SET } from "../../protocol/constants/server-status.js";
 import { type Packet, PacketFramer } from "../../protocol/framing.js";
 import { encodeErr } from "../../protocol/packets/err.js";
 import { encodeOk } from "../../protocol/packets/ok.js";
-import { describePins } from "../../routing/pins.js";
 import type { RouteSession } from "../../routing/router.js";
 import type { AcquireRequest, BackendPool } from "../backend-pool.js";
 import { type AuthIo, type AuthResult, type AuthStep, ClientAuth } from "../client-auth.js";
@@ -14,15 +12,16 @@ import { commandHandler, infilePacket } from "../commands/index.js";
 import type { ProxyContext, RunningStatement, SessionHandle } from "../context.js";
 import type { ProxyUser } from "../user-directory.js";
 import { AuthFlow, type AuthHost } from "./auth-flow.js";
+import { CompressedTransport } from "./compressed-transport.js";
 import { OpenCursors } from "./cursors.js";
+import { describeSession } from "./describe.js";
 import type { Dispatch } from "./dispatch.js";
-import { idleLimitMs } from "./idle-timeout.js";
-import { sessionStart } from "./login.js";
+import { type LoginHost, sendLoginOk, sessionStart } from "./login.js";
 import { SessionPin } from "./pin.js";
 import { StatementRegistry } from "./prepared-statements.js";
 import { SessionState } from "./session-state.js";
 import { type RunHost, StatementRun } from "./statement-run.js";
-import type { ClientTransport } from "./transport.js";
+import type { ClientTransport, TransportHandlers } from "./transport.js";
 
 /** Client session phases (STYLE.md principle 4). */
 export const SessionPhase = {
@@ -51,7 +50,7 @@ const PHASE_INPUT = {
  * (src/proxy/commands/) through the session port, statements on backends by a StatementRun. The
  * transport is an interface: a Node socket in production (node-transport.ts), memory in tests.
  */
-export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
+export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, LoginHost {
   phase: SessionPhase = SessionPhase.AUTH;
   readonly connectionId: number;
   readonly auth: ClientAuth;
@@ -60,6 +59,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
   readonly cursors = new OpenCursors();
   readonly pin = new SessionPin();
   capabilities = 0;
+  mariadbCapabilities = 0;
   login: AcquireRequest | null = null;
   lastStatus: number = ServerStatus.AUTOCOMMIT;
   /** When the client last sent bytes or was last answered (wait_timeout counts from here). */
@@ -69,6 +69,8 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
   private readonly framer: PacketFramer;
   private readonly runner: StatementRun;
   private readonly authFlow = new AuthFlow(this);
+  /** What the transport calls (kept to hand to a compressing transport layered over it). */
+  readonly handlers: TransportHandlers;
   /** The router's view of this session, rewritten before each statement (`route` keeps nothing). */
   private readonly routeView: RouteSession = {
     pinned: null,
@@ -77,7 +79,8 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
   };
 
   constructor(
-    readonly transport: ClientTransport,
+    /** The client's connection; a CompressedTransport over it once the login asked for compression. */
+    public transport: ClientTransport,
     readonly ctx: ProxyContext,
     private readonly onClosed: (s: ClientSession) => void,
   ) {
@@ -93,7 +96,8 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
     };
     // Bytes the client sent stay referenced while a command is served or a packet is partial.
     const retains = () => this.phase !== SessionPhase.IDLE || this.framer.bufferedBytes > 0;
-    transport.attach({ data, retains, closed: () => this.onTransportClosed() });
+    this.handlers = { data, retains, closed: () => this.onTransportClosed() };
+    transport.attach(this.handlers);
     transport.write(this.auth.greeting());
   }
 
@@ -131,6 +135,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
       for (let input = PHASE_INPUT[this.phase]; input !== null; input = PHASE_INPUT[this.phase]) {
         const pkt = this.framer.next();
         if (pkt === null) return;
+        this.transport.packetRead?.(this.framer.bufferedBytes);
         if (input === "command") {
           this.sample.none(); // digest: no statement until query() / execute() says which
           commandHandler(pkt.payload.length > 0 ? pkt.payload[0]! : -1)(this, pkt);
@@ -158,23 +163,26 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
   loggedIn(r: AuthResult): void {
     this.user = r.user;
     this.capabilities = r.capabilities;
+    this.mariadbCapabilities = r.mariadbCapabilities;
     ({ login: this.login, state: this.state } = sessionStart(r, this.ctx));
     this.phase = SessionPhase.IDLE;
     const ok = encodeOk(r.okSeq, { status: this.lastStatus }, this.capabilities);
     // ryw: the user's writes through other rwsplit instances (Redis) are known before its first statement.
     const shared = this.ctx.userWrites?.loggingIn(r.user.name) ?? null;
-    if (shared !== null) {
+    // The first login's OK is the last plain packet; COM_CHANGE_USER keeps what the login chose.
+    const compression = this.transport instanceof CompressedTransport ? null : r.compression;
+    if (shared !== null || compression !== null) {
       this.phase = SessionPhase.BUSY;
-      void shared.then(() => {
-        if (this.phase === SessionPhase.CLOSED) return;
-        this.transport.write(ok);
-        this.transport.ownReads?.();
-        this.statementDone();
-      });
+      void sendLoginOk(this, ok, shared, compression);
       return;
     }
     this.transport.write(ok);
     this.transport.ownReads?.();
+  }
+
+  /** Bytes for the framer (the login's early bytes, unwrapped from compressed frames). */
+  feed(bytes: Buffer): void {
+    this.framer.push(bytes);
   }
 
   // ---- commands (the port's side) -----------------------------------------------------------
@@ -252,31 +260,13 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost {
     return this.phase === SessionPhase.BUSY && this.runner.checkStall(now, warnMs);
   }
 
-  /** Closes an idle session past its wait_timeout, as the server would (true when it did). */
-  closeIfIdle(now: number): boolean {
-    if (this.phase !== SessionPhase.IDLE) return false;
-    const interactive = (this.capabilities & Capability.INTERACTIVE) !== 0;
-    if (now - this.lastActiveAt < idleLimitMs(this.state.vars, interactive, this.ctx.serverDefaults()))
-      return false;
-    this.close();
-    return true;
+  /** Since when the session waits for its client's next command (wait_timeout), or null. */
+  idleSince(): number | null {
+    return this.phase === SessionPhase.IDLE ? this.lastActiveAt : null;
   }
 
   describe(): Record<string, unknown> {
-    return {
-      id: this.connectionId,
-      user: this.user?.name ?? null,
-      phase: this.phase,
-      schema: this.state.schema,
-      pinned: describePins(this.pin.bits),
-      pin: this.pin.describe(),
-      openCursors: this.cursors.ids(),
-      vars: Object.fromEntries(this.state.vars),
-      lastWriteGtid: this.state.lastWriteGtid,
-      statement: this.runner.describe(),
-      clientPendingBytes: this.transport.pendingBytes,
-      bufferedFromClient: this.framer.bufferedBytes,
-    };
+    return describeSession(this, this.runner.describe(), this.framer.bufferedBytes);
   }
 
   isClosed(): boolean {

@@ -1,5 +1,6 @@
 import type { ClientErrorSpec } from "../../errors.js";
-import type { ResponseKind } from "../../protocol/response-scanner.js";
+import type { Captured, ResponseKind } from "../../protocol/response-scanner.js";
+import type { PacketEdit } from "../../protocol/result-metadata.js";
 import type { RoutePlan } from "../../routing/router.js";
 import type { RoutedStatement } from "../../routing/statement.js";
 import type { BackendConnection } from "../backend-connection.js";
@@ -40,8 +41,24 @@ export interface CommandSteps {
   settle?(conn: BackendConnection, outcome: StatementOutcome): Promise<void>;
   /** Hold the whole response back until it ends (and `heldResponse` rewrites it). */
   readonly holdsResponse?: boolean;
-  /** The response was held back whole (`holdResponse`): what the client gets instead. */
-  heldResponse?(held: Buffer, conn: BackendConnection, prepared: PrepareOkInfo | null): Buffer;
+  /**
+   * Hold the whole response back until it ends, on this connection (decided once it is leased
+   * and the command's bytes for it are known): `heldResponse` then rewrites it.
+   */
+  holdsFor?(conn: BackendConnection): boolean;
+  /**
+   * The response was held back whole (`holdResponse`, `holdsFor`): what the client gets
+   * instead. `edits` are the OK/EOF packets the client gets rewritten for its own session
+   * (result-metadata.ts `rewriteResponse` applies them).
+   */
+  heldResponse?(
+    held: Buffer,
+    conn: BackendConnection,
+    prepared: PrepareOkInfo | null,
+    edits: readonly PacketEdit[],
+  ): Buffer;
+  /** A column count or column definition of the response (the scanner's COLUMN_COUNT, COLUMN_DEF). */
+  onColumns?(conn: BackendConnection, type: Captured, payload: Buffer): void;
   /**
    * The held response (`holdResponse`) is ERR `errno`: a promise that resolves true when the
    * command should run once more on the same connection (a PREPARE past the server's

@@ -1,13 +1,20 @@
-import { Capability, WIRE_FORMAT_CAPABILITIES } from "../../protocol/constants/capabilities.js";
-import type { AcquireRequest } from "../backend-pool.js";
-import type { AuthResult } from "../client-auth.js";
+import { CLIENT_ERRORS, type ClientErrorSpec } from "../../errors.js";
+import {
+  Capability,
+  MARIADB_WIRE_FORMAT_CAPABILITIES,
+  WIRE_FORMAT_CAPABILITIES,
+} from "../../protocol/constants/capabilities.js";
+import { type AcquireRequest, poolKeyString } from "../backend-pool.js";
+import type { AuthResult, CompressionRequest } from "../client-auth.js";
 import type { ProxyContext } from "../context.js";
+import { CompressedTransport, codecFor } from "./compressed-transport.js";
 import { SessionState } from "./session-state.js";
+import type { ClientTransport, TransportHandlers } from "./transport.js";
 
 /**
  * What a session starts with once its client logged in (or changed user): how its backend
  * connections are leased (pool key: user, the wire-format flags that change the bytes relayed,
- * the collation) and its state (schema, multi-statements, the client's own session tracking,
+ * MariaDB's extended capabilities that do, the collation) and its state (schema, multi-statements, the client's own session tracking,
  * as the server would start it). Backend connections always track the session
  * (CLIENT_SESSION_TRACK is not in the pool key); the client's OK packets are rewritten to what it
  * asked for (ok-for-client.ts).
@@ -17,9 +24,11 @@ export function sessionStart(
   ctx: ProxyContext,
 ): { login: AcquireRequest; state: SessionState } {
   const wireFlags = r.capabilities & WIRE_FORMAT_CAPABILITIES;
+  const mariadbFlags = r.mariadbCapabilities & MARIADB_WIRE_FORMAT_CAPABILITIES;
+  const key = { user: r.user.name, wireFlags, mariadbFlags, collation: r.collation };
   const login: AcquireRequest = {
-    key: { user: r.user.name, wireFlags, collation: r.collation },
-    keyString: `${r.user.name}\u0000${wireFlags}\u0000${r.collation}`,
+    key,
+    keyString: poolKeyString(key),
     credentials: ctx.users.credentials(r.user),
     schema: r.schema,
   };
@@ -29,4 +38,59 @@ export function sessionStart(
   };
   const state = new SessionState(r.schema, (r.capabilities & Capability.MULTI_STATEMENTS) !== 0, tracking);
   return { login, state };
+}
+
+/** What finishing a login needs of its session. */
+export interface LoginHost {
+  transport: ClientTransport;
+  readonly handlers: TransportHandlers;
+  isClosed(): boolean;
+  /** Bytes already received behind the login (read as plain packets so far). */
+  takeBuffered(): Buffer;
+  feed(bytes: Buffer): void;
+  sendError(spec: ClientErrorSpec, seq: number): void;
+  close(): void;
+  statementDone(): void;
+}
+
+/**
+ * The login OK once what must come first is done: the user's writes through other rwsplit
+ * instances are known (routing.consistency: user, shared through Redis), and the compression the
+ * client asked for is ready. After the OK, a compressed session's bytes are frames, those that
+ * came behind the login included; a plain session's reads move to buffers its transport owns.
+ */
+export async function sendLoginOk(
+  host: LoginHost,
+  ok: Buffer,
+  shared: Promise<unknown> | null,
+  compression: CompressionRequest | null,
+): Promise<void> {
+  let codec: Awaited<ReturnType<typeof codecFor>> | null = null;
+  try {
+    await shared;
+    if (compression !== null) codec = await codecFor(compression);
+  } catch (e) {
+    if (host.isClosed()) return;
+    // In place of the OK, with its sequence id.
+    host.sendError(CLIENT_ERRORS.handshakeError(`compression unavailable: ${(e as Error).message}`), ok[3]!);
+    host.close();
+    return;
+  }
+  if (host.isClosed()) return;
+  host.transport.write(ok);
+  if (codec === null) host.transport.ownReads?.();
+  else {
+    const compressed = new CompressedTransport(host.transport, codec);
+    compressed.attach(host.handlers);
+    host.transport = compressed;
+    const early = host.takeBuffered();
+    try {
+      if (early.length > 0) for (const b of compressed.unwrap(early)) host.feed(b);
+    } catch (e) {
+      host.sendError(CLIENT_ERRORS.malformedPacket((e as Error).message), 0);
+      host.close();
+      return;
+    }
+  }
+  host.statementDone();
 }

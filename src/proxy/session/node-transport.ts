@@ -27,8 +27,9 @@ export class NodeTransport implements ClientTransport {
   }
 
   attach(handlers: TransportHandlers): void {
+    const first = this.handlers === null;
     this.handlers = handlers;
-    this.listen(this.socket);
+    if (first) this.listen(this.socket);
   }
 
   private listen(socket: net.Socket): void {
@@ -61,7 +62,7 @@ export class NodeTransport implements ClientTransport {
       const h = this.handlers;
       if (h === null) return;
       h.data(chunk);
-      if (h.retains()) reads.lend();
+      if (h.retains?.() !== false) reads.lend();
     }, 4096);
     const owned = new net.Socket({
       handle,

@@ -1,3 +1,4 @@
+import type { ColumnDefs } from "../../protocol/result-metadata.js";
 import type { RoutedStatement } from "../../routing/statement.js";
 import type { BackendConnection } from "../backend-connection.js";
 import type { ConnectionStatement, StatementCache } from "../statement-cache.js";
@@ -23,12 +24,27 @@ export interface ClientStatement {
   /** How EXECUTE routes: classified once, at PREPARE. */
   routed: RoutedStatement;
   /**
+   * Under MARIADB_CLIENT_CACHE_METADATA: the column definitions the client last got for it (its
+   * PREPARE's answer, or an EXECUTE's that carried them), which it uses when a result skips
+   * them; null when not tracked (result-metadata.ts).
+   */
+  columns: ColumnDefs | null;
+  /**
    * The backend statements it holds, by connection (the connection's cache, never the connection
    * itself: a closed connection's cache is empty, holds nothing of it, and is dropped here when
    * the next one is added). Each holds one reference there, given back at close.
    */
   readonly on: Map<StatementCache, ConnectionStatement>;
 }
+
+/**
+ * The statement id MariaDB reads as "the statement this session prepared last" (LAST_STMT_ID in
+ * the server's sql_prepare.cc): MariaDB Connector/Node.js sends COM_STMT_PREPARE and, without
+ * waiting for its answer, COM_STMT_EXECUTE with this id. COM_STMT_SEND_LONG_DATA, _RESET,
+ * _CLOSE, _FETCH and COM_STMT_BULK_EXECUTE take it too. A PREPARE that fails leaves no last
+ * statement (the next EXECUTE(-1) gets 1243, as from the server), and so does closing it.
+ */
+export const LAST_STATEMENT_ID = 0xffffffff;
 
 /** The cache key of `sql` prepared with `schema` as the default database. */
 export function statementKey(schema: string | null, sql: string): string {
@@ -47,6 +63,8 @@ export function statementKey(schema: string | null, sql: string): string {
 export class StatementRegistry {
   private readonly byId = new Map<number, ClientStatement>();
   private nextId = 1;
+  /** What LAST_STATEMENT_ID names: the statement prepared last, until a PREPARE fails or it closes. */
+  private last: ClientStatement | null = null;
 
   add(
     key: string,
@@ -66,21 +84,35 @@ export class StatementRegistry {
       paramTypes: null,
       longData: [],
       routed,
+      columns: null,
       on: new Map(),
     };
     this.byId.set(stmt.id, stmt);
+    this.last = stmt;
     return stmt;
   }
 
+  /** The statement a client's statement id names (LAST_STATEMENT_ID: the last one prepared). */
   get(id: number): ClientStatement | undefined {
+    if (id === LAST_STATEMENT_ID) return this.last ?? undefined;
     return this.byId.get(id);
+  }
+
+  /**
+   * A COM_STMT_PREPARE begins: until it succeeds there is no last statement. The session reads
+   * one command at a time, so a pipelined EXECUTE(-1) is read only after the PREPARE's answer
+   * was relayed and its statement added (or not, when it failed).
+   */
+  preparing(): void {
+    this.last = null;
   }
 
   /** COM_STMT_CLOSE: forgets it and lets go of its backend statements. */
   delete(id: number): void {
-    const stmt = this.byId.get(id);
+    const stmt = this.get(id);
     if (stmt === undefined) return;
-    this.byId.delete(id);
+    this.byId.delete(stmt.id);
+    if (this.last === stmt) this.last = null;
     releaseAll(stmt);
   }
 
@@ -88,6 +120,7 @@ export class StatementRegistry {
   clear(): void {
     for (const stmt of this.byId.values()) releaseAll(stmt);
     this.byId.clear();
+    this.last = null;
   }
 
   get size(): number {

@@ -25,6 +25,8 @@ export interface SessionPort {
   readonly auth: ClientAuth;
   /** Capabilities the client negotiated. */
   readonly capabilities: number;
+  /** MariaDB's extended capabilities the client negotiated (MariadbCapability). */
+  readonly mariadbCapabilities: number;
   readonly userName: string | null;
   /** How this session's backend connections are acquired (its user, pool key, credentials). */
   readonly login: AcquireRequest | null;

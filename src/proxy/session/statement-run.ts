@@ -9,6 +9,7 @@ import type { BackendConnection, RelaySink } from "../backend-connection.js";
 import type { BackendPool } from "../backend-pool.js";
 import type { RunningStatement } from "../context.js";
 import type { Dispatch, PrepareOkInfo, StatementOutcome } from "./dispatch.js";
+import { HeldResponse } from "./held-response.js";
 import { Lease } from "./lease.js";
 import { pinsAfter, placeAfter } from "./placement.js";
 import { RelayWriter } from "./relay-writer.js";
@@ -43,7 +44,7 @@ export class StatementRun implements RelaySink {
   private retried = false;
   /** The held ERR was answered by running the command once more (`steps.retryAfter`). */
   private ranAgain = false;
-  private held: Buffer[] | null = null;
+  private held: HeldResponse | null = null;
   private prepared: PrepareOkInfo | null = null;
   private errno = 0;
   /** When the stall watchdog first saw this run paused with a writable client (0: not seen). */
@@ -64,7 +65,7 @@ export class StatementRun implements RelaySink {
     this.ranAgain = false;
     this.errno = 0;
     this.stalledSince = 0;
-    this.held = d.holdResponse ? [] : null;
+    this.held = d.holdResponse ? new HeldResponse() : null;
     this.prepared = null;
     this.writer.reset();
     host.state.reported.clear();
@@ -149,6 +150,7 @@ export class StatementRun implements RelaySink {
     }
     this.conn = conn;
     this.startedMs = performance.now();
+    if (this.held === null && d.steps?.holdsFor?.(conn) === true) this.held = new HeldResponse();
     conn.relay(d.kind, this, bytes);
   }
 
@@ -179,8 +181,7 @@ export class StatementRun implements RelaySink {
     const host = this.host;
     const data = end === NOT_DONE || end === chunk.length ? chunk : chunk.subarray(0, end);
     if (this.held !== null) {
-      // `data` is a view of the connection's read buffer: what is held back is copied.
-      this.held.push(Buffer.from(data));
+      this.held.push(data);
     } else if (data.length > 0 && !host.isClosed()) {
       this.forwarded = true;
       const t = host.transport;
@@ -207,17 +208,17 @@ export class StatementRun implements RelaySink {
       host.lastStatus = conn.scanner.status;
       if (payload[0] === 0x00 || host.lastStatus & ServerStatus.SESSION_STATE_CHANGED)
         learnFromOk(host, conn, payload, this.d?.statement ?? null);
-      if (this.held === null)
-        this.writer.edit(okForClient(payload, host.state.tracking), at, conn.scanner.packetEnd);
+      (this.held ?? this.writer).edit(okForClient(payload, host.state.tracking), at, conn.scanner.packetEnd);
     } else if (type === Captured.EOF) {
       host.lastStatus = conn.scanner.status;
-      if (this.held === null)
-        this.writer.edit(eofForClient(payload, host.state.tracking), at, conn.scanner.packetEnd);
+      (this.held ?? this.writer).edit(eofForClient(payload, host.state.tracking), at, conn.scanner.packetEnd);
     } else if (type === Captured.ERR) {
       this.errno = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
     } else if (type === Captured.PREPARE_OK && this.held !== null) {
       const ok = decodeStmtPrepareOk(payload);
       this.prepared = { backendId: ok.statementId, numColumns: ok.numColumns, numParams: ok.numParams };
+    } else if (type === Captured.COLUMN_COUNT || type === Captured.COLUMN_DEF) {
+      this.d?.steps?.onColumns?.(conn, type, payload);
     }
   }
 
@@ -260,7 +261,7 @@ export class StatementRun implements RelaySink {
   private retryRead(failed: BackendPool): boolean {
     if (this.retried || this.lease.reason === "retry") return false;
     this.retried = true;
-    if (this.held !== null) this.held = [];
+    this.held = this.d!.holdResponse ? new HeldResponse() : null;
     this.lease.elsewhere(failed);
     void this.runAsync(null);
     return true;
@@ -270,7 +271,7 @@ export class StatementRun implements RelaySink {
     const host = this.host;
     const d = this.d!;
     if (this.held !== null && this.errno !== 0 && !this.ranAgain && d.steps?.retryAfter !== undefined) {
-      const room = d.steps.retryAfter(conn, Buffer.concat(this.held), this.errno);
+      const room = d.steps.retryAfter(conn, this.held.bytes(), this.errno);
       if (room !== null) {
         this.ranAgain = true;
         void this.runAgain(conn, room);
@@ -348,7 +349,7 @@ export class StatementRun implements RelaySink {
     // The session closed meanwhile (abandon() let the connection go).
     if (this.conn !== conn) return;
     if (again && conn.state !== "closed") {
-      this.held = [];
+      this.held = new HeldResponse();
       this.prepared = null;
       this.errno = 0;
       this.send(conn, this.d!.bytes);
@@ -359,9 +360,8 @@ export class StatementRun implements RelaySink {
 
   /** PREPARE: the whole response was held back; the client gets it rewritten. */
   private flushHeld(conn: BackendConnection, d: Dispatch): void {
-    const held = Buffer.concat(this.held!);
+    const out = this.held!.forClient(d, conn, this.prepared);
     this.held = null;
-    const out = d.steps?.heldResponse !== undefined ? d.steps.heldResponse(held, conn, this.prepared) : held;
     if (out.length > 0 && !this.host.isClosed()) this.host.transport.write(out);
   }
 

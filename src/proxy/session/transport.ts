@@ -17,7 +17,7 @@ export interface TransportHandlers {
    */
   data(chunk: Buffer): void;
   /** Whether bytes of the last `data` call may still be referenced (a statement in flight, a partial packet). */
-  retains(): boolean;
+  retains?(): boolean;
   /** The peer closed or the connection failed: called once. */
   closed(): void;
 }
@@ -33,7 +33,17 @@ export interface ClientTransport extends DrainSource {
   readonly secure: boolean;
   /** Bytes accepted by `write` and not yet handed to the OS (or the peer, in memory). */
   readonly pendingBytes: number;
+  /**
+   * Where received bytes go. Called again by a transport layered over this one (compression):
+   * the new handlers replace the old.
+   */
   attach(handlers: TransportHandlers): void;
+  /**
+   * The session took a packet from what this transport handed it, `unread` bytes still buffered
+   * (the compressed protocol numbers its answer after the frame the packet came in). Optional:
+   * plain transports do not care.
+   */
+  packetRead?(unread: number): void;
   /**
    * Writes bytes. False when they could not all be written at once: the caller should stop
    * producing until `onceDrained`. `bytes` may be a view the caller reuses only after a drain.

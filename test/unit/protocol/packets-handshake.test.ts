@@ -58,6 +58,8 @@ describe("HandshakeV10", () => {
       connectionId: 10,
       scramble: hex("7c3179322b226557 66784c4f2c2a2c3f393e6c28"),
       capabilities: 0x81fff7fe,
+      // PROGRESS | STMT_BULK_OPERATIONS | EXTENDED_METADATA | CACHE_METADATA: CLIENT_MYSQL is clear.
+      mariadbCapabilities: 0x1d,
       characterSet: 45,
       status: 0x0002,
       authPlugin: "mysql_native_password",
@@ -66,14 +68,20 @@ describe("HandshakeV10", () => {
     expect(g.capabilities & Capability.SSL).toBe(0);
   });
 
-  test("re-encodes the real greeting byte for byte, but for MariaDB's extended capabilities", () => {
+  test("re-encodes the real greeting byte for byte, MariaDB's extended capabilities included", () => {
     const g = decodeHandshakeV10(payloadOf(MARIADB_GREETING, 0));
-    const again = encodeHandshakeV10(0, g);
-    const want = Buffer.from(MARIADB_GREETING);
-    // string[10] reserved: MariaDB puts int<4> extended capabilities in its last 4 bytes.
+    expect(encodeHandshakeV10(0, g).toString("hex")).toBe(MARIADB_GREETING.toString("hex"));
+  });
+
+  test("a MySQL greeting (CLIENT_MYSQL set) has no extended capabilities, whatever the reserved bytes hold", () => {
+    const g = decodeHandshakeV10(payloadOf(MARIADB_GREETING, 0));
+    const mysql = encodeHandshakeV10(0, {
+      ...g,
+      capabilities: (g.capabilities | Capability.LONG_PASSWORD) >>> 0,
+    });
     const reserved = 4 + 1 + 33 + 4 + 8 + 1 + 2 + 1 + 2 + 2 + 1;
-    want.fill(0, reserved + 6, reserved + 10);
-    expect(again.toString("hex")).toBe(want.toString("hex"));
+    expect(mysql.subarray(reserved, reserved + 10)).toEqual(Buffer.alloc(10));
+    expect(decodeHandshakeV10(payloadOf(mysql, 0)).mariadbCapabilities).toBe(0);
   });
 
   test("round trip", () => {
@@ -87,6 +95,7 @@ describe("HandshakeV10", () => {
           Capability.PLUGIN_AUTH |
           Capability.DEPRECATE_EOF) >>>
         0,
+      mariadbCapabilities: 0,
       characterSet: 255,
       status: 0x0002,
       authPlugin: "caching_sha2_password",
@@ -113,6 +122,8 @@ describe("HandshakeResponse41", () => {
   test("decodes the mariadb CLI's real response (lenenc auth data, database, plugin, attributes)", () => {
     const r = decodeHandshakeResponse41(payloadOf(CLI_RESPONSE, 1));
     expect(r.capabilities).toBe(0x00bfa28c);
+    // Connector/C 3.3's MARIADB_CLIENT_SUPPORTED_FLAGS, in the filler (it cleared CLIENT_MYSQL).
+    expect(r.mariadbCapabilities).toBe(0x1d);
     for (const flag of [
       "PLUGIN_AUTH_LENENC_CLIENT_DATA",
       "CONNECT_WITH_DB",
@@ -140,6 +151,7 @@ describe("HandshakeResponse41", () => {
 
   const base: HandshakeResponse41 = {
     capabilities: 0,
+    mariadbCapabilities: 0,
     maxPacketSize: 1 << 24,
     characterSet: 45,
     username: "app",
@@ -188,6 +200,31 @@ describe("HandshakeResponse41", () => {
         ...base,
         capabilities: PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH,
         authPlugin: "mysql_native_password",
+      },
+    ],
+    [
+      "MariaDB's extended capabilities (CLIENT_MYSQL clear)",
+      {
+        ...base,
+        capabilities: PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH,
+        mariadbCapabilities: 0x1c,
+        authPlugin: "mysql_native_password",
+      },
+    ],
+    [
+      "MySQL 8's zstd: int<1> zstd_compression_level after the attributes",
+      {
+        ...base,
+        capabilities:
+          Capability.LONG_PASSWORD |
+          PROTOCOL_41 |
+          SECURE_CONNECTION |
+          PLUGIN_AUTH |
+          CONNECT_ATTRS |
+          Capability.ZSTD_COMPRESSION_ALGORITHM,
+        authPlugin: "mysql_native_password",
+        attributes: { _client_name: "libmysql" },
+        zstdLevel: 7,
       },
     ],
     [
