@@ -18,27 +18,29 @@ export function register(program: Command): void {
     .option("--monitor-user <name:password>", "the user the monitor connects as")
     .option("--log-level <level>", "trace, debug, info, warn, error, fatal or silent")
     .action(async (opts: Record<string, unknown>) => {
+      const file = opts.config as string | undefined;
+      // A reload reads the file again with the environment and flags of the start.
+      const env = { ...process.env };
+      const flags = {
+        listen: opts.listen as string | undefined,
+        admin: opts.admin as string | undefined,
+        primary: opts.primary as string | undefined,
+        replica: opts.replica as string[] | undefined,
+        user: opts.user as string[] | undefined,
+        monitorUser: opts.monitorUser as string | undefined,
+        logLevel: opts.logLevel as string | undefined,
+      };
+      const load = () => loadConfig({ file, env, flags });
       let config: ReturnType<typeof loadConfig>;
       try {
-        config = loadConfig({
-          file: opts.config as string | undefined,
-          env: process.env,
-          flags: {
-            listen: opts.listen as string | undefined,
-            admin: opts.admin as string | undefined,
-            primary: opts.primary as string | undefined,
-            replica: opts.replica as string[] | undefined,
-            user: opts.user as string[] | undefined,
-            monitorUser: opts.monitorUser as string | undefined,
-            logLevel: opts.logLevel as string | undefined,
-          },
-        });
+        config = load();
       } catch (e) {
         process.stderr.write(`${formatProblems(e)}\n`);
         process.exit(2);
       }
       const logger = createLogger({ level: config.log.level });
-      const app = await startRwsplit(config, logger).catch((e: unknown) => {
+      const source = file === undefined ? undefined : { file, load };
+      const app = await startRwsplit(config, logger, source).catch((e: unknown) => {
         logger.fatal({ err: e }, "rwsplit could not start");
         process.exit(1);
       });
@@ -56,5 +58,16 @@ export function register(program: Command): void {
       };
       process.on("SIGTERM", () => void stop("SIGTERM"));
       process.on("SIGINT", () => void stop("SIGINT"));
+      // Re-read the config file and apply what changed (logged once, with its result).
+      process.on("SIGHUP", () => {
+        if (stopping) return;
+        if (source === undefined) {
+          logger.warn("SIGHUP: started without --config, there is no file to reload");
+          return;
+        }
+        app.runtime.reload("signal", "SIGHUP").catch((e: unknown) => {
+          logger.error({ err: e }, "SIGHUP: the reload failed");
+        });
+      });
     });
 }
