@@ -218,6 +218,7 @@ export async function startRwsplit(config: Config, logger: Logger, source?: Relo
     topology: () => ha!.topology(),
     lagMs: (name) => latest.get(name)?.lagMs ?? null,
     instanceId: coordinator.instanceId,
+    backends: () => cluster.backends(),
   });
   if (backups !== null) status.backups = () => backups.status();
   let listen: { host: string; port: number };
