@@ -254,7 +254,11 @@ export class Cluster {
         });
       }
       if (step.close) pool?.dropAll();
-      if (step.remove) void this.#forget(name);
+      if (step.remove) {
+        this.#forget(name).catch((e: unknown) =>
+          this.#log.error({ backend: name, err: (e as Error).message }, "removing a drained backend failed"),
+        );
+      }
     }
   }
 

@@ -40,34 +40,39 @@ export function register(program: Command): void {
       }
       const logger = createLogger({ level: config.log.level });
       const source = file === undefined ? undefined : { file, load };
-      const app = await startRwsplit(config, logger, source).catch((e: unknown) => {
-        logger.fatal({ err: e }, "rwsplit could not start");
-        process.exit(1);
-      });
+      let app: Awaited<ReturnType<typeof startRwsplit>> | null = null;
       let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info(
-          { signal, drainTimeoutMs: config.drainTimeoutMs },
-          "draining: no new clients, finishing statements",
-        );
-        await app.stop();
-        logger.info("rwsplit stopped");
-        process.exit(0);
-      };
-      process.on("SIGTERM", () => void stop("SIGTERM"));
-      process.on("SIGINT", () => void stop("SIGINT"));
-      // Re-read the config file and apply what changed (logged once, with its result).
+      // Re-read the config file and apply what changed (logged once, with its result). Installed
+      // first: Node's default for SIGHUP is to exit, and a reload must never stop the proxy.
       process.on("SIGHUP", () => {
         if (stopping) return;
-        if (source === undefined) {
-          logger.warn("SIGHUP: started without --config, there is no file to reload");
+        if (source === undefined || app === null) {
+          const why =
+            source === undefined ? "started without --config, there is no file to reload" : "still starting";
+          logger.warn(`SIGHUP ignored: ${why}`);
           return;
         }
         app.runtime.reload("signal", "SIGHUP").catch((e: unknown) => {
           logger.error({ err: e }, "SIGHUP: the reload failed");
         });
       });
+      const started = await startRwsplit(config, logger, source).catch((e: unknown) => {
+        logger.fatal({ err: e }, "rwsplit could not start");
+        process.exit(1);
+      });
+      app = started;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info(
+          { signal, drainTimeoutMs: started.runtime.config.drainTimeoutMs },
+          "draining: no new clients, finishing statements",
+        );
+        await started.stop();
+        logger.info("rwsplit stopped");
+        process.exit(0);
+      };
+      process.on("SIGTERM", () => void stop("SIGTERM"));
+      process.on("SIGINT", () => void stop("SIGINT"));
     });
 }
