@@ -143,7 +143,23 @@ export class Cluster {
 
   /** A backend added by a reload: monitored at once, serving reads once the balancer re-admits it. */
   add(b: BackendConfig): void {
-    if (this.backend(b.name) !== undefined) return;
+    const known = this.backend(b.name);
+    if (known !== undefined) {
+      // Listed again while its removal drains: same server, it simply stays.
+      if (this.#drains.get(b.name)?.purpose !== "removal") return;
+      if (known.host !== b.host || known.port !== b.port) {
+        throw new RuntimeChangeError(
+          "CHANGE_REFUSED",
+          `${b.name} is still draining from its removal at its old address: reload again once it is gone from /backends`,
+        );
+      }
+      this.#drains.delete(b.name);
+      this.#poolOf(b.name)?.setDraining(false);
+      this.#replace(b.name, () => b);
+      this.#balancer.setDrained(b.name, false, Date.now());
+      this.#balancer.setWeight(b.name, b.weight, Date.now());
+      return;
+    }
     this.#backends = [...this.#backends, b];
     const pool = this.upstreams.add(b);
     this.#o.metrics.countBytes(b.name, pool.bytes);

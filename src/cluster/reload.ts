@@ -341,12 +341,12 @@ export class RuntimeControl {
     const who = `${r.who} on ${r.by}`;
     if (r.reloads > this.#reloads && this.#o.load !== null) {
       this.#reloads = r.reloads;
-      const report = await this.#reload("fleet", who);
-      if (!report.ok) this.#o.metrics.runtime.change("reload", false);
+      // Logged and counted by #reload, with trigger "fleet" and this `who`.
+      await this.#reload("fleet", who);
     }
     this.#syncDrains(r, who);
     this.#applied(r.version);
-    this.#log.info(
+    this.#log.debug(
       { version: r.version, change: r.change, who },
       "applied a change made on another instance",
     );

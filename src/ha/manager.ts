@@ -92,6 +92,8 @@ export class HaManager {
     this.#o.config = config;
     const { primary, replicas } = config.backends;
     this.#backends = new Map([primary, ...replicas].map((b) => [b.name, b]));
+    // A record naming a primary this config lacked was ignored: it may be followable now.
+    if (this.#unsubscribe !== null) this.#adopt(this.#o.coordinator.current());
   }
 
   async start(): Promise<void> {
