@@ -1,10 +1,13 @@
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createAdminApp } from "./admin/app.js";
-import type { BackendStatus, StatusSource } from "./admin/status.js";
+import type { StatusSource } from "./admin/status.js";
 import { type BackupJobs, startBackupJobs } from "./backup/jobs.js";
-import { Balancer } from "./balancer/balancer.js";
-import { LagTracker } from "./balancer/lag-state.js";
+import { backendStatuses } from "./cluster/backend-status.js";
+import { Cluster } from "./cluster/cluster.js";
+import { RedisRuntimeStore } from "./cluster/redis-runtime-store.js";
+import { RuntimeControl } from "./cluster/reload.js";
+import { LocalRuntimeStore } from "./cluster/runtime-store.js";
 import type { Config } from "./config/types.js";
 import { DigestStore } from "./digests/store.js";
 import { HaError } from "./errors.js";
@@ -13,19 +16,15 @@ import { readBackendPositions } from "./ha/discovery.js";
 import { createCoordinator } from "./ha/fleet.js";
 import { HaManager } from "./ha/manager.js";
 import { createHaOps } from "./ha/ops-adapter.js";
-import type { TopologyView } from "./ha/topology-view.js";
 import { Metrics } from "./metrics/registry.js";
-import { Monitor } from "./monitor/monitor.js";
-import type { BackendObservation, BackendRole } from "./monitor/types.js";
-import type { BackendPool } from "./proxy/backend-pool.js";
-import { BalancedPicker } from "./proxy/balanced-picker.js";
+import type { Monitor } from "./monitor/monitor.js";
+import type { BackendObservation } from "./monitor/types.js";
 import { RedisUserWriteLog } from "./proxy/consistency/redis-user-writes.js";
 import { UserWriteLog } from "./proxy/consistency/user-write-log.js";
 import type { SessionHooks } from "./proxy/context.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
 import { loadTlsMaterial } from "./proxy/tls-material.js";
-import { Upstreams } from "./proxy/upstreams.js";
 
 /** A running rwsplit: the proxy and, around it, the monitor and what serves ops. */
 export interface Rwsplit {
@@ -47,94 +46,40 @@ export interface Rwsplit {
   ha: HaManager;
   /** Scheduled backups and the binlog archive (config `backup:`), or null. */
   backups: BackupJobs | null;
+  /** The backends and everything per backend (pools, monitor loops, balancer). */
+  cluster: Cluster;
+  /** Reloads, drains and the fleet's runtime changes (issue #18). */
+  runtime: RuntimeControl;
   /** Drains (stop accepting, let statements finish up to drainTimeoutMs) and stops everything. */
   stop(): Promise<void>;
 }
 
+/** Where a reload reads the config again (`rwsplit serve --config FILE`); absent: no reload. */
+export interface ReloadSource {
+  /** The file, for /backends and the log. */
+  file: string;
+  /** Reads and validates it again, with the same environment and flags as at start (throws ConfigError). */
+  load(): Config;
+}
+
 /** The composition root: builds every component from the config and starts them. */
-export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsplit> {
+export async function startRwsplit(config: Config, logger: Logger, source?: ReloadSource): Promise<Rwsplit> {
   const tls = config.tls.enabled ? buildTlsContext(await loadTlsMaterial(config.tls)) : null;
   const metrics = new Metrics();
   const digests = new DigestStore(config.digests.max);
   const events = new EventFeed();
   /** Statements by kind, for the status page's reads and writes per second. */
   const kinds = { read: 0, write: 0, session: 0 };
-  const latest = new Map<string, BackendObservation>();
-  const upstreams = new Upstreams(config);
-  for (const pool of upstreams.pools.values()) metrics.countBytes(pool.endpoint.name, pool.bytes);
-  const allBackends = [config.backends.primary, ...config.backends.replicas];
-  /** The lag policy's memory of each replica (reads keep flowing during a failover). */
-  const lag = new LagTracker();
-  let picker: BalancedPicker;
-  /** The balancer over the current replicas; rebuilt on a topology change, replaying what is known. */
-  const buildBalancer = (): Balancer => {
-    const members = new Set(upstreams.replicas.map((p) => p.endpoint.name));
-    const b = new Balancer(
-      allBackends.filter((x) => members.has(x.name)),
-      config.lag,
-      {
-        // Cheap on the hot path: counts, no allocation; per user (pool limits are per user).
-        isExhausted: (name) => picker.exhausted(name),
-        // Logged once per transition, never silently (ProxySQL #3340: no flapping unnoticed).
-        onTransition: (t) => {
-          // Excluded is what an operator must see; serving again (and at start) is good news.
-          const level = t.to === "serving" ? "info" : "warn";
-          logger[level](
-            { backend: t.name, to: t.to, reason: t.reason, lagMs: t.lagMs },
-            "replica eligibility changed",
-          );
-          metrics.balancerTransition(t.name, t.to);
-          events.push({
-            kind: t.to === "excluded" ? "exclusion" : "readmission",
-            level: t.to === "excluded" ? "warn" : "info",
-            backend: t.name,
-            message:
-              t.to === "excluded"
-                ? `${t.name} excluded from reads: ${t.reason ?? "unknown reason"}`
-                : `${t.name} serving reads${t.lagMs === null ? "" : ` (lag ${Math.round(t.lagMs)} ms)`}`,
-            at: t.at,
-          });
-        },
-      },
-    );
-    for (const name of members) {
-      const o = latest.get(name);
-      if (o !== undefined && o.checkedAt > 0) feed(b, { ...o, role: "replica" });
-    }
-    return b;
-  };
-  const feed = (b: Balancer, o: BackendObservation) =>
-    b.observe(o.name, lag.observe(o.name, o, latest.get(upstreams.primary.endpoint.name)), Date.now());
-  // What a caught-up replica's lag may read: one heartbeat period, or Seconds_Behind_Master's 1 s.
-  const hb = config.monitor.heartbeat;
-  const lagResolutionMs = hb.enabled ? hb.intervalMs : 1000;
-  let balancer = buildBalancer();
-  picker = new BalancedPicker(upstreams.replicas, balancer, () => latest, lagResolutionMs);
-  upstreams.picker = picker;
   let ha: HaManager | null = null;
-  const monitor = new Monitor(
-    { backends: config.backends, monitor: config.monitor },
-    {
-      logger,
-      onObservation: (o) => {
-        latest.set(o.name, o);
-        // The cache of prepared statements follows the server's max_prepared_stmt_count.
-        if (o.maxPreparedStmtCount !== null)
-          upstreams.pools.get(o.name)?.statementBudget.setServerLimit(o.maxPreparedStmtCount);
-        if (o.role === "replica") feed(balancer, o);
-        ha?.onObservation(o);
-      },
-    },
-  );
-  const applyTopology = (t: TopologyView) => {
-    upstreams.setTopology(t);
-    monitor.setTopology(t.primary, t.fenced);
-    lag.clear();
-    balancer = buildBalancer();
-    picker = new BalancedPicker(upstreams.replicas, balancer, () => latest, lagResolutionMs);
-    upstreams.picker = picker;
-    metrics.topologyGeneration(t.generation);
-  };
+  // The backends and everything per backend: pools, monitor loops, balancer (src/cluster).
+  const cluster = new Cluster({
+    config,
+    logger,
+    metrics,
+    events,
+    onObservation: (o) => ha?.onObservation(o),
+  });
+  const { upstreams, monitor, latest } = cluster;
   const hooks: SessionHooks = {
     onStatement(route, backend, reason, durationNs, errno, sample) {
       metrics.queryCounter(route, backend, reason).inc();
@@ -189,68 +134,19 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     hooks,
     ...(userWrites ? { userWrites } : {}),
   });
-  const roleOf = (name: string): BackendRole =>
-    name === upstreams.primary.endpoint.name
-      ? "primary"
-      : upstreams.fenced.includes(name)
-        ? "fenced"
-        : "replica";
-  const backendStatus = (pool: BackendPool, role: BackendRole, weight: number): BackendStatus => {
-    const o = latest.get(pool.endpoint.name);
-    const b = role === "replica" ? balancer.snapshot().find((x) => x.name === pool.endpoint.name) : undefined;
-    const w = b ? { weight: b.effectiveWeight, reason: b.reason } : { weight: 0, reason: null };
-    const stats = pool.stats();
-    return {
-      name: pool.endpoint.name,
-      role,
-      host: pool.endpoint.host,
-      port: pool.endpoint.port,
-      up: o?.up ?? false,
-      readOnly: o?.readOnly ?? null,
-      lagMs: o?.lagMs ?? null,
-      lagSource: o?.lagSource ?? null,
-      weight,
-      effectiveWeight: w.weight,
-      eligible: role === "primary" ? (o?.up ?? false) : (b?.eligible ?? false),
-      reason:
-        role === "fenced"
-          ? "fenced: a former primary; `rwsplit rejoin` makes it a replica again"
-          : role === "primary"
-            ? o?.up
-              ? null
-              : (o?.lastError ?? "not checked yet")
-            : w.reason,
-      inFlight: b ? b.inFlight : stats.busy,
-      pool: {
-        open: stats.open,
-        idle: stats.idle,
-        busy: stats.busy,
-        waiting: stats.waiting,
-        max: stats.max,
-        statements: stats.statements,
-      },
-      lastError: o?.lastError ?? pool.lastError,
-      lastCheckAt: o && o.checkedAt > 0 ? new Date(o.checkedAt).toISOString() : null,
-      gtidPosition: o?.gtidCurrentPos || o?.gtidSlavePos || null,
-      lagPolicy: role === "replica" ? lag.stateOf(pool.endpoint.name) : null,
-    };
-  };
   const status: StatusSource = {
     listening: () => proxy.isListening(),
     primaryReachable: () => monitor.primaryReachable(),
     sessions: () => proxy.sessionsInfo(),
-    backends: () =>
-      allBackends
-        .map((b) => backendStatus(upstreams.pools.get(b.name)!, roleOf(b.name), b.weight))
-        .sort((a, b) => (a.role === "primary" ? -1 : b.role === "primary" ? 1 : 0)),
+    backends: () => backendStatuses(cluster),
     topology: () => ha!.status(),
     digests: { list: (sort, limit) => digests.list(sort, limit), reset: () => digests.reset() },
     events: { list: (limit, afterId) => events.list(limit, afterId) },
     statementKinds: () => kinds,
     consistency: () => ({
-      scope: routing.consistency,
-      windowMs: routing.consistencyWindowMs,
-      waitMs: routing.consistencyWaitMs,
+      scope: runtime.config.routing.consistency,
+      windowMs: runtime.config.routing.consistencyWindowMs,
+      waitMs: runtime.config.routing.consistencyWaitMs,
       ...(userWrites?.status() ?? { shared: "local", lastError: null, users: 0, evicted: 0 }),
     }),
     control: {
@@ -263,17 +159,24 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
         return ha!.failover("requested through the admin API");
       },
     },
+    runtime: {
+      reload: (who) => runtime.reload("admin", who),
+      drain: (name, who) => runtime.drain(name, who),
+      undrain: (name, who) => runtime.undrain(name, who),
+      status: () => runtime.status(),
+    },
   };
   const coordinator = createCoordinator(config.redis, { logger });
   const failoverUser = config.failover.admin !== undefined && config.failover.replication !== undefined;
   ha = new HaManager({
     config,
     coordinator,
-    ops: failoverUser ? createHaOps(config, logger) : null,
+    ops: failoverUser ? createHaOps(config, logger, (n) => cluster.backend(n)?.priority ?? 0) : null,
     // Discovery at start: each backend read within the monitor's check timeout.
     ...(failoverUser ? { readPositions: () => readBackendPositions(config, config.monitor.timeoutMs) } : {}),
+    drained: (name) => cluster.isDrained(name),
     target: {
-      apply: applyTopology,
+      apply: (t) => cluster.applyTopology(t),
       holdWrites: () => upstreams.holdWrites(),
       releaseWrites: () => upstreams.releaseWrites(),
       primaryWork: () => proxy.primaryWork(),
@@ -295,13 +198,27 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     },
   });
   await ha.start();
-  monitor.start();
+  cluster.start();
+  const runtime = new RuntimeControl({
+    config,
+    load: source === undefined ? null : () => source.load(),
+    file: source?.file ?? null,
+    targets: { cluster, proxy, ha, logger },
+    store:
+      config.redis === undefined
+        ? new LocalRuntimeStore(coordinator.instanceId)
+        : new RedisRuntimeStore({ url: config.redis.url, logger, instanceId: coordinator.instanceId }),
+    metrics,
+    events,
+  });
+  await runtime.start();
   const backups = startBackupJobs(config, {
     logger,
     metrics,
     topology: () => ha!.topology(),
     lagMs: (name) => latest.get(name)?.lagMs ?? null,
     instanceId: coordinator.instanceId,
+    backends: () => cluster.backends(),
   });
   if (backups !== null) status.backups = () => backups.status();
   let listen: { host: string; port: number };
@@ -322,7 +239,8 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     }
   } catch (e) {
     await proxy.close();
-    await monitor.stop();
+    await runtime.stop();
+    await cluster.stop();
     await ha.stop();
     await backups?.stop();
     await admin?.close();
@@ -341,10 +259,13 @@ export async function startRwsplit(config: Config, logger: Logger): Promise<Rwsp
     status,
     ha,
     backups,
+    cluster,
+    runtime,
     observations: () => latest,
     async stop() {
-      await proxy.drain(config.drainTimeoutMs);
-      await monitor.stop();
+      await proxy.drain(runtime.config.drainTimeoutMs);
+      await runtime.stop();
+      await cluster.stop();
       await ha?.stop();
       await backups?.stop();
       await admin?.close();

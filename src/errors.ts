@@ -44,6 +44,11 @@ export const ERROR_CODES = {
   REPLICATION_OP_FAILED: "a replication operation on a node failed",
   REPLICATION_DIVERGED: "a node has transactions the primary does not have",
   BACKUP_FAILED: "a backup, verify, restore or scrub failed",
+  // Changing the cluster while it runs (src/cluster): RuntimeChangeError carries these, with the
+  // admin API's HTTP status (CHANGE_STATUS).
+  CHANGE_UNKNOWN_BACKEND: "a drain or undrain names a backend that is not in the config",
+  CHANGE_REFUSED: "the requested drain, undrain or reload cannot be done in this state",
+  RELOAD_NO_FILE: "the proxy was started without a config file: there is nothing to reload",
   BACKUP_NOT_FOUND: "no complete backup with that id at any destination",
 } as const;
 
@@ -94,6 +99,26 @@ export class HaError extends RwsplitError {
     super(code, message);
     this.name = "HaError";
     this.status = HA_STATUS[code];
+  }
+}
+
+export type ChangeErrorCode = keyof typeof CHANGE_STATUS;
+
+/** The admin API's HTTP status per runtime change error (POST /config/reload, /backends/NAME/drain). */
+export const CHANGE_STATUS = {
+  CHANGE_UNKNOWN_BACKEND: 404,
+  CHANGE_REFUSED: 409,
+  RELOAD_NO_FILE: 409,
+} as const satisfies Partial<Record<ErrorCode, 404 | 409>>;
+
+/** A drain, undrain or reload refused; `status` is what the admin API answers. */
+export class RuntimeChangeError extends RwsplitError {
+  declare readonly code: ChangeErrorCode;
+  readonly status: 404 | 409;
+  constructor(code: ChangeErrorCode, message: string) {
+    super(code, message);
+    this.name = "RuntimeChangeError";
+    this.status = CHANGE_STATUS[code];
   }
 }
 

@@ -16,6 +16,7 @@ import { registerControlRoutes } from "./routes/control.js";
 import { registerDigestRoutes } from "./routes/digests.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerMetricsRoute } from "./routes/metrics.js";
+import { registerRuntimeRoutes } from "./routes/runtime.js";
 import type { StatusSource } from "./status.js";
 
 export interface AdminAppOptions {
@@ -53,8 +54,8 @@ class AdminLogController extends LogController {
 
 /**
  * The admin HTTP app: the status page at `/`, `/healthz`, `/readyz`, `/backends`, `/topology`,
- * `/sessions`, `/metrics`, `/digests`, `/events`, `/backups`, and POST `/switchover`, `/rejoin`, `/failover`,
- * `/digests/reset`. Not listening: the caller runs `app.listen({ host, port })` and
+ * `/sessions`, `/metrics`, `/digests`, `/events`, `/backups`, `/config`, and POST `/switchover`,
+ * `/rejoin`, `/failover`, `/digests/reset`, `/config/reload`, `/backends/NAME/drain|undrain`. Not listening: the caller runs `app.listen({ host, port })` and
  * `app.close()`; the status page's sampler runs from `ready` to `close`.
  */
 export function createAdminApp(options: AdminAppOptions): FastifyInstance {
@@ -114,5 +115,6 @@ export function createAdminApp(options: AdminAppOptions): FastifyInstance {
   registerDigestRoutes(app, status);
   registerConsoleRoutes(app, { status, live, token: options.token });
   registerBackupRoutes(app, status);
+  registerRuntimeRoutes(app, status, options.token !== undefined);
   return app;
 }

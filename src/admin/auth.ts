@@ -7,7 +7,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
  * - `admin.token` set: `Authorization: Bearer <token>` on every other request (MaxScale's REST
  *   API likewise wants credentials for all but its ping); 401 otherwise.
  * - no token: reading (`GET /backends`, `/topology`, `/sessions`, the status page) is open as
- *   before, and changes (`POST /switchover`, `/rejoin`, `/failover`, `/digests/reset`) are taken
+ *   before, and changes (`POST /switchover`, `/rejoin`, `/failover`, `/digests/reset`,
+ *   `/config/reload`, `/backends/NAME/drain`) are taken
  *   only from this machine (a loopback peer), so an admin app bound to 0.0.0.0 without a token
  *   cannot be used to move the primary from the network; 403 says to set a token.
  * - browsers cannot send a Bearer header when they open a page: `POST /login` with the token (a
@@ -88,7 +89,7 @@ export function authorize(r: AdminRequest, token: string | undefined): Denial | 
   if (r.method === "POST" && !LOOPBACK.test(r.remoteAddress ?? "")) {
     return {
       status: 403,
-      error: `changes (switchover, rejoin, failover, digest reset) are taken from this machine only unless admin.token is set (request from ${r.remoteAddress ?? "unknown"}): set admin.token (or RWSPLIT_ADMIN_TOKEN) and send it as \`Authorization: Bearer <token>\``,
+      error: `changes (switchover, rejoin, failover, digest reset, reload, drain) are taken from this machine only unless admin.token is set (request from ${r.remoteAddress ?? "unknown"}): set admin.token (or RWSPLIT_ADMIN_TOKEN) and send it as \`Authorization: Bearer <token>\``,
     };
   }
   return null;

@@ -57,6 +57,25 @@ export interface BackendStatus {
    * the first check.
    */
   lagPolicy: LagState | null;
+  /**
+   * Taken out of service (`rwsplit drain`, or removed from the config by a reload): no new
+   * reads; `draining` while statements and pinned sessions on it finish, then `drained`. Null
+   * while it serves.
+   */
+  drain?: DrainStatus | null;
+}
+
+/** A backend's drain (src/cluster/drain.ts), as `/backends` shows it. */
+export interface DrainStatus {
+  state: "draining" | "drained";
+  /** maintenance: `rwsplit drain` (undone by `rwsplit undrain`); removal: the config no longer lists it. */
+  purpose: "maintenance" | "removal";
+  since: string;
+  /** When what is still open on it is closed (drain_timeout). */
+  deadline: string;
+  drainedAt: string | null;
+  /** Drained by the deadline: connections still in use were closed. */
+  forced: boolean;
 }
 
 /** Read-your-writes as `/backends` shows it (routing.consistency). */
@@ -105,5 +124,17 @@ export interface StatusSource {
     switchover(to: string): Promise<unknown>;
     rejoin(name: string): Promise<unknown>;
     failover(): Promise<unknown>;
+  };
+  /**
+   * Changes while running (issue #18): POST /config/reload, /backends/NAME/drain and /undrain,
+   * GET /config (also under `config` at /backends). `who` says who asked, for the log. Refusals
+   * reject with an error carrying an HTTP `status` (404, 409); a reload whose file has problems
+   * resolves with `ok: false` and them.
+   */
+  runtime?: {
+    reload(who: string): Promise<{ ok: boolean }>;
+    drain(name: string, who: string): Promise<unknown>;
+    undrain(name: string, who: string): Promise<unknown>;
+    status(): unknown;
   };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Config } from "../config/types.js";
+import type { BackendConfig, Config } from "../config/types.js";
 import type { Metrics } from "../metrics/registry.js";
 import { BinlogArchiver } from "./binlog-archive.js";
 import { openDestinations } from "./destinations/index.js";
@@ -29,16 +29,21 @@ export function startBackupJobs(
     topology: () => Topology;
     lagMs: (name: string) => number | null;
     instanceId: string;
+    /** The backends now (a reload adds and removes them); default: the config's. */
+    backends?: () => readonly BackendConfig[];
   },
 ): BackupJobs | null {
   const b = config.backup;
   if (b === undefined) return null;
   const logger = deps.logger.child({ component: "backup" });
   const destinations = openDestinations(b.destinations);
-  const backends = [config.backends.primary, ...config.backends.replicas];
+  const fixed = [config.backends.primary, ...config.backends.replicas];
+  const current = deps.backends ?? (() => fixed);
   const service = new BackupService({
     backup: b,
-    backends,
+    get backends() {
+      return current();
+    },
     destinations,
     topology: deps.topology,
     logger,
@@ -53,7 +58,9 @@ export function startBackupJobs(
   const archiver = b.binlogs.enabled
     ? new BinlogArchiver({
         backup: b,
-        backends,
+        get backends() {
+          return current();
+        },
         destinations,
         primary: () => deps.topology().primary,
         logger,

@@ -1,4 +1,4 @@
-import { initialState, markDown, observeReplica } from "./eligibility.js";
+import { admittingState, initialState, markDown, observeReplica } from "./eligibility.js";
 import { PickTable, pickIndex } from "./pick.js";
 import type {
   EligibilityState,
@@ -37,6 +37,24 @@ export interface BalancerOptions {
   /** The replica's pool is full (no connection free and none may be opened): skip it. */
   isExhausted?: (name: string) => boolean;
   onTransition?: ((event: TransitionEvent) => void) | null;
+  /**
+   * The balancer this one replaces (replicas added or removed by a config reload): each replica
+   * it knew keeps its state, transition count, reads in flight and drain, so nothing is
+   * re-admitted or forgotten by the rebuild.
+   */
+  from?: Balancer;
+  /** Replicas added to a running proxy: they start excluded and serve once re-admitted (admittingState). */
+  admitting?: ReadonlySet<string>;
+  /** Replicas drained (no reads), besides those carried over from `from`. */
+  drained?: ReadonlySet<string>;
+}
+
+/** What a replacing balancer takes over of one replica (BalancerOptions.from). */
+interface Carried {
+  state: EligibilityState;
+  transitions: number;
+  inFlight: number;
+  drained: boolean;
 }
 
 // Why a replica was not allowed in a pick, kept per index so that the failure reason is built
@@ -67,8 +85,10 @@ const REJECTED = 5;
 export class Balancer {
   onTransition: ((event: TransitionEvent) => void) | null;
 
-  private readonly replicas: readonly BalancerReplica[];
+  private readonly replicas: BalancerReplica[];
   private readonly index = new Map<string, number>();
+  /** 1 where the replica is drained (setDrained): weighed as ineligible. */
+  private readonly drained: Uint8Array;
   private readonly states: EligibilityState[];
   private weighted: WeightedReplica[];
   private readonly transitions: number[];
@@ -81,16 +101,24 @@ export class Balancer {
 
   constructor(
     replicas: readonly BalancerReplica[],
-    private readonly lag: LagPolicy,
+    private lag: LagPolicy,
     options: BalancerOptions = {},
   ) {
     this.replicas = replicas.map((r) => ({ name: r.name, weight: r.weight }));
     this.replicas.forEach((r, i) => {
       this.index.set(r.name, i);
     });
-    this.states = this.replicas.map(() => initialState());
-    this.transitions = this.replicas.map(() => 0);
+    const carried = this.replicas.map((r) => options.from?.carry(r.name));
+    const fresh = (name: string) => (options.admitting?.has(name) ? admittingState() : initialState());
+    this.states = this.replicas.map((r, i) => carried[i]?.state ?? fresh(r.name));
+    this.transitions = this.replicas.map((_, i) => carried[i]?.transitions ?? 0);
+    this.drained = Uint8Array.from(this.replicas, (r, i) =>
+      carried[i]?.drained || options.drained?.has(r.name) ? 1 : 0,
+    );
     this.table = new PickTable(this.replicas.map((r) => r.name));
+    carried.forEach((c, i) => {
+      if (c !== undefined) this.table.inFlight[i] = c.inFlight;
+    });
     this.why = new Uint8Array(this.replicas.length);
     this.choices = this.replicas.map((r) => Object.freeze({ backend: r.name }));
     this.random = options.random ?? Math.random;
@@ -168,6 +196,46 @@ export class Balancer {
     });
   }
 
+  /**
+   * A replica drained (true) gets no reads from now on, whatever its state; undrained (false), it
+   * serves again as its state allows (the monitor kept checking it meanwhile).
+   */
+  setDrained(name: string, drained: boolean, now: number): void {
+    const i = this.index.get(name);
+    if (i === undefined || (this.drained[i] === 1) === drained) return;
+    this.drained[i] = drained ? 1 : 0;
+    this.reweigh(now, i);
+  }
+
+  /** A new configured weight (backends.replicas[].weight, by a reload). */
+  setWeight(name: string, weight: number, now: number): void {
+    const i = this.index.get(name);
+    if (i === undefined || this.replicas[i]!.weight === weight) return;
+    this.replicas[i]!.weight = weight;
+    this.reweigh(now, i);
+  }
+
+  /**
+   * New lag thresholds (`lag.*`, by a reload): weights are recomputed at once; admission follows
+   * them from each replica's next observation.
+   */
+  setPolicy(lag: LagPolicy, now: number): void {
+    this.lag = lag;
+    this.reweigh(now, -1);
+  }
+
+  /** What a balancer replacing this one takes over of `name` (BalancerOptions.from). */
+  carry(name: string): Carried | undefined {
+    const i = this.index.get(name);
+    if (i === undefined) return undefined;
+    return {
+      state: this.states[i]!,
+      transitions: this.transitions[i]!,
+      inFlight: this.table.inFlight[i]!,
+      drained: this.drained[i] === 1,
+    };
+  }
+
   /** The admission state machine's own state (before lag.minServing); for tests and debugging. */
   stateOf(name: string): EligibilityState | undefined {
     const i = this.index.get(name);
@@ -177,11 +245,16 @@ export class Balancer {
   private apply(i: number, next: EligibilityState, now: number): void {
     if (next === this.states[i]) return; // a stale observation changed nothing
     this.states[i] = next;
+    this.reweigh(now, i);
+  }
+
+  /** Weighs again and reports each change of effective eligibility, replica `i` first (-1: none first). */
+  private reweigh(now: number, i: number): void {
     const before = this.weighted;
     this.weighted = this.weigh();
     // The replica observed first, then any whose min_serving stand-in role it changed.
     const events: TransitionEvent[] = [];
-    for (let k = -1; k < this.weighted.length; k++) {
+    for (let k = i < 0 ? 0 : -1; k < this.weighted.length; k++) {
       const j = k < 0 ? i : k;
       if (k === i) continue;
       const w = this.weighted[j]!;
@@ -195,7 +268,12 @@ export class Balancer {
 
   private weigh(): WeightedReplica[] {
     const weighted = computeWeights(
-      this.replicas.map((r, i) => ({ name: r.name, weight: r.weight, state: this.states[i]! })),
+      this.replicas.map((r, i) => ({
+        name: r.name,
+        weight: r.weight,
+        state: this.states[i]!,
+        drained: this.drained[i] === 1,
+      })),
       this.lag,
     );
     weighted.forEach((w, i) => {

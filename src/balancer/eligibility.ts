@@ -46,6 +46,16 @@ export function initialState(): EligibilityState {
   };
 }
 
+/**
+ * A replica added to a running proxy (a config reload): it starts excluded, so it serves only
+ * after lag.readmitChecks checks below lag.readmitBelowMs, like any replica coming back. A server
+ * just cloned from a backup is often far behind at first, and may look fresh for a moment
+ * before its IO thread has fetched what it lacks.
+ */
+export function admittingState(): EligibilityState {
+  return { ...initialState(), phase: "excluded", reason: "added: not checked yet" };
+}
+
 /** Why this observation excludes a replica at once, or null when it may serve. */
 export function exclusionReason(obs: ReplicaObservation, lag: LagPolicy): string | null {
   if (!obs.up) return "down";

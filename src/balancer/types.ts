@@ -63,6 +63,8 @@ export interface WeighInput {
   /** Configured relative share of reads (backends.replicas[].weight, > 0, default 1). */
   weight: number;
   state: EligibilityState;
+  /** Drained for maintenance or removal (src/cluster/drain.ts): no reads, whatever its state. */
+  drained?: boolean;
 }
 
 export interface WeightedReplica {

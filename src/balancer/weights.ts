@@ -16,20 +16,30 @@ import type { LagPolicy, WeighInput, WeightedReplica } from "./types.js";
  *
  * Example, minServing 2, lags (r1 100, r2 3400, r3 5000, r4 down): r1 is eligible by itself,
  * r2 joins it by min_serving; r3 stays out (not needed), r4 stays out (down).
+ *
+ * A drained replica (`rwsplit drain`, or removed from the config) gets nothing, and min_serving
+ * never brings it back: the operator took it out on purpose.
  */
+/** The reason a drained replica shows (/backends, "no replica eligible: ..."). */
+export const DRAINED = "drained: no new reads (rwsplit undrain puts it back)";
+
 export function computeWeights(replicas: readonly WeighInput[], lag: LagPolicy): WeightedReplica[] {
-  const out: WeightedReplica[] = replicas.map((r) => ({
-    name: r.name,
-    eligible: r.state.eligible,
-    reason: r.state.eligible ? null : r.state.reason,
-    effectiveWeight: r.state.eligible ? servingWeight(r.weight, lagOf(r), lag) : 0,
-  }));
+  const out: WeightedReplica[] = replicas.map((r) =>
+    r.drained === true
+      ? { name: r.name, eligible: false, reason: DRAINED, effectiveWeight: 0 }
+      : {
+          name: r.name,
+          eligible: r.state.eligible,
+          reason: r.state.eligible ? null : r.state.reason,
+          effectiveWeight: r.state.eligible ? servingWeight(r.weight, lagOf(r), lag) : 0,
+        },
+  );
   const eligibleCount = out.filter((r) => r.eligible).length;
   const missing = lag.minServing - eligibleCount;
   if (missing <= 0) return out;
   const spares = replicas
     .map((r, i) => ({ r, i }))
-    .filter(({ r }) => !r.state.eligible && r.state.usable && r.state.lagMs !== null)
+    .filter(({ r }) => !r.drained && !r.state.eligible && r.state.usable && r.state.lagMs !== null)
     .sort((a, b) => lagOf(a.r) - lagOf(b.r) || a.i - b.i)
     .slice(0, missing);
   for (const { r, i } of spares) {

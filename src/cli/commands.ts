@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { register as backup } from "./commands/backup.js";
 import { register as checkConfig } from "./commands/check-config.js";
 import { register as demo } from "./commands/demo.js";
+import { register as runtime } from "./commands/runtime.js";
 import { register as sandbox } from "./commands/sandbox.js";
 import { register as serve } from "./commands/serve.js";
 import { register as top } from "./commands/top.js";
@@ -17,6 +18,7 @@ export function registerCommands(program: Command): void {
   sandbox(program);
   demo(program);
   topology(program);
+  runtime(program);
   top(program);
   backup(program);
 }

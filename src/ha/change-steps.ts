@@ -19,6 +19,8 @@ export interface StepContext {
   readonly topology: TopologyRecord;
   /** The replicas of `topology`: neither its primary nor fenced. */
   readonly replicas: readonly NodeRef[];
+  /** Of those, the ones a failover may promote (drained ones only when no other is left). */
+  readonly candidates: readonly NodeRef[];
   node(name: string): NodeRef;
   /** Publishes the next generation under the change's lease (throws HA_PUBLISH_FAILED). */
   publish(next: { primary: string; fenced: string[]; reason: string }): Promise<void>;
@@ -34,7 +36,7 @@ export async function failoverSteps(c: StepContext, why: string, r: ChangeReport
   r.steps.push(`primary ${t.primary} failed: ${why}`);
   c.target.holdWrites();
   r.steps.push("holding new writes");
-  const choice = await c.ops.chooseCandidate([...c.replicas]);
+  const choice = await c.ops.chooseCandidate([...c.candidates]);
   if (choice.name === null)
     throw new HaError("HA_NO_CANDIDATE", `no replica can be promoted: ${choice.reason}`);
   const candidate = c.node(choice.name);

@@ -45,6 +45,11 @@ export interface HaManagerOptions {
    * the fleet shares no record yet. Absent, or without `ops`: the configured primary is taken as is.
    */
   readPositions?: () => Promise<BackendPosition[]>;
+  /**
+   * Backends drained for maintenance or removal (src/cluster): not chosen for promotion while
+   * another replica can be, and refused as a switchover target.
+   */
+  drained?(name: string): boolean;
   now?: () => number;
 }
 
@@ -55,7 +60,7 @@ const RECHECK_GAP_MS = 50;
 
 export class HaManager {
   readonly #o: HaManagerOptions;
-  readonly #backends: Map<string, BackendConfig>;
+  #backends: Map<string, BackendConfig>;
   readonly #log: Logger;
   #detector: DetectorState = INITIAL_DETECTOR_STATE;
   #verdictReason = "not checked yet";
@@ -77,6 +82,18 @@ export class HaManager {
     const { primary, replicas } = o.config.backends;
     this.#backends = new Map([primary, ...replicas].map((b) => [b.name, b]));
     this.#log = o.logger.child({ component: "ha" });
+  }
+
+  /**
+   * A reload changed the config: its backends (added, removed, priorities) and failover timings
+   * count from the next change. The accounts stay (createHaOps built them at start).
+   */
+  setConfig(config: Config): void {
+    this.#o.config = config;
+    const { primary, replicas } = config.backends;
+    this.#backends = new Map([primary, ...replicas].map((b) => [b.name, b]));
+    // A record naming a primary this config lacked was ignored: it may be followable now.
+    if (this.#unsubscribe !== null) this.#adopt(this.#o.coordinator.current());
   }
 
   async start(): Promise<void> {
@@ -205,6 +222,8 @@ export class HaManager {
   async switchover(to: string): Promise<ChangeReport> {
     const t = this.topology();
     checkSwitchover(this.#backends, t, to, this.#o.observation(to));
+    if (this.#o.drained?.(to))
+      throw new HaError("HA_CONFLICT", `${to} is drained: undrain it first (rwsplit undrain ${to})`);
     return this.#change("switchover", t.primary, to, (lease, r) =>
       switchoverSteps(this.#steps(lease, t, r), to, r),
     );
@@ -319,11 +338,12 @@ export class HaManager {
 
   #adopt(t: TopologyRecord): void {
     if (t.generation <= this.#applied) return;
-    const unknown = [t.primary, ...t.fenced].filter((n) => !this.#backends.has(n));
-    if (unknown.length > 0) {
+    // A fenced backend this config no longer lists (removed by a reload) is simply not used; a
+    // primary it does not list cannot be followed.
+    if (!this.#backends.has(t.primary)) {
       this.#log.error(
         { topology: t },
-        `topology names backends not in this config: ${unknown.join(", ")}; ignored`,
+        `topology names a primary not in this config: ${t.primary}; ignored (add it to the file and reload)`,
       );
       return;
     }
@@ -349,6 +369,7 @@ export class HaManager {
       failover: this.#o.config.failover,
       topology: t,
       replicas: this.#replicaNames(t).map((n) => this.#node(n)),
+      candidates: this.#candidates(t).map((n) => this.#node(n)),
       node: (name) => this.#node(name),
       publish: (next) => this.#publish(lease, t, next, r),
       now: () => this.#now(),
@@ -370,6 +391,13 @@ export class HaManager {
 
   #replicaNames(t: TopologyRecord): string[] {
     return [...this.#backends.keys()].filter((n) => n !== t.primary && !t.fenced.includes(n));
+  }
+
+  /** The replicas a failover may promote: the undrained ones, or all when every one is drained. */
+  #candidates(t: TopologyRecord): string[] {
+    const all = this.#replicaNames(t);
+    const ready = all.filter((n) => !this.#o.drained?.(n));
+    return ready.length > 0 ? ready : all;
   }
 
   #node(name: string): NodeRef {

@@ -7,8 +7,11 @@ import * as ops from "./replication-ops.js";
 /** How long a repointed replica's IO thread may take to connect before it is reported. */
 const CONNECT_WAIT_MS = 5000;
 
-/** The HaManager's operations: src/ha/replication-ops.ts with this config's accounts and timeouts. */
-export function createHaOps(config: Config, logger: Logger): HaOps {
+/**
+ * The HaManager's operations: src/ha/replication-ops.ts with this config's accounts and timeouts.
+ * `priorityOf`: each backend's failover priority now (a reload may change it); default: this config's.
+ */
+export function createHaOps(config: Config, logger: Logger, priorityOf?: (name: string) => number): HaOps {
   const { admin, replication } = config.failover;
   if (admin === undefined || replication === undefined)
     throw new HaError("HA_NOT_CONFIGURED", "failover.user is not configured");
@@ -24,7 +27,7 @@ export function createHaOps(config: Config, logger: Logger): HaOps {
   return {
     async chooseCandidate(replicas) {
       const positions = await Promise.all(replicas.map((r) => ops.readPosition(r, o)));
-      return ops.chooseCandidate(positions, (name) => priority.get(name) ?? 0);
+      return ops.chooseCandidate(positions, priorityOf ?? ((name) => priority.get(name) ?? 0));
     },
     waitApplied: (node, waitMs) => ops.waitApplied(node, { ...o, waitMs }),
     promote: async (node) => {

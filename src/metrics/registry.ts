@@ -24,6 +24,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { BackupMetrics } from "./backup-metrics.js";
 import { CellHistogram, type CounterCell, cellCounter, type HistogramCell } from "./cells.js";
+import { RuntimeMetrics } from "./runtime-metrics.js";
 
 /** `rwsplit_query_duration_seconds` upper bounds: 100 µs (a point read on a LAN) to 10 s. */
 export const QUERY_DURATION_BUCKETS: readonly number[] = [
@@ -67,6 +68,8 @@ export class Metrics {
   readonly registry = new Registry();
   /** `rwsplit_backup_*` (src/metrics/backup-metrics.ts). */
   readonly backup = new BackupMetrics(this.registry);
+  /** `rwsplit_config_*` and `rwsplit_backend_drain` (src/metrics/runtime-metrics.ts). */
+  readonly runtime = new RuntimeMetrics(this.registry);
 
   private readonly queries = cellCounter(
     this.registry,
@@ -236,7 +239,14 @@ export class Metrics {
 
   /** Reports `counts` (kept live by the data path, e.g. BackendPool.bytes) as `backend`'s bytes. */
   countBytes(backend: string, counts: ByteCounts): void {
+    this.forgetBackend(backend);
     this.byteSources.push({ backend, counts });
+  }
+
+  /** A backend removed by a reload: its byte series go (the per-backend gauges follow /backends). */
+  forgetBackend(backend: string): void {
+    const i = this.byteSources.findIndex((s) => s.backend === backend);
+    if (i >= 0) this.byteSources.splice(i, 1);
   }
 
   /** `code`: a MySQL error number (1040, 2013, ...) or an internal code from src/errors.ts. */

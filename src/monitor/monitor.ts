@@ -11,7 +11,8 @@ import type { BackendObservation, BackendRole } from "./types.js";
  * The backend monitor: one loop per backend, each with its own connection as the monitor user,
  * checking every `monitor.intervalMs` (never overlapping, each bounded by `monitor.timeoutMs`),
  * plus the heartbeat writer on the primary. Every check ends in one `BackendObservation`, passed
- * to `onObservation` and kept for `snapshot()`.
+ * to `onObservation` and kept for `snapshot()`. A config reload adds and removes loops
+ * (`addBackend`, `removeBackend`); the others carry on untouched.
  */
 
 export interface MonitorConfig {
@@ -37,7 +38,7 @@ export class Monitor {
   readonly #logger: Logger;
   readonly #onObservation: ((o: BackendObservation) => void) | undefined;
   #writer: HeartbeatWriter | null;
-  readonly #loops: Loop[];
+  #loops: Loop[];
   readonly #stopping: Promise<void>[] = [];
   #started = false;
 
@@ -45,24 +46,42 @@ export class Monitor {
     this.#cfg = cfg;
     this.#logger = (opts.logger ?? pino({ level: "silent" })).child({ component: "monitor" });
     this.#onObservation = opts.onObservation;
-    const { user, password, timeoutMs } = cfg.monitor;
-    const target = (b: BackendConfig) => ({ host: b.host, port: b.port, user, password });
     const primary = cfg.backends.primary;
     this.#writer = this.#heartbeatWriter(primary);
-    const roles: [BackendConfig, BackendRole][] = [
-      [primary, "primary"],
-      ...cfg.backends.replicas.map((r): [BackendConfig, BackendRole] => [r, "replica"]),
+    this.#loops = [
+      this.#loop(primary, "primary"),
+      ...cfg.backends.replicas.map((r) => this.#loop(r, "replica")),
     ];
-    this.#loops = roles.map(([backend, role]) => {
-      const loop: Loop = {
-        backend,
-        role,
-        conn: new MonitorConnection(target(backend), timeoutMs, initCheckSession),
-        periodic: new Periodic(cfg.monitor.intervalMs, () => this.#check(loop)),
-        last: downObservation(backend.name, role, "not checked yet"),
-      };
-      return loop;
-    });
+  }
+
+  #loop(backend: BackendConfig, role: BackendRole): Loop {
+    const { user, password, timeoutMs, intervalMs } = this.#cfg.monitor;
+    const target = { host: backend.host, port: backend.port, user, password };
+    const loop: Loop = {
+      backend,
+      role,
+      conn: new MonitorConnection(target, timeoutMs, initCheckSession),
+      periodic: new Periodic(intervalMs, () => this.#check(loop)),
+      last: downObservation(backend.name, role, "not checked yet"),
+    };
+    return loop;
+  }
+
+  /** A backend added by a reload: checked from now on, as `role` until the next setTopology. */
+  addBackend(backend: BackendConfig, role: BackendRole): void {
+    if (this.#loops.some((l) => l.backend.name === backend.name)) return;
+    const loop = this.#loop(backend, role);
+    this.#loops.push(loop);
+    if (this.#started) loop.periodic.start();
+  }
+
+  /** A backend removed by a reload: its loop stops (a check in flight finishes) and its connection closes. */
+  async removeBackend(name: string): Promise<void> {
+    const loop = this.#loops.find((l) => l.backend.name === name);
+    if (loop === undefined || loop.role === "primary") return;
+    this.#loops = this.#loops.filter((l) => l !== loop);
+    await loop.periodic.stop();
+    await loop.conn.close();
   }
 
   #heartbeatWriter(primary: BackendConfig): HeartbeatWriter | null {
@@ -162,6 +181,8 @@ export class Monitor {
       checkedAt: Date.now(),
       checkDurationMs: performance.now() - started,
     });
+    // Removed while this check ran: nothing to report.
+    if (!this.#loops.includes(loop)) return;
     this.#logChanges(loop.last, obs);
     loop.last = obs;
     try {

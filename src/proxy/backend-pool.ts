@@ -90,6 +90,8 @@ export class BackendPool {
   private readonly all = new Set<BackendConnection>();
   private connecting = 0;
   private closed = false;
+  /** Draining (src/cluster/drain.ts): connections given back are closed, not kept idle. */
+  private draining = false;
   private readonly reaper: NodeJS.Timeout;
   /** Failures to connect, for the monitor and /backends. */
   lastError: string | null = null;
@@ -226,7 +228,7 @@ export class BackendPool {
       w.resolve(conn);
       return;
     }
-    if (this.closed) {
+    if (this.closed || this.draining) {
       conn.quit();
       return;
     }
@@ -353,6 +355,27 @@ export class BackendPool {
         serverLimit: budget.serverLimit,
       },
     };
+  }
+
+  /** Connections open or being opened: what a drain waits for (src/cluster/drain.ts). */
+  get connectionCount(): number {
+    return this.all.size + this.connecting;
+  }
+
+  /**
+   * Draining (a backend taken out of service, issue #18): idle connections close now, and each
+   * connection given back closes instead of waiting idle, so the pool empties as the statements
+   * and pinned sessions using it finish. Off again (undrain): connections are kept as before.
+   */
+  setDraining(on: boolean): void {
+    this.draining = on;
+    if (on) for (const list of this.idle.values()) for (const c of list.splice(0)) c.quit();
+  }
+
+  /** Destroys every connection, the pool staying usable (a drain's deadline passed). */
+  dropAll(): void {
+    for (const list of this.idle.values()) list.splice(0);
+    for (const c of [...this.all]) c.destroy();
   }
 
   /** Closes idle connections now, the rest when released; rejects waiters. */

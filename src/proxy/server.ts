@@ -59,8 +59,11 @@ export class ProxyServer {
   private readonly ctx: ProxyContext;
   /** The stall watchdog's timer (issue #19), while listening. */
   private watchdog: NodeJS.Timeout | null = null;
+  /** The config now: the one it started with, then each reload's (`setConfig`). */
+  private config: Config;
 
   constructor(private readonly opts: ProxyServerOptions) {
+    this.config = opts.config;
     this.upstreams = opts.upstreams ?? new Upstreams(opts.config);
     const fromBackend = opts.config.accountsFromBackend;
     if (fromBackend !== undefined) {
@@ -89,9 +92,13 @@ export class ProxyServer {
       routing.consistency === "user"
         ? (opts.userWrites ?? new UserWriteLog(routing.consistencyWindowMs))
         : null;
+    const server = this;
     this.ctx = {
       ...(this.userWrites === null ? {} : { userWrites: this.userWrites }),
-      config: opts.config,
+      // Read per statement by the sessions, so a reload's routing and failover values apply at once.
+      get config() {
+        return server.config;
+      },
       users: this.users,
       upstreams: this.upstreams,
       tls: opts.tls,
@@ -105,6 +112,15 @@ export class ProxyServer {
       draining: () => this.draining,
     };
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  /**
+   * A reload's config (the live keys changed; src/config/diff.ts keeps the others as they were):
+   * routing, limits and failover values apply from each session's next statement, users from the
+   * next login (`users.setConfigured`, by the caller).
+   */
+  setConfig(config: Config): void {
+    this.config = config;
   }
 
   get clientCount(): number {
@@ -130,7 +146,7 @@ export class ProxyServer {
   async start(): Promise<{ host: string; port: number }> {
     await this.learnServerVersion();
     await this.accounts?.start();
-    const { host, port } = this.opts.config.listen;
+    const { host, port } = this.config.listen;
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
       this.server.listen({ host, port }, () => {
@@ -139,7 +155,7 @@ export class ProxyServer {
       });
     });
     this.listening = true;
-    this.watchdog = setInterval(() => this.sweep(), Math.min(1000, this.opts.config.limits.relayStallWarnMs));
+    this.watchdog = setInterval(() => this.sweep(), Math.min(1000, this.config.limits.relayStallWarnMs));
     this.watchdog.unref();
     const addr = this.server.address() as net.AddressInfo;
     this.opts.logger.info({ host: addr.address, port: addr.port }, "rwsplit listening for MySQL clients");
@@ -152,9 +168,9 @@ export class ProxyServer {
    * (MariaDB's extended ones in front of MariaDB). Its defaults for new sessions too.
    */
   private async learnServerVersion(): Promise<void> {
-    const { primary } = this.opts.config.backends;
-    const configured = this.opts.config.users.find((u) => !u.password.startsWith("*"));
-    const loader = this.opts.config.accountsFromBackend;
+    const { primary } = this.config.backends;
+    const configured = this.config.users.find((u) => !u.password.startsWith("*"));
+    const loader = this.config.accountsFromBackend;
     const user = configured ?? (loader && { name: loader.user, password: loader.password });
     if (user === undefined) return;
     try {
@@ -164,7 +180,7 @@ export class ProxyServer {
         wireFlags: 0,
         collation: 45,
         schema: null,
-        connectTimeoutMs: this.opts.config.pool.connectTimeoutMs,
+        connectTimeoutMs: this.config.pool.connectTimeoutMs,
       });
       this.serverVersion = conn.serverVersion;
       if (conn.server !== null) this.serverProtocol = conn.server;
@@ -183,7 +199,7 @@ export class ProxyServer {
       socket.end(encodeErr(0, CLIENT_ERRORS.shuttingDown()));
       return;
     }
-    const limit = this.opts.config.limits.maxClientConnections;
+    const limit = this.config.limits.maxClientConnections;
     if (this.sessions.size >= limit) {
       // ER_CON_COUNT_ERROR in place of the greeting, as the server does.
       socket.on("error", () => {});
@@ -212,7 +228,7 @@ export class ProxyServer {
    */
   private sweep(): void {
     const now = Date.now();
-    const warnMs = this.opts.config.limits.relayStallWarnMs;
+    const warnMs = this.config.limits.relayStallWarnMs;
     for (const s of this.sessions.values()) {
       const idle = s.idleSince();
       const interactive = (s.capabilities & Capability.INTERACTIVE) !== 0;

@@ -44,10 +44,11 @@ export interface ReplicaPicker {
 }
 
 /**
- * The backend pools the proxy routes to: one pool per configured backend, kept for the life of
- * the process whatever role the backend plays. The primary takes writes; replicas serve reads
- * chosen by the picker; fenced backends (old primaries) get nothing. A failover or switchover
- * calls `setTopology`: sessions read `primary` per statement, so nothing else changes.
+ * The backend pools the proxy routes to: one pool per configured backend, kept whatever role the
+ * backend plays, until a config reload removes the backend (`add`, `remove`; src/cluster). The
+ * primary takes writes; replicas serve reads chosen by the picker; fenced backends (old
+ * primaries) get nothing. A failover or switchover calls `setTopology`: sessions read `primary`
+ * per statement, so nothing else changes.
  *
  * While a topology change is being made, `holdWrites()` makes statements bound for the primary
  * wait (`writesReady`) instead of reaching a primary that is going away.
@@ -58,23 +59,66 @@ export class Upstreams {
   picker: ReplicaPicker;
   generation = 0;
   fenced: readonly string[] = [];
-  readonly pools: ReadonlyMap<string, BackendPool>;
+  readonly #pools: Map<string, BackendPool>;
+  /** Shared by every pool, so a reload's new `pool.*` values reach them all (`setPoolOptions`). */
+  readonly #poolOptions: PoolOptions;
+  readonly #connector: Connector | undefined;
   #hold: { promise: Promise<void>; release: () => void; since: number } | null = null;
   readonly #changeWaiters = new Set<() => void>();
 
   constructor(config: Config, connector?: Connector) {
-    const opts: PoolOptions = config.pool;
-    const pool = (b: BackendEndpoint) =>
-      new BackendPool({ name: b.name, host: b.host, port: b.port }, opts, connector);
-    const all = [config.backends.primary, ...config.backends.replicas].map(pool);
-    this.pools = new Map(all.map((p) => [p.endpoint.name, p]));
+    this.#poolOptions = { ...config.pool };
+    this.#connector = connector;
+    const all = [config.backends.primary, ...config.backends.replicas].map((b) => this.#pool(b));
+    this.#pools = new Map(all.map((p) => [p.endpoint.name, p]));
     this.primary = all[0]!;
     this.replicas = all.slice(1);
     this.picker = new RoundRobinPicker(() => this.replicas);
   }
 
+  #pool(b: BackendEndpoint): BackendPool {
+    return new BackendPool({ name: b.name, host: b.host, port: b.port }, this.#poolOptions, this.#connector);
+  }
+
+  /** Every backend's pool, by name. */
+  get pools(): ReadonlyMap<string, BackendPool> {
+    return this.#pools;
+  }
+
   all(): BackendPool[] {
-    return [...this.pools.values()];
+    return [...this.#pools.values()];
+  }
+
+  /** A backend added by a reload: a replica (or fenced, if the topology says so) from now on. */
+  add(b: BackendEndpoint): BackendPool {
+    const known = this.#pools.get(b.name);
+    if (known !== undefined) return known;
+    const pool = this.#pool(b);
+    this.#pools.set(b.name, pool);
+    this.#rebuildReplicas();
+    return pool;
+  }
+
+  /**
+   * A backend removed by a reload, once drained: its pool closes (whatever is still open on it
+   * is destroyed) and it is forgotten. The primary cannot be removed.
+   */
+  remove(name: string): void {
+    const pool = this.#pools.get(name);
+    if (pool === undefined) return;
+    if (pool === this.primary) throw new RwsplitError("INTERNAL", `cannot remove the primary "${name}"`);
+    this.#pools.delete(name);
+    this.#rebuildReplicas();
+    pool.destroyAll();
+  }
+
+  /** New `pool.*` values: every pool reads them from its next use. */
+  setPoolOptions(p: PoolOptions): void {
+    Object.assign(this.#poolOptions, p);
+  }
+
+  #rebuildReplicas(): void {
+    this.replicas = this.all().filter((p) => p !== this.primary && !this.fenced.includes(p.endpoint.name));
   }
 
   /** The current topology. */
@@ -87,12 +131,12 @@ export class Upstreams {
    * other backend that is not fenced. Unknown names are refused (the config names every backend).
    */
   setTopology(t: TopologyView): void {
-    const primary = this.pools.get(t.primary);
+    const primary = this.#pools.get(t.primary);
     if (primary === undefined)
       throw new RwsplitError("INTERNAL", `unknown backend "${t.primary}" for primary`);
     this.primary = primary;
     this.fenced = [...t.fenced];
-    this.replicas = this.all().filter((p) => p !== primary && !t.fenced.includes(p.endpoint.name));
+    this.#rebuildReplicas();
     this.generation = t.generation;
     for (const wake of this.#changeWaiters) wake();
   }

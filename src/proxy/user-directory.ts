@@ -49,7 +49,7 @@ export interface AccountRefresher {
  * server accounts by user and client host (accounts/host-pattern.ts).
  */
 export class UserDirectory {
-  private readonly configured = new Map<string, ProxyUser>();
+  private configured = new Map<string, ProxyUser>();
   /** Users that completed a caching_sha2_password full authentication (the server's "cache"). */
   private readonly sha2Cache = new Set<string>();
   private table: AccountTable | null = null;
@@ -63,15 +63,30 @@ export class UserDirectory {
    * logged in with the new one.
    */
   private readonly backendSecrets = new Map<string, BackendCredentials>();
+  /**
+   * The same for configured users, following the config: a reload that changes a password
+   * updates it in place, so sessions logged in before open their next backend connections with
+   * the password the server now wants (rotate it on the server and in the file, then reload).
+   */
+  private readonly configuredSecrets = new Map<string, BackendCredentials>();
 
   constructor(
     users: readonly UserConfig[],
     private readonly server: { refresher: AccountRefresher; hostNames: HostNames } | null = null,
   ) {
+    this.setConfigured(users);
+  }
+
+  /**
+   * The configured users (`users`), at start and after a reload: new logins see them at once;
+   * sessions logged in before keep going, with the new password for their backend logins.
+   */
+  setConfigured(users: readonly UserConfig[]): void {
+    const next = new Map<string, ProxyUser>();
     for (const u of users) {
       const isHash = isNativeHash(u.password);
       const stage1 = isHash ? null : sha1(Buffer.from(u.password, "utf8"));
-      this.configured.set(u.name, {
+      const user: ProxyUser = {
         name: u.name,
         host: null,
         password: isHash ? null : u.password,
@@ -79,8 +94,21 @@ export class UserDirectory {
         stage1,
         defaultSchema: u.defaultSchema ?? null,
         refusal: null,
-      });
+      };
+      const known = this.configured.get(u.name);
+      // Unchanged: keep the object (a hash-only password's SHA1 learnt at a login stays known).
+      next.set(
+        u.name,
+        known?.stage2.equals(user.stage2) ? { ...known, defaultSchema: user.defaultSchema } : user,
+      );
+      const shared = this.configuredSecrets.get(u.name);
+      if (shared !== undefined && !shared.stage2?.equals(user.stage2)) {
+        shared.password = user.password;
+        shared.stage1 = user.stage1;
+        shared.stage2 = user.stage2;
+      }
     }
+    this.configured = next;
   }
 
   /** Whether unknown names are looked up among the primary's accounts (auth.from_backend). */
@@ -161,6 +189,12 @@ export class UserDirectory {
 
   learnStage1(user: ProxyUser, stage1: Buffer): void {
     if (user.stage1 === null) user.stage1 = Buffer.from(stage1);
+    if (user.host === null) {
+      const shared = this.configuredSecrets.get(user.name);
+      if (shared !== undefined && shared.stage1 === null && shared.stage2?.equals(user.stage2))
+        shared.stage1 = user.stage1;
+      return;
+    }
     const shared = this.backendSecrets.get(user.name);
     if (shared !== undefined && user.password === null) {
       shared.stage1 = user.stage1;
@@ -179,7 +213,14 @@ export class UserDirectory {
   /** The backend login of `user`'s name: for server accounts a shared object (see backendSecrets). */
   credentials(user: ProxyUser): BackendCredentials {
     if (user.host === null) {
-      return { user: user.name, password: user.password, stage1: user.stage1, stage2: user.stage2 };
+      let shared = this.configuredSecrets.get(user.name);
+      if (shared === undefined) {
+        shared = { user: user.name, password: user.password, stage1: user.stage1, stage2: user.stage2 };
+        this.configuredSecrets.set(user.name, shared);
+      } else if (shared.stage1 === null && user.stage1 !== null && shared.stage2?.equals(user.stage2)) {
+        shared.stage1 = user.stage1;
+      }
+      return shared;
     }
     let shared = this.backendSecrets.get(user.name);
     if (shared === undefined) {

@@ -44,6 +44,7 @@ function backend(
     lastCheckAt: "2025-01-01T00:00:00.000Z",
     gtidPosition: "0-1-42",
     lagPolicy: null,
+    drain: null,
     ...over,
   };
 }

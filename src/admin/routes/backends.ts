@@ -9,6 +9,8 @@ import type { BackendStatus, ConsistencyStatus, StatusSource } from "../status.j
 export function registerBackendRoutes(app: FastifyInstance, status: StatusSource): void {
   app.get("/backends", async () => ({
     ...(status.topology === undefined ? {} : { topology: withoutSecrets(status.topology(), 0) }),
+    // The config version this instance runs (and the fleet's), what waits for a restart.
+    ...(status.runtime === undefined ? {} : { config: withoutSecrets(status.runtime.status(), 0) }),
     ...(status.consistency === undefined ? {} : { consistency: publicConsistency(status.consistency()) }),
     backends: status.backends().map(publicBackend),
   }));
@@ -75,6 +77,17 @@ export function publicBackend(b: BackendStatus): BackendStatus {
             ioLostSince: b.lagPolicy.ioLostSince,
             orphaned: b.lagPolicy.orphaned,
             effectiveLagMs: b.lagPolicy.effectiveLagMs,
+          },
+    drain:
+      b.drain == null
+        ? null
+        : {
+            state: b.drain.state,
+            purpose: b.drain.purpose,
+            since: b.drain.since,
+            deadline: b.drain.deadline,
+            drainedAt: b.drain.drainedAt,
+            forced: b.drain.forced,
           },
   };
 }

@@ -18,39 +18,57 @@ export function register(program: Command): void {
     .option("--monitor-user <name:password>", "the user the monitor connects as")
     .option("--log-level <level>", "trace, debug, info, warn, error, fatal or silent")
     .action(async (opts: Record<string, unknown>) => {
+      const file = opts.config as string | undefined;
+      // A reload reads the file again with the environment and flags of the start.
+      const env = { ...process.env };
+      const flags = {
+        listen: opts.listen as string | undefined,
+        admin: opts.admin as string | undefined,
+        primary: opts.primary as string | undefined,
+        replica: opts.replica as string[] | undefined,
+        user: opts.user as string[] | undefined,
+        monitorUser: opts.monitorUser as string | undefined,
+        logLevel: opts.logLevel as string | undefined,
+      };
+      const load = () => loadConfig({ file, env, flags });
       let config: ReturnType<typeof loadConfig>;
       try {
-        config = loadConfig({
-          file: opts.config as string | undefined,
-          env: process.env,
-          flags: {
-            listen: opts.listen as string | undefined,
-            admin: opts.admin as string | undefined,
-            primary: opts.primary as string | undefined,
-            replica: opts.replica as string[] | undefined,
-            user: opts.user as string[] | undefined,
-            monitorUser: opts.monitorUser as string | undefined,
-            logLevel: opts.logLevel as string | undefined,
-          },
-        });
+        config = load();
       } catch (e) {
         process.stderr.write(`${formatProblems(e)}\n`);
         process.exit(2);
       }
       const logger = createLogger({ level: config.log.level });
-      const app = await startRwsplit(config, logger).catch((e: unknown) => {
+      const source = file === undefined ? undefined : { file, load };
+      let app: Awaited<ReturnType<typeof startRwsplit>> | null = null;
+      let stopping = false;
+      // Re-read the config file and apply what changed (logged once, with its result). Installed
+      // first: Node's default for SIGHUP is to exit, and a reload must never stop the proxy.
+      process.on("SIGHUP", () => {
+        if (stopping) return;
+        if (source === undefined || app === null) {
+          const why =
+            source === undefined ? "started without --config, there is no file to reload" : "still starting";
+          logger.warn(`SIGHUP ignored: ${why}`);
+          return;
+        }
+        app.runtime.reload("signal", "SIGHUP").catch((e: unknown) => {
+          logger.error({ err: e }, "SIGHUP: the reload failed");
+        });
+      });
+      const started = await startRwsplit(config, logger, source).catch((e: unknown) => {
         logger.fatal({ err: e }, "rwsplit could not start");
         process.exit(1);
       });
-      let stopping = false;
+      app = started;
       const stop = async (signal: string) => {
         if (stopping) return;
         stopping = true;
         logger.info(
-          { signal, drainTimeoutMs: config.drainTimeoutMs },
+          { signal, drainTimeoutMs: started.runtime.config.drainTimeoutMs },
           "draining: no new clients, finishing statements",
         );
-        await app.stop();
+        await started.stop();
         logger.info("rwsplit stopped");
         process.exit(0);
       };

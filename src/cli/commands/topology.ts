@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { loadConfig } from "../../config/load.js";
+import { ConfigError, formatProblems, loadConfig } from "../../config/load.js";
 import { RwsplitError } from "../../errors.js";
 
 /**
@@ -38,7 +38,7 @@ export function adminOf(o: AdminOptions): Admin {
 }
 
 /** A backend given as its name or as HOST:PORT, resolved through GET /backends. */
-async function backendName(admin: Admin, given: string): Promise<string> {
+export async function backendName(admin: Admin, given: string): Promise<string> {
   const res = await fetch(`${admin.base}/backends`, { headers: admin.headers });
   if (!res.ok) {
     const out = (await res.json().catch(() => ({}))) as { error?: string };
@@ -72,12 +72,16 @@ async function call(admin: Admin, path: string, body: unknown): Promise<void> {
   process.stdout.write(`${path.slice(1)} done in ${out.report?.durationMs ?? "?"} ms\n`);
 }
 
-async function run(o: AdminOptions, work: (admin: Admin) => Promise<void>): Promise<void> {
+/** Runs `work` against the admin API; exit codes and messages as the file comment says. */
+export async function run(o: AdminOptions, work: (admin: Admin) => Promise<void>): Promise<void> {
   let admin: Admin;
   try {
     admin = adminOf(o);
   } catch (e) {
-    process.stderr.write(`rwsplit: ${e instanceof Error ? e.message : String(e)}\n`);
+    // --config names a file with problems: one line per key, as check-config prints them.
+    const text =
+      e instanceof ConfigError ? formatProblems(e) : `rwsplit: ${e instanceof Error ? e.message : String(e)}`;
+    process.stderr.write(`${text}\n`);
     process.exitCode = 2;
     return;
   }
@@ -99,18 +103,21 @@ async function run(o: AdminOptions, work: (admin: Admin) => Promise<void>): Prom
   }
 }
 
+/** The options every admin API command takes: --admin, --config, --token. */
+export function withAdmin(c: Command): Command {
+  return c
+    .option(
+      "--admin <url>",
+      "the running proxy's admin address (default: from --config, else 127.0.0.1:6070)",
+    )
+    .option("--config <file>", "read admin.listen and admin.token from this config file")
+    .option(
+      "--token <token>",
+      "the admin token (default: RWSPLIT_ADMIN_TOKEN, else admin.token from --config)",
+    );
+}
+
 export function register(program: Command): void {
-  const withAdmin = (c: Command) =>
-    c
-      .option(
-        "--admin <url>",
-        "the running proxy's admin address (default: from --config, else 127.0.0.1:6070)",
-      )
-      .option("--config <file>", "read admin.listen and admin.token from this config file")
-      .option(
-        "--token <token>",
-        "the admin token (default: RWSPLIT_ADMIN_TOKEN, else admin.token from --config)",
-      );
   withAdmin(
     program
       .command("switchover")
