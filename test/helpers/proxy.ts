@@ -76,10 +76,28 @@ export interface TestProxy {
 export async function startProxy(config: Config, opts: { tls?: boolean } = {}): Promise<TestProxy> {
   const logger = pino({ level: config.log.level });
   const tls = opts.tls ? buildTlsContext(await loadTlsMaterial({ ...config.tls, enabled: true })) : null;
-  const server = new ProxyServer({ config, logger, tls });
+  let blocked = 0;
+  const hooks = { onStatement() {}, onClientError() {}, onReplicaWriteBlocked: () => void blocked++ };
+  const server = new ProxyServer({ config, logger, tls, hooks });
   const { host, port } = await server.start();
-  const close = () => server.close();
+  const close = async () => {
+    await server.close();
+    noWriteReachedAReplica(blocked);
+  };
   return { server, host, port, close, [Symbol.asyncDispose]: close };
+}
+
+/**
+ * Issue #12: nothing unsafe is ever about to be written to a replica. The send-time guard counts
+ * what it stopped; every test proxy checks at close that it stopped nothing, so the whole suite
+ * keeps rwsplit_replica_writes_blocked_total at 0.
+ */
+function noWriteReachedAReplica(blocked: number): void {
+  if (blocked > 0) {
+    throw new Error(
+      `the send-time guard stopped ${blocked} statement(s) bound for a replica: a routing bug (issue #12)`,
+    );
+  }
 }
 
 export interface TestApp extends TestProxy {
@@ -90,7 +108,10 @@ export interface TestApp extends TestProxy {
 export async function startApp(config: Config): Promise<TestApp> {
   const logger = pino({ level: config.log.level });
   const app = await startRwsplit(config, logger);
-  const close = () => app.stop();
+  const close = async () => {
+    await app.stop();
+    noWriteReachedAReplica(app.metrics.replicaWritesBlocked.entries.reduce((n, e) => n + e.cell.value, 0));
+  };
   return {
     app,
     server: app.proxy,
