@@ -190,6 +190,9 @@ test("SIGHUP under load: a replica added to the file serves within 5 s of catchi
   expect(reads.failures).toEqual([]);
   expect(writes.failures).toEqual([]);
   expect(reads.okTimes.length).toBeGreaterThan(100);
+  const metrics = await (await fetch(`${admin}/metrics`, { headers })).text();
+  expect(metrics).toMatch(/^# TYPE rwsplit_replica_writes_blocked_total counter$/m);
+  expect(metrics).not.toMatch(/^rwsplit_replica_writes_blocked_total\{.*\} [1-9]/m);
   proc.kill("SIGTERM");
   expect(await exited).toBe(0);
 });

@@ -67,6 +67,8 @@ test("serve with flags answers clients and /healthz, and SIGTERM lets a running 
   expect(health.status).toBe(200);
   const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
   expect(metrics).toMatch(/^rwsplit_queries_total\{.*\} [1-9]/m);
+  expect(metrics).toMatch(/^# TYPE rwsplit_replica_writes_blocked_total counter$/m);
+  expect(metrics).not.toMatch(/^rwsplit_replica_writes_blocked_total\{.*\} [1-9]/m);
   const slow = c!.query("/* rwsplit: route=primary */ SELECT SLEEP(1.5) AS s");
   await new Promise((r) => setTimeout(r, 300));
   proc.kill("SIGTERM");
