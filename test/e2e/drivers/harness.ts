@@ -14,8 +14,14 @@ import { type DriverTarget, type Transcript, targetEnv } from "./transcript.js";
  * compares the two transcripts case by case.
  */
 
-/** An account created on the primary (so on every node) but absent from rwsplit's `users`. */
+/**
+ * An account created on the primary (so on every node) but absent from rwsplit's `users`: it
+ * logs in through rwsplit as it does direct because the matrix runs with auth.from_backend, as a
+ * MaxScale user would (rwsplit learns it from the primary when it first logs in).
+ */
 export const UNLISTED = { user: "drv_unlisted", password: "unlisted-pass" } as const;
+/** rwsplit's own account for reading the primary's accounts (auth.from_backend). */
+const LOADER = { user: "drv_loader", password: "loader-pass" } as const;
 /** Every run's databases start with this; the unlisted account is granted `drvm%`.*. */
 const DB_PREFIX = "drvm";
 /** rwsplit's pool.idle_timeout for the matrix. */
@@ -58,8 +64,13 @@ export async function startMatrix(): Promise<Matrix> {
   let app: TestApp | undefined;
   const relays: CountingRelay[] = [];
   try {
+    const loader = await sandbox.connect(sandbox.primary);
+    await loader.query(`CREATE USER '${LOADER.user}'@'%' IDENTIFIED BY '${LOADER.password}'`);
+    await loader.query(`GRANT SELECT ON mysql.global_priv TO '${LOADER.user}'@'%'`);
+    await loader.end();
     const config = testConfig(sandbox.primary, sandbox.replicas, {
       admin: { listen: { host: "127.0.0.1", port: 0 }, enabled: true },
+      accountsFromBackend: { ...LOADER, refreshIntervalMs: 300_000, refreshMinGapMs: 200 },
     });
     // Idle backend connections go within half a second, so each driver's run through rwsplit
     // starts with empty pools (see `emptyPools`).
