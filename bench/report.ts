@@ -113,6 +113,8 @@ export interface Report {
   results: ScenarioResult[];
   loadgen?: Loadgen;
   durationSeconds?: number;
+  /** rwsplit_replica_writes_blocked_total per rwsplit process at the end (issue #12: 0). */
+  writeGuard?: Record<string, number | null>;
 }
 
 export function median(xs: number[]): number {
@@ -514,9 +516,16 @@ export function renderMarkdown(r: Report): string {
     "",
     `Command: \`${r.command}\`${r.durationSeconds ? ` (${r.durationSeconds} s)` : ""}.`,
     `Machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ${r.machine.mariadb}; ${r.machine.haproxy}; ${r.machine.sysbench}.`,
-    "Targets: direct = the primary itself; haproxy = HAProxy in TCP mode in front of the primary; rwsplit = reads split over 2 replicas, writes to the primary, TLS off. Scenarios marked → replicas are reads outside transactions, which rwsplit sends to the replicas: there direct is one replica and haproxy balances round robin over both replicas, so every target reaches the same servers.",
+    "Targets: direct = the primary itself; haproxy = HAProxy in TCP mode in front of the primary; rwsplit = reads split over 2 replicas, writes to the primary, TLS off; rwsplit-primary = the same with every statement on the primary (`routing.consistency: primary`), the proxy's cost without the split. Scenarios marked → replicas are reads outside transactions, which rwsplit sends to the replicas: there direct is one replica and haproxy balances round robin over both replicas, so every target reaches the same servers.",
     "",
   ];
+  if (r.writeGuard !== undefined) {
+    const figures = Object.entries(r.writeGuard).map(([t, n]) => `${t} ${n ?? "unknown"}`);
+    lines.push(
+      `Statements the send-time guard kept from a replica (rwsplit_replica_writes_blocked_total, must be 0): ${figures.join(", ")}.`,
+      "",
+    );
+  }
   // Sections of phases that did not run (`--only`) are left out.
   if (r.results.length > 0) lines.push(...sysbenchSection(r));
   const l = r.loadgen;

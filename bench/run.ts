@@ -1,6 +1,9 @@
 /**
- * `npm run bench [-- --quick] [-- --target NAME=HOST:PORT] [-- --only PHASE,...]`: on a local
- * sandbox cluster, against the primary directly, rwsplit and HAProxy (TCP mode):
+ * `npm run bench [-- --quick] [-- --target NAME=HOST:PORT] [-- --compare NAME=DIR] [-- --only PHASE,...]`:
+ * on a local sandbox cluster, against the primary directly, rwsplit and HAProxy (TCP mode); in the
+ * sysbench phase also rwsplit-primary (every statement on the primary: the proxy's cost without
+ * the split) and, with `--compare NAME=DIR`, the rwsplit built in another checkout DIR (its
+ * dist/src/cli/main.js), side by side in the same rounds (before/after a change):
  *   sysbench  OLTP scenarios, interleaved round by round so drift favours no one;
  *   storm     connect + one query + quit, as fast as possible (loadgen/storm.ts);
  *   idle      thousands of authenticated idle connections: proxy memory per connection (loadgen/idle.ts);
@@ -41,7 +44,7 @@ import {
   sysbenchPrepare,
   sysbenchRun,
 } from "./sysbench.js";
-import { startHaproxy, startRwsplit, stopAll } from "./targets.js";
+import { replicaWritesBlocked, startHaproxy, startRwsplit, stopAll } from "./targets.js";
 
 const exec = promisify(execFile);
 const args = process.argv.slice(2);
@@ -51,6 +54,11 @@ const extraTargets = flagValues("--target").map((t) => {
   const [name, addr] = t.split("=");
   const [host, port] = (addr ?? "").split(":");
   return { name: name!, host: host!, port: Number(port) };
+});
+const compareBuilds = flagValues("--compare").map((t) => {
+  const [name, dir] = t.split("=");
+  if (!name || !dir) throw new Error(`--compare: expected NAME=DIR, got ${t}`);
+  return { name, main: resolve(dir, "dist/src/cli/main.js") };
 });
 const PHASES = ["sysbench", "storm", "idle", "large", "lag", "stress", "connectorj"] as const;
 type Phase = (typeof PHASES)[number];
@@ -181,12 +189,20 @@ async function main(): Promise<void> {
     const nodes = [sb.primary, ...sb.replicas].map((n) => endpoint(n.host, n.port, root));
     const table = { tables: TABLES, tableSize: S.tableSize };
     process.stdout.write("bench: sysbench prepare, starting rwsplit and HAProxy...\n");
-    const [, rw, ha] = await Promise.all([
+    const [, rw, ha, variants] = await Promise.all([
       // The replicas must hold the tables too: the → replicas scenarios read them there directly.
       runs("sysbench") ? sysbenchPrepare(primary, table).then(() => waitForReplicas(sb)) : Promise.resolve(),
       startRwsplit("rwsplit", sb, track),
       startHaproxy(sb, work, 4000, track),
+      // Only the sysbench phase compares these.
+      runs("sysbench")
+        ? Promise.all([
+            startRwsplit("rwsplit-primary", sb, track, { RWSPLIT__ROUTING__CONSISTENCY: "primary" }),
+            ...compareBuilds.map((b) => startRwsplit(b.name, sb, track, {}, { main: b.main })),
+          ])
+        : Promise.resolve([]),
     ]);
+    const rwsplits = [rw, ...variants];
     const targets = [
       {
         name: "direct",
@@ -217,14 +233,25 @@ async function main(): Promise<void> {
 
     // ---- sysbench ----------------------------------------------------------------------
     const scenarios = runs("sysbench") ? S.scenarios : [];
+    const sysbenchTargets = [
+      ...targets,
+      ...variants.map((v) => ({
+        name: v.name,
+        ep: endpoint(v.host, v.port),
+        readEp: endpoint(v.host, v.port),
+        pid: v.pid as number | null,
+      })),
+    ];
     const results: ScenarioResult[] = scenarios.map((s) => ({
       scenario: scenarioName(s),
-      targets: targets.map((t) => ({ target: t.name, runs: [] })),
+      targets: sysbenchTargets.map((t) => ({ target: t.name, runs: [] })),
     }));
     for (let round = 0; round < S.rounds; round++) {
       for (const [si, s] of scenarios.entries()) {
         // Rotate the order each round so no target always runs first (cache warmth, drift).
-        const order = targets.map((_, i) => targets[(i + round + si) % targets.length]!);
+        const order = sysbenchTargets.map(
+          (_, i) => sysbenchTargets[(i + round + si) % sysbenchTargets.length]!,
+        );
         for (const t of order) {
           steps.push({
             label: results[si]!.scenario,
@@ -416,6 +443,9 @@ async function main(): Promise<void> {
       seconds: (Date.now() - started) / 1000,
     });
     await runSteps(steps, timings, () => interrupted);
+    // Issue #12: the send-time guard never had to keep a statement from a replica.
+    const writeGuard: Record<string, number | null> = {};
+    for (const t of rwsplits) writeGuard[t.name] = await replicaWritesBlocked(t.adminPort);
 
     // ---- report ------------------------------------------------------------------------
     const version = async (cmd: string, a: string[]) =>
@@ -445,6 +475,8 @@ async function main(): Promise<void> {
         tableSize: S.tableSize,
       },
       rwsplit: { env: rw.env },
+      variants: variants.map((v) => ({ name: v.name, env: v.env })),
+      writeGuard,
       results,
       loadgen,
       timings,

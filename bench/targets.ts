@@ -82,7 +82,7 @@ export async function startRwsplit(
   sb: SandboxInfo,
   track: (c: ChildProcess) => void,
   overrides: Record<string, string> = {},
-  opts: { excludedReplicasOk?: boolean } = {},
+  opts: { excludedReplicasOk?: boolean; main?: string } = {},
 ): Promise<RwsplitTarget> {
   const port = await freePort();
   const adminPort = await freePort();
@@ -92,7 +92,7 @@ export async function startRwsplit(
     process.execPath,
     [
       ...(process.env.RWSPLIT_BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
-      resolve("dist/src/cli/main.js"),
+      opts.main ?? resolve("dist/src/cli/main.js"),
       "serve",
       "--listen",
       `127.0.0.1:${port}`,
@@ -172,4 +172,21 @@ export async function stopAll(children: readonly ChildProcess[], graceMs = 10_00
       clearTimeout(timer);
     }),
   );
+}
+
+/**
+ * rwsplit_replica_writes_blocked_total from a running rwsplit's /metrics, summed over backends:
+ * statements the send-time guard kept from a replica (issue #12: must stay 0). Null when
+ * /metrics did not answer.
+ */
+export async function replicaWritesBlocked(adminPort: number): Promise<number | null> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    let sum = 0;
+    for (const m of text.matchAll(/^rwsplit_replica_writes_blocked_total(?:\{[^}]*\})? (\S+)$/gm))
+      sum += Number(m[1]);
+    return sum;
+  } catch {
+    return null;
+  }
 }
