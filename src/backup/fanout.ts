@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { PassThrough, type Readable, Writable } from "node:stream";
+import { PassThrough, type Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { RwsplitError } from "../errors.js";
 
@@ -119,4 +119,23 @@ export async function hashStream(r: Readable): Promise<{ sha256: string; bytes: 
     bytes += (chunk as Buffer).length;
   }
   return { sha256: hash.digest("hex"), bytes };
+}
+
+/** The first `limit` bytes of a stream; the rest is read and dropped. */
+export function prefix(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const room = limit - seen;
+      seen += chunk.length;
+      done(null, room <= 0 ? undefined : room >= chunk.length ? chunk : chunk.subarray(0, room));
+    },
+  });
+}
+
+/** SHA-256 and length of a stream's first `limit` bytes (fewer when it is shorter). */
+export async function hashPrefix(r: Readable, limit: number): Promise<{ sha256: string; bytes: number }> {
+  const head = prefix(limit);
+  const [, got] = await Promise.all([pipeline(r, head), hashStream(head)]);
+  return got;
 }

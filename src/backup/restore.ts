@@ -10,7 +10,7 @@ import { planReplay, type Segment } from "./binlog-plan.js";
 import { type CatalogEntry, pick, readCatalog } from "./catalog.js";
 import type { Destination } from "./destinations/index.js";
 import type { Report } from "./events.js";
-import { hashStream } from "./fanout.js";
+import { hashStream, prefix } from "./fanout.js";
 import type { Manifest } from "./manifest.js";
 import { close, connect, rows } from "./probe.js";
 import { restoreInto, SCRATCH_CRED } from "./restore-base.js";
@@ -135,7 +135,7 @@ async function replay(
 
 async function fetchBinlog(
   destinations: readonly Destination[],
-  entry: { server: string; file: string; sha256: string; at: string[] },
+  entry: { server: string; file: string; bytes: number; sha256: string; at: string[] },
   path: string,
 ): Promise<void> {
   const problems: string[] = [];
@@ -143,10 +143,21 @@ async function fetchBinlog(
     const d = destinations.find((x) => x.name === name);
     if (d === undefined) continue;
     try {
-      await pipeline(await d.read(binlogKey(entry.server, entry.file)), createWriteStream(path));
-      const { sha256 } = await hashStream(createReadStream(path));
-      if (sha256 === entry.sha256) return;
-      problems.push(`${name}: SHA-256 does not match its index`);
+      // The archive rewrites the newest binlog, longer, on every upload, and its index after it:
+      // a copy longer than its index is the indexed prefix plus what came after (binlogs only
+      // grow), so only the first `entry.bytes` are taken.
+      await pipeline(
+        await d.read(binlogKey(entry.server, entry.file)),
+        prefix(entry.bytes),
+        createWriteStream(path),
+      );
+      const { sha256, bytes } = await hashStream(createReadStream(path));
+      if (sha256 === entry.sha256 && bytes === entry.bytes) return;
+      problems.push(
+        bytes < entry.bytes
+          ? `${name}: ${bytes} bytes, its index says ${entry.bytes}`
+          : `${name}: SHA-256 does not match its index`,
+      );
     } catch (e) {
       problems.push(`${name}: ${(e as Error).message}`);
     }

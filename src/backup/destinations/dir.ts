@@ -6,9 +6,11 @@ import { pipeline } from "node:stream/promises";
 import { assertSafeKey, type Destination, NotFound, type StoredObject } from "./destination.js";
 
 /**
- * A local or mounted directory (NFS, a second disk). Small objects are written to a temporary
- * name, fsynced and renamed, so a manifest is either there whole or not at all; data files are
- * streamed in place (an incomplete one is harmless: no manifest names it yet).
+ * A local or mounted directory (NFS, a second disk). Every object is written to a temporary name
+ * and renamed, so a reader sees a whole old copy or a whole new one, never a half-written file:
+ * a manifest is there whole or not at all, and an archived binlog that grows (it is rewritten,
+ * longer, on every upload) can be read while the archive rewrites it. Small objects are fsynced
+ * before the rename.
  */
 export class DirDestination implements Destination {
   readonly type = "dir" as const;
@@ -29,15 +31,22 @@ export class DirDestination implements Destination {
   async write(key: string, body: Readable): Promise<number> {
     const path = this.path(key);
     await mkdir(dirname(path), { recursive: true });
-    const out = createWriteStream(path);
-    await pipeline(body, out);
+    const tmp = tempName(path);
+    const out = createWriteStream(tmp);
+    try {
+      await pipeline(body, out);
+      await rename(tmp, path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
     return out.bytesWritten;
   }
 
   async put(key: string, data: Buffer | string): Promise<void> {
     const path = this.path(key);
     await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
+    const tmp = tempName(path);
     const fh = await open(tmp, "w");
     try {
       await fh.writeFile(data);
@@ -110,4 +119,11 @@ export class DirDestination implements Destination {
   }
 
   close(): void {}
+}
+
+let temps = 0;
+/** Unique per process and write: two uploads of the same key never share a temporary file. */
+function tempName(path: string): string {
+  temps += 1;
+  return `${path}.${process.pid}.${temps}.tmp`;
 }
