@@ -1,6 +1,7 @@
-import { describe, expect, test } from "vitest";
-import { formatGtidPos, parseGtidPos } from "../../src/monitor/gtid.js";
+import { describe, expect, it, test } from "vitest";
+import { formatGtid, formatGtidPos, parseGtidPos } from "../../src/monitor/gtid.js";
 import {
+  canonicalGtid,
   mergePositions,
   readAfter,
   type UserWriteRecord,
@@ -125,5 +126,61 @@ describe("readAfter: the position a read must see", () => {
     ["user: nobody wrote", "user", null, null, null],
   ] as const)("%s", (_name, scope, sessionGtid, rec, want) => {
     expect(readAfter(scope, sessionGtid, rec)).toBe(want);
+  });
+});
+
+describe("canonicalGtid: the fast path's parser", () => {
+  it.each([
+    ["0-1-100", { domain: 0, server: 1, seq: 100n }],
+    [
+      "4294967295-4294967295-18446744073709551615",
+      { domain: 4294967295, server: 4294967295, seq: 18446744073709551615n },
+    ],
+    ["10-20-0", { domain: 10, server: 20, seq: 0n }],
+  ])("%s is one GTID", (text, want) => {
+    expect(canonicalGtid(text)).toEqual(want);
+    expect(formatGtid(canonicalGtid(text)!)).toBe(text);
+  });
+
+  it.each([
+    "",
+    "0-1",
+    "0-1-2-3",
+    "0-1-100,1-2-5",
+    " 0-1-100",
+    "0-1-100 ",
+    "00-1-100",
+    "0-01-100",
+    "0-1-0100",
+    "-1-1-1",
+    "a-1-1",
+    "4294967296-1-1",
+    "0-4294967296-1",
+    "0-1-18446744073709551616",
+  ])("%j is not canonical (the general parser decides)", (text) => {
+    expect(canonicalGtid(text)).toBeNull();
+  });
+
+  it("merging through the fast path gives what the general parser gives, for any order of reports", () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let round = 0; round < 200; round++) {
+      const fast = new UserWrites(1000);
+      const want = new Map<number, bigint>();
+      for (let i = 0; i < 20; i++) {
+        const domain = rand(10) < 8 ? 0 : rand(3);
+        const seq = BigInt(rand(50));
+        const text = rand(10) < 8 ? `${domain}-1-${seq}` : `${domain}-1-${seq},${domain + 5}-2-${seq}`;
+        for (const g of parseGtidPos(text)!.values()) {
+          if ((want.get(g.domain) ?? -1n) < g.seq) want.set(g.domain, g.seq);
+        }
+        const r = fast.wrote("u", text, i)!;
+        expect([...r.position.values()].map((g) => [g.domain, g.seq]).sort()).toEqual([...want].sort());
+        expect(r.text).toBe(formatGtidPos(r.position));
+      }
+    }
   });
 });

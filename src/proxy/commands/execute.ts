@@ -49,7 +49,11 @@ export function execute(s: SessionPort, pkt: Packet): void {
   const clientId = stmt.id;
   const flagAt = boundFlagOffset(stmt.numParams);
   const bound = flagAt >= 0 && p.length > flagAt && p[flagAt] === 1;
-  if (bound) stmt.paramTypes = Buffer.from(p.subarray(flagAt + 1, flagAt + 1 + stmt.numParams * 2));
+  if (bound) {
+    // Most connectors send the types with every EXECUTE: a copy only when they changed.
+    const types = p.subarray(flagAt + 1, flagAt + 1 + stmt.numParams * 2);
+    if (stmt.paramTypes === null || !stmt.paramTypes.equals(types)) stmt.paramTypes = Buffer.from(types);
+  }
   const longData = stmt.longData.length > 0 ? stmt.longData : NO_LONG_DATA;
   if (longData !== NO_LONG_DATA) stmt.longData = [];
   const cursor = requestsCursor(p);
@@ -140,7 +144,15 @@ class ExecuteSteps implements CommandSteps {
     let payload = p;
     // The server statement may hold other types than this client statement's last ones (another
     // client statement shares it, or this one sent new types on another connection).
-    if (flagAt >= 0 && !bound && have.types !== stmt.paramTypes && stmt.paramTypes !== null) {
+    // Compared by content when not the same buffer: client statements of several sessions share
+    // one server statement per connection (same SQL), each with its own copy of the same types.
+    if (
+      flagAt >= 0 &&
+      !bound &&
+      have.types !== stmt.paramTypes &&
+      stmt.paramTypes !== null &&
+      !(have.types?.equals(stmt.paramTypes) ?? false)
+    ) {
       payload = withParamTypes(p, stmt.numParams, stmt.paramTypes);
     }
     if (flagAt >= 0 && (bound || payload !== p)) have.types = stmt.paramTypes;
