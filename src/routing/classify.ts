@@ -6,6 +6,7 @@ import { StatementFlag as F, joinFlags } from "./statement-flags.js";
 import {
   H_CALL,
   H_FLUSH,
+  H_IMPLICIT_COMMIT,
   H_KILL,
   H_LOAD_DATA,
   H_READS_TRACKING,
@@ -60,6 +61,14 @@ for (const kw of [
   KW.PURGE, KW.CHANGE, KW.STOP, KW.SHUTDOWN, KW.RESTART, KW.BINLOG, KW.CACHE, KW.SIGNAL,
   KW.RESIGNAL, KW.BACKUP, KW.CLONE, KW.IMPORT, KW.DO, KW.SAVEPOINT, KW.RELEASE, KW.ANALYZE,
 ]) WRITE_VERBS[kw] = 1;
+
+/** Of those, the verbs that commit an open transaction before they run (IMPLICIT_COMMIT). */
+const COMMITTING_VERBS = new Uint8Array(KW_COUNT);
+// biome-ignore format: a table reads better packed
+for (const kw of [
+  KW.TRUNCATE, KW.ALTER, KW.RENAME, KW.GRANT, KW.REVOKE, KW.OPTIMIZE, KW.REPAIR, KW.CHECK,
+  KW.INSTALL, KW.UNINSTALL, KW.RESET, KW.CHANGE, KW.STOP, KW.CACHE, KW.ANALYZE,
+]) COMMITTING_VERBS[kw] = 1;
 
 class Classifier extends StatementScan {
   private readonly body = (): number => this.statement();
@@ -148,6 +157,7 @@ class Classifier extends StatementScan {
         lex.next();
         if (this.isWord(KW.TABLE) || this.isWord(KW.TABLES)) {
           this.lo |= kw === KW.LOCK ? F.LOCK_TABLES : F.UNLOCK_TABLES;
+          if (kw === KW.LOCK) this.hi |= H_IMPLICIT_COMMIT;
         }
         this.rest();
         return WRITE;
@@ -156,12 +166,14 @@ class Classifier extends StatementScan {
         if (this.isWord(KW.OR)) lex.next(); // OR REPLACE
         if (this.isWord(KW.REPLACE)) lex.next();
         if (this.isWord(KW.TEMPORARY)) this.lo |= F.TEMP_TABLE_CREATE;
+        else this.hi |= H_IMPLICIT_COMMIT;
         this.rest();
         return WRITE;
       case KW.DROP:
         lex.next();
         if (this.isWord(KW.PREPARE)) return this.flagged(F.DEALLOCATE_SQL, 0, SESSION);
         if (this.isWord(KW.TEMPORARY)) this.lo |= F.TEMP_TABLE_DROP;
+        else this.hi |= H_IMPLICIT_COMMIT;
         this.rest();
         return WRITE;
       case KW.PREPARE:
@@ -191,6 +203,7 @@ class Classifier extends StatementScan {
       case KW.LOAD:
         lex.next();
         if (this.isWord(KW.DATA) || this.isWord(KW.XML)) this.hi |= H_LOAD_DATA;
+        else if (this.isWord(KW.INDEX)) this.hi |= H_IMPLICIT_COMMIT;
         this.rest();
         return WRITE;
       case KW.GET:
@@ -204,6 +217,12 @@ class Classifier extends StatementScan {
         return WRITE;
       default:
         if (WRITE_VERBS[kw] !== 1) return this.unknown();
+        if (COMMITTING_VERBS[kw] === 1) {
+          lex.next();
+          // MariaDB's ANALYZE SELECT|UPDATE|DELETE runs the statement and shows its plan: no commit.
+          const dml = this.isWord(KW.SELECT) || this.isWord(KW.UPDATE) || this.isWord(KW.DELETE);
+          if (kw !== KW.ANALYZE || !dml) this.hi |= H_IMPLICIT_COMMIT;
+        }
         this.rest();
         return WRITE;
     }

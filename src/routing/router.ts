@@ -10,7 +10,9 @@ import { CLIENT_ERRORS, type ClientErrorSpec } from "../errors.js";
  * The one rule above all: nothing that writes, nothing in a read-write transaction, and nothing
  * the classifier could not classify ever runs on a replica. A session is tied to a replica only
  * inside START TRANSACTION READ ONLY, and there only statements that are safe in a read-only
- * transaction run; everything else is refused as the server refuses writes in one (1792).
+ * transaction run; a statement that commits implicitly (DDL, BEGIN, ...) ends that transaction
+ * there first and runs as outside it; everything else is refused as the server refuses writes in
+ * one (1792).
  */
 
 export type StatementKind = "read" | "write" | "session";
@@ -31,6 +33,12 @@ export interface RouteStatement {
    * of a read-write transaction, anything unclassified.
    */
   readOnlyTxnSafe: boolean;
+  /**
+   * Commits an open transaction before it runs (DDL, BEGIN, LOCK TABLES, ...): inside a READ ONLY
+   * transaction on a replica, that transaction ends there first and the statement is routed as
+   * outside it, as the server would do.
+   */
+  implicitCommit: boolean;
   hint: { route?: "primary" | "replica"; maxLagMs?: number } | null;
 }
 
@@ -66,6 +74,15 @@ export type RoutePlan =
       readonly pinOnReplica: boolean;
     }
   | { readonly target: "pinned"; readonly reason: "pinned" }
+  | {
+      /**
+       * Commit the READ ONLY transaction on the pinned replica connection (the session's pin ends
+       * with it), then carry out `next`: the statement commits implicitly on the server too.
+       */
+      readonly target: "end_read_only";
+      readonly reason: "read_only_transaction";
+      readonly next: RoutePlan;
+    }
   | { readonly target: "refuse"; readonly reason: "read_only_transaction"; readonly error: ClientErrorSpec };
 
 /** Reason labels, used in metrics (`rwsplit_queries_total{reason}`) and debug output. */
@@ -105,7 +122,15 @@ const REFUSE_IN_READ_ONLY: RoutePlan = Object.freeze({
 export function route(stmt: RouteStatement, session: RouteSession): RoutePlan {
   // A pinned session stays on its connection: transactions, temporary tables and locks live there.
   if (session.pinned === "primary") return PINNED;
-  if (session.pinned === "replica") return stmt.readOnlyTxnSafe ? PINNED : REFUSE_IN_READ_ONLY;
+  if (session.pinned === "replica") {
+    if (stmt.readOnlyTxnSafe) return PINNED;
+    if (!stmt.implicitCommit) return REFUSE_IN_READ_ONLY;
+    return {
+      target: "end_read_only",
+      reason: "read_only_transaction",
+      next: route(stmt, { ...session, pinned: null }),
+    };
+  }
   if (stmt.hint?.route === "primary") return P_HINT;
   // Read-your-writes pending: reads (a READ ONLY transaction's too) need a replica that applied it.
   const caughtUp =

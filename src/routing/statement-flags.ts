@@ -93,6 +93,14 @@ export const StatementFlag = {
   SET_STATEMENT: HIGH * (1 << 7),
   /** Reads session_track_* (`@@session_track_x`, SHOW VARIABLES): must see the client's own settings. */
   READS_TRACKING: HIGH * (1 << 8),
+  /**
+   * Commits an open transaction before it runs (MariaDB KB "SQL statements that cause an implicit
+   * commit"): DDL on non-temporary objects (CREATE, ALTER, DROP, RENAME, TRUNCATE), account
+   * statements (GRANT, REVOKE), table maintenance (ANALYZE, CHECK, OPTIMIZE, REPAIR, CACHE INDEX,
+   * LOAD INDEX), LOCK TABLES, replication control (CHANGE MASTER, STOP SLAVE), RESET. BEGIN and
+   * START TRANSACTION commit too; they carry TX_BEGIN.
+   */
+  IMPLICIT_COMMIT: HIGH * (1 << 9),
 } as const;
 
 export type StatementFlagName = keyof typeof StatementFlag;

@@ -25,6 +25,7 @@ export const H_UNKNOWN = F.UNKNOWN / HIGH;
 export const H_SAVEPOINT = F.SAVEPOINT / HIGH;
 export const H_SET_STATEMENT = F.SET_STATEMENT / HIGH;
 export const H_READS_TRACKING = F.READS_TRACKING / HIGH;
+export const H_IMPLICIT_COMMIT = F.IMPLICIT_COMMIT / HIGH;
 
 export const SEMI = 0x3b;
 export const COMMA = 0x2c;

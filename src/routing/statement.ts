@@ -41,6 +41,11 @@ export function routeStatement(payload: Uint8Array, start: number): RoutedStatem
       // SHOW WARNINGS and friends answer about the previous statement: where it ran.
       needsPrimary: hasFlag(f, F.LAST_STATEMENT_INFO),
       readOnlyTxnSafe: readOnlyTxnSafe(c.kind, f),
+      // One statement: a multi-statement's parts would each need it (refused in a READ ONLY one).
+      implicitCommit:
+        !hasFlag(f, F.MULTI) &&
+        !hasFlag(f, F.XA) &&
+        (hasFlag(f, F.IMPLICIT_COMMIT) || hasFlag(f, F.TX_BEGIN)),
       hint: c.hint,
     },
     pinAfter,

@@ -148,6 +148,61 @@ describe("read/write split", () => {
     await c.end();
   });
 
+  test("inside a READ ONLY transaction on a replica, what the server commits implicitly (DDL, BEGIN, LOCK TABLES) ends it and runs, as direct; a write is refused as direct", async () => {
+    const steps = [
+      "START TRANSACTION READ ONLY",
+      "SELECT @@in_transaction AS t",
+      "CREATE TABLE {t} (i INT)",
+      "SELECT @@in_transaction AS t",
+      "INSERT INTO {t} VALUES (1)",
+      "START TRANSACTION READ ONLY",
+      "SELECT COUNT(*) AS n FROM {t}",
+      "BEGIN",
+      "SELECT @@in_transaction AS t",
+      "INSERT INTO {t} VALUES (2)",
+      "COMMIT",
+      "START TRANSACTION READ ONLY",
+      "START TRANSACTION READ ONLY",
+      "SELECT @@in_transaction AS t",
+      "LOCK TABLES {t} READ",
+      "SELECT @@in_transaction AS t, COUNT(*) AS n FROM {t}",
+      "UNLOCK TABLES",
+      "START TRANSACTION READ ONLY",
+      "INSERT INTO {t} VALUES (3)",
+      "SELECT COUNT(*) AS n FROM {t}",
+      "ANALYZE TABLE {t}",
+      "SELECT @@in_transaction AS t, COUNT(*) AS n FROM {t}",
+      "DROP TABLE {t}",
+    ];
+    const run = async (c: mysql.Connection, table: string) => {
+      const out: unknown[] = [];
+      for (const sql of steps) {
+        try {
+          const [r] = await c.query(sql.replaceAll("{t}", table));
+          // ANALYZE TABLE's rows name the table: compare the rest.
+          out.push(Array.isArray(r) ? r.map((row) => ({ ...row, Table: undefined })) : "ok");
+        } catch (e) {
+          out.push((e as { errno?: number }).errno ?? String(e));
+        }
+      }
+      return out;
+    };
+    const direct = await sb.connect(sb.primary, "app", "app");
+    const want = await run(direct, "ro_ddl_direct");
+    await direct.end();
+    await replicasFresh();
+    const c = await connect();
+    // The transaction really runs on a replica before the DDL ends it.
+    await c.query("START TRANSACTION READ ONLY");
+    const [where] = await c.query("SELECT @@server_id AS id");
+    expect(replicaIds).toContain((where as { id: number }[])[0]!.id);
+    await c.query("COMMIT");
+    const got = await run(c, "ro_ddl_proxy");
+    await c.end();
+    expect(got).toEqual(want);
+    expect(want).toContain(1792);
+  });
+
   test("LAST_INSERT_ID, temporary tables and GET_LOCK stay with the session", async () => {
     const c = await connect();
     await c.query("CREATE TABLE IF NOT EXISTS ai (id INT AUTO_INCREMENT PRIMARY KEY, v INT)");

@@ -13,6 +13,7 @@ const read: RouteStatement = {
   beginsTransaction: false,
   needsPrimary: false,
   readOnlyTxnSafe: true,
+  implicitCommit: false,
   hint: null,
 };
 const write: RouteStatement = { ...read, kind: "write", readOnlyTxnSafe: false };
@@ -189,6 +190,47 @@ describe("route", () => {
         target: "refuse",
         reason: "read_only_transaction",
         error: expect.objectContaining({ errno: 1792, sqlState: "25006" }),
+      },
+    ],
+    [
+      "inside a READ ONLY transaction on a replica, DDL commits it there, then goes to the primary (the server commits implicitly)",
+      { ...write, implicitCommit: true },
+      { ...free, pinned: "replica" },
+      {
+        target: "end_read_only",
+        reason: "read_only_transaction",
+        next: { target: "primary", reason: "write" },
+      },
+    ],
+    [
+      "inside a READ ONLY transaction on a replica, BEGIN commits it there and starts a transaction on the primary",
+      { ...write, kind: "session", beginsTransaction: true, implicitCommit: true },
+      { ...free, pinned: "replica" },
+      {
+        target: "end_read_only",
+        reason: "read_only_transaction",
+        next: { target: "primary", reason: "in_transaction" },
+      },
+    ],
+    [
+      "inside a READ ONLY transaction on a replica, another START TRANSACTION READ ONLY commits it and starts anew on a replica",
+      {
+        ...read,
+        kind: "session",
+        readOnlyTxnSafe: false,
+        beginReadOnly: true,
+        beginsTransaction: true,
+        implicitCommit: true,
+      },
+      { ...free, pinned: "replica" },
+      {
+        target: "end_read_only",
+        reason: "read_only_transaction",
+        next: expect.objectContaining({
+          target: "replica",
+          reason: "read_only_transaction",
+          pinOnReplica: true,
+        }),
       },
     ],
     [

@@ -80,6 +80,7 @@ function asWrite(r: RoutedStatement): RoutedStatement {
       beginReadOnly: false,
       needsPrimary: false,
       readOnlyTxnSafe: false,
+      implicitCommit: false,
       hint: null,
     },
   };

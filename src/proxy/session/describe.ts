@@ -1,5 +1,7 @@
 import { describePins } from "../../routing/pins.js";
+import type { BackendConnection } from "../backend-connection.js";
 import type { OpenCursors } from "./cursors.js";
+import type { Lease } from "./lease.js";
 import type { SessionPin } from "./pin.js";
 import type { SessionState } from "./session-state.js";
 import type { ClientTransport } from "./transport.js";
@@ -38,5 +40,17 @@ export function describeSession(
     statement,
     clientPendingBytes: s.transport.pendingBytes,
     bufferedFromClient,
+  };
+}
+
+/** The running statement's part of /sessions: where it runs and whether the client holds it up. */
+export function describeRun(conn: BackendConnection | null, lease: Lease): Record<string, unknown> {
+  if (conn === null) return { running: false };
+  return {
+    running: true,
+    backend: lease.pool?.endpoint.name ?? null,
+    route: lease.route,
+    reason: lease.reason,
+    backendPaused: conn.paused,
   };
 }

@@ -8,7 +8,9 @@ import { replicaMaySend } from "../../routing/router.js";
 import type { BackendConnection, RelaySink } from "../backend-connection.js";
 import type { BackendPool } from "../backend-pool.js";
 import type { RunningStatement } from "../context.js";
+import { describeRun } from "./describe.js";
 import type { Dispatch, PrepareOkInfo, StatementOutcome } from "./dispatch.js";
+import { endReadOnlyTransaction } from "./end-read-only.js";
 import { HeldResponse } from "./held-response.js";
 import { Lease } from "./lease.js";
 import { pinsAfter, placeAfter } from "./placement.js";
@@ -59,6 +61,13 @@ export class StatementRun implements RelaySink {
   start(d: Dispatch): void {
     const host = this.host;
     this.d = d;
+    const plan = d.plan;
+    if (plan.target === "end_read_only") {
+      void endReadOnlyTransaction(host).then((e) =>
+        host.isClosed() ? void 0 : e ? this.done(d, e) : this.start({ ...d, plan: plan.next }),
+      );
+      return;
+    }
     this.conn = null;
     this.forwarded = false;
     this.retried = false;
@@ -69,7 +78,6 @@ export class StatementRun implements RelaySink {
     this.prepared = null;
     this.writer.reset();
     host.state.reported.clear();
-    const plan = d.plan;
     const refusal = plan.target === "refuse" ? plan.error : this.lease.choose(plan, d.label);
     if (refusal !== null) {
       if (plan.target !== "refuse") {
@@ -437,14 +445,6 @@ export class StatementRun implements RelaySink {
   }
 
   describe(): Record<string, unknown> {
-    const conn = this.conn;
-    if (conn === null) return { running: false };
-    return {
-      running: true,
-      backend: this.lease.pool?.endpoint.name ?? null,
-      route: this.lease.route,
-      reason: this.lease.reason,
-      backendPaused: conn.paused,
-    };
+    return describeRun(this.conn, this.lease);
   }
 }
