@@ -40,4 +40,11 @@ END`);
  * on a direct TCP connection (whose kernel buffers take up to tens of MB first), so the same
  * statement can run longer there and the flag would differ for reasons of timing, not relaying.
  */
-export const STRESS_SERVER_SETTINGS = ["SET GLOBAL long_query_time = 3600"];
+export const STRESS_SERVER_SETTINGS = [
+  "SET GLOBAL long_query_time = 3600",
+  // A 30-minute run writes tens of GB of BLOBs, twice (through the proxy and directly), and every
+  // node logs them (log_slave_updates): kept whole, the binlogs filled a 250 GB disk. Small files,
+  // purged two minutes after they close (never one a replica is still reading), keep a few.
+  "SET GLOBAL max_binlog_size = 67108864",
+  "SET GLOBAL binlog_expire_logs_seconds = 120",
+];
