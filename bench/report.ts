@@ -8,6 +8,7 @@ import type { RelayStallResult } from "./connectorj/run.js";
 import type { IdleResult } from "./loadgen/idle.js";
 import type { LagResult, ReadStats } from "./loadgen/lag.js";
 import type { LargeResultResult } from "./loadgen/large-result.js";
+import type { StartMemoryResult } from "./loadgen/start-memory.js";
 import type { StormResult } from "./loadgen/storm.js";
 import type { ProcessUsage } from "./proc.js";
 import type { StressRun } from "./stress/phase.js";
@@ -88,7 +89,8 @@ export interface LagSection {
 
 export interface Loadgen {
   storm: { concurrency: number; seconds: number; runs: StormRun[] };
-  idle: { runs: IdleRun[] };
+  /** `start`: a fresh rwsplit's memory before any client (absent from results written before it existed). */
+  idle: { runs: IdleRun[]; start?: StartMemoryResult };
   largeResult: { rows: number; rowBytes: number; runs: LargeResultRun[] };
   /** One section per way of holding the replica behind. */
   lag: LagSection[];
@@ -243,6 +245,27 @@ function stormSection(l: Loadgen): string[] {
         fmt(mb(x.proxy?.rssPeakKb)),
         fmt(x.backendConnections),
         ...ratios(rate, x.target),
+      ]),
+    ),
+  ];
+}
+
+function startMemorySection(start: StartMemoryResult): string[] {
+  const heap = (b: number | undefined) => fmt(b === undefined ? Number.NaN : b / 2 ** 20, 1);
+  return [
+    "### rwsplit at start: idle, no client",
+    "",
+    "A fresh `rwsplit serve` (TLS off, no backup, no Redis, admin on), read at fixed times after it was ready (every replica checked), monitor and status page running. RSS is VmRSS (the Node binary's own pages included, ~40 MB of it); heap and external are Node's figures from /metrics. The early reading is what `ps` shows right after a start; by the later one (full runs only) V8's memory reducer has usually run and given back the young generation startup grew.",
+    "",
+    ...table(
+      ["after ready s", "RSS MB", "heap used MB", "heap total MB", "external MB"],
+      "rrrrr",
+      start.readings.map((x) => [
+        fmt(x.afterMs / 1000, 0),
+        fmt(mb(x.rssKb), 1),
+        heap(x.node?.heapUsed),
+        heap(x.node?.heapTotal),
+        heap(x.node?.external),
       ]),
     ),
   ];
@@ -531,6 +554,7 @@ export function renderMarkdown(r: Report): string {
   const l = r.loadgen;
   if (l !== undefined) {
     if (l.storm.runs.length > 0) lines.push(...stormSection(l));
+    if (l.idle.start !== undefined) lines.push(...startMemorySection(l.idle.start));
     if (l.idle.runs.length > 0) lines.push(...idleSection(l));
     if (l.largeResult.runs.length > 0) lines.push(...largeSection(l));
     for (const lag of l.lag) if (lag.runs.length > 0) lines.push(...lagSection(lag));

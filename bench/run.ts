@@ -6,7 +6,8 @@
  * dist/src/cli/main.js), side by side in the same rounds (before/after a change):
  *   sysbench  OLTP scenarios, interleaved round by round so drift favours no one;
  *   storm     connect + one query + quit, as fast as possible (loadgen/storm.ts);
- *   idle      thousands of authenticated idle connections: proxy memory per connection (loadgen/idle.ts);
+ *   idle      a fresh rwsplit's memory at start, idle (loadgen/start-memory.ts), then thousands of
+ *             authenticated idle connections: proxy memory per connection (loadgen/idle.ts);
  *   large     one large streamed result set: MB/s and the proxy's peak RSS (loadgen/large-result.ts);
  *   lag       stale reads with one replica held behind, per lag policy (loadgen/lag.ts);
  *   stress    issue #19's relay stress test for `--stress-minutes` (default 30; --quick: 0.5), seeded
@@ -32,6 +33,7 @@ import { lagSteps } from "./lag-policies.js";
 import { type Endpoint, globalStatusSum } from "./loadgen/common.js";
 import { idleConnections } from "./loadgen/idle.js";
 import { largeResult } from "./loadgen/large-result.js";
+import { startMemory } from "./loadgen/start-memory.js";
 import { connectionStorm } from "./loadgen/storm.js";
 import { cpuTicks, ProcessWatch, rssKb } from "./proc.js";
 import { type LagHold, type Loadgen, renderMarkdown, type ScenarioResult } from "./report.js";
@@ -96,6 +98,8 @@ const S = quick
       idleRwsplit: 4000,
       idleHaproxy: 1000,
       idleSettleMs: 500,
+      // Only the early reading: quick mode has no time to wait for V8's memory reducer.
+      startReadingsMs: [5000],
       largeRows: 64 * 1024,
       lagSeconds: 2,
       stressMinutes: 0.5,
@@ -118,6 +122,7 @@ const S = quick
       idleRwsplit: 10_000,
       idleHaproxy: 1500,
       idleSettleMs: 2000,
+      startReadingsMs: [5000, 20_000],
       largeRows: 200 * 1024,
       lagSeconds: 8,
       stressMinutes: 30,
@@ -323,7 +328,15 @@ async function main(): Promise<void> {
           const fresh = await startRwsplit("rwsplit-idle", sb, track, {
             RWSPLIT__LIMITS__MAX_CLIENT_CONNECTIONS: String(MAX_CLIENT_CONNECTIONS),
           });
+          const metrics = `http://127.0.0.1:${fresh.adminPort}/metrics`;
           try {
+            // Its memory at start, before any client (issue #15).
+            loadgen.idle.start = await startMemory({
+              pid: fresh.pid,
+              metrics,
+              readyAt: Date.now(),
+              atMs: S.startReadingsMs,
+            });
             const ep = endpoint(fresh.host, fresh.port);
             const idle = { endpoint: ep, concurrency: IDLE_CONCURRENCY, settleMs: S.idleSettleMs };
             // Warm-up: the first connections compile the code they run; that is not per connection.
@@ -332,7 +345,7 @@ async function main(): Promise<void> {
               ...idle,
               connections: nRw,
               proxyPid: fresh.pid,
-              proxyMetrics: `http://127.0.0.1:${fresh.adminPort}/metrics`,
+              proxyMetrics: metrics,
               onProgress: progress,
             });
             loadgen.idle.runs.push({ target: "rwsplit", result });
