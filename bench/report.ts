@@ -5,6 +5,7 @@
  */
 
 import type { RelayStallResult } from "./connectorj/run.js";
+import type { ChurnResult } from "./loadgen/churn.js";
 import type { IdleResult } from "./loadgen/idle.js";
 import type { LagResult, ReadStats } from "./loadgen/lag.js";
 import type { LargeResultResult } from "./loadgen/large-result.js";
@@ -94,6 +95,8 @@ export interface Loadgen {
   largeResult: { rows: number; rowBytes: number; runs: LargeResultRun[] };
   /** One section per way of holding the replica behind. */
   lag: LagSection[];
+  /** Issue #15's session churn (absent from results written before it existed). */
+  churn?: { target: string; result: ChurnResult }[];
   /** Issue #19's relay stress run (absent from results written before it existed). */
   stress?: StressRun[];
   /** Issue #19's Connector/J reproduction. */
@@ -266,6 +269,42 @@ function startMemorySection(start: StartMemoryResult): string[] {
         heap(x.node?.heapUsed),
         heap(x.node?.heapTotal),
         heap(x.node?.external),
+      ]),
+    ),
+  ];
+}
+
+function churnSection(runs: { target: string; result: ChurnResult }[]): string[] {
+  return [
+    "### Session churn: short sessions one after another (connect, authenticate, `SELECT 1`, quit), some malformed",
+    "",
+    "One session in 20 answers the greeting with a broken packet instead (random bytes, or a packet cut short and the socket closed); closed: those the proxy closed within 5 s. RSS before: a fresh rwsplit after a warm-up and a settle time; after: the same settle time after the last session. Growth is what per-session state left behind would show as (goal: within 15 MB); with --quick's 1 s settle it also holds the young generation V8 grew under the load, which it gives back once idle for a few seconds.",
+    "",
+    ...table(
+      [
+        "target",
+        "sessions",
+        "completed",
+        "malformed (closed)",
+        "errors",
+        "sessions/s",
+        "RSS before MB",
+        "peak MB",
+        "RSS after MB",
+        "growth MB",
+      ],
+      "lrrrrrrrrr",
+      runs.map(({ target, result: x }) => [
+        target,
+        fmt(x.sessions),
+        fmt(x.completed),
+        `${fmt(x.malformed)} (${fmt(x.malformedClosed)})`,
+        fmt(x.errors),
+        fmt(x.sessionsPerSec),
+        fmt(mb(x.rssBeforeKb), 1),
+        fmt(mb(x.rssPeakKb), 1),
+        fmt(mb(x.rssAfterKb), 1),
+        fmt(mb(x.rssAfterKb - x.rssBeforeKb), 1),
       ]),
     ),
   ];
@@ -556,6 +595,7 @@ export function renderMarkdown(r: Report): string {
     if (l.storm.runs.length > 0) lines.push(...stormSection(l));
     if (l.idle.start !== undefined) lines.push(...startMemorySection(l.idle.start));
     if (l.idle.runs.length > 0) lines.push(...idleSection(l));
+    if (l.churn && l.churn.length > 0) lines.push(...churnSection(l.churn));
     if (l.largeResult.runs.length > 0) lines.push(...largeSection(l));
     for (const lag of l.lag) if (lag.runs.length > 0) lines.push(...lagSection(lag));
     if (l.stress && l.stress.length > 0) lines.push(...stressSection(l.stress));
