@@ -5,9 +5,11 @@
  */
 
 import type { RelayStallResult } from "./connectorj/run.js";
+import type { ChurnResult } from "./loadgen/churn.js";
 import type { IdleResult } from "./loadgen/idle.js";
 import type { LagResult, ReadStats } from "./loadgen/lag.js";
 import type { LargeResultResult } from "./loadgen/large-result.js";
+import type { StartMemoryResult } from "./loadgen/start-memory.js";
 import type { StormResult } from "./loadgen/storm.js";
 import type { ProcessUsage } from "./proc.js";
 import type { StressRun } from "./stress/phase.js";
@@ -88,10 +90,13 @@ export interface LagSection {
 
 export interface Loadgen {
   storm: { concurrency: number; seconds: number; runs: StormRun[] };
-  idle: { runs: IdleRun[] };
+  /** `start`: a fresh rwsplit's memory before any client (absent from results written before it existed). */
+  idle: { runs: IdleRun[]; start?: StartMemoryResult };
   largeResult: { rows: number; rowBytes: number; runs: LargeResultRun[] };
   /** One section per way of holding the replica behind. */
   lag: LagSection[];
+  /** Issue #15's session churn (absent from results written before it existed). */
+  churn?: { target: string; result: ChurnResult }[];
   /** Issue #19's relay stress run (absent from results written before it existed). */
   stress?: StressRun[];
   /** Issue #19's Connector/J reproduction. */
@@ -243,6 +248,63 @@ function stormSection(l: Loadgen): string[] {
         fmt(mb(x.proxy?.rssPeakKb)),
         fmt(x.backendConnections),
         ...ratios(rate, x.target),
+      ]),
+    ),
+  ];
+}
+
+function startMemorySection(start: StartMemoryResult): string[] {
+  const heap = (b: number | undefined) => fmt(b === undefined ? Number.NaN : b / 2 ** 20, 1);
+  return [
+    "### rwsplit at start: idle, no client",
+    "",
+    "A fresh `rwsplit serve` (TLS off, no backup, no Redis, admin on), read at fixed times after it was ready (every replica checked), monitor and status page running. RSS is VmRSS (the Node binary's own pages included, ~40 MB of it); heap and external are Node's figures from /metrics. The early reading is what `ps` shows right after a start; by the later one (full runs only) V8's memory reducer has usually run and given back the young generation startup grew.",
+    "",
+    ...table(
+      ["after ready s", "RSS MB", "heap used MB", "heap total MB", "external MB"],
+      "rrrrr",
+      start.readings.map((x) => [
+        fmt(x.afterMs / 1000, 0),
+        fmt(mb(x.rssKb), 1),
+        heap(x.node?.heapUsed),
+        heap(x.node?.heapTotal),
+        heap(x.node?.external),
+      ]),
+    ),
+  ];
+}
+
+function churnSection(runs: { target: string; result: ChurnResult }[]): string[] {
+  return [
+    "### Session churn: short sessions one after another (connect, authenticate, `SELECT 1`, quit), some malformed",
+    "",
+    "One session in 20 answers the greeting with a broken packet instead (random bytes, or a packet cut short and the socket closed); closed: those the proxy closed within 5 s. RSS before: a fresh rwsplit after a warm-up and a settle time; after: the same settle time after the last session. Growth is what per-session state left behind would show as (goal: within 15 MB); with --quick's 1 s settle it also holds the young generation V8 grew under the load, which it gives back once idle for a few seconds.",
+    "",
+    ...table(
+      [
+        "target",
+        "sessions",
+        "completed",
+        "malformed (closed)",
+        "errors",
+        "sessions/s",
+        "RSS before MB",
+        "peak MB",
+        "RSS after MB",
+        "growth MB",
+      ],
+      "lrrrrrrrrr",
+      runs.map(({ target, result: x }) => [
+        target,
+        fmt(x.sessions),
+        fmt(x.completed),
+        `${fmt(x.malformed)} (${fmt(x.malformedClosed)})`,
+        fmt(x.errors),
+        fmt(x.sessionsPerSec),
+        fmt(mb(x.rssBeforeKb), 1),
+        fmt(mb(x.rssPeakKb), 1),
+        fmt(mb(x.rssAfterKb), 1),
+        fmt(mb(x.rssAfterKb - x.rssBeforeKb), 1),
       ]),
     ),
   ];
@@ -531,7 +593,9 @@ export function renderMarkdown(r: Report): string {
   const l = r.loadgen;
   if (l !== undefined) {
     if (l.storm.runs.length > 0) lines.push(...stormSection(l));
+    if (l.idle.start !== undefined) lines.push(...startMemorySection(l.idle.start));
     if (l.idle.runs.length > 0) lines.push(...idleSection(l));
+    if (l.churn && l.churn.length > 0) lines.push(...churnSection(l.churn));
     if (l.largeResult.runs.length > 0) lines.push(...largeSection(l));
     for (const lag of l.lag) if (lag.runs.length > 0) lines.push(...lagSection(lag));
     if (l.stress && l.stress.length > 0) lines.push(...stressSection(l.stress));

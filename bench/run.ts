@@ -6,7 +6,10 @@
  * dist/src/cli/main.js), side by side in the same rounds (before/after a change):
  *   sysbench  OLTP scenarios, interleaved round by round so drift favours no one;
  *   storm     connect + one query + quit, as fast as possible (loadgen/storm.ts);
- *   idle      thousands of authenticated idle connections: proxy memory per connection (loadgen/idle.ts);
+ *   idle      a fresh rwsplit's memory at start, idle (loadgen/start-memory.ts), then thousands of
+ *             authenticated idle connections: proxy memory per connection (loadgen/idle.ts);
+ *   churn     many short sessions (connect, authenticate, one query, quit; some malformed), the
+ *             proxy's RSS before and after (loadgen/churn.ts);
  *   large     one large streamed result set: MB/s and the proxy's peak RSS (loadgen/large-result.ts);
  *   lag       stale reads with one replica held behind, per lag policy (loadgen/lag.ts);
  *   stress    issue #19's relay stress test for `--stress-minutes` (default 30; --quick: 0.5), seeded
@@ -29,9 +32,11 @@ import { sandboxDown, sandboxUp, waitForReplicas } from "../src/sandbox/cluster.
 import { renderChart } from "./chart.js";
 import { runRelayStall } from "./connectorj/run.js";
 import { lagSteps } from "./lag-policies.js";
+import { sessionChurn } from "./loadgen/churn.js";
 import { type Endpoint, globalStatusSum } from "./loadgen/common.js";
 import { idleConnections } from "./loadgen/idle.js";
 import { largeResult } from "./loadgen/large-result.js";
+import { startMemory } from "./loadgen/start-memory.js";
 import { connectionStorm } from "./loadgen/storm.js";
 import { cpuTicks, ProcessWatch, rssKb } from "./proc.js";
 import { type LagHold, type Loadgen, renderMarkdown, type ScenarioResult } from "./report.js";
@@ -60,7 +65,7 @@ const compareBuilds = flagValues("--compare").map((t) => {
   if (!name || !dir) throw new Error(`--compare: expected NAME=DIR, got ${t}`);
   return { name, main: resolve(dir, "dist/src/cli/main.js") };
 });
-const PHASES = ["sysbench", "storm", "idle", "large", "lag", "stress", "connectorj"] as const;
+const PHASES = ["sysbench", "storm", "idle", "churn", "large", "lag", "stress", "connectorj"] as const;
 type Phase = (typeof PHASES)[number];
 const only = new Set(flagValues("--only").flatMap((v) => v.split(",")));
 for (const p of only) {
@@ -96,6 +101,12 @@ const S = quick
       idleRwsplit: 4000,
       idleHaproxy: 1000,
       idleSettleMs: 500,
+      // Only the early reading: quick mode has no time to wait for V8's memory reducer.
+      startReadingsMs: [5000],
+      churnSessions: 3000,
+      churnWarmup: 300,
+      // Too short for V8 to give back the young generation the load grew: an upper bound.
+      churnSettleMs: 1000,
       largeRows: 64 * 1024,
       lagSeconds: 2,
       stressMinutes: 0.5,
@@ -118,6 +129,12 @@ const S = quick
       idleRwsplit: 10_000,
       idleHaproxy: 1500,
       idleSettleMs: 2000,
+      startReadingsMs: [5000, 20_000],
+      churnSessions: 100_000,
+      churnWarmup: 2000,
+      // Long enough for V8's memory reducer to give back the young generation the load grew
+      // (it runs about 8 s after the last full GC once idle): growth left is what stayed.
+      churnSettleMs: 15_000,
       largeRows: 200 * 1024,
       lagSeconds: 8,
       stressMinutes: 30,
@@ -134,6 +151,9 @@ const THREADS = 8;
 const TABLES = 4;
 const STORM_CONCURRENCY = 8;
 const IDLE_CONCURRENCY = 32;
+const CHURN_CONCURRENCY = 16;
+/** One churn session in this many sends a malformed packet instead of logging in. */
+const CHURN_MALFORMED_EVERY = 20;
 const ROW_BYTES = 1024;
 /**
  * The stale-read phase, twice: a replica 2 s behind in applying (MASTER_DELAY: what
@@ -277,6 +297,7 @@ async function main(): Promise<void> {
     const loadgen: Loadgen = {
       storm: { concurrency: STORM_CONCURRENCY, seconds: S.stormSeconds, runs: [] },
       idle: { runs: [] },
+      churn: [],
       largeResult: { rows: S.largeRows, rowBytes: ROW_BYTES, runs: [] },
       lag: [],
       stress: [],
@@ -323,7 +344,15 @@ async function main(): Promise<void> {
           const fresh = await startRwsplit("rwsplit-idle", sb, track, {
             RWSPLIT__LIMITS__MAX_CLIENT_CONNECTIONS: String(MAX_CLIENT_CONNECTIONS),
           });
+          const metrics = `http://127.0.0.1:${fresh.adminPort}/metrics`;
           try {
+            // Its memory at start, before any client (issue #15).
+            loadgen.idle.start = await startMemory({
+              pid: fresh.pid,
+              metrics,
+              readyAt: Date.now(),
+              atMs: S.startReadingsMs,
+            });
             const ep = endpoint(fresh.host, fresh.port);
             const idle = { endpoint: ep, concurrency: IDLE_CONCURRENCY, settleMs: S.idleSettleMs };
             // Warm-up: the first connections compile the code they run; that is not per connection.
@@ -332,7 +361,7 @@ async function main(): Promise<void> {
               ...idle,
               connections: nRw,
               proxyPid: fresh.pid,
-              proxyMetrics: `http://127.0.0.1:${fresh.adminPort}/metrics`,
+              proxyMetrics: metrics,
               onProgress: progress,
             });
             loadgen.idle.runs.push({ target: "rwsplit", result });
@@ -355,6 +384,31 @@ async function main(): Promise<void> {
             onProgress: progress,
           });
           loadgen.idle.runs.push({ target: "haproxy", result });
+        },
+      });
+    }
+    if (runs("churn")) {
+      steps.push({
+        label: `${S.churnSessions} short sessions`,
+        target: "rwsplit",
+        run: async (progress) => {
+          // A fresh process: memory the other scenarios left behind would hide a leak's growth.
+          const fresh = await startRwsplit("rwsplit-churn", sb, track);
+          try {
+            const result = await sessionChurn({
+              endpoint: endpoint(fresh.host, fresh.port),
+              sessions: S.churnSessions,
+              warmup: S.churnWarmup,
+              concurrency: CHURN_CONCURRENCY,
+              malformedEvery: CHURN_MALFORMED_EVERY,
+              proxyPid: fresh.pid,
+              settleMs: S.churnSettleMs,
+              onProgress: progress,
+            });
+            loadgen.churn?.push({ target: "rwsplit", result });
+          } finally {
+            await stopAll([fresh.child]);
+          }
         },
       });
     }

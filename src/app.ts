@@ -2,29 +2,24 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createAdminApp } from "./admin/app.js";
 import type { StatusSource } from "./admin/status.js";
-import { type BackupJobs, startBackupJobs } from "./backup/jobs.js";
+import type { BackupJobs } from "./backup/jobs.js";
 import { backendStatuses } from "./cluster/backend-status.js";
 import { Cluster } from "./cluster/cluster.js";
-import { RedisRuntimeStore } from "./cluster/redis-runtime-store.js";
 import { RuntimeControl } from "./cluster/reload.js";
 import { LocalRuntimeStore } from "./cluster/runtime-store.js";
 import type { Config } from "./config/types.js";
 import { DigestStore } from "./digests/store.js";
 import { HaError } from "./errors.js";
 import { EventFeed } from "./events/feed.js";
-import { readBackendPositions } from "./ha/discovery.js";
 import { createCoordinator } from "./ha/fleet.js";
 import { HaManager } from "./ha/manager.js";
-import { createHaOps } from "./ha/ops-adapter.js";
 import { Metrics } from "./metrics/registry.js";
 import type { Monitor } from "./monitor/monitor.js";
 import type { BackendObservation } from "./monitor/types.js";
-import { RedisUserWriteLog } from "./proxy/consistency/redis-user-writes.js";
 import { UserWriteLog } from "./proxy/consistency/user-write-log.js";
 import type { SessionHooks } from "./proxy/context.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
-import { loadTlsMaterial } from "./proxy/tls-material.js";
 
 /** A running rwsplit: the proxy and, around it, the monitor and what serves ops. */
 export interface Rwsplit {
@@ -62,9 +57,18 @@ export interface ReloadSource {
   load(): Config;
 }
 
-/** The composition root: builds every component from the config and starts them. */
+/**
+ * The composition root: builds every component from the config and starts them.
+ *
+ * What only some configs use is imported when the config asks for it (TLS material, Redis, the
+ * failover operations, backups): a module once loaded holds its code and objects for as long as
+ * the process runs, and the AWS SDK, ioredis and the certificate generator together are most of
+ * an idle proxy's memory. A reload cannot turn these on (they need a restart, see config/diff.ts).
+ */
 export async function startRwsplit(config: Config, logger: Logger, source?: ReloadSource): Promise<Rwsplit> {
-  const tls = config.tls.enabled ? buildTlsContext(await loadTlsMaterial(config.tls)) : null;
+  const tls = config.tls.enabled
+    ? buildTlsContext(await (await import("./proxy/tls-material.js")).loadTlsMaterial(config.tls))
+    : null;
   const metrics = new Metrics();
   const digests = new DigestStore(config.digests.max);
   const events = new EventFeed();
@@ -122,7 +126,11 @@ export async function startRwsplit(config: Config, logger: Logger, source?: Relo
     routing.consistency !== "user"
       ? undefined
       : config.redis !== undefined
-        ? new RedisUserWriteLog({ url: config.redis.url, windowMs: routing.consistencyWindowMs, logger })
+        ? new (await import("./proxy/consistency/redis-user-writes.js")).RedisUserWriteLog({
+            url: config.redis.url,
+            windowMs: routing.consistencyWindowMs,
+            logger,
+          })
         : new UserWriteLog(routing.consistencyWindowMs);
   userWrites?.start();
   metrics.watchConsistencySharing(() => userWrites?.status().shared === "redis");
@@ -166,14 +174,19 @@ export async function startRwsplit(config: Config, logger: Logger, source?: Relo
       status: () => runtime.status(),
     },
   };
-  const coordinator = createCoordinator(config.redis, { logger });
+  const coordinator = await createCoordinator(config.redis, { logger });
   const failoverUser = config.failover.admin !== undefined && config.failover.replication !== undefined;
+  // The replication operations (and the SQL client they use) only with failover credentials.
+  const haOps = failoverUser ? await import("./ha/ops-adapter.js") : null;
+  const discovery = failoverUser ? await import("./ha/discovery.js") : null;
   ha = new HaManager({
     config,
     coordinator,
-    ops: failoverUser ? createHaOps(config, logger, (n) => cluster.backend(n)?.priority ?? 0) : null,
+    ops: haOps?.createHaOps(config, logger, (n) => cluster.backend(n)?.priority ?? 0) ?? null,
     // Discovery at start: each backend read within the monitor's check timeout.
-    ...(failoverUser ? { readPositions: () => readBackendPositions(config, config.monitor.timeoutMs) } : {}),
+    ...(discovery
+      ? { readPositions: () => discovery.readBackendPositions(config, config.monitor.timeoutMs) }
+      : {}),
     drained: (name) => cluster.isDrained(name),
     target: {
       apply: (t) => cluster.applyTopology(t),
@@ -207,19 +220,26 @@ export async function startRwsplit(config: Config, logger: Logger, source?: Relo
     store:
       config.redis === undefined
         ? new LocalRuntimeStore(coordinator.instanceId)
-        : new RedisRuntimeStore({ url: config.redis.url, logger, instanceId: coordinator.instanceId }),
+        : new (await import("./cluster/redis-runtime-store.js")).RedisRuntimeStore({
+            url: config.redis.url,
+            logger,
+            instanceId: coordinator.instanceId,
+          }),
     metrics,
     events,
   });
   await runtime.start();
-  const backups = startBackupJobs(config, {
-    logger,
-    metrics,
-    topology: () => ha!.topology(),
-    lagMs: (name) => latest.get(name)?.lagMs ?? null,
-    instanceId: coordinator.instanceId,
-    backends: () => cluster.backends(),
-  });
+  const backups =
+    config.backup === undefined
+      ? null
+      : await (await import("./backup/jobs.js")).startBackupJobs(config, {
+          logger,
+          metrics,
+          topology: () => ha!.topology(),
+          lagMs: (name) => latest.get(name)?.lagMs ?? null,
+          instanceId: coordinator.instanceId,
+          backends: () => cluster.backends(),
+        });
   if (backups !== null) status.backups = () => backups.status();
   let listen: { host: string; port: number };
   let admin: FastifyInstance | null = null;

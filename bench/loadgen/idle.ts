@@ -64,7 +64,7 @@ export interface IdleResult {
   metricsIdle: NodeMemory | null;
 }
 
-async function nodeMemory(url: string | undefined): Promise<NodeMemory | null> {
+export async function nodeMemory(url: string | undefined): Promise<NodeMemory | null> {
   if (url === undefined) return null;
   try {
     const text = await (await fetch(url)).text();

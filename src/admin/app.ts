@@ -1,8 +1,10 @@
+import { createRequire } from "node:module";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifyServerOptions,
   LogController,
 } from "fastify";
 import type { Logger } from "pino";
@@ -52,6 +54,32 @@ class AdminLogController extends LogController {
   }
 }
 
+type Compilers = Required<
+  NonNullable<NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]>
+>;
+
+/**
+ * Fastify loads ajv and fast-json-stringify, for route schemas, whenever it creates an app. The
+ * admin routes declare no schema, so these load only if a route ever asks for them: they are a
+ * third of the admin app's code, which stays in memory as long as the proxy runs. They come from
+ * fastify's own dependencies, as fastify would load them.
+ */
+function lazySchemaCompilers(): Compilers {
+  const fromFastify = createRequire(createRequire(import.meta.url).resolve("fastify"));
+  type Factory = (...args: unknown[]) => unknown;
+  const lazy = (name: string): Factory => {
+    let factory: Factory | undefined;
+    return (...args) => {
+      factory ??= (fromFastify(name) as () => Factory)();
+      return factory(...args);
+    };
+  };
+  return {
+    buildValidator: lazy("@fastify/ajv-compiler") as unknown as Compilers["buildValidator"],
+    buildSerializer: lazy("@fastify/fast-json-stringify-compiler") as unknown as Compilers["buildSerializer"],
+  };
+}
+
 /**
  * The admin HTTP app: the status page at `/`, `/healthz`, `/readyz`, `/backends`, `/topology`,
  * `/sessions`, `/metrics`, `/digests`, `/events`, `/backups`, `/config`, and POST `/switchover`,
@@ -65,6 +93,7 @@ export function createAdminApp(options: AdminAppOptions): FastifyInstance {
     // its route helpers do not accept (childLoggerFactory variance).
     loggerInstance: logger.child({ component: "admin" }) as FastifyBaseLogger,
     logController: new AdminLogController(),
+    schemaController: { compilersFactory: lazySchemaCompilers() },
   });
   app.addHook("onRequest", async (request, reply) => {
     const q = request.url.indexOf("?");

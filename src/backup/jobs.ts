@@ -21,7 +21,7 @@ export interface BackupJobs {
   stop(): Promise<void>;
 }
 
-export function startBackupJobs(
+export async function startBackupJobs(
   config: Config,
   deps: {
     logger: Logger;
@@ -32,11 +32,11 @@ export function startBackupJobs(
     /** The backends now (a reload adds and removes them); default: the config's. */
     backends?: () => readonly BackendConfig[];
   },
-): BackupJobs | null {
+): Promise<BackupJobs | null> {
   const b = config.backup;
   if (b === undefined) return null;
   const logger = deps.logger.child({ component: "backup" });
-  const destinations = openDestinations(b.destinations);
+  const destinations = await openDestinations(b.destinations);
   const fixed = [config.backends.primary, ...config.backends.replicas];
   const current = deps.backends ?? (() => fixed);
   const service = new BackupService({
@@ -50,7 +50,7 @@ export function startBackupJobs(
     metrics: deps.metrics.backup,
     lagMs: deps.lagMs,
   });
-  const lock = config.redis ? redisSlotLock(config.redis.url, deps.instanceId) : localSlotLock();
+  const lock = config.redis ? await redisSlotLock(config.redis.url, deps.instanceId) : localSlotLock();
   const scheduler = b.schedule
     ? new BackupScheduler(b.schedule, service, lock, b.verifyAfterBackup, logger)
     : null;

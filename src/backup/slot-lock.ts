@@ -1,5 +1,3 @@
-import { Redis } from "ioredis";
-
 /**
  * Who of a fleet runs a scheduled backup: every proxy's timer fires at the same minute, and the
  * first to claim that run's slot in Redis runs it (`SET <prefix>backup-slot:<time> <instance> NX
@@ -29,7 +27,9 @@ export function localSlotLock(): SlotLock {
 
 const SLOT_TTL_MS = 24 * 3600 * 1000;
 
-export function redisSlotLock(url: string, instance: string, prefix = "rwsplit:"): SlotLock {
+/** ioredis is imported here, not at the top: a proxy without redis.url never loads it. */
+export async function redisSlotLock(url: string, instance: string, prefix = "rwsplit:"): Promise<SlotLock> {
+  const { Redis } = await import("ioredis");
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

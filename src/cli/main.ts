@@ -7,9 +7,10 @@ program
   .description("Read/write-splitting proxy for MySQL and MariaDB")
   .version("0.1.0")
   .showHelpAfterError();
-registerCommands(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : String(err));
-  process.exit(1);
-});
+registerCommands(program, process.argv.slice(2))
+  .then(() => program.parseAsync(process.argv))
+  .catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  });

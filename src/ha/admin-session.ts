@@ -1,5 +1,6 @@
 import mysql from "mysql2/promise";
 import { DeadlineError, isServerError, RwsplitError } from "../errors.js";
+import { MYSQL2_OPTIONS } from "../mysql-client.js";
 
 /**
  * One short-lived admin connection for a replication operation (failover user, mysql2). Every
@@ -49,6 +50,7 @@ export class AdminSession {
       connectTimeout: timeoutMs,
       supportBigNumbers: true,
       bigNumberStrings: true,
+      ...MYSQL2_OPTIONS,
     });
     const conn = await withDeadline(connecting, timeoutMs, `connect to ${node.host}:${node.port}`, () => {
       // mysql2 still owns the half-open socket: close it once (if ever) it settles.

@@ -1,7 +1,6 @@
 import type { Logger } from "pino";
 import type { Coordinator } from "./coordinator.js";
 import { LocalCoordinator } from "./local-coordinator.js";
-import { RedisCoordinator } from "./redis-coordinator.js";
 
 /**
  * Fleet coordination for automatic failover (issue #8): several rwsplit instances in front of one
@@ -20,7 +19,9 @@ import { RedisCoordinator } from "./redis-coordinator.js";
 export type { Coordinator, CoordinatorHealth } from "./coordinator.js";
 export { defaultInstanceId } from "./coordinator.js";
 export { LocalCoordinator, type LocalCoordinatorOptions } from "./local-coordinator.js";
-export { RedisCoordinator, type RedisCoordinatorOptions } from "./redis-coordinator.js";
+// Not RedisCoordinator itself: importing it loads ioredis, which an instance without redis.url
+// never needs (import it from ./redis-coordinator.js).
+export type { RedisCoordinatorOptions } from "./redis-coordinator.js";
 export {
   type Lease,
   parseTopologyJson,
@@ -30,10 +31,15 @@ export {
   topologyRecordSchema,
 } from "./topology-record.js";
 
-/** A Redis coordinator when `redis` is configured (config `redis.url`), else a local one. */
-export function createCoordinator(
+/**
+ * A Redis coordinator when `redis` is configured (config `redis.url`), else a local one; the Redis
+ * code (and ioredis) is loaded only in the first case.
+ */
+export async function createCoordinator(
   redis: { url: string } | undefined,
   opts: { instanceId?: string; logger?: Logger; opTimeoutMs?: number; keyPrefix?: string } = {},
-): Coordinator {
-  return redis === undefined ? new LocalCoordinator(opts) : new RedisCoordinator({ ...opts, url: redis.url });
+): Promise<Coordinator> {
+  if (redis === undefined) return new LocalCoordinator(opts);
+  const { RedisCoordinator } = await import("./redis-coordinator.js");
+  return new RedisCoordinator({ ...opts, url: redis.url });
 }

@@ -1,6 +1,7 @@
 import mysql from "mysql2";
 import type { Connection as PromiseConnection } from "mysql2/promise";
 import { DeadlineError, isServerError } from "../errors.js";
+import { MYSQL2_OPTIONS } from "../mysql-client.js";
 
 /**
  * The monitor's own connection to one backend (monitor user, mysql2; never the data path's pool).
@@ -95,6 +96,7 @@ export class MonitorConnection<S> {
       dateStrings: true,
       supportBigNumbers: true,
       enableKeepAlive: true,
+      ...MYSQL2_OPTIONS,
     });
     const p = conn.promise();
     const open: Open<S> = { conn, p, ready: Promise.resolve(undefined as S), dead: false };

@@ -7,9 +7,9 @@ import {
 } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
-import { generate } from "selfsigned";
 import type { Config } from "../config/types.js";
 import { RwsplitError } from "../errors.js";
+import { selfSignedCertificate } from "./self-signed.js";
 
 /**
  * The client-facing TLS certificate and key, and the RSA key pair caching_sha2_password full
@@ -34,8 +34,8 @@ const SELF_SIGNED_DAYS = 365;
  * (CN=rwsplit, SAN localhost, 127.0.0.1, ::1; RSA 2048, SHA-256, one year).
  *
  * Cost, measured on the 2-core dev machine: RSA-2048 key generation takes 100–300 ms (prime
- * search is random). Both `selfsigned` (WebCrypto) and `generateKeyPair` run it on libuv's
- * thread pool, so the event loop is not blocked; callers await this once at start.
+ * search is random). `generateKeyPair` runs it on libuv's thread pool, so the event loop is not
+ * blocked; callers await this once at start.
  */
 export async function loadTlsMaterial(cfg: Config["tls"]): Promise<TlsMaterial> {
   const { cert, key, generated } = cfg.certFile || cfg.keyFile ? await readPemFiles(cfg) : await selfSigned();
@@ -89,29 +89,16 @@ function invalid(message: string, cause?: unknown): RwsplitError {
 }
 
 async function selfSigned(): Promise<{ cert: string; key: string; generated: true }> {
-  const notBeforeDate = new Date(Date.now() - 60_000); // tolerate small clock skew with clients
-  const notAfterDate = new Date(notBeforeDate.getTime() + SELF_SIGNED_DAYS * 86_400_000);
-  const pems = await generate([{ name: "commonName", value: "rwsplit" }], {
-    keyType: "rsa",
-    keySize: 2048,
-    algorithm: "sha256",
-    notBeforeDate,
-    notAfterDate,
-    extensions: [
-      { name: "basicConstraints", cA: false },
-      { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: "extKeyUsage", serverAuth: true },
-      {
-        name: "subjectAltName",
-        altNames: [
-          { type: 2, value: "localhost" },
-          { type: 7, ip: "127.0.0.1" },
-          { type: 7, ip: "::1" },
-        ],
-      },
-    ],
+  const notBefore = new Date(Date.now() - 60_000); // tolerate small clock skew with clients
+  const notAfter = new Date(notBefore.getTime() + SELF_SIGNED_DAYS * 86_400_000);
+  const { cert, key } = await selfSignedCertificate({
+    commonName: "rwsplit",
+    dnsNames: ["localhost"],
+    ips: ["127.0.0.1", "::1"],
+    notBefore,
+    notAfter,
   });
-  return { cert: pems.cert, key: pems.private, generated: true };
+  return { cert, key, generated: true };
 }
 
 /** For certificates with non-RSA keys (e.g. ECDSA): caching_sha2 still needs an RSA pair. */

@@ -43,7 +43,7 @@ beforeAll(async () => {
   cleanups.push(() => s3.stop());
   env = backupEnv(sb, s3);
   cleanups.push(() => env.cleanup());
-  destinations = openDestinations(loadConfig({ file: env.configFile }).backup!.destinations);
+  destinations = await openDestinations(loadConfig({ file: env.configFile }).backup!.destinations);
   cleanups.push(() => {
     for (const d of destinations) d.close();
   });

@@ -3,7 +3,8 @@ import { Writable } from "node:stream";
 import { Redis } from "ioredis";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Lease, RedisCoordinator, type TopologyRecord } from "../../src/ha/fleet.js";
+import type { Lease, TopologyRecord } from "../../src/ha/fleet.js";
+import { RedisCoordinator } from "../../src/ha/redis-coordinator.js";
 import { startRedis, type TestRedis } from "../helpers/redis.js";
 
 /**

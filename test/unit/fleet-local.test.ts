@@ -4,9 +4,9 @@ import {
   LocalCoordinator,
   parseTopologyJson,
   parseTopologyRecord,
-  RedisCoordinator,
   type TopologyRecord,
 } from "../../src/ha/fleet.js";
+import { RedisCoordinator } from "../../src/ha/redis-coordinator.js";
 
 const initial: TopologyRecord = {
   generation: 1,
@@ -197,8 +197,8 @@ describe("topology record validation", () => {
 });
 
 describe("createCoordinator", () => {
-  it("is local without redis and redis with a url (nothing connects until start)", () => {
-    expect(createCoordinator(undefined)).toBeInstanceOf(LocalCoordinator);
-    expect(createCoordinator({ url: "redis://127.0.0.1:1" })).toBeInstanceOf(RedisCoordinator);
+  it("is local without redis and redis with a url (nothing connects until start)", async () => {
+    expect(await createCoordinator(undefined)).toBeInstanceOf(LocalCoordinator);
+    expect(await createCoordinator({ url: "redis://127.0.0.1:1" })).toBeInstanceOf(RedisCoordinator);
   });
 });

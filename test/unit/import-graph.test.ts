@@ -67,6 +67,30 @@ function cycles(g: Map<string, string[]>): string[][] {
   return out;
 }
 
+/**
+ * The packages `file` loads at run time through its static imports, and the chain of files that
+ * first reaches each (`import type` and `export type` are erased, `import()` is not followed).
+ */
+function runtimePackages(file: string): Map<string, string[]> {
+  const RUNTIME = /^\s*(?:import|export)\s(?!type\s)[^;]*?\sfrom\s+"([^"]+)"|^\s*import\s+"([^"]+)"/gms;
+  const via = new Map<string, string[]>([[file, [file]]]);
+  const packages = new Map<string, string[]>();
+  const queue = [file];
+  for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
+    for (const m of readFileSync(join(SRC, f), "utf8").matchAll(RUNTIME)) {
+      const spec = (m[1] ?? m[2])!;
+      if (spec.startsWith(".")) {
+        const dep = relative(SRC, resolve(dirname(join(SRC, f)), spec.replace(/\.js$/, ".ts")));
+        if (!via.has(dep)) {
+          via.set(dep, [...via.get(f)!, dep]);
+          queue.push(dep);
+        }
+      } else if (!spec.startsWith("node:") && !packages.has(spec)) packages.set(spec, via.get(f)!);
+    }
+  }
+  return packages;
+}
+
 /** Files of `from` that import files of `to`. */
 function crossings(g: Map<string, string[]>, from: string, to: string): string[] {
   return [...g].flatMap(([file, deps]) =>
@@ -99,6 +123,21 @@ describe("the import graph of src/", () => {
     ["proxy/session/", "proxy/server.ts"],
   ])("%s does not import %s", (from, to) => {
     expect(crossings(g, from, to)).toEqual([]);
+  });
+
+  // What `rwsplit serve` loads stays in its memory for as long as it runs (issue #15): packages
+  // only some configs need are imported when the config asks for them (src/app.ts).
+  test.each([
+    ["@aws-sdk/client-s3", "an S3 backup destination"],
+    ["@aws-sdk/lib-storage", "an S3 backup destination"],
+    ["ioredis", "redis.url"],
+    ["selfsigned", "tls.enabled without tls.cert_file"],
+    ["croner", "backup.schedule"],
+    ["cli-progress", "the backup command"],
+  ])("rwsplit serve does not import %s until it is needed (%s)", (pkg) => {
+    const reached = runtimePackages("cli/commands/serve.ts");
+    expect(reached.size).toBeGreaterThan(3);
+    expect(reached.get(pkg)?.join(" -> ")).toBeUndefined();
   });
 
   // STYLE.md: one concept per file; a file past ~400 lines is asking to be split.

@@ -6,6 +6,7 @@ import { generate } from "selfsigned";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RwsplitError } from "../../src/errors.js";
 import { decryptSha2Password, encryptSha2Password } from "../../src/protocol/auth/caching-sha2.js";
+import { selfSignedCertificate } from "../../src/proxy/self-signed.js";
 import { loadTlsMaterial, type TlsMaterial } from "../../src/proxy/tls-material.js";
 
 const SCRAMBLE = Buffer.from("0123456789abcdefghij");
@@ -19,6 +20,24 @@ async function rejection(p: Promise<unknown>): Promise<RwsplitError> {
   }
   throw new Error("expected a rejection");
 }
+
+describe("selfSignedCertificate", () => {
+  it("writes GeneralizedTime from 2050 on and any IPv6 address", async () => {
+    const c = await selfSignedCertificate({
+      commonName: "x",
+      dnsNames: [],
+      ips: ["fe80::1:2", "2001:db8::"],
+      notBefore: new Date("2049-12-31T23:59:58Z"),
+      notAfter: new Date("2101-02-03T04:05:06Z"),
+    });
+    const x509 = new X509Certificate(c.cert);
+    expect(new Date(x509.validFrom).toISOString()).toBe("2049-12-31T23:59:58.000Z");
+    expect(new Date(x509.validTo).toISOString()).toBe("2101-02-03T04:05:06.000Z");
+    expect(x509.subjectAltName).toBe("IP Address:FE80:0:0:0:0:0:1:2, IP Address:2001:DB8:0:0:0:0:0:0");
+    expect(x509.verify(x509.publicKey)).toBe(true);
+    expect(x509.checkPrivateKey(c.privateKey)).toBe(true);
+  });
+});
 
 describe("loadTlsMaterial: self-signed", () => {
   let m: TlsMaterial;
@@ -39,6 +58,17 @@ describe("loadTlsMaterial: self-signed", () => {
     expect(x509.checkIP("127.0.0.1")).toBe("127.0.0.1");
     expect(x509.checkPrivateKey(createPrivateKey(m.key))).toBe(true);
     expect(x509.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+  });
+
+  it("is a self-signed TLS server certificate: its signature verifies, with the usual extensions", () => {
+    const x509 = new X509Certificate(m.cert);
+    expect(x509.issuer).toBe(x509.subject);
+    expect(x509.verify(x509.publicKey)).toBe(true);
+    expect(x509.ca).toBe(false);
+    expect(x509.keyUsage).toEqual(["1.3.6.1.5.5.7.3.1"]); // extended key usage: serverAuth
+    expect(x509.subjectAltName).toContain("IP Address:0:0:0:0:0:0:0:1");
+    expect(x509.checkIP("::1")).toBe("::1");
+    expect(x509.serialNumber).toMatch(/^[4-7][0-9A-F]{31}$/);
   });
 
   it("is valid now and for about a year", () => {

@@ -59,7 +59,7 @@ async function discover(config: Config, b: BackupConfig): Promise<Topology> {
   return { primary: d.primary, fenced: d.fenced };
 }
 
-function context(o: Common): Ctx | null {
+async function context(o: Common): Promise<Ctx | null> {
   let config: Config;
   try {
     config = loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env });
@@ -75,7 +75,7 @@ function context(o: Common): Ctx | null {
     return null;
   }
   const logger = createLogger({ level: config.log.level });
-  const destinations = openDestinations(backup.destinations);
+  const destinations = await openDestinations(backup.destinations);
   const service = new BackupService({
     backup,
     backends: [config.backends.primary, ...config.backends.replicas],
@@ -94,7 +94,7 @@ function context(o: Common): Ctx | null {
 }
 
 async function action(o: Common, work: (c: Ctx) => Promise<boolean>): Promise<void> {
-  const c = context(o);
+  const c = await context(o);
   if (c === null) return;
   try {
     if (!(await work(c))) process.exitCode = 1;

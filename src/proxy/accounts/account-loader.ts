@@ -1,6 +1,7 @@
 import mysql from "mysql2/promise";
 import type { Logger } from "pino";
 import { ERRNO, serverErrno } from "../../errors.js";
+import { MYSQL2_OPTIONS } from "../../mysql-client.js";
 import { type AccountContext, fromGlobalPriv, fromMysqlUser, type ServerAccount } from "./account-record.js";
 
 /**
@@ -176,6 +177,7 @@ export const fetchAccounts: FetchAccounts = async (endpoint, credentials, timeou
     password: credentials.password,
     connectTimeout: timeoutMs,
     supportBigNumbers: true,
+    ...MYSQL2_OPTIONS,
   });
   conn.on("error", () => {});
   const query = async (sql: string) => (await conn.query({ sql, timeout: timeoutMs }))[0] as Row[];
