@@ -1,4 +1,4 @@
-import { formatGtidPos, type Gtid, type GtidPosition, parseGtidPos } from "../monitor/gtid.js";
+import { canonicalGtid, formatGtidPos, type Gtid, type GtidPosition, parseGtidPos } from "../monitor/gtid.js";
 
 /**
  * Each user's last writes, for read-your-writes across a user's connections
@@ -119,40 +119,6 @@ export class UserWrites {
       n++;
     }
   }
-}
-
-/**
- * `text` as one GTID when it is exactly what formatGtid would print ("0-1-100": digits, no
- * leading zeros, no spaces, in range), else null (the caller then takes the general parser).
- */
-export function canonicalGtid(text: string): Gtid | null {
-  const a = text.indexOf("-");
-  const b = a < 0 ? -1 : text.indexOf("-", a + 1);
-  if (b < 0 || text.indexOf("-", b + 1) >= 0) return null;
-  const domain = smallNumber(text, 0, a);
-  const server = smallNumber(text, a + 1, b);
-  if (domain < 0 || server < 0 || !digits(text, b + 1, text.length)) return null;
-  const seq = BigInt(text.slice(b + 1));
-  return seq <= U64_MAX ? { domain, server, seq } : null;
-}
-
-const U64_MAX = (1n << 64n) - 1n;
-
-/** Canonical digits only (no sign, no leading zero unless "0"). */
-function digits(text: string, from: number, to: number): boolean {
-  if (to <= from || to - from > 20 || (text.charCodeAt(from) === 48 && to - from > 1)) return false;
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
-/** A canonical 32-bit unsigned number in text[from, to), or -1. */
-function smallNumber(text: string, from: number, to: number): number {
-  if (to - from > 10 || !digits(text, from, to)) return -1;
-  const n = Number(text.slice(from, to));
-  return n <= 0xffff_ffff ? n : -1;
 }
 
 /**

@@ -1,7 +1,6 @@
 import { describe, expect, it, test } from "vitest";
-import { formatGtid, formatGtidPos, parseGtidPos } from "../../src/monitor/gtid.js";
+import { canonicalGtid, formatGtid, formatGtidPos, parseGtidPos } from "../../src/monitor/gtid.js";
 import {
-  canonicalGtid,
   mergePositions,
   readAfter,
   type UserWriteRecord,
