@@ -94,3 +94,25 @@ export function pick(catalog: Catalog, id: string | undefined): CatalogEntry | n
   if (id === undefined) return complete.at(-1) ?? null;
   return complete.find((e) => e.id === id) ?? null;
 }
+
+/** What `backup list` and GET /backups say of one backup, whatever else each adds. */
+export function entrySummary(e: CatalogEntry): {
+  id: string;
+  complete: boolean;
+  method: Manifest["method"] | null;
+  source: string | null;
+  gtid: string | null;
+  bytes: number | null;
+  finishedAt: string | null;
+} {
+  const m = e.manifest;
+  return {
+    id: e.id,
+    complete: m !== null,
+    method: m?.method ?? null,
+    source: m?.source.name ?? null,
+    gtid: m?.gtid ?? null,
+    bytes: m?.files.reduce((n, f) => n + f.bytes, 0) ?? null,
+    finishedAt: m?.finishedAt ?? null,
+  };
+}

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { BackendConfig, Config } from "../config/types.js";
 import type { Metrics } from "../metrics/registry.js";
 import { BinlogArchiver } from "./binlog-archive.js";
+import { entrySummary } from "./catalog.js";
 import { openDestinations } from "./destinations/index.js";
 import { BackupScheduler } from "./schedule.js";
 import { BackupService, type Topology } from "./service.js";
@@ -114,13 +115,7 @@ export async function startBackupJobs(
         destinations: destinations.map((d) => ({ name: d.name, where: d.where })),
         unreachable: catalog.unreachable,
         backups: catalog.entries.map((e) => ({
-          id: e.id,
-          complete: e.manifest !== null,
-          method: e.manifest?.method ?? null,
-          source: e.manifest?.source.name ?? null,
-          gtid: e.manifest?.gtid ?? null,
-          bytes: e.manifest?.files.reduce((n, f) => n + f.bytes, 0) ?? null,
-          finishedAt: e.manifest?.finishedAt ?? null,
+          ...entrySummary(e),
           verified: e.manifest?.verification
             ? {
                 ok: e.manifest.verification.ok,

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { BinlogArchiver } from "../../backup/binlog-archive.js";
+import { entrySummary } from "../../backup/catalog.js";
 import { openDestinations } from "../../backup/destinations/index.js";
 import { restoreBackup } from "../../backup/restore.js";
 import { BackupService, type Topology } from "../../backup/service.js";
@@ -172,13 +173,7 @@ export function register(program: Command): void {
               event: "result",
               ok: catalog.unreachable.length === 0,
               backups: entries.map((e) => ({
-                id: e.id,
-                complete: e.manifest !== null,
-                method: e.manifest?.method ?? null,
-                source: e.manifest?.source.name ?? null,
-                gtid: e.manifest?.gtid ?? null,
-                bytes: e.manifest?.files.reduce((n, f) => n + f.bytes, 0) ?? null,
-                finishedAt: e.manifest?.finishedAt ?? null,
+                ...entrySummary(e),
                 verified: e.manifest?.verification
                   ? { ok: e.manifest.verification.ok, at: e.manifest.verification.at }
                   : null,
