@@ -19,10 +19,9 @@
  * the table, and stops everything it started (by pid) and removes its temp dir.
  */
 import { type ChildProcess, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import mysql from "mysql2";
 import mysqlp from "mysql2/promise";
 import { CompressedWriter, zlibCodec } from "../src/protocol/compression/index.js";
@@ -40,6 +39,7 @@ import {
   summarize,
 } from "./loadgen/common.js";
 import { ProcessWatch } from "./proc.js";
+import { writeResults } from "./results-files.js";
 import { startRwsplit, stopAll } from "./targets.js";
 
 const quick = process.argv.includes("--quick");
@@ -284,15 +284,13 @@ async function main(): Promise<void> {
     ...table,
     "",
   ].join("\n");
-  const results = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bench", "results");
-  mkdirSync(results, { recursive: true });
-  const stamp = when.replace(/[:.]/g, "-");
-  writeFileSync(
-    join(results, `compression-${stamp}.json`),
-    `${JSON.stringify({ when, node: process.version, cpu, quick, points, larges, transportUs }, null, 2)}\n`,
+  const file = writeResults(
+    "compression",
+    when,
+    { when, node: process.version, cpu, quick, points, larges, transportUs },
+    md,
   );
-  writeFileSync(join(results, "compression-latest.md"), md);
-  process.stdout.write(`\n${md}\nwrote bench/results/compression-${stamp}.json and compression-latest.md\n`);
+  process.stdout.write(`\n${md}\nwrote ${file} and bench/results/compression-latest.md\n`);
 }
 
 main().catch((e) => {

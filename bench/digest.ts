@@ -11,14 +11,12 @@
  * that already knows the digest, the steady state. The first sight of a digest also builds its
  * text (`digestText`), once.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { StatementSample } from "../src/digests/sample.js";
 import { DigestStore } from "../src/digests/store.js";
 import { classify } from "../src/routing/classify.js";
 import { digestInto, digestText } from "../src/routing/digest.js";
+import { writeResults } from "./results-files.js";
 
 const cases: [string, string][] = [
   ["point select", "SELECT c FROM sbtest1 WHERE id=4242"],
@@ -126,13 +124,11 @@ const md = [
   "",
 ].join("\n");
 
-const results = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bench", "results");
-mkdirSync(results, { recursive: true });
-const stamp = when.replace(/[:.]/g, "-");
-writeFileSync(
-  join(results, `digest-${stamp}.json`),
-  `${JSON.stringify({ when, node: process.version, cpu, cores: os.cpus().length, rows }, null, 2)}\n`,
+const file = writeResults(
+  "digest",
+  when,
+  { when, node: process.version, cpu, cores: os.cpus().length, rows },
+  md,
 );
-writeFileSync(join(results, "digest-latest.md"), md);
 process.stdout.write(`${lines.join("\n")}\n`);
-process.stdout.write(`wrote bench/results/digest-${stamp}.json and bench/results/digest-latest.md\n`);
+process.stdout.write(`wrote ${file} and bench/results/digest-latest.md\n`);
