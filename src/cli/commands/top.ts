@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { DigestListing, DigestRowView } from "../../digests/store.js";
 import { RwsplitError } from "../../errors.js";
-import { type Admin, type AdminOptions, adminOf } from "./topology.js";
+import { type Admin, type AdminOptions, adminOf, withAdmin } from "./topology.js";
 
 /**
  * `rwsplit top`: the statements that cost the most, live in a terminal, like `top` for processes.
@@ -149,25 +149,17 @@ async function top(o: TopOptions): Promise<void> {
 }
 
 export function register(program: Command): void {
-  program
-    .command("top")
-    .description("the statements that take the most time, live (GET /digests of the running proxy)")
-    .option(
-      "--sort <key>",
-      "total_time, count, avg_time, max_time, p99, errors, rows or last_seen",
-      "total_time",
-    )
-    .option("--limit <n>", "at most this many statements", "20")
-    .option("--interval <seconds>", "seconds between redraws", "2")
-    .option("--once", "print one table and exit (the default when stdout is not a terminal)")
-    .option(
-      "--admin <url>",
-      "the running proxy's admin address (default: from --config, else 127.0.0.1:6070)",
-    )
-    .option("--config <file>", "read admin.listen and admin.token from this config file")
-    .option(
-      "--token <token>",
-      "the admin token (default: RWSPLIT_ADMIN_TOKEN, else admin.token from --config)",
-    )
-    .action(async (o: TopOptions) => top(o));
+  withAdmin(
+    program
+      .command("top")
+      .description("the statements that take the most time, live (GET /digests of the running proxy)")
+      .option(
+        "--sort <key>",
+        "total_time, count, avg_time, max_time, p99, errors, rows or last_seen",
+        "total_time",
+      )
+      .option("--limit <n>", "at most this many statements", "20")
+      .option("--interval <seconds>", "seconds between redraws", "2")
+      .option("--once", "print one table and exit (the default when stdout is not a terminal)"),
+  ).action(async (o: TopOptions) => top(o));
 }
