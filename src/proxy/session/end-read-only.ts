@@ -1,5 +1,4 @@
-import type { ClientErrorSpec } from "../../errors.js";
-import { clientErrorFor } from "../../errors.js";
+import { type ClientErrorSpec, clientErrorFor } from "../../errors.js";
 import type { SessionPort } from "./session-port.js";
 
 /**
