@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   MONITOR_CHECK_FAILED: "a health check got an answer it cannot use",
   SANDBOX_FAILED: "sandbox operation failed",
   SHUTTING_DOWN: "proxy is shutting down",
+  WORKER_UNAVAILABLE: "a worker process (serve --workers) is gone or did not answer in time",
   INTERNAL: "a bug in rwsplit: a part was used in a way its code rules out",
   CLI_USAGE: "the command line names something that does not exist or cannot be used",
   ADMIN_API_REFUSED: "the running proxy's admin API refused the request",

@@ -130,7 +130,13 @@ export function createAdminApp(options: AdminAppOptions): FastifyInstance {
         kinds: status.statementKinds?.() ?? { read: 0, write: 0, session: 0 },
         clients: metrics.clientConnections,
       }),
-      digests: () => status.digests?.list("total_time", 10) ?? null,
+      digests: () => {
+        const d = status.digests;
+        if (d === undefined) return null;
+        if (d.recent !== undefined) return d.recent();
+        const listing = d.list("total_time", 10);
+        return listing instanceof Promise ? null : listing;
+      },
       events: (limit) => status.events?.list(limit, 0) ?? [],
     },
     { periodMs: options.consolePeriodMs ?? 1000 },

@@ -105,8 +105,11 @@ export interface StatusSource {
   sessions?(): unknown;
   /** Query digests, at `/digests` and on the status page. */
   digests?: {
-    list(sort: DigestSort, limit: number): DigestListing;
+    /** Worker processes answer asynchronously (their listings merged). */
+    list(sort: DigestSort, limit: number): DigestListing | Promise<DigestListing>;
     reset(): void;
+    /** The top statements by total time as last gathered, where `list` is asynchronous (the status page). */
+    recent?(): DigestListing | null;
   };
   /** Recent events (exclusions, failovers, ...), newest first; at `/events` and on the status page. */
   events?: { list(limit: number, afterId: number): RwsplitEvent[] };

@@ -33,6 +33,11 @@ export interface ClusterOptions {
   events: EventFeed;
   /** Each monitor observation, once the cluster took it (the HA manager's detector). */
   onObservation?(o: BackendObservation): void;
+  /**
+   * A worker process's cluster (src/workers/worker.ts): fed the supervisor's observations, it
+   * logs its balancer's transitions at debug only; the supervisor logs and counts them once.
+   */
+  follower?: boolean;
 }
 
 /** How often drains look at what still runs on their backend. */
@@ -297,6 +302,14 @@ export class Cluster {
     await stopped;
   }
 
+  /**
+   * An observation from elsewhere: a worker process's cluster is not monitored itself and takes
+   * the supervisor's observations here (src/workers/worker.ts).
+   */
+  observe(o: BackendObservation): void {
+    this.#observe(o);
+  }
+
   #observe(o: BackendObservation): void {
     this.latest.set(o.name, o);
     // The cache of prepared statements follows the server's max_prepared_stmt_count.
@@ -327,6 +340,10 @@ export class Cluster {
         isExhausted: (name) => this.#picker.exhausted(name),
         // Logged once per transition, never silently (ProxySQL #3340: no flapping unnoticed).
         onTransition: (t) => {
+          if (this.#o.follower === true) {
+            logger.debug({ backend: t.name, to: t.to, reason: t.reason }, "replica eligibility changed");
+            return;
+          }
           // Excluded is what an operator must see; serving again (and at start) is good news.
           const level = t.to === "serving" ? "info" : "warn";
           logger[level](

@@ -37,7 +37,7 @@ export type Trigger = "signal" | "admin" | "fleet";
 
 export interface ReloadTargets {
   cluster: Cluster;
-  proxy: { setConfig(c: Config): void; readonly users: UserDirectory };
+  proxy: { setConfig(c: Config): void; readonly users: Pick<UserDirectory, "setConfigured"> };
   ha: { setConfig(c: Config): void; topology(): { generation: number; primary: string } };
   /** The root logger: `log.level` changes here (children follow). */
   logger: Logger;

@@ -85,6 +85,7 @@ const SETTINGS: readonly Setting[] = [
     restart: "the admin app reads it at start",
   },
   { key: "log.level", show: (c) => c.log.level, restart: null },
+  { key: "workers", show: (c) => String(c.workers), restart: "worker processes are started at start" },
   {
     key: "auth",
     show: (c) => (c.accountsFromBackend === undefined ? "from_backend: false" : "from_backend: true"),

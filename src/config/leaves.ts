@@ -98,6 +98,16 @@ export const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     typeof v === "number" && Number.isInteger(v) && v >= min && v <= max ? v : undefined,
   );
 
+/** `workers`: 1..256 processes, or "auto" for one per core. */
+export const workersLeaf = () =>
+  leaf('a whole number 1..256 or "auto"', (v) =>
+    v === "auto"
+      ? ("auto" as const)
+      : typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 256
+        ? v
+        : undefined,
+  );
+
 export const oneOf = <const T extends readonly string[]>(values: T) =>
   leaf(`one of ${values.join(", ")}`, (v) => (values.includes(v as string) ? (v as T[number]) : undefined));
 

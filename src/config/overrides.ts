@@ -31,6 +31,8 @@ export interface CliFlags {
   user?: string[];
   monitorUser?: string;
   logLevel?: string;
+  /** --workers N|auto */
+  workers?: string;
   config?: string;
 }
 
@@ -176,6 +178,10 @@ export function applyFlags(raw: Raw, flags: CliFlags): OverrideResult {
   if (flags.listen !== undefined) a.set(["listen"], flags.listen, "--listen");
   if (flags.admin !== undefined) a.set(["admin", "listen"], flags.admin, "--admin");
   if (flags.logLevel !== undefined) a.set(["log", "level"], flags.logLevel, "--log-level");
+  if (flags.workers !== undefined) {
+    const n = flags.workers.trim();
+    a.set(["workers"], /^[0-9]+$/.test(n) ? Number(n) : n, "--workers");
+  }
   if (flags.primary !== undefined) a.set(["backends", "primary"], flags.primary, "--primary");
   if (flags.replica !== undefined) a.set(["backends", "replicas"], flags.replica, "--replica");
   if (flags.user !== undefined) a.users(flags.user, "--user");

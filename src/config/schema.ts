@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { backupProblems, backupSection, toBackupConfig } from "./backup-schema.js";
 import { KIB } from "./duration.js";
@@ -17,6 +18,7 @@ import {
   section,
   show,
   text,
+  workersLeaf,
 } from "./leaves.js";
 import type { BackendConfig, Config, HostPort } from "./types.js";
 
@@ -183,6 +185,7 @@ export const fileSchema = mapping(
       switchover_timeout: duration().default(5000),
     }),
     drain_timeout: duration(false).default(10_000),
+    workers: workersLeaf().default(1),
     digests: section({
       max: int(0).default(5000),
     }),
@@ -372,6 +375,7 @@ function toConfig(f: FileConfig): Config {
       switchoverTimeoutMs: f.failover.switchover_timeout,
     },
     drainTimeoutMs: f.drain_timeout,
+    workers: f.workers === "auto" ? availableParallelism() : f.workers,
     digests: { max: f.digests.max },
     ...(f.redis === undefined ? {} : { redis: { url: f.redis.url } }),
     ...(f.backup === undefined ? {} : { backup: toBackupConfig(f.backup) }),

@@ -152,6 +152,12 @@ export interface Config {
   };
   /** SIGTERM: how long running statements may finish before connections are closed; default 10000. */
   drainTimeoutMs: number;
+  /**
+   * Processes serving client connections (`serve --workers N`, src/workers/): 1 serves in this
+   * process; N > 1 runs N worker processes sharing the listen port, with the monitor, HA, the
+   * admin app and backups once in the supervising process. Default 1; "auto" in the file: the cores.
+   */
+  workers: number;
   digests: {
     /** Rows (statement digest × user × schema) kept at most; the least recently seen is evicted. 0: off. Default 5000. */
     max: number;

@@ -297,7 +297,7 @@ export class DigestStore {
   }
 }
 
-const SORT_KEYS: Record<DigestSort, (v: DigestRowView) => number> = {
+export const SORT_KEYS: Record<DigestSort, (v: DigestRowView) => number> = {
   total_time: (v) => v.totalMs,
   count: (v) => v.count,
   avg_time: (v) => v.avgMs,

@@ -64,6 +64,30 @@ export interface BackendGauges {
   pool: { idle: number; busy: number };
 }
 
+/** The data path's totals, summed over worker processes (Metrics.useRemoteTotals). */
+export interface RemoteTotals {
+  queries: { route: string; backend: string; reason: string; value: number }[];
+  errors: { code: string; value: number }[];
+  clients: number;
+}
+
+/**
+ * The families only a process serving clients counts (a worker's, with `serve --workers`): the
+ * supervisor sums these over its workers and takes every other family from itself.
+ */
+export const DATA_PATH_FAMILIES: ReadonlySet<string> = new Set([
+  "rwsplit_queries_total",
+  "rwsplit_query_duration_seconds",
+  "rwsplit_errors_total",
+  "rwsplit_read_fallbacks_total",
+  "rwsplit_replica_writes_blocked_total",
+  "rwsplit_relay_stalls_total",
+  "rwsplit_consistency_waits_total",
+  "rwsplit_client_connections_total",
+  "rwsplit_client_connections",
+  "rwsplit_bytes_total",
+]);
+
 export class Metrics {
   readonly registry = new Registry();
   /** `rwsplit_backup_*` (src/metrics/backup-metrics.ts). */
@@ -224,7 +248,20 @@ export class Metrics {
 
   /** The exposition text for `GET /metrics`. */
   render(): Promise<string> {
-    return this.registry.metrics();
+    return this.#renderer?.() ?? this.registry.metrics();
+  }
+
+  #renderer: (() => Promise<string>) | null = null;
+  #remote: (() => RemoteTotals) | null = null;
+
+  /** `/metrics` renders with `f` (the supervisor of worker processes: every process's metrics). */
+  renderWith(f: () => Promise<string>): void {
+    this.#renderer = f;
+  }
+
+  /** The data path's totals come from `f` (worker processes' reports) instead of this process. */
+  useRemoteTotals(f: () => RemoteTotals): void {
+    this.#remote = f;
   }
 
   /** Hold the returned cell and call `.inc()` per statement; the same label values return the same cell. */
@@ -265,16 +302,19 @@ export class Metrics {
 
   /** Cumulative statement counts per label set (the status page reads them each second, not per statement). */
   queryTotals(): { route: string; backend: string; reason: string; value: number }[] {
+    if (this.#remote !== null) return this.#remote().queries;
     return this.queries.entries.map(({ labels, cell }) => ({ ...labels, value: cell.value }));
   }
 
   /** Cumulative error counts per code. */
   errorTotals(): { code: string; value: number }[] {
+    if (this.#remote !== null) return this.#remote().errors;
     return this.errors.entries.map(({ labels, cell }) => ({ code: labels.code, value: cell.value }));
   }
 
   /** Client connections open now. */
   get clientConnections(): number {
+    if (this.#remote !== null) return this.#remote().clients;
     return this.openClients;
   }
 

@@ -3,8 +3,11 @@ import type { SecureContext } from "node:tls";
 import type { Logger } from "pino";
 import type { Config } from "../config/types.js";
 import type { StatementSample } from "../digests/sample.js";
+import type { ClientErrorSpec } from "../errors.js";
 import type { ServerProtocol } from "../protocol/constants/capabilities.js";
+import type { KillStatement } from "../routing/kill-statement.js";
 import type { AcquireRequest, BackendPool } from "./backend-pool.js";
+import type { KillIssuer } from "./commands/kill-policy.js";
 import type { WaitResult } from "./consistency/gtid-wait.js";
 import type { UserWriteLog } from "./consistency/user-write-log.js";
 import type { ServerDefaults } from "./server-defaults.js";
@@ -76,6 +79,23 @@ export interface SessionHandle {
   close(): void;
 }
 
+/** KILL [CONNECTION|QUERY] n. */
+export type ThreadKill = Extract<KillStatement, { kind: "thread" }>;
+
+/** How a KILL went in the process that holds the session: OK (error null), or the server's error. */
+export interface PeerKillResult {
+  error: ClientErrorSpec | null;
+}
+
+/**
+ * The sessions of rwsplit's other worker processes, for KILL: the id is looked up in every other
+ * worker, and the one holding it carries the KILL out (commands/kill.ts) and says how it went;
+ * null when none holds it.
+ */
+export interface SessionPeers {
+  kill(stmt: ThreadKill, issuer: KillIssuer): Promise<PeerKillResult | null>;
+}
+
 /** Everything a client session needs from the proxy, passed down explicitly. */
 export interface ProxyContext {
   readonly config: Config;
@@ -92,6 +112,8 @@ export interface ProxyContext {
   nextConnectionId(): number;
   /** The live session with this connection id (the one its handshake announced), for KILL. */
   session(connectionId: number): SessionHandle | undefined;
+  /** Sessions of the other worker processes (KILL n of one of theirs); absent in one process. */
+  readonly peers?: SessionPeers;
   /** True once SIGTERM started the drain: sessions close when idle. */
   draining(): boolean;
   /** routing.consistency: user — each user's last write (absent for the other scopes). */

@@ -8,7 +8,7 @@ import { AccountLoader } from "./accounts/account-loader.js";
 import { HostNames } from "./accounts/host-names.js";
 import { connectBackend } from "./backend-login.js";
 import { UserWriteLog } from "./consistency/user-write-log.js";
-import type { ProxyContext, SessionHooks, TlsContext } from "./context.js";
+import type { ProxyContext, SessionHooks, SessionPeers, TlsContext } from "./context.js";
 import { MARIADB_DEFAULTS, readServerDefaults, type ServerDefaults } from "./server-defaults.js";
 import { ClientSession } from "./session/client-session.js";
 import { idleLimitMs } from "./session/idle-timeout.js";
@@ -28,6 +28,10 @@ export interface ProxyServerOptions {
    * configured; by default one of this process's own.
    */
   userWrites?: UserWriteLog;
+  /** The first connection id to announce (worker processes take disjoint ranges); default 1. */
+  firstConnectionId?: number;
+  /** The other processes' sessions (worker processes): KILL of an id this one does not hold. */
+  peers?: SessionPeers;
 }
 
 const NO_HOOKS: SessionHooks = { onStatement() {}, onClientError() {} };
@@ -49,7 +53,7 @@ export class ProxyServer {
   private readonly server: net.Server;
   /** Live sessions by connection id (the id each one's handshake announced): KILL finds them here. */
   private readonly sessions = new Map<number, ClientSession>();
-  private nextConnectionId = 1;
+  private nextConnectionId: number;
   private draining = false;
   private listening = false;
   private serverVersion = FALLBACK_VERSION;
@@ -64,6 +68,7 @@ export class ProxyServer {
 
   constructor(private readonly opts: ProxyServerOptions) {
     this.config = opts.config;
+    this.nextConnectionId = opts.firstConnectionId ?? 1;
     this.upstreams = opts.upstreams ?? new Upstreams(opts.config);
     const fromBackend = opts.config.accountsFromBackend;
     if (fromBackend !== undefined) {
@@ -109,6 +114,7 @@ export class ProxyServer {
       serverDefaults: () => this.serverDefaults,
       nextConnectionId: () => this.nextConnectionId++,
       session: (id) => this.sessions.get(id),
+      ...(opts.peers === undefined ? {} : { peers: opts.peers }),
       draining: () => this.draining,
     };
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
@@ -264,6 +270,11 @@ export class ProxyServer {
     this.upstreams.destroyAll();
     await closed;
     this.listening = false;
+  }
+
+  /** The ProxyContext its sessions share (a worker process's KILL from another worker). */
+  get context(): ProxyContext {
+    return this.ctx;
   }
 
   /** Immediate stop (tests). */

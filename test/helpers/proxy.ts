@@ -59,6 +59,7 @@ export function testConfig(primary: Endpoint, replicas: Endpoint[], overrides: P
       switchoverTimeoutMs: 5000,
     },
     drainTimeoutMs: 2000,
+    workers: 1,
     digests: { max: 5000 },
     ...overrides,
   };

@@ -64,6 +64,7 @@ const DEFAULTS: Config = {
     switchoverTimeoutMs: 5000,
   },
   drainTimeoutMs: 10_000,
+  workers: 1,
   digests: { max: 5000 },
 };
 

@@ -20,7 +20,7 @@ export function registerBackendRoutes(app: FastifyInstance, status: StatusSource
   app.get("/sessions", async (_request, reply) => {
     if (status.sessions === undefined)
       return reply.code(404).send({ error: "this proxy does not report sessions" });
-    return { sessions: withoutSecrets(status.sessions(), 0) };
+    return { sessions: withoutSecrets(await status.sessions(), 0) };
   });
 
   app.get("/topology", async (_request, reply) => {

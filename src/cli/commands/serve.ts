@@ -1,3 +1,4 @@
+import nodeCluster from "node:cluster";
 import type { Command } from "commander";
 import { startRwsplit } from "../../app.js";
 import { formatProblems, loadConfig } from "../../config/load.js";
@@ -17,6 +18,10 @@ export function register(program: Command): void {
     .option("--user <name:password>", "a user clients log in as (repeatable)", collect)
     .option("--monitor-user <name:password>", "the user the monitor connects as")
     .option("--log-level <level>", "trace, debug, info, warn, error, fatal or silent")
+    .option(
+      "--workers <n>",
+      'processes serving clients (config `workers`): 1 serves in this process; N > 1 forks N workers sharing the port; "auto": one per core',
+    )
     .action(async (opts: Record<string, unknown>) => {
       const file = opts.config as string | undefined;
       // A reload reads the file again with the environment and flags of the start.
@@ -29,6 +34,7 @@ export function register(program: Command): void {
         user: opts.user as string[] | undefined,
         monitorUser: opts.monitorUser as string | undefined,
         logLevel: opts.logLevel as string | undefined,
+        workers: opts.workers as string | undefined,
       };
       const load = () => loadConfig({ file, env, flags });
       let config: ReturnType<typeof loadConfig>;
@@ -40,7 +46,17 @@ export function register(program: Command): void {
       }
       const logger = createLogger({ level: config.log.level });
       const source = file === undefined ? undefined : { file, load };
-      let app: Awaited<ReturnType<typeof startRwsplit>> | null = null;
+      if (nodeCluster.isWorker) {
+        // A worker process of `--workers N` (src/workers/worker.ts): the supervisor drives it.
+        await (await import("../../workers/worker.js"))
+          .runWorker(config, logger, source)
+          .catch((e: unknown) => {
+            logger.fatal({ err: e }, "rwsplit worker could not start");
+            process.exit(1);
+          });
+        return;
+      }
+      let app: { runtime: Awaited<ReturnType<typeof startRwsplit>>["runtime"] } | null = null;
       let stopping = false;
       // Re-read the config file and apply what changed (logged once, with its result). Installed
       // first: Node's default for SIGHUP is to exit, and a reload must never stop the proxy.
@@ -56,7 +72,11 @@ export function register(program: Command): void {
           logger.error({ err: e }, "SIGHUP: the reload failed");
         });
       });
-      const started = await startRwsplit(config, logger, source).catch((e: unknown) => {
+      const begin =
+        config.workers > 1
+          ? async () => (await import("../../workers/supervisor.js")).startSupervisor(config, logger, source)
+          : () => startRwsplit(config, logger, source);
+      const started = await begin().catch((e: unknown) => {
         logger.fatal({ err: e }, "rwsplit could not start");
         process.exit(1);
       });

@@ -1,9 +1,9 @@
 import { CLIENT_ERRORS, type ClientErrorSpec } from "../../errors.js";
 import type { Packet } from "../../protocol/framing.js";
 import { type KillScope, type KillStatement, processKill } from "../../routing/kill-statement.js";
-import type { SessionHandle } from "../context.js";
+import type { PeerKillResult, ProxyContext, SessionHandle, ThreadKill } from "../context.js";
 import type { SessionPort } from "../session/session-port.js";
-import { decideKill } from "./kill-policy.js";
+import { decideKill, type KillIssuer } from "./kill-policy.js";
 import { type BackendKillOutcome, killOnBackend } from "./session-kill.js";
 
 /** COM_PROCESS_KILL: int<1> 0x0c, int<4> connection id (one of rwsplit's, as KILL n). */
@@ -37,10 +37,16 @@ export function kill(s: SessionPort, stmt: KillStatement, seq: number): void {
 /** Carries a KILL out (or refuses it as the server would) and says how it went; replies nothing. */
 export async function performKill(s: SessionPort, stmt: KillStatement): Promise<KillResult> {
   const ctx = s.ctx;
+  const issuer = { id: s.connectionId, user: s.userName! };
   const target = stmt.kind === "thread" ? (ctx.session(stmt.id) ?? null) : null;
+  if (target === null && stmt.kind === "thread" && ctx.peers !== undefined) {
+    // Not one of this worker's: the worker that holds it carries the KILL out.
+    const remote = await ctx.peers.kill(stmt, issuer);
+    if (remote !== null) return { error: remote.error, closeSelf: false };
+  }
   const decision = decideKill(
     stmt,
-    { id: s.connectionId, user: s.userName! },
+    issuer,
     target === null ? null : { id: target.connectionId, user: target.userName },
   );
   if (decision.action === "refuse") return { error: decision.error, closeSelf: false };
@@ -54,11 +60,32 @@ export async function performKill(s: SessionPort, stmt: KillStatement): Promise<
     if (scope === "query") return { error: CLIENT_ERRORS.queryInterrupted(), closeSelf: false };
     return { error: CLIENT_ERRORS.connectionKilled(), closeSelf: true };
   }
-  return killOther(s, target!, scope);
+  return killOther(ctx, issuer, target!, scope);
 }
 
-async function killOther(s: SessionPort, target: SessionHandle, scope: KillScope): Promise<KillResult> {
-  const ctx = s.ctx;
+/**
+ * A KILL from another worker process for session `stmt.id`: carried out here when this process
+ * holds it (the same rules as a local KILL); null when it does not.
+ */
+export async function killForPeer(
+  ctx: ProxyContext,
+  stmt: ThreadKill,
+  issuer: KillIssuer,
+): Promise<PeerKillResult | null> {
+  const target = ctx.session(stmt.id) ?? null;
+  if (target === null) return null;
+  const decision = decideKill(stmt, issuer, { id: target.connectionId, user: target.userName });
+  if (decision.action === "refuse") return { error: decision.error };
+  const r = await killOther(ctx, issuer, target, decision.scope);
+  return { error: r.error };
+}
+
+async function killOther(
+  ctx: ProxyContext,
+  issuer: KillIssuer,
+  target: SessionHandle,
+  scope: KillScope,
+): Promise<KillResult> {
   const running = target.runningStatement();
   // KILL CONNECTION: the client goes at once; its backend connections are destroyed with it,
   // and the thread that was running a statement is killed on the server below, so the statement
@@ -67,9 +94,9 @@ async function killOther(s: SessionPort, target: SessionHandle, scope: KillScope
   let outcome: BackendKillOutcome | null = null;
   if (running !== null) outcome = await killOnBackend(ctx, running, scope);
   const log = {
-    issuer: s.connectionId,
+    issuer: issuer.id,
     target: target.connectionId,
-    user: s.userName,
+    user: issuer.user,
     scope,
     backend: running?.pool.endpoint.name ?? null,
     backendThread: running?.threadId ?? null,
