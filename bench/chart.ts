@@ -1,16 +1,21 @@
 /** The results as an SVG of horizontal bar panels, one per figure, each with its own scale (no dependencies). */
 import type { LagRun, Report } from "./report.js";
-import { fmt, holdTitle, median } from "./report.js";
+import { fmt, holdTitle, median, summarise } from "./report.js";
 
 interface Bar {
   label: string;
-  /** Picks the colour: direct, rwsplit, haproxy, or another. */
+  /** Picks the colour: direct, rwsplit, haproxy, node-relay, or another. */
   target: string;
   value: number;
   text: string;
 }
 
-const COLORS: Record<string, string> = { direct: "#888", rwsplit: "#2a7", haproxy: "#37c" };
+const COLORS: Record<string, string> = {
+  direct: "#888",
+  rwsplit: "#2a7",
+  haproxy: "#37c",
+  "node-relay": "#a6b",
+};
 const WIDTH = 900;
 const LEFT = 380;
 const BAR_H = 22;
@@ -65,6 +70,18 @@ export function renderChart(r: Report): string {
       ),
     ],
   ];
+  const pb = r.proxyBound;
+  if (pb !== undefined && pb.skipped === undefined) {
+    panels.push([
+      `proxy-bound: ${pb.threads} connections sending ${pb.query}, queries per second (median)`,
+      summarise(pb.scenario).map((x) => ({
+        label: x.target,
+        target: x.target,
+        value: x.qps ?? Number.NaN,
+        text: `${fmt(x.qps)} qps, ${fmt(x.cpuUsPerQuery, 1)} µs CPU/query`,
+      })),
+    ]);
+  }
   const l = r.loadgen;
   if (l !== undefined) {
     panels.push(

@@ -1,14 +1,52 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /**
  * What a process under test costs, read from /proc: CPU time (utime + stime, `/proc/PID/stat`
  * fields 14 and 15, in clock ticks) and resident memory (`VmRSS` in `/proc/PID/status`, kB).
  */
 
+/** `/proc/PID/stat` after the command name (field 2, in parentheses, may hold spaces): field 3 on. */
+function statFields(pid: number): string[] {
+  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return s.slice(s.lastIndexOf(") ") + 2).split(" ");
+}
+
 export function cpuTicks(pid: number): number {
-  // The command name (field 2) is in parentheses and may hold spaces: split after it.
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  const f = statFields(pid);
   return Number(f[11]) + Number(f[12]);
+}
+
+/**
+ * CPU time of a process and every process under it (`serve --workers N` as N processes): for each,
+ * utime + stime + cutime + cstime (fields 14-17), so that a worker that exits and is reaped during
+ * a run moves its time into its parent's cutime instead of out of the sum. Children are found by
+ * their parent pid (field 4) over /proc.
+ */
+export function treeCpuTicks(pid: number): number {
+  const parent = new Map<number, number[]>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const ppid = Number(statFields(Number(name))[1]);
+      const list = parent.get(ppid);
+      if (list) list.push(Number(name));
+      else parent.set(ppid, [Number(name)]);
+    } catch {
+      // Gone between readdir and read.
+    }
+  }
+  let sum = 0;
+  const todo = [pid];
+  for (let p = todo.pop(); p !== undefined; p = todo.pop()) {
+    try {
+      const f = statFields(p);
+      sum += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      if (p === pid) throw new Error(`process ${pid} is gone`);
+    }
+    todo.push(...(parent.get(p) ?? []));
+  }
+  return sum;
 }
 
 export function rssKb(pid: number): number {

@@ -18,6 +18,8 @@ import type { SysbenchFigures } from "./sysbench.js";
 export interface RunResult extends SysbenchFigures {
   /** The proxy's CPU time (utime + stime) over the run divided by the queries, µs. */
   cpuUsPerQuery: number | null;
+  /** The proxy's CPU time over the run, ms, its processes summed (absent from older results). */
+  cpuMs?: number | null;
   rssKb: number | null;
   /** sysbench's own output, kept so every figure can be traced. */
   raw: string;
@@ -109,6 +111,37 @@ export interface ConnectorjRun {
   seconds: number;
 }
 
+/**
+ * The proxy-bound scenario (issue #15): many connections sending tiny queries, so the proxy runs
+ * out of CPU before the database does; rwsplit once per `workers` setting, side by side.
+ */
+export interface ProxyBound {
+  /** What each connection sends, one statement per sysbench event. */
+  query: string;
+  threads: number;
+  seconds: number;
+  rounds: number;
+  /** The rwsplit targets and the `workers` each ran with (null: the key left out). */
+  workers: { target: string; workers: number | null }[];
+  /** Why it did not run (an rwsplit that rejected the `workers` key, say). */
+  skipped?: string;
+  scenario: ScenarioResult;
+}
+
+/** One target's medians in one scenario, with the ratios issue #15's goals are stated in. */
+export interface TargetSummary {
+  scenario: string;
+  target: string;
+  qps: number | null;
+  cpuUsPerQuery: number | null;
+  /** qps / HAProxy's in the same scenario. */
+  qpsVsHaproxy: number | null;
+  /** CPU µs/query / node-relay's (the Node floor): #15 asks at most 1.1 of rwsplit. */
+  cpuVsNodeRelay: number | null;
+  /** CPU µs/query / HAProxy's: #15 asks at most 1.2 (prepared) and 1.1 (text) of rwsplit. */
+  cpuVsHaproxy: number | null;
+}
+
 export interface Report {
   command: string;
   date: string;
@@ -120,6 +153,10 @@ export interface Report {
   durationSeconds?: number;
   /** rwsplit_replica_writes_blocked_total per rwsplit process at the end (issue #12: 0). */
   writeGuard?: Record<string, number | null>;
+  /** Absent from results written before it existed. */
+  proxyBound?: ProxyBound;
+  /** What the tables show, per scenario and target (computed from `results` by `summarise`). */
+  summary?: TargetSummary[];
 }
 
 export function median(xs: number[]): number {
@@ -149,6 +186,27 @@ function table(header: string[], align: string, rows: string[][]): string[] {
     .concat([""]);
 }
 
+const finite = (n: number) => (Number.isFinite(n) ? n : null);
+
+/** Each target's median qps and CPU µs/query in one scenario, and their ratios to HAProxy and node-relay. */
+export function summarise(s: ScenarioResult): TargetSummary[] {
+  const med = (t: TargetResult, f: (x: RunResult) => number | null | undefined) =>
+    median(t.runs.map((x) => f(x) ?? Number.NaN));
+  const qps = new Map(s.targets.map((t) => [t.target, med(t, (x) => x.qps)]));
+  const cpu = new Map(s.targets.map((t) => [t.target, med(t, (x) => x.cpuUsPerQuery)]));
+  const over = (m: Map<string, number>, t: string, base: string) =>
+    finite((m.get(t) ?? Number.NaN) / (m.get(base) ?? Number.NaN));
+  return s.targets.map((t) => ({
+    scenario: s.scenario,
+    target: t.target,
+    qps: finite(qps.get(t.target)!),
+    cpuUsPerQuery: finite(cpu.get(t.target)!),
+    qpsVsHaproxy: over(qps, t.target, "haproxy"),
+    cpuVsNodeRelay: over(cpu, t.target, "node-relay"),
+    cpuVsHaproxy: over(cpu, t.target, "haproxy"),
+  }));
+}
+
 /** "x / direct" and "x / haproxy" for one figure, given every target's value. */
 function ratios(values: Map<string, number>, target: string): [string, string] {
   const v = values.get(target) ?? Number.NaN;
@@ -162,13 +220,14 @@ function sysbenchSection(r: Report): string[] {
   const lines = [
     `### sysbench: ${r.settings.threads} threads, ${r.settings.seconds} s per run, median of ${r.settings.rounds} interleaved round(s)`,
     "",
-    "Latency is per sysbench event (a query for point selects, a transaction otherwise). CPU µs/query: the proxy's utime+stime over the run divided by the queries.",
+    "Latency is per sysbench event (a query for point selects, a transaction otherwise). CPU µs/query: the proxy's utime+stime over the run (its processes summed) divided by the queries; CPU vs node-relay and vs haproxy: that figure over theirs in the same scenario (issue #15 asks rwsplit for at most 1.1× node-relay's, and 1.2× prepared / 1.1× text of HAProxy's).",
     "",
   ];
   const rows: string[][] = [];
   for (const s of r.results) {
     const qps = new Map(s.targets.map((t) => [t.target, median(t.runs.map((x) => x.qps))]));
-    for (const t of s.targets) {
+    const summary = summarise(s);
+    for (const [i, t] of s.targets.entries()) {
       const m = (f: (x: RunResult) => number | null) => median(t.runs.map((x) => f(x) ?? Number.NaN));
       rows.push([
         s.scenario,
@@ -191,6 +250,8 @@ function sysbenchSection(r: Report): string[] {
           m((x) => x.cpuUsPerQuery),
           1,
         ),
+        fmt(summary[i]!.cpuVsNodeRelay, 2),
+        fmt(summary[i]!.cpuVsHaproxy, 2),
         fmt(m((x) => mb(x.rssKb))),
         ...ratios(qps, t.target),
       ]);
@@ -207,14 +268,76 @@ function sysbenchSection(r: Report): string[] {
         "p99 ms",
         "errors",
         "CPU µs/query",
+        "CPU vs node-relay",
+        "CPU vs haproxy",
         "RSS MB",
-        "vs direct",
-        "vs haproxy",
+        "qps vs direct",
+        "qps vs haproxy",
       ],
-      "llrrrrrrrrr",
+      "llrrrrrrrrrrr",
       rows,
     ),
   );
+}
+
+function proxyBoundSection(p: ProxyBound): string[] {
+  const lines = [
+    `### Proxy-bound: ${p.threads} connections each sending \`${p.query}\` back to back, ${p.seconds} s per run, median of ${p.rounds} interleaved round(s)`,
+    "",
+    "Tiny statements from many connections, so that the proxy runs out of CPU before the database does (on a shared machine the database and sysbench still take their part of the cores). Every target sends everything to the primary (rwsplit with `routing.consistency: primary`). rwsplit runs once per `workers` setting (`serve --workers N`), side by side in the same rounds; CPU cores: the proxy's CPU time (its processes summed) over the run's length.",
+    "",
+  ];
+  if (p.skipped !== undefined) return lines.concat([`Not run: ${p.skipped}`, ""]);
+  const summary = summarise(p.scenario);
+  const workers = new Map(p.workers.map((w) => [w.target, w.workers]));
+  const rows = p.scenario.targets.map((t, i) => {
+    const m = (f: (x: RunResult) => number | null | undefined) =>
+      median(t.runs.map((x) => f(x) ?? Number.NaN));
+    const w = workers.get(t.target);
+    return [
+      t.target,
+      w === undefined ? "" : w === null ? "(key left out)" : String(w),
+      fmt(summary[i]!.qps),
+      fmt(
+        m((x) => x.p95Ms),
+        2,
+      ),
+      fmt(m((x) => x.errors)),
+      fmt(summary[i]!.cpuUsPerQuery, 1),
+      fmt(
+        m((x) => (x.cpuMs ?? Number.NaN) / 1000 / p.seconds),
+        2,
+      ),
+      fmt(summary[i]!.cpuVsNodeRelay, 2),
+      fmt(summary[i]!.qpsVsHaproxy, 2),
+    ];
+  });
+  lines.push(
+    ...table(
+      [
+        "target",
+        "workers",
+        "qps",
+        "p95 ms",
+        "errors",
+        "CPU µs/query",
+        "proxy CPU cores",
+        "CPU vs node-relay",
+        "qps vs haproxy",
+      ],
+      "llrrrrrrr",
+      rows,
+    ),
+  );
+  const rw = p.workers.map((w) => summary.find((x) => x.target === w.target));
+  const first = rw[0];
+  for (const other of rw.slice(1)) {
+    if (first === undefined || other === undefined) continue;
+    lines.push(
+      `Scaling, ${other.target} over ${first.target}: ${fmt((other.qps ?? Number.NaN) / (first.qps ?? Number.NaN), 2)}× the qps at ${fmt((other.cpuUsPerQuery ?? Number.NaN) / (first.cpuUsPerQuery ?? Number.NaN), 2)}× the CPU per query.`,
+    );
+  }
+  return lines.concat([""]);
 }
 
 function stormSection(l: Loadgen): string[] {
@@ -578,7 +701,7 @@ export function renderMarkdown(r: Report): string {
     "",
     `Command: \`${r.command}\`${r.durationSeconds ? ` (${r.durationSeconds} s)` : ""}.`,
     `Machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ${r.machine.mariadb}; ${r.machine.haproxy}; ${r.machine.sysbench}.`,
-    "Targets: direct = the primary itself; haproxy = HAProxy in TCP mode in front of the primary; rwsplit = reads split over 2 replicas, writes to the primary, TLS off; rwsplit-primary = the same with every statement on the primary (`routing.consistency: primary`), the proxy's cost without the split. Scenarios marked → replicas are reads outside transactions, which rwsplit sends to the replicas: there direct is one replica and haproxy balances round robin over both replicas, so every target reaches the same servers.",
+    "Targets: direct = the primary itself; haproxy = HAProxy in TCP mode in front of the primary; node-relay = a bare Node TCP relay in front of the primary (bench/node-relay.ts: accept, connect, copy bytes both ways, no parsing), the floor of what a Node proxy costs, on the primary in every scenario since it cannot split; rwsplit = reads split over 2 replicas, writes to the primary, TLS off; rwsplit-primary = the same with every statement on the primary (`routing.consistency: primary`), the proxy's cost without the split. Scenarios marked → replicas are reads outside transactions, which rwsplit sends to the replicas: there direct is one replica and haproxy balances round robin over both replicas, so every target reaches the same servers.",
     "",
   ];
   if (r.writeGuard !== undefined) {
@@ -590,6 +713,7 @@ export function renderMarkdown(r: Report): string {
   }
   // Sections of phases that did not run (`--only`) are left out.
   if (r.results.length > 0) lines.push(...sysbenchSection(r));
+  if (r.proxyBound !== undefined) lines.push(...proxyBoundSection(r.proxyBound));
   const l = r.loadgen;
   if (l !== undefined) {
     if (l.storm.runs.length > 0) lines.push(...stormSection(l));

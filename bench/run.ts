@@ -1,10 +1,16 @@
 /**
  * `npm run bench [-- --quick] [-- --target NAME=HOST:PORT] [-- --compare NAME=DIR] [-- --only PHASE,...]`:
  * on a local sandbox cluster, against the primary directly, rwsplit and HAProxy (TCP mode); in the
- * sysbench phase also rwsplit-primary (every statement on the primary: the proxy's cost without
- * the split) and, with `--compare NAME=DIR`, the rwsplit built in another checkout DIR (its
- * dist/src/cli/main.js), side by side in the same rounds (before/after a change):
+ * sysbench phase also node-relay (bench/node-relay.ts: a bare Node TCP relay in front of the
+ * primary, the floor of a Node proxy's cost), rwsplit-primary (every statement on the primary: the
+ * proxy's cost without the split) and, with `--compare NAME=DIR`, the rwsplit built in another
+ * checkout DIR (its dist/src/cli/main.js), side by side in the same rounds (before/after a change):
  *   sysbench  OLTP scenarios, interleaved round by round so drift favours no one;
+ *   proxy-bound  many connections sending `SELECT 1`, so the proxy is the bottleneck: node-relay,
+ *             HAProxy and rwsplit once per `--proxy-bound-workers` entry (default 1,2: `workers: 1`
+ *             and `workers: 2`, i.e. `serve --workers N`), interleaved; an entry `-` leaves the key
+ *             out (the build's default), which tests the phase on a build without the key. A build
+ *             that rejects the key skips the phase with its message, and the rest of the run goes on;
  *   storm     connect + one query + quit, as fast as possible (loadgen/storm.ts);
  *   idle      a fresh rwsplit's memory at start, idle (loadgen/start-memory.ts), then thousands of
  *             authenticated idle connections: proxy memory per connection (loadgen/idle.ts);
@@ -38,18 +44,34 @@ import { idleConnections } from "./loadgen/idle.js";
 import { largeResult } from "./loadgen/large-result.js";
 import { startMemory } from "./loadgen/start-memory.js";
 import { connectionStorm } from "./loadgen/storm.js";
-import { cpuTicks, ProcessWatch, rssKb } from "./proc.js";
-import { type LagHold, type Loadgen, renderMarkdown, type ScenarioResult } from "./report.js";
+import { ProcessWatch, rssKb, treeCpuTicks } from "./proc.js";
+import {
+  type LagHold,
+  type Loadgen,
+  type ProxyBound,
+  renderMarkdown,
+  type ScenarioResult,
+  summarise,
+} from "./report.js";
 import { runSteps, type Step, type Timing } from "./steps.js";
 import { stressPhase } from "./stress/phase.js";
 import {
   parseSysbench,
+  SELECT_1_LUA,
   type SysbenchScenario,
   scenarioName,
   sysbenchPrepare,
   sysbenchRun,
+  sysbenchScript,
 } from "./sysbench.js";
-import { replicaWritesBlocked, startHaproxy, startRwsplit, stopAll } from "./targets.js";
+import {
+  type RwsplitTarget,
+  replicaWritesBlocked,
+  startHaproxy,
+  startNodeRelay,
+  startRwsplit,
+  stopAll,
+} from "./targets.js";
 
 const exec = promisify(execFile);
 const args = process.argv.slice(2);
@@ -65,7 +87,17 @@ const compareBuilds = flagValues("--compare").map((t) => {
   if (!name || !dir) throw new Error(`--compare: expected NAME=DIR, got ${t}`);
   return { name, main: resolve(dir, "dist/src/cli/main.js") };
 });
-const PHASES = ["sysbench", "storm", "idle", "churn", "large", "lag", "stress", "connectorj"] as const;
+const PHASES = [
+  "sysbench",
+  "proxy-bound",
+  "storm",
+  "idle",
+  "churn",
+  "large",
+  "lag",
+  "stress",
+  "connectorj",
+] as const;
 type Phase = (typeof PHASES)[number];
 const only = new Set(flagValues("--only").flatMap((v) => v.split(",")));
 for (const p of only) {
@@ -80,6 +112,14 @@ const numberFlag = (name: string, fallback: number): number => {
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}: not a positive number: ${v}`);
   return n;
 };
+/** `workers` of each proxy-bound rwsplit: a number sets the key, `-` leaves it out (null). */
+const PROXY_BOUND_WORKERS = (flagValues("--proxy-bound-workers").at(-1) ?? "1,2").split(",").map((v) => {
+  if (v.trim() === "-") return null;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`--proxy-bound-workers: expected integers ≥ 1 or -, got ${v}`);
+  return n;
+});
 
 /**
  * Sizes: quick mode has to fit in 2 minutes with the build and the sandbox (one short round of
@@ -97,6 +137,7 @@ const S = quick
         { test: "oltp_read_write", ps: "auto" },
         { test: "oltp_write_only", ps: "auto" },
       ] as SysbenchScenario[],
+      proxyBoundSeconds: 3,
       stormSeconds: 2,
       idleRwsplit: 4000,
       idleHaproxy: 1000,
@@ -125,6 +166,7 @@ const S = quick
         { test: "oltp_read_write", ps: "disable" },
         { test: "oltp_write_only", ps: "auto" },
       ] as SysbenchScenario[],
+      proxyBoundSeconds: 10,
       stormSeconds: 5,
       idleRwsplit: 10_000,
       idleHaproxy: 1500,
@@ -148,6 +190,9 @@ const STRESS_SEED = numberFlag(
 );
 const CONNECTORJ_RUNS = numberFlag("--connectorj-runs", S.connectorjRuns);
 const THREADS = 8;
+/** Connections of the proxy-bound phase: enough that the proxy, not the round trip, limits the rate. */
+const PROXY_BOUND_THREADS = 64;
+const PROXY_BOUND_QUERY = "SELECT 1";
 const TABLES = 4;
 const STORM_CONCURRENCY = 8;
 const IDLE_CONCURRENCY = 32;
@@ -208,8 +253,8 @@ async function main(): Promise<void> {
     const primary = endpoint(sb.primary.host, sb.primary.port);
     const nodes = [sb.primary, ...sb.replicas].map((n) => endpoint(n.host, n.port, root));
     const table = { tables: TABLES, tableSize: S.tableSize };
-    process.stdout.write("bench: sysbench prepare, starting rwsplit and HAProxy...\n");
-    const [, rw, ha, variants] = await Promise.all([
+    process.stdout.write("bench: sysbench prepare, starting rwsplit, HAProxy and node-relay...\n");
+    const [, rw, ha, variants, relay, bound] = await Promise.all([
       // The replicas must hold the tables too: the → replicas scenarios read them there directly.
       runs("sysbench") ? sysbenchPrepare(primary, table).then(() => waitForReplicas(sb)) : Promise.resolve(),
       startRwsplit("rwsplit", sb, track),
@@ -221,8 +266,10 @@ async function main(): Promise<void> {
             ...compareBuilds.map((b) => startRwsplit(b.name, sb, track, {}, { main: b.main })),
           ])
         : Promise.resolve([]),
+      runs("sysbench") || runs("proxy-bound") ? startNodeRelay(sb, track) : Promise.resolve(null),
+      runs("proxy-bound") ? startProxyBound(sb, track) : Promise.resolve(null),
     ]);
-    const rwsplits = [rw, ...variants];
+    const rwsplits = [rw, ...variants, ...(bound !== null && "started" in bound ? bound.started : [])];
     const targets = [
       {
         name: "direct",
@@ -250,11 +297,42 @@ async function main(): Promise<void> {
       })),
     ];
     const steps: Step[] = [];
+    /** A sysbench run against `t`, its figures and the proxy's CPU time over it into `into`. */
+    const measured =
+      (t: { name: string; pid: number | null }, into: ScenarioResult, go: () => Promise<string>) =>
+      async () => {
+        const before = t.pid !== null ? treeCpuTicks(t.pid) : 0;
+        const raw = await go();
+        const parsed = parseSysbench(raw);
+        const cpuMs = t.pid !== null ? ((treeCpuTicks(t.pid) - before) * 1000) / clk : null;
+        into.targets
+          .find((x) => x.target === t.name)!
+          .runs.push({
+            ...parsed,
+            cpuMs,
+            cpuUsPerQuery: cpuMs !== null && parsed.queries > 0 ? (cpuMs * 1000) / parsed.queries : null,
+            rssKb: t.pid !== null ? rssKb(t.pid) : null,
+            raw,
+          });
+      };
+    const relayTarget =
+      relay === null
+        ? []
+        : [
+            {
+              name: relay.name,
+              ep: endpoint(relay.host, relay.port),
+              // It cannot split: the primary, also where the others reach the replicas.
+              readEp: endpoint(relay.host, relay.port),
+              pid: relay.pid as number | null,
+            },
+          ];
 
     // ---- sysbench ----------------------------------------------------------------------
     const scenarios = runs("sysbench") ? S.scenarios : [];
     const sysbenchTargets = [
       ...targets,
+      ...relayTarget,
       ...variants.map((v) => ({
         name: v.name,
         ep: endpoint(v.host, v.port),
@@ -276,19 +354,54 @@ async function main(): Promise<void> {
           steps.push({
             label: results[si]!.scenario,
             target: t.name,
-            run: async () => {
-              const before = t.pid !== null ? cpuTicks(t.pid) : 0;
-              const raw = await sysbenchRun(s.replicaReads ? t.readEp : t.ep, table, s, THREADS, S.seconds);
-              const parsed = parseSysbench(raw);
-              const cpuMs = t.pid !== null ? ((cpuTicks(t.pid) - before) * 1000) / clk : null;
-              results[si]!.targets.find((x) => x.target === t.name)!.runs.push({
-                ...parsed,
-                cpuUsPerQuery: cpuMs !== null && parsed.queries > 0 ? (cpuMs * 1000) / parsed.queries : null,
-                rssKb: t.pid !== null ? rssKb(t.pid) : null,
-                raw,
-              });
-            },
+            run: measured(t, results[si]!, () =>
+              sysbenchRun(s.replicaReads ? t.readEp : t.ep, table, s, THREADS, S.seconds),
+            ),
           });
+        }
+      }
+    }
+
+    // ---- proxy-bound -------------------------------------------------------------------
+    let proxyBound: ProxyBound | undefined;
+    if (bound !== null) {
+      const boundTargets = [
+        ...relayTarget,
+        { name: "haproxy", ep: endpoint(ha.host, ha.port), pid: ha.pid as number | null },
+        ...("started" in bound ? bound.started : []).map((t) => ({
+          name: t.name,
+          ep: endpoint(t.host, t.port),
+          pid: t.pid as number | null,
+        })),
+      ];
+      const scenario: ScenarioResult = {
+        scenario: `${PROXY_BOUND_QUERY}, ${PROXY_BOUND_THREADS} connections`,
+        targets: "started" in bound ? boundTargets.map((t) => ({ target: t.name, runs: [] })) : [],
+      };
+      proxyBound = {
+        query: PROXY_BOUND_QUERY,
+        threads: PROXY_BOUND_THREADS,
+        seconds: S.proxyBoundSeconds,
+        rounds: S.rounds,
+        workers: bound.workers,
+        ...("skipped" in bound ? { skipped: bound.skipped } : {}),
+        scenario,
+      };
+      if ("skipped" in bound) process.stderr.write(`bench: proxy-bound phase skipped: ${bound.skipped}\n`);
+      else {
+        const script = join(work, "select-1.lua");
+        writeFileSync(script, SELECT_1_LUA);
+        for (let round = 0; round < S.rounds; round++) {
+          for (const [i] of boundTargets.entries()) {
+            const t = boundTargets[(i + round) % boundTargets.length]!;
+            steps.push({
+              label: `proxy-bound: ${scenario.scenario}`,
+              target: t.name,
+              run: measured(t, scenario, () =>
+                sysbenchScript(t.ep, script, PROXY_BOUND_THREADS, S.proxyBoundSeconds),
+              ),
+            });
+          }
         }
       }
     }
@@ -532,6 +645,8 @@ async function main(): Promise<void> {
       variants: variants.map((v) => ({ name: v.name, env: v.env })),
       writeGuard,
       results,
+      ...(proxyBound !== undefined ? { proxyBound } : {}),
+      summary: [...results, ...(proxyBound !== undefined ? [proxyBound.scenario] : [])].flatMap(summarise),
       loadgen,
       timings,
       durationSeconds: Math.round((Date.now() - started) / 1000),
@@ -552,6 +667,37 @@ async function main(): Promise<void> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/**
+ * The proxy-bound phase's rwsplits, one per PROXY_BOUND_WORKERS entry, every statement on the
+ * primary like node-relay and HAProxy. One that fails to start (a build that rejects `workers`)
+ * skips the phase with its message instead of failing the run.
+ */
+async function startProxyBound(
+  sb: Awaited<ReturnType<typeof startSandbox>>,
+  track: (c: ChildProcess) => void,
+): Promise<{ workers: ProxyBound["workers"] } & ({ started: RwsplitTarget[] } | { skipped: string })> {
+  const names = PROXY_BOUND_WORKERS.map((w) => (w === null ? "rwsplit-nokey" : `rwsplit-w${w}`));
+  const unique = names.map((n, i) => (names.filter((x) => x === n).length > 1 ? `${n}-${i + 1}` : n));
+  const workers = unique.map((target, i) => ({ target, workers: PROXY_BOUND_WORKERS[i]! }));
+  const started = await Promise.allSettled(
+    workers.map((w) =>
+      startRwsplit(
+        w.target,
+        sb,
+        track,
+        { RWSPLIT__ROUTING__CONSISTENCY: "primary" },
+        w.workers === null ? {} : { workers: w.workers },
+      ),
+    ),
+  );
+  const failed = started.find((r) => r.status === "rejected");
+  if (failed !== undefined) {
+    for (const r of started) if (r.status === "fulfilled") await stopAll([r.value.child]);
+    return { workers, skipped: String((failed.reason as Error).message ?? failed.reason) };
+  }
+  return { workers, started: started.map((r) => (r as PromiseFulfilledResult<RwsplitTarget>).value) };
 }
 
 /**

@@ -2,12 +2,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import net from "node:net";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { SandboxInfo } from "../src/sandbox/cluster.js";
 import { freePort } from "../src/sandbox/ports.js";
 
 /**
  * The processes under test: rwsplit built from this checkout, as its own process so its CPU time
- * and memory are its own, and HAProxy. Each is handed to `track` as soon as it is spawned, so the
+ * and memory are its own, HAProxy, and node-relay (the floor: a bare Node TCP relay). Each is handed to `track` as soon as it is spawned, so the
  * caller stops it (`stopAll`, by pid) even when it never became ready.
  */
 
@@ -48,6 +49,40 @@ export async function waitPort(port: number, ms = 60_000): Promise<void> {
 }
 
 /**
+ * `waitPort`, but a child that exits first fails at once, with the end of what it wrote to stderr
+ * (a config it rejects, say) instead of a 60 s wait for a port that will never open.
+ */
+async function waitReady(
+  child: ChildProcess,
+  port: number,
+  what: string,
+  stderr: () => string,
+): Promise<void> {
+  let onExit: (code: number | null, signal: string | null) => void = () => {};
+  const exited = new Promise<never>((_, reject) => {
+    onExit = (code, signal) =>
+      reject(new Error(`${what} exited (${signal ?? `code ${code}`}) before listening: ${stderr().trim()}`));
+    child.once("exit", onExit);
+  });
+  try {
+    await Promise.race([waitPort(port), exited]);
+  } finally {
+    child.off("exit", onExit);
+    exited.catch(() => {});
+  }
+}
+
+/** Copies a child's stderr to ours and keeps its last `max` characters for an error message. */
+function stderrTail(child: ChildProcess, max = 2000): () => string {
+  let tail = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    process.stderr.write(d);
+    tail = (tail + d.toString()).slice(-max);
+  });
+  return () => tail;
+}
+
+/**
  * Polls `/backends` until every replica is eligible, so reads are split from the first query; or,
  * with `checkedOnly`, until the monitor has checked each one (a replica it excludes stays out).
  */
@@ -75,18 +110,21 @@ async function waitReplicas(adminPort: number, checkedOnly: boolean, ms = 60_000
 /**
  * `rwsplit serve` from dist/, with `RWSPLIT__SECTION__KEY` overrides. TLS is off: libmariadb
  * (sysbench) upgrades to TLS whenever the server offers it, and neither MariaDB nor HAProxy here
- * offers it, so TLS would be the only thing measured apart.
+ * offers it, so TLS would be the only thing measured apart. `workers`: `RWSPLIT__WORKERS=N` (`serve
+ * --workers N`, issue #15); the key is only set when given, so a build without it runs as before,
+ * and one that rejects it fails here at once with its message.
  */
 export async function startRwsplit(
   name: string,
   sb: SandboxInfo,
   track: (c: ChildProcess) => void,
   overrides: Record<string, string> = {},
-  opts: { excludedReplicasOk?: boolean; main?: string } = {},
+  opts: { excludedReplicasOk?: boolean; main?: string; workers?: number } = {},
 ): Promise<RwsplitTarget> {
   const port = await freePort();
   const adminPort = await freePort();
-  const env = { RWSPLIT__TLS__ENABLED: "false", ...overrides };
+  const env: Record<string, string> = { RWSPLIT__TLS__ENABLED: "false", ...overrides };
+  if (opts.workers !== undefined) env.RWSPLIT__WORKERS = String(opts.workers);
   const { app, monitor } = sb.credentials;
   const child = spawn(
     process.execPath,
@@ -108,12 +146,13 @@ export async function startRwsplit(
       "--log-level",
       "error",
     ],
-    { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...env } },
+    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } },
   );
   track(child);
+  const stderr = stderrTail(child);
   if (child.pid === undefined) throw new Error("could not start rwsplit");
   const t = { name, host: "127.0.0.1", port, adminPort, pid: child.pid, child, env };
-  await waitPort(port);
+  await waitReady(child, port, `rwsplit ${name}`, stderr);
   await waitReplicas(adminPort, opts.excludedReplicasOk === true);
   return t;
 }
@@ -158,6 +197,36 @@ export async function startHaproxy(
   await waitPort(port);
   await waitPort(replicasPort);
   return { name: "haproxy", host: "127.0.0.1", port, replicasPort, pid: child.pid, child };
+}
+
+/**
+ * node-relay (bench/node-relay.ts, built beside this file) in front of the primary: accept,
+ * connect, copy bytes both ways, nothing else. It cannot split, so it reaches the primary in every
+ * scenario. `mode`: see node-relay.ts (the default is the cheaper one).
+ */
+export async function startNodeRelay(
+  sb: SandboxInfo,
+  track: (c: ChildProcess) => void,
+  mode?: "onread" | "pipe",
+): Promise<ProcessTarget> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      fileURLToPath(new URL("./node-relay.js", import.meta.url)),
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--upstream",
+      `${sb.primary.host}:${sb.primary.port}`,
+      ...(mode !== undefined ? ["--mode", mode] : []),
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  track(child);
+  const stderr = stderrTail(child);
+  if (child.pid === undefined) throw new Error("could not start node-relay");
+  await waitReady(child, port, "node-relay", stderr);
+  return { name: "node-relay", host: "127.0.0.1", port, pid: child.pid, child };
 }
 
 /** SIGTERM to each child still running, by its own pid; SIGKILL after `graceMs`. */
