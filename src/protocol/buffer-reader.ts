@@ -93,7 +93,12 @@ export class BufferReader {
   }
 
   lenencString(): string {
-    return this.lenencBytes().toString("utf8");
+    const n = this.lenenc();
+    this.need(n);
+    const at = this.offset;
+    this.offset += n;
+    // Decoded in place: a view first costs more than the decoding of a short string.
+    return n === 0 ? "" : this.buf.toString("utf8", at, at + n);
   }
 
   /** string<NUL>; a missing terminator at the end of the packet is tolerated (old clients). */

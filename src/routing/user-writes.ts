@@ -32,6 +32,8 @@ export class UserWrites {
   private readonly records = new Map<string, UserWriteRecord>();
   /** Records dropped to stay within maxUsers while they still counted. */
   evicted = 0;
+  /** The user merged last: its record, if still held, is the Map's last entry. */
+  private lastWriter: string | null = null;
 
   constructor(
     readonly windowMs: number,
@@ -84,7 +86,7 @@ export class UserWrites {
         position = prev!.position;
         text = prev!.text;
       } else {
-        position = new Map([[one.domain, one]]);
+        position = new Map<number, Gtid>().set(one.domain, one);
         text = gtid;
       }
     } else {
@@ -98,9 +100,11 @@ export class UserWrites {
       text,
       expiresAt: prev === null ? expiresAt : Math.max(prev.expiresAt, expiresAt),
     };
-    // Delete first: a Map keeps insertion order, so the record moves to the back (newest).
-    this.records.delete(user);
+    // Delete first: a Map keeps insertion order, so the record moves to the back (newest). The
+    // user written last is at the back already (or gone, and set puts it there): no delete.
+    if (user !== this.lastWriter) this.records.delete(user);
     this.records.set(user, record);
+    this.lastWriter = user;
     this.sweep(now, 2);
     while (this.records.size > this.maxUsers) {
       const oldest = this.records.keys().next().value as string;

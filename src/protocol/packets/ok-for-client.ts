@@ -1,4 +1,3 @@
-import { BufferWriter } from "../buffer-writer.js";
 import { ServerStatus, SessionTrack } from "../constants/server-status.js";
 
 /**
@@ -36,23 +35,37 @@ const STATE_CHANGED = ServerStatus.SESSION_STATE_CHANGED;
  * there is neither a message nor state left.
  */
 export function okForClient(payload: Buffer, f: TrackingFilter): Buffer | null {
-  let off = skipLenenc(payload, skipLenenc(payload, 1));
-  const statusAt = off;
+  const statusAt = skipLenenc(payload, skipLenenc(payload, 1));
   if (statusAt + 4 > payload.length) return null;
   const status = payload.readUInt16LE(statusAt);
-  off = statusAt + 4;
-  const changed = (status & STATE_CHANGED) !== 0;
-  if (off >= payload.length && !changed) return null;
-  let info: Buffer = EMPTY;
-  let state: Buffer | null = null;
-  if (off < payload.length) {
-    [info, off] = lenencBytesAt(payload, off);
-    if (changed && off < payload.length) [state] = lenencBytesAt(payload, off);
+  // No session_state_info: the packet is the client's as it is (most OKs, every write's).
+  if (!(status & STATE_CHANGED)) return null;
+  let off = statusAt + 4;
+  if (off >= payload.length) return null;
+  // Offsets, not views: this runs for every COMMIT (last_gtid), and a Buffer view costs more
+  // than the rest of it.
+  const infoLen = lenencAt(payload, off);
+  const infoAt = lenAt;
+  off = Math.min(infoAt + infoLen, payload.length);
+  if (off >= payload.length) return null;
+  const stateLen = lenencAt(payload, off);
+  const state = payload.subarray(lenAt, lenAt + stateLen);
+  const kept = f.sessionTrack ? keptLength(state, f) : 0;
+  if (f.sessionTrack && kept === state.length) return null;
+  const info = Math.min(infoLen, payload.length - infoAt);
+  const withText = kept > 0 || info > 0;
+  const size =
+    statusAt + 4 + (withText ? lenencSize(info) + info : 0) + (kept > 0 ? lenencSize(kept) + kept : 0);
+  const out = Buffer.allocUnsafe(size);
+  payload.copy(out, 0, 0, statusAt + 4);
+  out.writeUInt16LE(kept > 0 ? status : status & ~STATE_CHANGED, statusAt);
+  let at = statusAt + 4;
+  if (withText) {
+    at = writeLenenc(out, at, info);
+    at += payload.copy(out, at, infoAt, infoAt + info);
   }
-  const kept = state === null ? null : f.sessionTrack ? keptEntries(state, f) : EMPTY;
-  if (kept === state) return null;
-  const anyKept = kept !== null && kept.length > 0;
-  return build(payload, statusAt, anyKept ? status : status & ~STATE_CHANGED, info, anyKept ? kept : null);
+  if (kept > 0) copyKept(state, f, out, writeLenenc(out, at, kept));
+  return out;
 }
 
 /**
@@ -71,28 +84,47 @@ export function eofForClient(payload: Buffer, f: TrackingFilter): Buffer | null 
   return out;
 }
 
-/** The entries of session_state_info the client's trackers produce; `state` itself when all. */
-function keptEntries(state: Buffer, f: TrackingFilter): Buffer {
-  const parts: Buffer[] = [];
-  let all = true;
-  let off = 0;
-  while (off < state.length) {
-    const start = off;
-    const type = state[off]!;
-    const [data, next] = lenencBytesAt(state, off + 1);
-    off = next;
-    if (keeps(type, data, f)) parts.push(state.subarray(start, off));
-    else all = false;
+/**
+ * session_state_info: entries of int<1> type + string<lenenc> data. The bytes of those the
+ * client's trackers produce (state.length when all of them).
+ */
+function keptLength(state: Buffer, f: TrackingFilter): number {
+  let kept = 0;
+  for (let off = 0; off < state.length; ) {
+    const end = entryEnd(state, off);
+    if (keeps(state[off]!, state, lenAt, end, f)) kept += end - off;
+    off = end;
   }
-  return all ? state : Buffer.concat(parts);
+  return kept;
 }
 
-function keeps(type: number, data: Buffer, f: TrackingFilter): boolean {
+/** Copies the entries keptLength counted into `out` at `at`. */
+function copyKept(state: Buffer, f: TrackingFilter, out: Buffer, at: number): void {
+  for (let off = 0; off < state.length; ) {
+    const end = entryEnd(state, off);
+    if (keeps(state[off]!, state, lenAt, end, f)) at += state.copy(out, at, off, end);
+    off = end;
+  }
+}
+
+/** Where the entry at `off` ends (at most the state's end); its data starts at `lenAt`. */
+function entryEnd(state: Buffer, off: number): number {
+  const len = lenencAt(state, off + 1);
+  return Math.min(lenAt + len, state.length);
+}
+
+/** Whether the client tracks an entry of `type` whose data is buf[at, end). */
+function keeps(type: number, buf: Buffer, at: number, end: number, f: TrackingFilter): boolean {
   switch (type) {
     case SessionTrack.SYSTEM_VARIABLES: {
       if (f.variables === "*") return true;
-      const [name] = lenencBytesAt(data, 0);
-      return f.variables.has(name.toString("utf8").toLowerCase());
+      // The name: string<lenenc> at the start of the data (a one-byte length: always, in practice).
+      const len = buf[at]!;
+      const name =
+        at < end && len < 0xfb
+          ? buf.toString("utf8", at + 1, Math.min(at + 1 + len, end))
+          : lenencBytesAt(buf.subarray(at, end), 0)[0].toString("utf8");
+      return f.variables.has(name.toLowerCase());
     }
     case SessionTrack.SCHEMA:
       return f.schema;
@@ -109,26 +141,6 @@ function keeps(type: number, data: Buffer, f: TrackingFilter): boolean {
   }
 }
 
-function build(
-  payload: Buffer,
-  statusAt: number,
-  status: number,
-  info: Buffer,
-  state: Buffer | null,
-): Buffer {
-  const w = new BufferWriter(statusAt + 8 + info.length + (state?.length ?? 0));
-  w.bytes(payload.subarray(0, statusAt))
-    .u16(status)
-    .bytes(payload.subarray(statusAt + 2, statusAt + 4));
-  if (state !== null || info.length > 0) {
-    w.lenenc(info.length).bytes(info);
-    if (state !== null) w.lenenc(state.length).bytes(state);
-  }
-  return w.payload();
-}
-
-const EMPTY = Buffer.alloc(0);
-
 function skipLenenc(buf: Buffer, off: number): number {
   const first = buf[off]!;
   if (first < 0xfb) return off + 1;
@@ -139,21 +151,53 @@ function skipLenenc(buf: Buffer, off: number): number {
 
 /** string<lenenc> at `off`: its bytes (a view) and the offset after it. */
 function lenencBytesAt(buf: Buffer, off: number): [Buffer, number] {
+  const len = lenencAt(buf, off);
+  return [buf.subarray(lenAt, lenAt + len), lenAt + len];
+}
+
+/** Where the data of the last lenencAt's string<lenenc> starts. */
+let lenAt = 0;
+
+/** The length of the string<lenenc> at `off`; its data starts at `lenAt`. */
+function lenencAt(buf: Buffer, off: number): number {
   const first = buf[off]!;
-  let len: number;
-  let at: number;
   if (first < 0xfb) {
-    len = first;
-    at = off + 1;
-  } else if (first === 0xfc) {
-    len = buf.readUInt16LE(off + 1);
-    at = off + 3;
-  } else if (first === 0xfd) {
-    len = buf.readUIntLE(off + 1, 3);
-    at = off + 4;
-  } else {
-    len = Number(buf.readBigUInt64LE(off + 1));
-    at = off + 9;
+    lenAt = off + 1;
+    return first;
   }
-  return [buf.subarray(at, at + len), at + len];
+  if (first === 0xfc) {
+    lenAt = off + 3;
+    return buf.readUInt16LE(off + 1);
+  }
+  if (first === 0xfd) {
+    lenAt = off + 4;
+    return buf.readUIntLE(off + 1, 3);
+  }
+  lenAt = off + 9;
+  return Number(buf.readBigUInt64LE(off + 1));
+}
+
+function lenencSize(n: number): number {
+  return n < 0xfb ? 1 : n <= 0xffff ? 3 : n <= 0xffffff ? 4 : 9;
+}
+
+/** int<lenenc> `n` written at `at`; returns the offset after it. */
+function writeLenenc(out: Buffer, at: number, n: number): number {
+  if (n < 0xfb) {
+    out[at] = n;
+    return at + 1;
+  }
+  if (n <= 0xffff) {
+    out[at] = 0xfc;
+    out.writeUInt16LE(n, at + 1);
+    return at + 3;
+  }
+  if (n <= 0xffffff) {
+    out[at] = 0xfd;
+    out.writeUIntLE(n, at + 1, 3);
+    return at + 4;
+  }
+  out[at] = 0xfe;
+  out.writeBigUInt64LE(BigInt(n), at + 1);
+  return at + 9;
 }

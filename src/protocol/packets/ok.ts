@@ -58,7 +58,11 @@ function decodeSessionState(block: Buffer, out: SessionStateChange[]): void {
   const r = new BufferReader(block);
   while (r.remaining > 0) {
     const type = r.u8();
-    const data = new BufferReader(r.lenencBytes());
+    // A reader over the entry's range of the block (no view of it).
+    const n = r.lenenc();
+    const at = r.offset;
+    r.skip(n);
+    const data = new BufferReader(block, at, at + n);
     switch (type) {
       case SessionTrack.SYSTEM_VARIABLES: {
         const name = data.lenencString();

@@ -90,9 +90,11 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     this.auth = new ClientAuth(ctx, this, this.connectionId);
     this.runner = new StatementRun(this);
     const data = (chunk: Buffer) => {
-      this.lastActiveAt = Date.now();
       this.framer.push(chunk);
       this.pump();
+      // Idle from now on (a partial packet, or commands answered at once); a command still
+      // running sets it when it is answered (statementDone): one clock read per statement.
+      if (this.phase === SessionPhase.IDLE) this.lastActiveAt = Date.now();
     };
     // Bytes the client sent stay referenced while a command is served or a packet is partial.
     const retains = () => this.phase !== SessionPhase.IDLE || this.framer.bufferedBytes > 0;
@@ -166,6 +168,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     this.mariadbCapabilities = r.mariadbCapabilities;
     ({ login: this.login, state: this.state } = sessionStart(r, this.ctx));
     this.phase = SessionPhase.IDLE;
+    this.lastActiveAt = Date.now();
     const ok = encodeOk(r.okSeq, { status: this.lastStatus }, this.capabilities);
     // ryw: the user's writes through other rwsplit instances (Redis) are known before its first statement.
     const shared = this.ctx.userWrites?.loggingIn(r.user.name) ?? null;

@@ -96,7 +96,8 @@ export class OpenCursors {
 
   /** The connection holding them is gone (or the session was reset): nothing is open. */
   clear(): void {
-    this.byStmt.clear();
+    // Every transaction's end comes here; clear() allocates even when there is nothing to clear.
+    if (this.byStmt.size > 0) this.byStmt.clear();
   }
 
   /** Client statement ids with an open cursor, for debug output. */
