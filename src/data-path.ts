@@ -7,6 +7,7 @@ import { UserWriteLog } from "./proxy/consistency/user-write-log.js";
 import type { SessionHooks, SessionPeers, TlsContext } from "./proxy/context.js";
 import { ProxyServer } from "./proxy/server.js";
 import { buildTlsContext } from "./proxy/tls-context.js";
+import type { TlsMaterial, TlsPem } from "./proxy/tls-material.js";
 
 /** Statements by kind, for the status page's reads and writes per second. */
 export interface StatementKinds {
@@ -30,6 +31,8 @@ export interface DataPathOptions {
   firstConnectionId?: number;
   /** The other worker processes' sessions, for KILL. */
   peers?: SessionPeers;
+  /** The certificate and keys to use instead of loading them (a worker takes the supervisor's). */
+  tlsPem?: TlsPem;
 }
 
 /** What serves MySQL clients: the proxy server, the counters its hooks keep, the user-write log. */
@@ -48,9 +51,7 @@ export interface DataPath {
  */
 export async function buildDataPath(o: DataPathOptions): Promise<DataPath> {
   const { config, logger, metrics, digests } = o;
-  const tls: TlsContext | null = config.tls.enabled
-    ? buildTlsContext(await (await import("./proxy/tls-material.js")).loadTlsMaterial(config.tls))
-    : null;
+  const tls: TlsContext | null = config.tls.enabled ? buildTlsContext(await tlsMaterial(o)) : null;
   const kinds: StatementKinds = { read: 0, write: 0, session: 0 };
   const hooks: SessionHooks = {
     onStatement(route, backend, reason, durationNs, errno, sample) {
@@ -111,4 +112,11 @@ export async function buildDataPath(o: DataPathOptions): Promise<DataPath> {
     ...(o.peers === undefined ? {} : { peers: o.peers }),
   });
   return { proxy, kinds, userWrites };
+}
+
+async function tlsMaterial(o: DataPathOptions): Promise<TlsMaterial> {
+  const m = await import("./proxy/tls-material.js");
+  const pem = o.tlsPem;
+  if (pem !== undefined) return m.tlsMaterialFromPem(pem.cert, pem.key, pem.generated, pem.rsaKey);
+  return m.loadTlsMaterial(o.config.tls);
 }

@@ -29,6 +29,23 @@ const generateKeyPairAsync = promisify(generateKeyPair);
 
 const SELF_SIGNED_DAYS = 365;
 
+/** The material as PEM text, to hand to another process (tlsMaterialFromPem takes it back). */
+export interface TlsPem {
+  cert: string;
+  key: string;
+  rsaKey: string;
+  generated: boolean;
+}
+
+export function tlsPem(m: TlsMaterial): TlsPem {
+  return {
+    cert: m.cert,
+    key: m.key,
+    rsaKey: m.rsaPrivateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    generated: m.generated,
+  };
+}
+
 /**
  * Loads `tls.cert_file`/`tls.key_file` when configured, else generates a self-signed certificate
  * (CN=rwsplit, SAN localhost, 127.0.0.1, ::1; RSA 2048, SHA-256, one year).
@@ -39,8 +56,26 @@ const SELF_SIGNED_DAYS = 365;
  */
 export async function loadTlsMaterial(cfg: Config["tls"]): Promise<TlsMaterial> {
   const { cert, key, generated } = cfg.certFile || cfg.keyFile ? await readPemFiles(cfg) : await selfSigned();
+  return tlsMaterialFromPem(cert, key, generated);
+}
+
+/**
+ * The material of a certificate and key already in hand: a worker process of `serve --workers N`
+ * takes the supervisor's, so every worker presents the same certificate and RSA key.
+ */
+export async function tlsMaterialFromPem(
+  cert: string,
+  key: string,
+  generated: boolean,
+  rsaKeyPem?: string,
+): Promise<TlsMaterial> {
   const privateKey = createPrivateKey(key);
-  const rsa = privateKey.asymmetricKeyType === "rsa" ? privateKey : await newRsaKey();
+  const rsa =
+    rsaKeyPem !== undefined
+      ? createPrivateKey(rsaKeyPem)
+      : privateKey.asymmetricKeyType === "rsa"
+        ? privateKey
+        : await newRsaKey();
   return {
     cert,
     key,

@@ -13,6 +13,7 @@ import type { BackendObservation } from "../monitor/types.js";
 import type { KillIssuer } from "../proxy/commands/kill-policy.js";
 import type { SharingStatus } from "../proxy/consistency/user-write-log.js";
 import type { PeerKillResult, ThreadKill } from "../proxy/context.js";
+import type { TlsPem } from "../proxy/tls-material.js";
 
 /** Marks rwsplit's own messages on the channel (prom-client and Node use it too). */
 export const TAG = "rwsplit";
@@ -60,6 +61,8 @@ export type ToWorker =
       observations: BackendObservation[];
       record: RuntimeRecord;
       writesHeld: boolean;
+      /** With tls.enabled: the supervisor's certificate and keys, the same in every worker. */
+      tls: TlsPem | null;
     }
   | { t: typeof TAG; k: "observation"; o: BackendObservation }
   | { t: typeof TAG; k: "topology"; topology: TopologyView }

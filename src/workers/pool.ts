@@ -13,6 +13,7 @@ import type { TopologyView } from "../ha/topology-view.js";
 import { DATA_PATH_FAMILIES, type Metrics, type RemoteTotals } from "../metrics/registry.js";
 import type { BackendObservation } from "../monitor/types.js";
 import type { SharingStatus } from "../proxy/consistency/user-write-log.js";
+import type { TlsPem } from "../proxy/tls-material.js";
 import { mergeSharing, sumPools, sumTotals, withPoolCounts } from "./aggregate.js";
 import {
   type FromWorker,
@@ -54,6 +55,8 @@ export interface WorkerPoolOptions {
   observations(): BackendObservation[];
   record(): RuntimeRecord;
   onBackendFailure(backend: string): void;
+  /** With tls.enabled: the certificate and keys every worker presents. */
+  tls: TlsPem | null;
 }
 
 /**
@@ -246,6 +249,7 @@ export class WorkerPool implements DataPlane {
             observations: this.#o.observations(),
             record: this.#o.record(),
             writesHeld: this.#writesHeld,
+            tls: this.#o.tls,
           });
         }
         if (msg.k === "ready") {

@@ -43,7 +43,15 @@ export async function startSupervisor(
       pool?.observation(o);
     },
   });
+  // One certificate for every worker (a generated one is made here, once).
+  const tls = config.tls.enabled
+    ? await (async () => {
+        const m = await import("../proxy/tls-material.js");
+        return m.tlsPem(await m.loadTlsMaterial(config.tls));
+      })()
+    : null;
   const workers = new WorkerPool(config.workers, {
+    tls,
     config,
     logger,
     metrics,

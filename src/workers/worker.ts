@@ -101,6 +101,7 @@ export async function runWorker(
     onBackendFailure: (backend) => send({ t: TAG, k: "backend-failure", backend }),
     ...(ipcWrites === undefined ? {} : { userWrites: ipcWrites }),
     firstConnectionId: (incarnation % 255) * IDS_PER_INCARNATION + 1,
+    ...(init.tls === null ? {} : { tlsPem: init.tls }),
     peers,
   });
   const store = new FollowerRuntimeStore(`worker-${slot}`, init.record);
