@@ -50,7 +50,7 @@ const PHASE_INPUT = {
  * (src/proxy/commands/) through the session port, statements on backends by a StatementRun. The
  * transport is an interface: a Node socket in production (node-transport.ts), memory in tests.
  */
-export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, LoginHost {
+export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, LoginHost, TransportHandlers {
   phase: SessionPhase = SessionPhase.AUTH;
   readonly connectionId: number;
   readonly auth: ClientAuth;
@@ -67,10 +67,14 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   readonly sample: StatementSample; // digest:
   private user: ProxyUser | null = null;
   private readonly framer: PacketFramer;
-  private readonly runner: StatementRun;
+  /** Made for the first statement: a connection that never runs one does without (issue #15). */
+  private runner: StatementRun | null = null;
   private readonly authFlow = new AuthFlow(this);
-  /** What the transport calls (kept to hand to a compressing transport layered over it). */
-  readonly handlers: TransportHandlers;
+  /**
+   * What the transport calls (kept to hand to a compressing transport layered over it): the
+   * session itself, `data` and `closed`, rather than an object and two closures per connection.
+   */
+  readonly handlers: TransportHandlers = this;
   /** The router's view of this session, rewritten before each statement (`route` keeps nothing). */
   private readonly routeView: RouteSession = {
     pinned: null,
@@ -88,16 +92,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     this.sample = new StatementSample(ctx.config.digests.max > 0); // digest:
     this.framer = new PacketFramer(ctx.config.limits.maxAllowedPacket);
     this.auth = new ClientAuth(ctx, this, this.connectionId);
-    this.runner = new StatementRun(this);
-    const data = (chunk: Buffer) => {
-      this.lastActiveAt = Date.now();
-      this.framer.push(chunk);
-      this.pump();
-    };
-    // Bytes the client sent stay referenced while a command is served or a packet is partial.
-    const retains = () => this.phase !== SessionPhase.IDLE || this.framer.bufferedBytes > 0;
-    this.handlers = { data, retains, closed: () => this.onTransportClosed() };
-    transport.attach(this.handlers);
+    transport.attach(this);
     transport.write(this.auth.greeting());
   }
 
@@ -129,6 +124,18 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   }
 
   // ---- input ------------------------------------------------------------------------------
+
+  /** Bytes from the client (TransportHandlers). */
+  data(chunk: Buffer): void {
+    this.lastActiveAt = Date.now();
+    this.framer.push(chunk);
+    this.pump();
+  }
+
+  /** The client's connection closed or failed (TransportHandlers). */
+  closed(): void {
+    this.onTransportClosed();
+  }
 
   private pump(): void {
     try {
@@ -187,9 +194,14 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
 
   // ---- commands (the port's side) -----------------------------------------------------------
 
+  private statementRun(): StatementRun {
+    if (this.runner === null) this.runner = new StatementRun(this);
+    return this.runner;
+  }
+
   run(d: Dispatch): void {
     this.phase = SessionPhase.BUSY;
-    this.runner.start(d);
+    this.statementRun().start(d);
   }
 
   suspend(): void {
@@ -209,7 +221,6 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
       return;
     }
     this.pump();
-    if (this.phase === SessionPhase.IDLE && this.framer.bufferedBytes === 0) this.transport.released?.();
   }
 
   enterInfile(): void {
@@ -220,7 +231,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   forwardInfile(pkt: Packet): void {
     const last = pkt.payload.length === 0;
     if (last) this.phase = SessionPhase.BUSY;
-    this.runner.forwardInfile(pkt.frame ?? toPackets(pkt.payload, pkt.seq), last);
+    this.statementRun().forwardInfile(pkt.frame ?? toPackets(pkt.payload, pkt.seq), last);
   }
 
   replyOk(seq: number): void {
@@ -244,7 +255,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   // ---- what others see -------------------------------------------------------------------
 
   runningStatement(): RunningStatement | null {
-    return this.runner.running();
+    return this.runner?.running() ?? null;
   }
 
   /**
@@ -252,12 +263,12 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
    * running there, or an open transaction (or autocommit=0) pinned there.
    */
   busyOn(pool: BackendPool): boolean {
-    return this.runner.running()?.pool === pool || this.pin.holdsWorkOn(pool);
+    return this.runner?.running()?.pool === pool || this.pin.holdsWorkOn(pool);
   }
 
   /** The stall watchdog's look at this session (issue #19); true when it just reported a stall. */
   checkStall(now: number, warnMs: number): boolean {
-    return this.phase === SessionPhase.BUSY && this.runner.checkStall(now, warnMs);
+    return this.phase === SessionPhase.BUSY && this.runner?.checkStall(now, warnMs) === true;
   }
 
   /** Since when the session waits for its client's next command (wait_timeout), or null. */
@@ -266,7 +277,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   }
 
   describe(): Record<string, unknown> {
-    return describeSession(this, this.runner.describe(), this.framer.bufferedBytes);
+    return describeSession(this, this.runner?.describe() ?? { running: false }, this.framer.bufferedBytes);
   }
 
   isClosed(): boolean {
@@ -283,7 +294,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     if (this.phase === SessionPhase.CLOSED) return;
     this.phase = SessionPhase.CLOSED;
     // A connection mid-response or holding session state cannot go back to a pool.
-    this.runner.abandon();
+    this.runner?.abandon();
     this.pin.letGo()?.destroy();
     // Its prepared statements are let go on the connections that stay (closed there unless cached).
     this.stmts.clear();
