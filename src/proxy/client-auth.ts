@@ -108,7 +108,8 @@ export interface AuthIo {
  */
 export class ClientAuth {
   private phase: AuthPhase = AuthPhase.AWAIT_RESPONSE;
-  private scramble: Buffer = newScramble();
+  /** Printable ASCII, as a string: a pooled 20-byte Buffer would pin an 8 KiB slab per session. */
+  private scrambleText: string = newScramble().toString("latin1");
   private user: ProxyUser | null = null;
   /** A server account found, whose plugin no proxy can relay: refused once the client answers. */
   private unsupported: { user: string; host: string; plugins: readonly string[] } | null = null;
@@ -134,6 +135,10 @@ export class ClientAuth {
     this.offered = offeredCapabilities(ctx.serverProtocol());
   }
 
+  private scramble(): Buffer {
+    return Buffer.from(this.scrambleText, "latin1");
+  }
+
   /**
    * HandshakeV10 as the primary would send it: its version, MySQL's capabilities in front of
    * MySQL, MariaDB's (CLIENT_MYSQL clear, extended capabilities) in front of MariaDB.
@@ -143,7 +148,7 @@ export class ClientAuth {
     return encodeHandshakeV10(0, {
       serverVersion: this.ctx.serverVersion(),
       connectionId: this.connectionId,
-      scramble: this.scramble,
+      scramble: this.scramble(),
       capabilities: caps >>> 0,
       mariadbCapabilities: this.offered.extended,
       characterSet: DEFAULT_COLLATION,
@@ -202,7 +207,8 @@ export class ClientAuth {
     this.schema = hr.database;
     // Without CLIENT_PLUGIN_AUTH there is no plugin name: 4.1 clients speak native.
     const plugin = hr.authPlugin || NATIVE;
-    this.clientPlugin = plugin;
+    // The constants rather than the decoded copies: this is kept for the session's life.
+    this.clientPlugin = plugin === NATIVE ? NATIVE : plugin === SHA2 ? SHA2 : plugin;
     const waiting = this.findUser();
     if (waiting !== null) return this.switchWhenFound(waiting, seq);
     if (plugin === GREETING_PLUGIN) return this.checkToken(plugin, hr.authResponse, seq);
@@ -269,9 +275,9 @@ export class ClientAuth {
   /** AuthSwitchRequest with a fresh scramble (the encoder appends the NUL clients expect). */
   private switchTo(plugin: string, seq: number): AuthStep {
     this.switched = true;
-    this.scramble = newScramble();
+    this.scrambleText = newScramble().toString("latin1");
     this.phase = plugin === SHA2 ? AuthPhase.AWAIT_SHA2_TOKEN : AuthPhase.AWAIT_NATIVE_SWITCH;
-    this.io.write(encodeAuthSwitchRequest(seq, { plugin, data: this.scramble }));
+    this.io.write(encodeAuthSwitchRequest(seq, { plugin, data: this.scramble() }));
     return { kind: "continue" };
   }
 
@@ -293,7 +299,7 @@ export class ClientAuth {
     if (this.ctx.users.sha2Cached(user.name)) {
       // The proxy holds the plaintext, so a mismatch is a wrong password, not a stale cache
       // entry: refuse now rather than ask for the password again as MySQL does.
-      if (!verifySha2Fast(user.password, this.scramble, token)) return this.denied(seq, true);
+      if (!verifySha2Fast(user.password, this.scramble(), token)) return this.denied(seq, true);
       this.io.write(encodeAuthMoreData(seq, Buffer.from([SHA2_FAST_AUTH_SUCCESS])));
       return this.done(seq + 1);
     }
@@ -310,7 +316,7 @@ export class ClientAuth {
     if (this.unsupported !== null) return this.notRelayable(seq);
     const user = this.user;
     if (user === null) return this.denied(seq, token.length > 0);
-    const stage1 = verifyNative(user.stage2, this.scramble, token);
+    const stage1 = verifyNative(user.stage2, this.scramble(), token);
     if (stage1 === null) return this.wrongPassword(user, seq, token.length > 0);
     if (user.refusal !== null) return this.fail(this.refusalError(user, user.refusal), seq);
     this.ctx.users.learnStage1(user, stage1);
@@ -373,7 +379,7 @@ export class ClientAuth {
     const user = this.user!;
     let plain: string;
     try {
-      plain = decryptSha2Password(payload, this.ctx.tls!.rsaPrivateKey, this.scramble);
+      plain = decryptSha2Password(payload, this.ctx.tls!.rsaPrivateKey, this.scramble());
     } catch {
       return this.denied(seq, true);
     }

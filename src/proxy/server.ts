@@ -213,15 +213,17 @@ export class ProxyServer {
       this.opts.hooks?.onClientError(ERRNO.ER_CON_COUNT_ERROR);
       return;
     }
-    const hooks = this.ctx.hooks;
-    hooks.onClientConnect?.();
-    const session = new ClientSession(new NodeTransport(socket), this.ctx, (s) => {
-      if (this.sessions.get(s.connectionId) === s && this.sessions.delete(s.connectionId)) {
-        hooks.onClientDisconnect?.();
-      }
-    });
+    this.ctx.hooks.onClientConnect?.();
+    const session = new ClientSession(new NodeTransport(socket), this.ctx, this.sessionClosed);
     this.sessions.set(session.connectionId, session);
   }
+
+  /** Every session's `onClosed` (one function, not a closure per connection). */
+  private readonly sessionClosed = (s: ClientSession): void => {
+    if (this.sessions.get(s.connectionId) === s && this.sessions.delete(s.connectionId)) {
+      this.ctx.hooks.onClientDisconnect?.();
+    }
+  };
 
   /**
    * Stops accepting, lets in-flight statements finish (idle sessions close at once, busy ones

@@ -50,7 +50,7 @@ const PHASE_INPUT = {
  * (src/proxy/commands/) through the session port, statements on backends by a StatementRun. The
  * transport is an interface: a Node socket in production (node-transport.ts), memory in tests.
  */
-export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, LoginHost {
+export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, LoginHost, TransportHandlers {
   phase: SessionPhase = SessionPhase.AUTH;
   readonly connectionId: number;
   readonly auth: ClientAuth;
@@ -67,10 +67,10 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   readonly sample: StatementSample; // digest:
   private user: ProxyUser | null = null;
   private readonly framer: PacketFramer;
-  private readonly runner: StatementRun;
+  private runner: StatementRun | null = null; // made for the first statement (issue #15)
   private readonly authFlow = new AuthFlow(this);
-  /** What the transport calls (kept to hand to a compressing transport layered over it). */
-  readonly handlers: TransportHandlers;
+  /** What the transport calls (`data`, `closed`): the session itself, no closures (issue #15). */
+  readonly handlers: TransportHandlers = this;
   /** The router's view of this session, rewritten before each statement (`route` keeps nothing). */
   private readonly routeView: RouteSession = {
     pinned: null,
@@ -88,18 +88,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     this.sample = new StatementSample(ctx.config.digests.max > 0); // digest:
     this.framer = new PacketFramer(ctx.config.limits.maxAllowedPacket);
     this.auth = new ClientAuth(ctx, this, this.connectionId);
-    this.runner = new StatementRun(this);
-    const data = (chunk: Buffer) => {
-      this.framer.push(chunk);
-      this.pump();
-      // Idle from now on (a partial packet, or commands answered at once); a command still
-      // running sets it when it is answered (statementDone): one clock read per statement.
-      if (this.phase === SessionPhase.IDLE) this.lastActiveAt = Date.now();
-    };
-    // Bytes the client sent stay referenced while a command is served or a packet is partial.
-    const retains = () => this.phase !== SessionPhase.IDLE || this.framer.bufferedBytes > 0;
-    this.handlers = { data, retains, closed: () => this.onTransportClosed() };
-    transport.attach(this.handlers);
+    transport.attach(this);
     transport.write(this.auth.greeting());
   }
 
@@ -131,6 +120,19 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   }
 
   // ---- input ------------------------------------------------------------------------------
+
+  /** Bytes from the client (TransportHandlers). */
+  data(chunk: Buffer): void {
+    this.framer.push(chunk);
+    this.pump();
+    // Idle now (else statementDone sets it when answered): one clock read per statement.
+    if (this.phase === SessionPhase.IDLE) this.lastActiveAt = Date.now();
+  }
+
+  /** The client's connection closed or failed (TransportHandlers). */
+  closed(): void {
+    this.onTransportClosed();
+  }
 
   private pump(): void {
     try {
@@ -190,9 +192,14 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
 
   // ---- commands (the port's side) -----------------------------------------------------------
 
+  private statementRun(): StatementRun {
+    if (this.runner === null) this.runner = new StatementRun(this);
+    return this.runner;
+  }
+
   run(d: Dispatch): void {
     this.phase = SessionPhase.BUSY;
-    this.runner.start(d);
+    this.statementRun().start(d);
   }
 
   suspend(): void {
@@ -212,7 +219,6 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
       return;
     }
     this.pump();
-    if (this.phase === SessionPhase.IDLE && this.framer.bufferedBytes === 0) this.transport.released?.();
   }
 
   enterInfile(): void {
@@ -223,7 +229,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   forwardInfile(pkt: Packet): void {
     const last = pkt.payload.length === 0;
     if (last) this.phase = SessionPhase.BUSY;
-    this.runner.forwardInfile(pkt.frame ?? toPackets(pkt.payload, pkt.seq), last);
+    this.statementRun().forwardInfile(pkt.frame ?? toPackets(pkt.payload, pkt.seq), last);
   }
 
   replyOk(seq: number): void {
@@ -247,20 +253,17 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   // ---- what others see -------------------------------------------------------------------
 
   runningStatement(): RunningStatement | null {
-    return this.runner.running();
+    return this.runner?.running() ?? null;
   }
 
-  /**
-   * Whether this session has work on `pool` that a switchover must let finish: a statement
-   * running there, or an open transaction (or autocommit=0) pinned there.
-   */
+  /** Work on `pool` a switchover lets finish: a running statement, a transaction pinned there. */
   busyOn(pool: BackendPool): boolean {
-    return this.runner.running()?.pool === pool || this.pin.holdsWorkOn(pool);
+    return this.runner?.running()?.pool === pool || this.pin.holdsWorkOn(pool);
   }
 
   /** The stall watchdog's look at this session (issue #19); true when it just reported a stall. */
   checkStall(now: number, warnMs: number): boolean {
-    return this.phase === SessionPhase.BUSY && this.runner.checkStall(now, warnMs);
+    return this.phase === SessionPhase.BUSY && this.runner?.checkStall(now, warnMs) === true;
   }
 
   /** Since when the session waits for its client's next command (wait_timeout), or null. */
@@ -269,7 +272,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   }
 
   describe(): Record<string, unknown> {
-    return describeSession(this, this.runner.describe(), this.framer.bufferedBytes);
+    return describeSession(this, this.runner?.describe() ?? { running: false }, this.framer.bufferedBytes);
   }
 
   isClosed(): boolean {
@@ -286,7 +289,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     if (this.phase === SessionPhase.CLOSED) return;
     this.phase = SessionPhase.CLOSED;
     // A connection mid-response or holding session state cannot go back to a pool.
-    this.runner.abandon();
+    this.runner?.abandon();
     this.pin.letGo()?.destroy();
     // Its prepared statements are let go on the connections that stay (closed there unless cached).
     this.stmts.clear();

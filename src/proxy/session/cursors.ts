@@ -67,8 +67,11 @@ export function cursorOpenAfter(open: boolean, e: CursorEvent): boolean {
  * through one closes the other's cursor, so the other is dropped here as well (its FETCH then
  * gets "no open cursor" rather than the newer cursor's rows).
  */
+/** Shared by every session without an open cursor (most of them): the map is made on the first. */
+const NONE: ReadonlyMap<number, number> = new Map();
+
 export class OpenCursors {
-  private readonly byStmt = new Map<number, number>();
+  private byStmt: ReadonlyMap<number, number> = NONE;
 
   get size(): number {
     return this.byStmt.size;
@@ -86,18 +89,19 @@ export class OpenCursors {
   /** Applies one event to statement `clientId`, run as backend statement `backendId`. */
   apply(clientId: number, backendId: number, e: CursorEvent): void {
     const open = cursorOpenAfter(this.byStmt.has(clientId), e);
+    if (!open && this.byStmt === NONE) return;
+    const byStmt = this.byStmt === NONE ? new Map<number, number>() : (this.byStmt as Map<number, number>);
+    this.byStmt = byStmt;
     if (e.kind === "execute" && e.errno === 0) {
-      for (const [other, b] of this.byStmt)
-        if (other !== clientId && b === backendId) this.byStmt.delete(other);
+      for (const [other, b] of byStmt) if (other !== clientId && b === backendId) byStmt.delete(other);
     }
-    if (open) this.byStmt.set(clientId, backendId);
-    else this.byStmt.delete(clientId);
+    if (open) byStmt.set(clientId, backendId);
+    else byStmt.delete(clientId);
   }
 
   /** The connection holding them is gone (or the session was reset): nothing is open. */
   clear(): void {
-    // Every transaction's end comes here; clear() allocates even when there is nothing to clear.
-    if (this.byStmt.size > 0) this.byStmt.clear();
+    this.byStmt = NONE;
   }
 
   /** Client statement ids with an open cursor, for debug output. */

@@ -60,8 +60,11 @@ export function statementKey(schema: string | null, sql: string): string {
  * ending the session) gives them back, and the connection's cache closes what nobody holds
  * beyond its bound (statement-cache.ts, statement-budget.ts).
  */
+/** Shared by every session that prepared nothing (yet): the map is made on the first PREPARE. */
+const NONE: ReadonlyMap<number, ClientStatement> = new Map();
+
 export class StatementRegistry {
-  private readonly byId = new Map<number, ClientStatement>();
+  private byId: ReadonlyMap<number, ClientStatement> = NONE;
   private nextId = 1;
   /** What LAST_STATEMENT_ID names: the statement prepared last, until a PREPARE fails or it closes. */
   private last: ClientStatement | null = null;
@@ -87,7 +90,8 @@ export class StatementRegistry {
       columns: null,
       on: new Map(),
     };
-    this.byId.set(stmt.id, stmt);
+    if (this.byId === NONE) this.byId = new Map();
+    (this.byId as Map<number, ClientStatement>).set(stmt.id, stmt);
     this.last = stmt;
     return stmt;
   }
@@ -111,7 +115,7 @@ export class StatementRegistry {
   delete(id: number): void {
     const stmt = this.get(id);
     if (stmt === undefined) return;
-    this.byId.delete(stmt.id);
+    (this.byId as Map<number, ClientStatement>).delete(stmt.id);
     if (this.last === stmt) this.last = null;
     releaseAll(stmt);
   }
@@ -119,7 +123,7 @@ export class StatementRegistry {
   /** The session ends or starts over (COM_RESET_CONNECTION, COM_CHANGE_USER): every statement goes. */
   clear(): void {
     for (const stmt of this.byId.values()) releaseAll(stmt);
-    this.byId.clear();
+    this.byId = NONE;
     this.last = null;
   }
 

@@ -38,6 +38,10 @@ const NO_TRACKING: TrackingFilter = Object.freeze({
   transactionInfo: 0,
 });
 
+/** Shared by every session that has set no variable and had none reported (most of them). */
+const NO_VARS: ReadonlyMap<string, string> = new Map();
+const NONE_REPORTED: ReadonlySet<string> = new Set();
+
 export { describePins, Pin } from "../../routing/pins.js";
 
 /**
@@ -48,7 +52,8 @@ export { describePins, Pin } from "../../routing/pins.js";
  */
 export class SessionState {
   schema: string | null;
-  readonly vars = new Map<string, string>();
+  /** Made on the first variable set (NO_VARS until then: an empty Map is 180 bytes per session). */
+  private ownVars: Map<string, string> | null = null;
   multiStatements: boolean;
   lastInsertId = 0;
   /**
@@ -63,12 +68,35 @@ export class SessionState {
    */
   tracking: TrackingFilter;
   /** Variables the server reported changing in the statement being answered (read-back check). */
-  readonly reported = new Set<string>();
+  private ownReported: Set<string> | null = null;
 
   constructor(schema: string | null, multiStatements: boolean, tracking: TrackingFilter = NO_TRACKING) {
     this.schema = schema;
     this.multiStatements = multiStatements;
     this.tracking = tracking;
+  }
+
+  get vars(): ReadonlyMap<string, string> {
+    return this.ownVars ?? NO_VARS;
+  }
+
+  get reported(): ReadonlySet<string> {
+    return this.ownReported ?? NONE_REPORTED;
+  }
+
+  private ownVarsMap(): Map<string, string> {
+    if (this.ownVars === null) this.ownVars = new Map();
+    return this.ownVars;
+  }
+
+  private ownReportedSet(): Set<string> {
+    if (this.ownReported === null) this.ownReported = new Set();
+    return this.ownReported;
+  }
+
+  /** A statement begins: nothing reported yet. */
+  clearReported(): void {
+    this.ownReported?.clear();
   }
 
   /**
@@ -88,10 +116,10 @@ export class SessionState {
         }
         // SET STATEMENT ... FOR reports the values it sets for one statement: not the session's.
         if (!variables) continue;
-        this.reported.add(name);
+        this.ownReportedSet().add(name);
         if (NOT_REPLAYED.has(name)) continue;
         if (this.vars.get(name) !== c.value) {
-          this.vars.set(name, c.value);
+          this.ownVarsMap().set(name, c.value);
           this.version++;
         }
       } else if (c.type === "schema") {
@@ -126,13 +154,13 @@ export class SessionState {
   /** Sets a variable rwsplit read back from the server (the tracker did not report it). */
   setVariable(name: string, value: string): void {
     if (NOT_REPLAYED.has(name) || this.vars.get(name) === value) return;
-    this.vars.set(name, value);
+    this.ownVarsMap().set(name, value);
     this.version++;
   }
 
   reset(schema: string | null, multiStatements: boolean): void {
     this.schema = schema;
-    this.vars.clear();
+    this.ownVars = null;
     this.multiStatements = multiStatements;
     this.lastInsertId = 0;
     this.version++;

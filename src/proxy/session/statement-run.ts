@@ -77,7 +77,7 @@ export class StatementRun implements RelaySink {
     this.held = d.holdResponse ? new HeldResponse() : null;
     this.prepared = null;
     this.writer.reset();
-    if (host.state.reported.size > 0) host.state.reported.clear(); // (clear() allocates)
+    host.state.clearReported();
     const refusal = plan.target === "refuse" ? plan.error : this.lease.choose(plan, d.label);
     if (refusal !== null) {
       if (plan.target !== "refuse") {

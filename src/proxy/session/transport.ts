@@ -11,13 +11,8 @@ export interface DrainSource {
 
 /** What the transport tells its session. */
 export interface TransportHandlers {
-  /**
-   * Bytes from the client. Once `ownReads` succeeded, `chunk` is a view of a buffer the
-   * transport reuses: valid after the call only while `retains()` says so.
-   */
+  /** Bytes from the client: the session's to keep (the transport never reuses them). */
   data(chunk: Buffer): void;
-  /** Whether bytes of the last `data` call may still be referenced (a statement in flight, a partial packet). */
-  retains?(): boolean;
   /** The peer closed or the connection failed: called once. */
   closed(): void;
 }
@@ -55,12 +50,10 @@ export interface ClientTransport extends DrainSource {
    */
   startTls(context: SecureContext, early: Buffer): void;
   /**
-   * Reads land in buffers the transport owns from now on, instead of a new Buffer and a stream
+   * Reads land in a buffer the transport owns from now on, instead of a new Buffer and a stream
    * event per read (false when it cannot: TLS, bytes pending). Called once the client is in.
    */
   ownReads?(): boolean;
-  /** Everything read so far is no longer referenced (after `ownReads`: its buffers may serve again). */
-  released?(): void;
   /** Polite close once written. */
   end(): void;
   destroy(): void;

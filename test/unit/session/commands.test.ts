@@ -152,7 +152,7 @@ describe("reset-connection and change-user", () => {
   test("CHANGE_USER logs in again as another user; a wrong password closes the session with 1045", async () => {
     const h = await loggedIn();
     // The scramble of the greeting is the one COM_CHANGE_USER answers (mysql_native_password).
-    const scramble = (h.session.auth as unknown as { scramble: Buffer }).scramble;
+    const scramble = (h.session.auth as unknown as { scramble(): Buffer }).scramble();
     const body = (user: string, password: string) => {
       const token = nativeToken(password, scramble);
       return Buffer.concat([

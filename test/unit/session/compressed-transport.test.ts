@@ -158,7 +158,7 @@ describe("a compressed session", () => {
   test("COM_CHANGE_USER is answered compressed, and the session stays compressed", async () => {
     const { h, c } = await compressedSession("zlib");
     const transport = h.session.transport;
-    const scramble = (h.session.auth as unknown as { scramble: Buffer }).scramble;
+    const scramble = (h.session.auth as unknown as { scramble(): Buffer }).scramble();
     const token = nativeToken("other-pass", scramble);
     c.send(
       Buffer.concat([

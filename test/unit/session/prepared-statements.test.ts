@@ -163,7 +163,7 @@ describe("COM_STMT_CLOSE closes on the backend", () => {
     expect(h.server.openStatements("primary")).toBe(0);
 
     await a.prepare("INSERT INTO t VALUES (5)");
-    const scramble = (h.session.auth as unknown as { scramble: Buffer }).scramble;
+    const scramble = (h.session.auth as unknown as { scramble(): Buffer }).scramble();
     const token = nativeToken("other-pass", scramble);
     const body = Buffer.concat([
       Buffer.from("other\0"),
