@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { stringify } from "yaml";
@@ -13,6 +13,7 @@ import {
 } from "../helpers/config-file.js";
 import { ReadLoad, type Target, WriteLoad } from "../helpers/load.js";
 import { freePort, startSandbox, type TestSandbox } from "../helpers/sandbox.js";
+import { spawnServe } from "../helpers/serve-process.js";
 
 // `rwsplit serve --config FILE` as an operator runs it: the file edited, then SIGHUP (issue #18),
 // under a client load; `rwsplit reload|drain|undrain` against it.
@@ -21,7 +22,6 @@ const run = promisify(execFile);
 let sb: TestSandbox;
 let file: ConfigFile;
 let proc: ChildProcess | null = null;
-const logLines: Record<string, unknown>[] = [];
 
 const withReplicas = (n: number[], extra: FileData): FileData => {
   const f = yamlFor(sb, { replicas: 0, extra });
@@ -55,21 +55,10 @@ test("SIGHUP under load: a replica added to the file serves within 5 s of catchi
     admin: { listen: `127.0.0.1:${adminPort}`, token: ADMIN_TOKEN },
   };
   file = configFile(withReplicas([1, 2], extra));
-  proc = spawn(process.execPath, ["bin/rwsplit.js", "serve", "--config", file.path], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let buffered = "";
-  proc.stdout?.on("data", (d: Buffer) => {
-    buffered += d.toString();
-    const lines = buffered.split("\n");
-    buffered = lines.pop()!;
-    for (const l of lines) if (l.startsWith("{")) logLines.push(JSON.parse(l));
-  });
-  let stderr = "";
-  proc.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const exited = new Promise<number | null>((r) => proc!.once("exit", (code) => r(code)));
+  const served = spawnServe(["--config", file.path]);
+  proc = served.proc;
+  const logLines = served.logs;
+  const exited = served.exited;
   const admin = `http://127.0.0.1:${adminPort}`;
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
   const backends = async () =>
@@ -96,7 +85,7 @@ test("SIGHUP under load: a replica added to the file serves within 5 s of catchi
     30_000,
     100,
   ).catch((e) => {
-    throw new Error(`${(e as Error).message}; stderr: ${stderr}`);
+    throw new Error(`${(e as Error).message}; stderr: ${served.stderr()}`);
   });
 
   const target: Target = { host: "127.0.0.1", port, user: "app", password: "app-pass", database: "app" };

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { promisify } from "node:util";
 import mysql from "mysql2/promise";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
@@ -6,6 +6,7 @@ import { ADMIN_TOKEN, type ConfigFile, configFile, until, yamlFor } from "../hel
 import { ReadLoad, type Target, WriteLoad } from "../helpers/load.js";
 import { parsePrometheusText } from "../helpers/prom-parse.js";
 import { freePort, startSandbox, type TestSandbox } from "../helpers/sandbox.js";
+import { spawnServe } from "../helpers/serve-process.js";
 
 // `rwsplit serve --workers 2` as an operator runs it (issue #15): two worker processes share the
 // listen port, the supervisor runs the monitor, HA and the admin app.
@@ -50,22 +51,7 @@ async function serve(extra: Record<string, unknown>): Promise<Served> {
     workers: 2,
     ...extra,
   });
-  const proc = spawn(process.execPath, ["bin/rwsplit.js", "serve", "--config", file.path], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const logs: Record<string, unknown>[] = [];
-  let buffered = "";
-  proc.stdout?.on("data", (d: Buffer) => {
-    buffered += d.toString();
-    const lines = buffered.split("\n");
-    buffered = lines.pop()!;
-    for (const l of lines) if (l.startsWith("{")) logs.push(JSON.parse(l));
-  });
-  let stderr = "";
-  proc.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  const { proc, logs, stderr, exited } = spawnServe(["--config", file.path]);
   cleanups.push(async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill("SIGTERM");
@@ -81,10 +67,10 @@ async function serve(extra: Record<string, unknown>): Promise<Served> {
     admin: `http://127.0.0.1:${adminPort}`,
     target: { host: "127.0.0.1", port, user: "app", password: "app-pass", database: "app" },
     logs,
-    stderr: () => stderr,
+    stderr,
   };
   await until(
-    `rwsplit --workers 2 to serve (stderr: ${stderr})`,
+    `rwsplit --workers 2 to serve (stderr: ${stderr()})`,
     () =>
       logs.some((l) => l.msg === "worker processes serving") &&
       logs.some((l) => l.msg?.toString().startsWith("admin endpoints")),
