@@ -7,7 +7,7 @@
  */
 import type { RuntimeRecord } from "../cluster/runtime-record.js";
 import type { StatementKinds } from "../data-path.js";
-import type { DigestListing, DigestSort } from "../digests/store.js";
+import type { DigestSort } from "../digests/store.js";
 import type { TopologyView } from "../ha/topology-view.js";
 import type { BackendObservation } from "../monitor/types.js";
 import type { KillIssuer } from "../proxy/commands/kill-policy.js";
@@ -35,7 +35,6 @@ export interface WorkerStats {
   queries: { route: string; backend: string; reason: string; value: number }[];
   errors: { code: string; value: number }[];
   userWrites: SharingStatus | null;
-  digests: DigestListing | null;
   /** Sessions busy on the primary (a topology change waits for 0). */
   primaryWork: number;
 }

@@ -177,12 +177,27 @@ export class WorkerPool implements DataPlane {
     reset: (): void => {
       void this.#askAll({ op: "digests-reset" });
     },
+    // The status page's top statements, each time it asks: the listing gathered last time, and a
+    // new gathering of each worker's top 10 started (one at a time), so workers list their digests
+    // only while someone reads them, as the single process does.
     recent: (): DigestListing | null => {
-      if (this.#o.config.digests.max <= 0) return null;
-      const lists = this.#slots.flatMap((s) => (s.stats?.digests ? [s.stats.digests] : []));
-      return mergeDigestListings(lists, "total_time", 10, this.#o.config.digests.max);
+      const max = this.#o.config.digests.max;
+      if (max <= 0) return null;
+      if (!this.#gatheringRecent) {
+        this.#gatheringRecent = true;
+        void this.#askAll<DigestListing>({ op: "digests", sort: "total_time", limit: 10 })
+          .then((lists) => {
+            this.#recentDigests = mergeDigestListings(lists, "total_time", 10, max);
+          })
+          .finally(() => {
+            this.#gatheringRecent = false;
+          });
+      }
+      return this.#recentDigests;
     },
   };
+  #recentDigests: DigestListing | null = null;
+  #gatheringRecent = false;
 
   // ---- stopping ----------------------------------------------------------------------------
 

@@ -239,7 +239,6 @@ export async function runWorker(
         queries: metrics.queryTotals(),
         errors: metrics.errorTotals(),
         userWrites: userWrites?.status() ?? null,
-        digests: config.digests.max > 0 ? digests.list("total_time", 10) : null,
         primaryWork: proxy.primaryWork(),
       },
     });

@@ -159,6 +159,18 @@ describe("serve --workers 2", () => {
     expect(metrics.some((m) => m.name === "rwsplit_topology_generation")).toBe(true);
     expect(total("rwsplit_replica_writes_blocked_total")).toBe(0);
 
+    // The status page's top statements are both workers' (gathered while the page is read).
+    const top = await until(
+      "the status page's top statements",
+      async () => {
+        const live = await get<{ top: { text: string; count: number }[] }>(s, "/console.json");
+        return live.top.find((d) => d.text.includes("FROM kv")) ?? null;
+      },
+      10_000,
+      250,
+    );
+    expect(top.count).toBeGreaterThanOrEqual(40);
+
     // SIGKILL worker 0: its clients lose their connection, worker 1's go on, worker 0 comes back.
     const victimPid = listed.find((x) => x.worker === 0)!.pid;
     process.kill(victimPid, "SIGKILL");

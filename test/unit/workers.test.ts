@@ -204,7 +204,6 @@ describe("the workers' reports as one process", () => {
     queries: [],
     errors: [],
     userWrites: null,
-    digests: null,
     primaryWork: 0,
     ...over,
   });
