@@ -1,5 +1,10 @@
 import { Command } from "commander";
+import { setYoungGeneration } from "../young-generation.js";
 import { registerCommands } from "./commands.js";
+
+// Before any command loads its modules (which would grow the young generation at once);
+// `serve` applies the config's `young_generation` once it has read it.
+setYoungGeneration("fixed");
 
 const program = new Command();
 program

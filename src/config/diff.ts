@@ -86,6 +86,7 @@ const SETTINGS: readonly Setting[] = [
   },
   { key: "log.level", show: (c) => c.log.level, restart: null },
   { key: "workers", show: (c) => String(c.workers), restart: "worker processes are started at start" },
+  { key: "young_generation", show: (c) => c.youngGeneration, restart: "each process sets it at start" },
   {
     key: "auth",
     show: (c) => (c.accountsFromBackend === undefined ? "from_backend: false" : "from_backend: true"),

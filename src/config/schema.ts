@@ -186,6 +186,7 @@ export const fileSchema = mapping(
     }),
     drain_timeout: duration(false).default(10_000),
     workers: workersLeaf().default(1),
+    young_generation: oneOf(["fixed", "elastic"] as const).default("fixed"),
     digests: section({
       max: int(0).default(5000),
     }),
@@ -376,6 +377,7 @@ function toConfig(f: FileConfig): Config {
     },
     drainTimeoutMs: f.drain_timeout,
     workers: f.workers === "auto" ? availableParallelism() : f.workers,
+    youngGeneration: f.young_generation,
     digests: { max: f.digests.max },
     ...(f.redis === undefined ? {} : { redis: { url: f.redis.url } }),
     ...(f.backup === undefined ? {} : { backup: toBackupConfig(f.backup) }),

@@ -158,6 +158,11 @@ export interface Config {
    * admin app and backups once in the supervising process. Default 1; "auto" in the file: the cores.
    */
   workers: number;
+  /**
+   * V8's young generation (src/young-generation.ts): "fixed" at 1 MB per semi-space (default), or
+   * "elastic", V8's own growth up to 16 MB under load.
+   */
+  youngGeneration: "fixed" | "elastic";
   digests: {
     /** Rows (statement digest × user × schema) kept at most; the least recently seen is evicted. 0: off. Default 5000. */
     max: number;

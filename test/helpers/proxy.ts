@@ -60,6 +60,7 @@ export function testConfig(primary: Endpoint, replicas: Endpoint[], overrides: P
     },
     drainTimeoutMs: 2000,
     workers: 1,
+    youngGeneration: "fixed",
     digests: { max: 5000 },
     ...overrides,
   };

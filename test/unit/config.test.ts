@@ -65,6 +65,7 @@ const DEFAULTS: Config = {
   },
   drainTimeoutMs: 10_000,
   workers: 1,
+  youngGeneration: "fixed",
   digests: { max: 5000 },
 };
 

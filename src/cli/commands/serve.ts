@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { startRwsplit } from "../../app.js";
 import { formatProblems, loadConfig } from "../../config/load.js";
 import { createLogger } from "../../log.js";
+import { setYoungGeneration } from "../../young-generation.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -44,6 +45,7 @@ export function register(program: Command): void {
         process.stderr.write(`${formatProblems(e)}\n`);
         process.exit(2);
       }
+      setYoungGeneration(config.youngGeneration);
       const logger = createLogger({ level: config.log.level });
       const source = file === undefined ? undefined : { file, load };
       if (nodeCluster.isWorker) {
