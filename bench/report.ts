@@ -381,7 +381,7 @@ function startMemorySection(start: StartMemoryResult): string[] {
   return [
     "### rwsplit at start: idle, no client",
     "",
-    "A fresh `rwsplit serve` (TLS off, no backup, no Redis, admin on), read at fixed times after it was ready (every replica checked), monitor and status page running. RSS is VmRSS (the Node binary's own pages included, ~40 MB of it); heap and external are Node's figures from /metrics. The early reading is what `ps` shows right after a start; by the later one (full runs only) V8's memory reducer has usually run and given back the young generation startup grew.",
+    "A fresh `rwsplit serve` (TLS off, no backup, no Redis, admin on), read at fixed times after it was ready (every replica checked), monitor and status page running. RSS is VmRSS (the Node binary's own pages included, ~40 MB of it); heap and external are Node's figures from /metrics. The early reading is what `ps` shows right after a start; by the later one (full runs only) V8's memory reducer has usually run (with `young_generation: elastic` it gives back the young generation startup grew; the default `fixed` never grows it).",
     "",
     ...table(
       ["after ready s", "RSS MB", "heap used MB", "heap total MB", "external MB"],
@@ -401,7 +401,7 @@ function churnSection(runs: { target: string; result: ChurnResult }[]): string[]
   return [
     "### Session churn: short sessions one after another (connect, authenticate, `SELECT 1`, quit), some malformed",
     "",
-    "One session in 20 answers the greeting with a broken packet instead (random bytes, or a packet cut short and the socket closed); closed: those the proxy closed within 5 s. RSS before: a fresh rwsplit after a warm-up and a settle time; after: the same settle time after the last session. Growth is what per-session state left behind would show as (goal: within 15 MB); with --quick's 1 s settle it also holds the young generation V8 grew under the load, which it gives back once idle for a few seconds.",
+    "One session in 20 answers the greeting with a broken packet instead (random bytes, or a packet cut short and the socket closed); closed: those the proxy closed within 5 s. RSS before: a fresh rwsplit after a warm-up and a settle time; after: the same settle time after the last session. Growth is what per-session state left behind would show as (goal: within 15 MB); with `young_generation: elastic` (not the default) and --quick's 1 s settle it would also hold the young generation V8 grew under the load, which V8 gives back 10–30 s after the load ends.",
     "",
     ...table(
       [

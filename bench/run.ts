@@ -146,7 +146,8 @@ const S = quick
       startReadingsMs: [5000],
       churnSessions: 3000,
       churnWarmup: 300,
-      // Too short for V8 to give back the young generation the load grew: an upper bound.
+      // With `young_generation: elastic`, too short for V8 to give back the young generation the
+      // load grew (an upper bound); the default `fixed` does not grow it.
       churnSettleMs: 1000,
       largeRows: 64 * 1024,
       lagSeconds: 2,
@@ -174,8 +175,9 @@ const S = quick
       startReadingsMs: [5000, 20_000],
       churnSessions: 100_000,
       churnWarmup: 2000,
-      // Long enough for V8's memory reducer to give back the young generation the load grew
-      // (it runs about 8 s after the last full GC once idle): growth left is what stayed.
+      // Long enough for V8's memory reducer to run once idle (10–30 s after the load; with
+      // `young_generation: elastic` it gives back the young generation the load grew): growth
+      // left is what stayed.
       churnSettleMs: 15_000,
       largeRows: 200 * 1024,
       lagSeconds: 8,
