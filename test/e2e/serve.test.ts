@@ -69,6 +69,18 @@ test("serve with flags answers clients and /healthz, and SIGTERM lets a running 
   expect(metrics).toMatch(/^rwsplit_queries_total\{.*\} [1-9]/m);
   expect(metrics).toMatch(/^# TYPE rwsplit_replica_writes_blocked_total counter$/m);
   expect(metrics).not.toMatch(/^rwsplit_replica_writes_blocked_total\{.*\} [1-9]/m);
+  // young_generation: fixed (the default): a burst of sessions leaves V8's young generation at
+  // its start size (with `elastic` it doubles under such a burst, up to 32 MB).
+  const burst = async () => {
+    const b = await mysql.createConnection({ host: "127.0.0.1", port, user: "app", password: "app-pass" });
+    for (let i = 0; i < 20; i++) await b.query("SELECT ? AS n, REPEAT('x', 200) AS pad", [i]);
+    await b.end();
+  };
+  for (let round = 0; round < 10; round++) await Promise.all(Array.from({ length: 50 }, burst));
+  const after = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+  const young = Number(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)/m.exec(after)?.[1]);
+  expect(young).toBeGreaterThan(0);
+  expect(young).toBeLessThanOrEqual(2 * 1024 * 1024);
   const slow = c!.query("/* rwsplit: route=primary */ SELECT SLEEP(1.5) AS s");
   await new Promise((r) => setTimeout(r, 300));
   proc.kill("SIGTERM");
