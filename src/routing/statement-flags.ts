@@ -109,7 +109,8 @@ const NAMES = Object.keys(StatementFlag) as StatementFlagName[];
 
 /** Whether `flags` contains `flag` (any bit, including the ones above 31). */
 export function hasFlag(flags: number, flag: number): boolean {
-  if (flag < HIGH) return ((flags % HIGH) & flag) !== 0;
+  // ToInt32 keeps the low word of any safe integer: no `% HIGH`, a floating-point fmod in V8.
+  if (flag < HIGH) return (flags & flag) !== 0;
   return (Math.floor(flags / HIGH) & (flag / HIGH)) !== 0;
 }
 

@@ -6,10 +6,10 @@ import type { Packet } from "../../protocol/framing.js";
 import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
 import { Captured, ResponseKind } from "../../protocol/response-scanner.js";
 import { type PacketEdit, rewriteResponse } from "../../protocol/result-metadata.js";
-import { route, routeCommand } from "../../routing/router.js";
+import { type RoutePlan, route, routeCommand } from "../../routing/router.js";
 import type { BackendConnection } from "../backend-connection.js";
 import { requestsCursor } from "../session/cursors.js";
-import type { CommandSteps, PrepareOkInfo, StatementOutcome } from "../session/dispatch.js";
+import type { CommandSteps, Dispatch, PrepareOkInfo, StatementOutcome } from "../session/dispatch.js";
 import {
   boundFlagOffset,
   type ClientStatement,
@@ -49,11 +49,7 @@ export function execute(s: SessionPort, pkt: Packet): void {
   const clientId = stmt.id;
   const flagAt = boundFlagOffset(stmt.numParams);
   const bound = flagAt >= 0 && p.length > flagAt && p[flagAt] === 1;
-  if (bound) {
-    // Most connectors send the types with every EXECUTE: a copy only when they changed.
-    const types = p.subarray(flagAt + 1, flagAt + 1 + stmt.numParams * 2);
-    if (stmt.paramTypes === null || !stmt.paramTypes.equals(types)) stmt.paramTypes = Buffer.from(types);
-  }
+  if (bound) keepParamTypes(stmt, p, flagAt + 1);
   const longData = stmt.longData.length > 0 ? stmt.longData : NO_LONG_DATA;
   if (longData !== NO_LONG_DATA) stmt.longData = [];
   const cursor = requestsCursor(p);
@@ -63,41 +59,101 @@ export function execute(s: SessionPort, pkt: Packet): void {
   const rs = s.routeSession();
   const plan = cursor && rs.pinned === null ? routeCommand(rs) : route(stmt.routed.route, rs);
   const set = setSteps(s, stmt.routed, stmt.preparePayload);
-  s.run({
-    command: Command.STMT_EXECUTE,
-    kind: ResponseKind.RESULTSET,
-    bytes: EMPTY,
-    plan,
-    label: cursor ? "cursor" : null,
-    statement: stmt.routed,
-    steps: new ExecuteSteps(s, stmt, pkt, bound, longData, cursorStmt, set),
-    holdResponse: set?.holdsResponse === true,
-  });
+  s.run(stepsOf(s, stmt, plan).next(pkt, bound, longData, cursorStmt, set, plan, cursor ? "cursor" : null));
 }
 
+/** The statement's steps, made at its first EXECUTE: nothing is allocated per EXECUTE. */
+function stepsOf(s: SessionPort, stmt: ClientStatement, plan: RoutePlan): ExecuteSteps {
+  const have = stmt.execution;
+  if (have instanceof ExecuteSteps) return have;
+  const steps = new ExecuteSteps(s, stmt, plan);
+  stmt.execution = steps;
+  return steps;
+}
+
+/**
+ * Most connectors send the parameter types with every EXECUTE: compared in place with the last
+ * ones, copied only when they changed.
+ */
+function keepParamTypes(stmt: ClientStatement, p: Buffer, at: number): void {
+  const end = Math.min(at + stmt.numParams * 2, p.length);
+  const have = stmt.paramTypes;
+  if (have !== null && have.length === end - at) {
+    let i = 0;
+    while (i < have.length && have[i] === p[at + i]) i++;
+    if (i === have.length) return;
+  }
+  stmt.paramTypes = Buffer.from(p.subarray(at, end));
+}
+
+/** One EXECUTE's run as statement-run.ts sees it: a dispatch whose fields `next` rewrites. */
+type ExecuteDispatch = { -readonly [K in keyof Dispatch]: Dispatch[K] };
+
+/**
+ * The steps of an EXECUTE of one client statement. One per statement, rewritten by `next` for
+ * each EXECUTE (the session runs one command at a time, so the last one is over by then).
+ */
 class ExecuteSteps implements CommandSteps {
-  before?: CommandSteps["before"];
-  settle?: CommandSteps["settle"];
+  before: CommandSteps["before"] = undefined;
+  settle: CommandSteps["settle"] = undefined;
   /** A prepared SET's own rewrite of its held OK (set.ts), when it has one. */
-  private readonly setHeld: NonNullable<CommandSteps["heldResponse"]> | null = null;
+  private setHeld: NonNullable<CommandSteps["heldResponse"]> | null = null;
   /** MARIADB_CLIENT_CACHE_METADATA: the result's columns as the client and the connection see them. */
-  private readonly columns: ResultColumns | null;
+  private columns: ResultColumns | null = null;
+  private tracked: ResultColumns | null = null;
+  private pkt: Packet | null = null;
+  private bound = false;
+  private longData: readonly Buffer[] = NO_LONG_DATA;
+  private cursorStmt = 0;
+  private readonly d: ExecuteDispatch;
 
   constructor(
     private readonly s: SessionPort,
     private readonly stmt: ClientStatement,
-    private readonly pkt: Packet,
-    private readonly bound: boolean,
-    private readonly longData: readonly Buffer[],
-    private readonly cursorStmt: number,
+    plan: RoutePlan,
+  ) {
+    this.d = {
+      command: Command.STMT_EXECUTE,
+      kind: ResponseKind.RESULTSET,
+      bytes: EMPTY,
+      plan,
+      label: null,
+      statement: stmt.routed,
+      steps: this,
+      holdResponse: false,
+    };
+  }
+
+  /** This EXECUTE's dispatch. */
+  next(
+    pkt: Packet,
+    bound: boolean,
+    longData: readonly Buffer[],
+    cursorStmt: number,
     /** A prepared SET (PDO prepares everything), or a read of session_track_*: set.ts's steps too. */
     set: CommandSteps | null,
-  ) {
+    plan: RoutePlan,
+    label: string | null,
+  ): Dispatch {
+    this.pkt = pkt;
+    this.bound = bound;
+    this.longData = longData;
+    this.cursorStmt = cursorStmt;
     // Only then: a plain EXECUTE must not take the async path for steps it does not have.
-    if (set?.before !== undefined) this.before = set.before.bind(set);
-    if (set?.settle !== undefined) this.settle = set.settle.bind(set);
-    if (set?.heldResponse !== undefined) this.setHeld = set.heldResponse.bind(set);
-    this.columns = resultColumns(s, stmt);
+    this.before = set?.before !== undefined ? set.before.bind(set) : undefined;
+    this.settle = set?.settle !== undefined ? set.settle.bind(set) : undefined;
+    this.setHeld = set?.heldResponse !== undefined ? set.heldResponse.bind(set) : null;
+    this.columns = null;
+    if (this.s.mariadbCapabilities & MariadbCapability.CACHE_METADATA) {
+      this.tracked ??= new ResultColumns(this.stmt);
+      this.columns = this.tracked.reset();
+    }
+    const d = this.d;
+    d.plan = plan;
+    d.label = label;
+    d.statement = this.stmt.routed;
+    d.holdResponse = set?.holdsResponse === true;
+    return d;
   }
 
   bytesFor(conn: BackendConnection): Buffer | null {
@@ -128,6 +184,9 @@ class ExecuteSteps implements CommandSteps {
   }
 
   afterResponse(conn: BackendConnection, outcome: StatementOutcome, pins: number): number {
+    // Sent: the client's bytes are not kept until the next EXECUTE.
+    this.pkt = null;
+    this.longData = NO_LONG_DATA;
     this.columns?.settle(conn, outcome.errno);
     if (this.cursorStmt === 0) return pins;
     return cursorResponse(this.s, conn, this.cursorStmt, "execute", outcome, pins);
@@ -138,7 +197,8 @@ class ExecuteSteps implements CommandSteps {
    * types when the statement there does not hold this client statement's. Long data goes first.
    */
   private executeBytes(conn: BackendConnection, have: ConnectionStatement): Buffer {
-    const { stmt, pkt, bound } = this;
+    const { stmt, bound } = this;
+    const pkt = this.pkt!;
     const p = pkt.payload;
     const flagAt = boundFlagOffset(stmt.numParams);
     let payload = p;

@@ -29,6 +29,14 @@ export class ResultColumns {
 
   constructor(private readonly stmt: ClientStatement) {}
 
+  /** A new EXECUTE of the statement begins (one per statement, reused). */
+  reset(): this {
+    this.results = 0;
+    this.want = 0;
+    this.got = null;
+    return this;
+  }
+
   holds(conn: BackendConnection): boolean {
     if (!conn.cacheMetadata) return false;
     const have = this.stmt.on.get(conn.statements);

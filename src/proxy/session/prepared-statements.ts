@@ -2,6 +2,7 @@ import type { ColumnDefs } from "../../protocol/result-metadata.js";
 import type { RoutedStatement } from "../../routing/statement.js";
 import type { BackendConnection } from "../backend-connection.js";
 import type { ConnectionStatement, StatementCache } from "../statement-cache.js";
+import type { CommandSteps } from "./dispatch.js";
 
 /** A statement as the client sees it: the proxy's id, its SQL, and what EXECUTE needs. */
 export interface ClientStatement {
@@ -35,6 +36,8 @@ export interface ClientStatement {
    * the next one is added). Each holds one reference there, given back at close.
    */
   readonly on: Map<StatementCache, ConnectionStatement>;
+  /** What its EXECUTEs reuse (commands/execute.ts), made at the first one; null before. */
+  execution: CommandSteps | null;
 }
 
 /**
@@ -89,6 +92,7 @@ export class StatementRegistry {
       routed,
       columns: null,
       on: new Map(),
+      execution: null,
     };
     if (this.byId === NONE) this.byId = new Map();
     (this.byId as Map<number, ClientStatement>).set(stmt.id, stmt);

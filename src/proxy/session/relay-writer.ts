@@ -22,7 +22,8 @@ export class RelayWriter {
   private withheld: Buffer | null = null;
 
   reset(): void {
-    this.edits.length = 0;
+    // Most statements have no edits, and setting even an empty array's length costs ~15 ns.
+    if (this.edits.length > 0) this.edits.length = 0;
     this.withheld = null;
   }
 

@@ -48,7 +48,8 @@ export class StatementRun implements RelaySink {
   private ranAgain = false;
   private held: HeldResponse | null = null;
   private prepared: PrepareOkInfo | null = null;
-  private errno = 0;
+  /** How the statement ended: the ERR's number (0: none), the last OK/EOF's status at the end. */
+  private readonly outcome: StatementOutcome = { status: 0, errno: 0 };
   /** When the stall watchdog first saw this run paused with a writable client (0: not seen). */
   private stalledSince = 0;
   /** What reaches the client: the backend's bytes, with OK/EOF as its own session would get them. */
@@ -72,7 +73,7 @@ export class StatementRun implements RelaySink {
     this.forwarded = false;
     this.retried = false;
     this.ranAgain = false;
-    this.errno = 0;
+    this.outcome.errno = 0;
     this.stalledSince = 0;
     this.held = d.holdResponse ? new HeldResponse() : null;
     this.prepared = null;
@@ -221,7 +222,7 @@ export class StatementRun implements RelaySink {
       host.lastStatus = conn.scanner.status;
       (this.held ?? this.writer).edit(eofForClient(payload, host.state.tracking), at, conn.scanner.packetEnd);
     } else if (type === Captured.ERR) {
-      this.errno = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
+      this.outcome.errno = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
     } else if (type === Captured.PREPARE_OK && this.held !== null) {
       const ok = decodeStmtPrepareOk(payload);
       this.prepared = { backendId: ok.statementId, numColumns: ok.numColumns, numParams: ok.numParams };
@@ -278,8 +279,9 @@ export class StatementRun implements RelaySink {
   private finish(conn: BackendConnection): void {
     const host = this.host;
     const d = this.d!;
-    if (this.held !== null && this.errno !== 0 && !this.ranAgain && d.steps?.retryAfter !== undefined) {
-      const room = d.steps.retryAfter(conn, this.held.bytes(), this.errno);
+    const outcome = this.outcome;
+    if (this.held !== null && outcome.errno !== 0 && !this.ranAgain && d.steps?.retryAfter !== undefined) {
+      const room = d.steps.retryAfter(conn, this.held.bytes(), outcome.errno);
       if (room !== null) {
         this.ranAgain = true;
         void this.runAgain(conn, room);
@@ -290,8 +292,8 @@ export class StatementRun implements RelaySink {
     const pool = lease.pool!;
     this.conn = null;
     this.d = null;
-    const status = host.lastStatus;
-    const pins = pinsAfter(host, conn, pool, d, { status, errno: this.errno });
+    outcome.status = host.lastStatus;
+    const pins = pinsAfter(host, conn, pool, d, outcome);
     host.pin.bits = pins;
     lease.readDone();
     host.sample.ran(host.userName ?? "", host.state.schema, conn.scanner.rows); // digest:
@@ -300,11 +302,11 @@ export class StatementRun implements RelaySink {
       pool.endpoint.name,
       lease.reason,
       (performance.now() - this.startedMs) * 1e6,
-      this.errno,
+      outcome.errno,
       host.sample, // digest:
     );
     if (d.steps?.settle !== undefined) {
-      void this.settle(conn, pool, d, { status, errno: this.errno });
+      void this.settle(conn, pool, d, { ...outcome });
       return;
     }
     if (this.held !== null) this.flushHeld(conn, d);
@@ -359,7 +361,7 @@ export class StatementRun implements RelaySink {
     if (again && conn.state !== "closed") {
       this.held = new HeldResponse();
       this.prepared = null;
-      this.errno = 0;
+      this.outcome.errno = 0;
       this.send(conn, this.d!.bytes);
       return;
     }
@@ -381,10 +383,8 @@ export class StatementRun implements RelaySink {
   private fail(e: unknown): void {
     const host = this.host;
     const d = this.d;
-    if (host.isClosed() || d === null) {
-      this.d = null;
-      return;
-    }
+    this.d = null;
+    if (host.isClosed() || d === null) return;
     if (!(e instanceof RwsplitError)) {
       host.ctx.logger.error({ err: e, session: host.connectionId }, "unexpected error serving a statement");
     }
