@@ -1,6 +1,6 @@
 import nodeCluster, { type Worker } from "node:cluster";
 import type { Logger } from "pino";
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
+import { AggregatorRegistry } from "prom-client";
 import type { BackendStatus } from "../admin/status.js";
 import type { RuntimeRecord } from "../cluster/runtime-record.js";
 import type { Config } from "../config/types.js";
@@ -24,6 +24,7 @@ import {
   type WorkerQuery,
   type WorkerStats,
 } from "./messages.js";
+import { type MetricsJson, RetiredWorkers } from "./retired.js";
 import { PendingRequests } from "./rpc.js";
 import { WORKER_INCARNATION_ENV, WORKER_SLOT_ENV } from "./worker.js";
 
@@ -44,6 +45,8 @@ interface Slot {
   stats: WorkerStats | null;
   /** Sessions busy on the primary as last reported; null: not reported since writes were held. */
   primaryWork: number | null;
+  /** Its answer to the last /metrics scrape: kept in the totals when it dies (retired.ts). */
+  lastMetrics: MetricsJson | null;
 }
 
 export interface WorkerPoolOptions {
@@ -75,7 +78,7 @@ export class WorkerPool implements DataPlane {
   #writesHeld = false;
   #stopping = false;
   #listen: { host: string; port: number } | null = null;
-  #kindsBase: StatementKinds = { read: 0, write: 0, session: 0 };
+  readonly #retired = new RetiredWorkers();
 
   constructor(n: number, o: WorkerPoolOptions) {
     this.#o = o;
@@ -89,6 +92,7 @@ export class WorkerPool implements DataPlane {
       restartDelayMs: RESTART_DELAY_MS,
       stats: null,
       primaryWork: 0,
+      lastMetrics: null,
     }));
     o.metrics.useRemoteTotals(() => this.#totals());
     o.metrics.renderWith(() => this.#renderMetrics());
@@ -149,7 +153,7 @@ export class WorkerPool implements DataPlane {
   }
 
   statementKinds(): StatementKinds {
-    const k = { ...this.#kindsBase };
+    const k = { ...this.#retired.stats.kinds };
     for (const s of this.#slots) {
       if (s.stats === null) continue;
       k.read += s.stats.kinds.read;
@@ -237,6 +241,7 @@ export class WorkerPool implements DataPlane {
     s.incarnation = incarnation;
     s.ready = false;
     s.stats = null;
+    s.lastMetrics = null;
     s.primaryWork = this.#writesHeld ? null : 0;
     s.startedAt = Date.now();
     const w = nodeCluster.fork({
@@ -280,12 +285,9 @@ export class WorkerPool implements DataPlane {
         if (s.worker !== w) return;
         s.ready = false;
         // Its counts so far stay in the totals: counters never go back.
-        if (s.stats !== null) {
-          this.#kindsBase.read += s.stats.kinds.read;
-          this.#kindsBase.write += s.stats.kinds.write;
-          this.#kindsBase.session += s.stats.kinds.session;
-        }
+        this.#retired.retire(s.stats, s.lastMetrics);
         s.stats = null;
+        s.lastMetrics = null;
         s.worker = null;
         if (this.#stopping) return;
         if (!s.startedAt || Date.now() - s.startedAt > 10_000) s.restartDelayMs = RESTART_DELAY_MS;
@@ -406,7 +408,7 @@ export class WorkerPool implements DataPlane {
   }
 
   #totals(): RemoteTotals {
-    return sumTotals(this.#stats());
+    return sumTotals([...this.#stats(), this.#retired.stats]);
   }
 
   /** The supervisor's own families (monitor, HA, reloads, backups) and the workers' data path, summed. */
@@ -414,8 +416,23 @@ export class WorkerPool implements DataPlane {
     const own = (await this.#o.metrics.registry.getMetricsAsJSON()).filter(
       (m) => !DATA_PATH_FAMILIES.has(m.name),
     );
-    const workers = await this.#askAll<MetricObjectWithValues<MetricValue<string>>[]>({ op: "metrics" });
-    return AggregatorRegistry.aggregate([own, ...workers] as Parameters<
+    const ready = this.#slots.filter((s) => s.ready && s.worker !== null);
+    const workers = await Promise.all(
+      ready.map(async (s) => {
+        const w = s.worker!;
+        const m = await this.#ask<MetricsJson>(w, { op: "metrics" }).catch((e: unknown) => {
+          this.#log.warn(
+            { worker: s.index, op: "metrics", err: (e as Error).message },
+            "a worker did not answer",
+          );
+          return null;
+        });
+        if (m !== null && s.worker === w) s.lastMetrics = m;
+        return m ?? [];
+      }),
+    );
+    const retired = await this.#retired.metrics();
+    return AggregatorRegistry.aggregate([own, ...workers, retired] as Parameters<
       typeof AggregatorRegistry.aggregate
     >[0]).metrics();
   }

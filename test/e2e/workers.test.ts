@@ -185,6 +185,14 @@ describe("serve --workers 2", () => {
       20_000,
     );
     expect(restarted.pid).not.toBe(victimPid);
+    // Counters never go back: the dead worker's counts (as of the scrape above) stay in /metrics,
+    // which Prometheus would otherwise read as a counter reset.
+    const later = [...parsePrometheusText(await get<string>(s, "/metrics")).values()].flatMap(
+      (f) => f.samples,
+    );
+    const sum = (name: string) => later.filter((m) => m.name === name).reduce((n, m) => n + m.value, 0);
+    expect(sum("rwsplit_queries_total")).toBeGreaterThanOrEqual(total("rwsplit_queries_total"));
+    expect(sum("rwsplit_client_connections_total")).toBeGreaterThanOrEqual(8);
     const fresh = await connectMany(s, 4);
     const again = await sessions(s);
     const freshWorkers = new Set(fresh.map((c) => again.find((x) => x.id === c.threadId)?.worker));
