@@ -1,6 +1,6 @@
 import nodeCluster from "node:cluster";
 import type { Command } from "commander";
-import { startRwsplit } from "../../app.js";
+import type { startRwsplit } from "../../app.js";
 import { formatProblems, loadConfig } from "../../config/load.js";
 import { createLogger } from "../../log.js";
 import { setYoungGeneration } from "../../young-generation.js";
@@ -48,6 +48,9 @@ export function register(program: Command): void {
       setYoungGeneration(config.youngGeneration);
       const logger = createLogger({ level: config.log.level });
       const source = file === undefined ? undefined : { file, load };
+      // Each kind of process imports only what it runs (a module costs resident memory for as
+      // long as the process lives): a worker of `--workers N` loads the data path, never the
+      // admin app, the monitor or HA; the supervisor and the single process load theirs below.
       if (nodeCluster.isWorker) {
         // A worker process of `--workers N` (src/workers/worker.ts): the supervisor drives it.
         await (await import("../../workers/worker.js"))
@@ -77,7 +80,7 @@ export function register(program: Command): void {
       const begin =
         config.workers > 1
           ? async () => (await import("../../workers/supervisor.js")).startSupervisor(config, logger, source)
-          : () => startRwsplit(config, logger, source);
+          : async () => (await import("../../app.js")).startRwsplit(config, logger, source);
       const started = await begin().catch((e: unknown) => {
         logger.fatal({ err: e }, "rwsplit could not start");
         process.exit(1);
