@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { StatusSource } from "./admin/status.js";
 import type { BackupJobs } from "./backup/jobs.js";
-import { Cluster } from "./cluster/cluster.js";
+import { type BackendMonitor, Cluster } from "./cluster/cluster.js";
 import type { RuntimeControl } from "./cluster/reload.js";
 import type { Config } from "./config/types.js";
 import { type DataPlane, startControlPlane } from "./control-plane.js";
@@ -11,14 +11,14 @@ import { DigestStore } from "./digests/store.js";
 import { EventFeed } from "./events/feed.js";
 import type { HaManager } from "./ha/manager.js";
 import { Metrics } from "./metrics/registry.js";
-import type { Monitor } from "./monitor/monitor.js";
+import { Monitor } from "./monitor/monitor.js";
 import type { BackendObservation } from "./monitor/types.js";
 import type { ProxyServer } from "./proxy/server.js";
 
 /** A running rwsplit: the proxy and, around it, the monitor and what serves ops. */
 export interface Rwsplit {
   proxy: ProxyServer;
-  monitor: Monitor;
+  monitor: BackendMonitor;
   metrics: Metrics;
   /** Query digests (GET /digests, the status page). */
   digests: DigestStore;
@@ -72,6 +72,7 @@ export async function startRwsplit(config: Config, logger: Logger, source?: Relo
     logger,
     metrics,
     events,
+    monitor: Monitor,
     onObservation: (o) => ha?.onObservation(o),
   });
   const { proxy, kinds, userWrites } = await buildDataPath({

@@ -3,11 +3,11 @@ import { Balancer } from "../balancer/balancer.js";
 import { LagTracker } from "../balancer/lag-state.js";
 import type { LagPolicy } from "../balancer/types.js";
 import type { BackendConfig, Config } from "../config/types.js";
-import { RuntimeChangeError } from "../errors.js";
+import { RuntimeChangeError, RwsplitError } from "../errors.js";
 import type { EventFeed } from "../events/feed.js";
 import type { TopologyView } from "../ha/topology-view.js";
 import type { Metrics } from "../metrics/registry.js";
-import { Monitor } from "../monitor/monitor.js";
+import type { Monitor, MonitorConfig, MonitorOptions } from "../monitor/monitor.js";
 import type { BackendObservation, BackendRole } from "../monitor/types.js";
 import { BalancedPicker } from "../proxy/balanced-picker.js";
 import { Upstreams } from "../proxy/upstreams.js";
@@ -26,6 +26,36 @@ import { type DrainPurpose, type DrainState, startDrain, stepDrain, undrainRefus
  * pool closed, its monitor loop stopped, its series gone from the metrics.
  */
 
+/** The monitor as the cluster and the control plane use it (its loops and checks: monitor.ts). */
+export type BackendMonitor = Pick<
+  Monitor,
+  | "start"
+  | "stop"
+  | "addBackend"
+  | "removeBackend"
+  | "setTopology"
+  | "checkNow"
+  | "observation"
+  | "snapshot"
+  | "primaryReachable"
+>;
+
+/**
+ * A follower's monitor: it checks nothing (the supervisor's observations come in through
+ * `observe`), and its process never loads the monitor's code or mysql2.
+ */
+const NOT_MONITORED: BackendMonitor = {
+  start() {},
+  stop: async () => {},
+  addBackend() {},
+  removeBackend: async () => {},
+  setTopology() {},
+  checkNow: () => false,
+  observation: () => undefined,
+  snapshot: () => [],
+  primaryReachable: () => false,
+};
+
 export interface ClusterOptions {
   config: Config;
   logger: Logger;
@@ -38,6 +68,11 @@ export interface ClusterOptions {
    * logs its balancer's transitions at debug only; the supervisor logs and counts them once.
    */
   follower?: boolean;
+  /** The monitor's class (monitor.ts Monitor); required unless `follower`, which has none. */
+  monitor?: new (
+    cfg: MonitorConfig,
+    opts: MonitorOptions,
+  ) => BackendMonitor;
 }
 
 /** How often drains look at what still runs on their backend. */
@@ -45,7 +80,7 @@ const DRAIN_TICK_MS = 100;
 
 export class Cluster {
   readonly upstreams: Upstreams;
-  readonly monitor: Monitor;
+  readonly monitor: BackendMonitor;
   /** Latest observation per backend name. */
   readonly latest = new Map<string, BackendObservation>();
   #backends: BackendConfig[];
@@ -72,10 +107,14 @@ export class Cluster {
     this.#lagResolutionMs = hb.enabled ? hb.intervalMs : 1000;
     this.upstreams = new Upstreams(config);
     for (const pool of this.upstreams.pools.values()) o.metrics.countBytes(pool.endpoint.name, pool.bytes);
-    this.monitor = new Monitor(
-      { backends: config.backends, monitor: config.monitor },
-      { logger: o.logger, onObservation: (obs) => this.#observe(obs) },
-    );
+    if (o.follower === true) this.monitor = NOT_MONITORED;
+    else if (o.monitor === undefined)
+      throw new RwsplitError("INTERNAL", "a cluster that is not a follower needs its monitor");
+    else
+      this.monitor = new o.monitor(
+        { backends: config.backends, monitor: config.monitor },
+        { logger: o.logger, onObservation: (obs) => this.#observe(obs) },
+      );
     this.#balancer = this.#build({ replay: true });
     o.metrics.runtime.watchDrains(() =>
       [...this.#drains].map(([backend, d]) => ({ backend, state: d.phase })),

@@ -6,6 +6,7 @@ import { startControlPlane } from "../control-plane.js";
 import { EventFeed } from "../events/feed.js";
 import type { HaManager } from "../ha/manager.js";
 import { Metrics } from "../metrics/registry.js";
+import { Monitor } from "../monitor/monitor.js";
 import { WorkerPool } from "./pool.js";
 import { RelayingRuntimeStore } from "./relaying-store.js";
 
@@ -38,6 +39,7 @@ export async function startSupervisor(
     logger,
     metrics,
     events,
+    monitor: Monitor,
     onObservation: (o) => {
       ha?.onObservation(o);
       pool?.observation(o);

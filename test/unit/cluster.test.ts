@@ -7,6 +7,7 @@ import type { Config } from "../../src/config/types.js";
 import { RuntimeChangeError } from "../../src/errors.js";
 import { EventFeed } from "../../src/events/feed.js";
 import { Metrics } from "../../src/metrics/registry.js";
+import { Monitor } from "../../src/monitor/monitor.js";
 import { testConfig } from "../helpers/proxy.js";
 
 const at = (port: number) => ({ host: "127.0.0.1", port });
@@ -18,6 +19,7 @@ function cluster(config: Config = testConfig(at(1), [at(2), at(3)])): Cluster {
     logger: pino({ level: "silent" }),
     metrics: new Metrics({ defaultMetrics: false }),
     events: new EventFeed(),
+    monitor: Monitor,
   });
   clusters.push(c);
   return c;

@@ -71,11 +71,11 @@ function cycles(g: Map<string, string[]>): string[][] {
  * The packages `file` loads at run time through its static imports, and the chain of files that
  * first reaches each (`import type` and `export type` are erased, `import()` is not followed).
  */
-function runtimePackages(file: string): Map<string, string[]> {
+function runtimePackages(roots: readonly string[]): Map<string, string[]> {
   const RUNTIME = /^\s*(?:import|export)\s(?!type\s)[^;]*?\sfrom\s+"([^"]+)"|^\s*import\s+"([^"]+)"/gms;
-  const via = new Map<string, string[]>([[file, [file]]]);
+  const via = new Map<string, string[]>(roots.map((r) => [r, [r]]));
   const packages = new Map<string, string[]>();
-  const queue = [file];
+  const queue = [...roots];
   for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
     for (const m of readFileSync(join(SRC, f), "utf8").matchAll(RUNTIME)) {
       const spec = (m[1] ?? m[2])!;
@@ -135,8 +135,22 @@ describe("the import graph of src/", () => {
     ["croner", "backup.schedule"],
     ["cli-progress", "the backup command"],
   ])("rwsplit serve does not import %s until it is needed (%s)", (pkg) => {
-    const reached = runtimePackages("cli/commands/serve.ts");
+    // serve imports the side it runs once it knows which: one process, a supervisor or a worker.
+    const reached = runtimePackages([
+      "cli/commands/serve.ts",
+      "app.ts",
+      "workers/supervisor.ts",
+      "workers/worker.ts",
+    ]);
     expect(reached.size).toBeGreaterThan(3);
+    expect(reached.get(pkg)?.join(" -> ")).toBeUndefined();
+  });
+
+  // A worker of `serve --workers N` serves clients only: the admin app, the monitor and its
+  // mysql2 connections run once, in the supervisor.
+  test.each(["fastify", "mysql2", "mysql2/promise"])("a worker process does not import %s", (pkg) => {
+    const reached = runtimePackages(["cli/commands/serve.ts", "workers/worker.ts"]);
+    expect(reached.has("prom-client")).toBe(true);
     expect(reached.get(pkg)?.join(" -> ")).toBeUndefined();
   });
 

@@ -1,7 +1,6 @@
-import mysql from "mysql2/promise";
+import type { Connection } from "mysql2/promise";
 import type { Logger } from "pino";
 import { ERRNO, serverErrno } from "../../errors.js";
-import { MYSQL2_OPTIONS } from "../../mysql-client.js";
 import { type AccountContext, fromGlobalPriv, fromMysqlUser, type ServerAccount } from "./account-record.js";
 
 /**
@@ -170,6 +169,11 @@ type Row = Record<string, unknown>;
 
 /** One short connection: the two server variables, then the accounts. */
 export const fetchAccounts: FetchAccounts = async (endpoint, credentials, timeoutMs) => {
+  // Loaded here, with auth.from_backend only: a worker process of `--workers N` loads no mysql2.
+  const [{ default: mysql }, { MYSQL2_OPTIONS }] = await Promise.all([
+    import("mysql2/promise"),
+    import("../../mysql-client.js"),
+  ]);
   const conn = await mysql.createConnection({
     host: endpoint.host,
     port: endpoint.port,
@@ -204,7 +208,7 @@ export const fetchAccounts: FetchAccounts = async (endpoint, credentials, timeou
 };
 
 /** COM_QUIT within the deadline, then the socket closed whatever the server did with it. */
-async function quit(conn: mysql.Connection, timeoutMs: number): Promise<void> {
+async function quit(conn: Connection, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     conn.end().catch(() => {}),
