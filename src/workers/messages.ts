@@ -39,6 +39,17 @@ export interface WorkerStats {
   primaryWork: number;
 }
 
+/** A report with nothing counted (a worker's state before its first report, without the pools). */
+export const NO_STATS: Readonly<WorkerStats> = {
+  pools: {},
+  kinds: { read: 0, write: 0, session: 0 },
+  clients: 0,
+  queries: [],
+  errors: [],
+  userWrites: null,
+  primaryWork: 0,
+};
+
 export const STATS_PERIOD_MS = 500;
 
 /** Requests the supervisor sends a worker; each is answered with a `res` of the same id. */

@@ -1,21 +1,11 @@
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import { sumTotals } from "./aggregate.js";
-import type { WorkerStats } from "./messages.js";
+import { NO_STATS, type WorkerStats } from "./messages.js";
 
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 /** Families whose values only grow: a dead worker's last values stay in the process's totals. */
 const MONOTONIC: ReadonlySet<string> = new Set(["counter", "histogram"]);
-
-const NONE: WorkerStats = {
-  pools: {},
-  kinds: { read: 0, write: 0, session: 0 },
-  clients: 0,
-  queries: [],
-  errors: [],
-  userWrites: null,
-  primaryWork: 0,
-};
 
 /**
  * What the workers that exited had counted (`serve --workers N`). A worker started again counts
@@ -28,7 +18,7 @@ const NONE: WorkerStats = {
  * counted after its last report is lost, as for any process that dies.
  */
 export class RetiredWorkers {
-  #stats: WorkerStats = NONE;
+  #stats: WorkerStats = NO_STATS;
   #metrics: MetricsJson = [];
   /** Folding a report in is asynchronous (prom-client's aggregation); one at a time, in order. */
   #folding: Promise<void> = Promise.resolve();
@@ -38,7 +28,7 @@ export class RetiredWorkers {
       const totals = sumTotals([this.#stats, stats]);
       const k = this.#stats.kinds;
       this.#stats = {
-        ...NONE,
+        ...NO_STATS,
         kinds: {
           read: k.read + stats.kinds.read,
           write: k.write + stats.kinds.write,

@@ -1,22 +1,13 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { describe, expect, test } from "vitest";
 import { sumTotals } from "../../src/workers/aggregate.js";
-import type { WorkerStats } from "../../src/workers/messages.js";
+import { NO_STATS, type WorkerStats } from "../../src/workers/messages.js";
 import { type MetricsJson, RetiredWorkers } from "../../src/workers/retired.js";
 
 // A worker that exits takes its counts with it; the supervisor's sums must still only grow.
 
 function stats(over: Partial<WorkerStats>): WorkerStats {
-  return {
-    pools: {},
-    kinds: { read: 0, write: 0, session: 0 },
-    clients: 0,
-    queries: [],
-    errors: [],
-    userWrites: null,
-    primaryWork: 0,
-    ...over,
-  };
+  return { ...NO_STATS, ...over };
 }
 
 /** One worker's /metrics answer: a counter, a histogram and a gauge as a worker registers them. */

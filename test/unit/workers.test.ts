@@ -8,7 +8,7 @@ import type { DigestListing, DigestRowView } from "../../src/digests/store.js";
 import { mergeSharing, sumPools, sumTotals, withPoolCounts } from "../../src/workers/aggregate.js";
 import { FollowerRuntimeStore } from "../../src/workers/follower-store.js";
 import { IpcUserWriteLog } from "../../src/workers/ipc-user-writes.js";
-import type { WorkerStats } from "../../src/workers/messages.js";
+import { NO_STATS, type WorkerStats } from "../../src/workers/messages.js";
 import { RelayingRuntimeStore } from "../../src/workers/relaying-store.js";
 import { PendingRequests } from "../../src/workers/rpc.js";
 
@@ -197,16 +197,7 @@ describe("config", () => {
 });
 
 describe("the workers' reports as one process", () => {
-  const stats = (over: Partial<WorkerStats>): WorkerStats => ({
-    pools: {},
-    kinds: { read: 0, write: 0, session: 0 },
-    clients: 0,
-    queries: [],
-    errors: [],
-    userWrites: null,
-    primaryWork: 0,
-    ...over,
-  });
+  const stats = (over: Partial<WorkerStats>): WorkerStats => ({ ...NO_STATS, ...over });
 
   test("counters, clients and pools add up; /backends takes the sums", () => {
     const a = stats({
