@@ -370,13 +370,20 @@ export class WorkerPool implements DataPlane {
     );
   }
 
-  /** Every ready worker's answer; a worker that fails to answer is left out (and logged). */
-  async #askAll<T>(q: WorkerQuery): Promise<T[]> {
+  /**
+   * Every ready worker's answer; a worker that fails to answer is left out (and logged).
+   * `onAnswer` sees each answer with its slot, while that worker is still the slot's.
+   */
+  async #askAll<T>(q: WorkerQuery, onAnswer?: (s: Slot, v: T) => void): Promise<T[]> {
     const ready = this.#slots.filter((s) => s.ready && s.worker !== null);
     const answers = await Promise.all(
-      ready.map((s) =>
-        this.#ask<T>(s.worker!, q).then(
-          (v) => [v],
+      ready.map((s) => {
+        const w = s.worker!;
+        return this.#ask<T>(w, q).then(
+          (v) => {
+            if (s.worker === w) onAnswer?.(s, v);
+            return [v];
+          },
           (e: unknown) => {
             this.#log.warn(
               { worker: s.index, op: q.op, err: (e as Error).message },
@@ -384,8 +391,8 @@ export class WorkerPool implements DataPlane {
             );
             return [] as T[];
           },
-        ),
-      ),
+        );
+      }),
     );
     return answers.flat();
   }
@@ -416,21 +423,9 @@ export class WorkerPool implements DataPlane {
     const own = (await this.#o.metrics.registry.getMetricsAsJSON()).filter(
       (m) => !DATA_PATH_FAMILIES.has(m.name),
     );
-    const ready = this.#slots.filter((s) => s.ready && s.worker !== null);
-    const workers = await Promise.all(
-      ready.map(async (s) => {
-        const w = s.worker!;
-        const m = await this.#ask<MetricsJson>(w, { op: "metrics" }).catch((e: unknown) => {
-          this.#log.warn(
-            { worker: s.index, op: "metrics", err: (e as Error).message },
-            "a worker did not answer",
-          );
-          return null;
-        });
-        if (m !== null && s.worker === w) s.lastMetrics = m;
-        return m ?? [];
-      }),
-    );
+    const workers = await this.#askAll<MetricsJson>({ op: "metrics" }, (s, m) => {
+      s.lastMetrics = m;
+    });
     const retired = await this.#retired.metrics();
     return AggregatorRegistry.aggregate([own, ...workers, retired] as Parameters<
       typeof AggregatorRegistry.aggregate
