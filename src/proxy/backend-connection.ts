@@ -227,15 +227,15 @@ export class BackendConnection implements ScannerListener {
     this.destroy();
   }
 
-  onPacket(type: Captured, payload: Buffer, at: number): void {
+  onPacket(type: Captured, buf: Buffer, start: number, end: number, at: number): void {
     if (this.sink !== null) {
-      this.sink.onPacket(type, payload, at);
+      this.sink.onPacket(type, buf, start, end, at);
       return;
     }
     const internal = this.internal;
     if (internal === null) return;
     // Internal results outlive the chunk: copy what is kept.
-    const copy = Buffer.from(payload);
+    const copy = Buffer.from(buf.subarray(start, end));
     internal.result.captured.push({ type, payload: copy });
     if (type === Captured.OK) internal.result.ok = copy;
     else if (type === Captured.ERR) internal.result.err = decodeErr(copy);

@@ -401,9 +401,10 @@ export function runScanner(
   const scanner: ResponseScanner = new ResponseScanner(
     deprecateEof,
     {
-      onPacket(type, payload, at) {
+      onPacket(type, buf, start, payloadEnd, at) {
         const end = base + scanner.packetEnd;
-        captures.push({ type, payload: payload.toString("hex"), at: at < 0 ? -1 : base + at, end });
+        const payload = buf.toString("hex", start, payloadEnd);
+        captures.push({ type, payload, at: at < 0 ? -1 : base + at, end });
       },
     },
     opts.cacheMetadata ?? false,

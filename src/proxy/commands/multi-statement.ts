@@ -120,7 +120,7 @@ class PartSteps implements CommandSteps {
     const captured: { type: number; at: number; end: number }[] = [];
     let scanner: ResponseScanner | null = null;
     scanner = new ResponseScanner(deprecateEof, {
-      onPacket: (type, _payload, at) => captured.push({ type, at, end: scanner!.packetEnd }),
+      onPacket: (type, _buf, _start, _end, at) => captured.push({ type, at, end: scanner!.packetEnd }),
     });
     scanner.begin(ResponseKind.RESULTSET);
     scanner.scan(held);

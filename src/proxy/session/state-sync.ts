@@ -3,6 +3,7 @@ import { Command } from "../../protocol/constants/commands.js";
 import { ServerStatus } from "../../protocol/constants/server-status.js";
 import type { ErrPacket } from "../../protocol/packets/err.js";
 import { decodeOk } from "../../protocol/packets/ok.js";
+import { eofForClient, okForClient } from "../../protocol/packets/ok-for-client.js";
 import { Pin } from "../../routing/pins.js";
 import type { RoutedStatement } from "../../routing/statement.js";
 import { StatementFlag as F, hasFlag } from "../../routing/statement-flags.js";
@@ -123,4 +124,28 @@ export function learnFromOk(
   }
   // The connection made the change itself: it is in sync with the new state.
   if (state.version !== before) markSynced(conn, state);
+}
+
+/**
+ * A relayed OK (`isOk`) or EOF, `buf[start, end)`, whose status the scanner read into
+ * `host.lastStatus`: what it teaches the session (learnFromOk), and the payload the client gets
+ * instead (null: as it is). A view of it is made only when it is read: a write's OK (0x00 header),
+ * or an OK/EOF with SESSION_STATE_CHANGED (ok-for-client.ts rewrites no other). A Buffer view costs
+ * ~50 ns; a result set's EOFs and closing OK need none.
+ */
+export function relayedOkEof(
+  host: SessionPort,
+  conn: BackendConnection,
+  isOk: boolean,
+  buf: Buffer,
+  start: number,
+  end: number,
+  statement: RoutedStatement | null,
+): Buffer | null {
+  const write = isOk && end > start && buf[start] === 0x00;
+  if (!write && !(host.lastStatus & ServerStatus.SESSION_STATE_CHANGED)) return null;
+  const payload = buf.subarray(start, end);
+  if (!isOk) return eofForClient(payload, host.state.tracking);
+  learnFromOk(host, conn, payload, statement);
+  return okForClient(payload, host.state.tracking);
 }

@@ -1,6 +1,4 @@
 import { CLIENT_ERRORS, type ClientErrorSpec, clientErrorFor, ERRNO, RwsplitError } from "../../errors.js";
-import { ServerStatus } from "../../protocol/constants/server-status.js";
-import { eofForClient, okForClient } from "../../protocol/packets/ok-for-client.js";
 import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
 import { Captured, NOT_DONE } from "../../protocol/response-scanner.js";
 import { Pin } from "../../routing/pins.js";
@@ -16,7 +14,7 @@ import { Lease } from "./lease.js";
 import { pinsAfter, placeAfter } from "./placement.js";
 import { RelayWriter } from "./relay-writer.js";
 import type { SessionPort } from "./session-port.js";
-import { learnFromOk, syncConnection } from "./state-sync.js";
+import { relayedOkEof, syncConnection } from "./state-sync.js";
 import type { ClientTransport } from "./transport.js";
 
 /** What a run needs of its session beyond the command handlers' port. */
@@ -209,25 +207,24 @@ export class StatementRun implements RelaySink {
     this.finish(conn);
   }
 
-  onPacket(type: Captured, payload: Buffer, at: number): void {
+  onPacket(type: Captured, buf: Buffer, start: number, end: number, at: number): void {
     const conn = this.conn;
     if (conn === null) return;
     const host = this.host;
-    if (type === Captured.OK) {
+    if (type === Captured.OK || type === Captured.EOF) {
       host.lastStatus = conn.scanner.status;
-      if (payload[0] === 0x00 || host.lastStatus & ServerStatus.SESSION_STATE_CHANGED)
-        learnFromOk(host, conn, payload, this.d?.statement ?? null);
-      (this.held ?? this.writer).edit(okForClient(payload, host.state.tracking), at, conn.scanner.packetEnd);
-    } else if (type === Captured.EOF) {
-      host.lastStatus = conn.scanner.status;
-      (this.held ?? this.writer).edit(eofForClient(payload, host.state.tracking), at, conn.scanner.packetEnd);
+      const statement = this.d?.statement ?? null;
+      const forClient = relayedOkEof(host, conn, type === Captured.OK, buf, start, end, statement);
+      if (forClient !== null) (this.held ?? this.writer).edit(forClient, at, conn.scanner.packetEnd);
     } else if (type === Captured.ERR) {
-      this.outcome.errno = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
+      this.outcome.errno = end - start >= 3 ? buf.readUInt16LE(start + 1) : 0;
     } else if (type === Captured.PREPARE_OK && this.held !== null) {
-      const ok = decodeStmtPrepareOk(payload);
+      const ok = decodeStmtPrepareOk(buf.subarray(start, end));
       this.prepared = { backendId: ok.statementId, numColumns: ok.numColumns, numParams: ok.numParams };
     } else if (type === Captured.COLUMN_COUNT || type === Captured.COLUMN_DEF) {
-      this.d?.steps?.onColumns?.(conn, type, payload);
+      // Viewed only for a command that reads them (a view costs ~50 ns).
+      const steps = this.d?.steps;
+      if (steps?.onColumns !== undefined) steps.onColumns(conn, type, buf.subarray(start, end));
     }
   }
 
