@@ -61,7 +61,10 @@ export class PacketFramer {
         const len = headChunk[at]! | (headChunk[at + 1]! << 8) | (headChunk[at + 2]! << 16);
         if (len < MAX_PAYLOAD && headChunk.length - at >= 4 + len) {
           if (len > this.maxPayload) this.tooLarge();
-          const frame = headChunk.subarray(at, at + 4 + len);
+          // A chunk holding exactly one packet (a client's command, as a rule) is the frame
+          // itself: one Buffer view less per command (~50 ns).
+          const whole = at === 0 && headChunk.length === 4 + len;
+          const frame = whole ? headChunk : headChunk.subarray(at, at + 4 + len);
           this.headOffset += 4 + len;
           if (this.headOffset === headChunk.length) {
             this.queue.shift();
