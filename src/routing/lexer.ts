@@ -64,6 +64,11 @@ export class Lexer {
   error = false;
   /** Merged routing hints seen so far (comments anywhere, including after the current token). */
   hint: RouteHint | null = null;
+  /**
+   * Words are looked up as keywords (`kw`). Off for a walk that never reads `kw` (the digest):
+   * the tokens are the same, without hashing every word and probing the keyword table.
+   */
+  keywords = true;
   private inExec = false;
   /** Position of the next backslash at or after the last search (-1: none left, -2: not searched). */
   private nextBackslash = -2;
@@ -139,6 +144,11 @@ export class Lexer {
     if (first >= 0x30 && first <= 0x39) {
       // A number (or an identifier starting with a digit): never a keyword, no hash needed. Bulk
       // INSERTs are mostly these.
+      while (q < end && IDENT[buf[q]!]) q++;
+      this.pos = this.tokEnd = q;
+      return 0;
+    }
+    if (!this.keywords) {
       while (q < end && IDENT[buf[q]!]) q++;
       this.pos = this.tokEnd = q;
       return 0;
