@@ -1,4 +1,4 @@
-import { classify } from "./classify.js";
+import { type Classification, classify, type StatementKind } from "./classify.js";
 import { Pin } from "./pins.js";
 import type { RouteStatement } from "./router.js";
 import { StatementFlag as F, hasFlag } from "./statement-flags.js";
@@ -19,6 +19,13 @@ export interface RoutedStatement {
  */
 export function routeStatement(payload: Uint8Array, start: number): RoutedStatement {
   const c = classify(payload, start);
+  // No flag and no hint (a plain SELECT, INSERT, ...): the answer depends on the kind alone, one
+  // shared frozen object per kind instead of two new ones and a dozen flag tests (~90 ns).
+  if (c.flags === 0 && c.hint === null) return PLAIN[c.kind];
+  return routed(c);
+}
+
+function routed(c: Classification): RoutedStatement {
   const f = c.flags;
   let pinAfter = 0;
   if (hasFlag(f, F.USER_VAR_WRITE)) pinAfter |= Pin.USER_VARIABLES;
@@ -83,3 +90,16 @@ function readOnlyTxnSafe(kind: RouteStatement["kind"], f: number): boolean {
   const onlyTxControl = (hasFlag(f, F.TX_END) || hasFlag(f, F.SAVEPOINT)) && otherFlags === 0;
   return onlyTxControl && !hasFlag(f, F.CALL) && !hasFlag(f, F.SELECT_INTO);
 }
+
+/** The answer for a statement with no flag and no hint, by kind (after the constants it uses). */
+function frozen(kind: StatementKind): RoutedStatement {
+  const r = routed({ kind, flags: 0, hint: null });
+  Object.freeze(r.route);
+  return Object.freeze(r);
+}
+
+const PLAIN: Readonly<Record<StatementKind, RoutedStatement>> = {
+  read: frozen("read"),
+  write: frozen("write"),
+  session: frozen("session"),
+};
