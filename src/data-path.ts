@@ -54,7 +54,7 @@ export async function buildDataPath(o: DataPathOptions): Promise<DataPath> {
   const tls: TlsContext | null = config.tls.enabled ? buildTlsContext(await tlsMaterial(o)) : null;
   const kinds: StatementKinds = { read: 0, write: 0, session: 0 };
   const hooks: SessionHooks = {
-    onStatement(route, backend, reason, durationNs, errno, sample) {
+    onStatement(route, backend, reason, durationNs, errno, sample, endedAt) {
       metrics.queryCounter(route, backend, reason).inc();
       metrics.queryDuration(route).observe(durationNs / 1e9);
       if (errno !== 0) metrics.errorCounter(errno).inc();
@@ -64,7 +64,7 @@ export async function buildDataPath(o: DataPathOptions): Promise<DataPath> {
       if (kind === "read") kinds.read++;
       else if (kind === "write") kinds.write++;
       else if (kind === "session") kinds.session++;
-      digests.record(sample, route, backend, reason, durationNs, errno);
+      digests.record(sample, route, backend, reason, durationNs, errno, endedAt);
     },
     onClientError(errno) {
       metrics.errorCounter(errno).inc();

@@ -180,7 +180,10 @@ export class DigestStore {
     return this.evictedCount;
   }
 
-  /** One finished statement (the data path's `onStatement`); samples without a digest are skipped. */
+  /**
+   * One finished statement (the data path's `onStatement`); samples without a digest are skipped.
+   * `now`: the store's clock unless the caller read the time already.
+   */
   record(
     s: StatementSample,
     route: "primary" | "replica",
@@ -188,6 +191,7 @@ export class DigestStore {
     reason: string,
     durationNs: number,
     errno: number,
+    now = this.now(),
   ): void {
     if (!s.has || this.max <= 0) return;
     // The low 30 bits: a small integer key, never a boxed number.
@@ -202,7 +206,6 @@ export class DigestStore {
       }
       row = row.chain;
     }
-    const now = this.now();
     if (row === undefined || row === null) {
       row = this.insert(key, s, text ?? digestText(s.sql, s.start, s.end), now);
     } else if (row !== this.newest) {

@@ -212,14 +212,14 @@ export class BackendPool {
     return conn;
   }
 
-  /** Returns a connection after a statement; it goes to a waiter first. */
-  release(conn: BackendConnection, keyString: string): void {
+  /** Returns a connection after a statement (ended at `now`); it goes to a waiter first. */
+  release(conn: BackendConnection, keyString: string, now = Date.now()): void {
     if (conn.state === BackendState.CLOSED) return;
     if (conn.busy) {
       conn.destroy();
       return;
     }
-    conn.lastUsedAt = Date.now();
+    conn.lastUsedAt = now;
     // Statements released while the connection was busy, or a bound that shrank meanwhile.
     conn.statements.trim();
     const w = this.waiters.length > 0 ? this.takeWaiter(keyString, conn.schema === null) : null;

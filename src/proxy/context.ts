@@ -26,7 +26,8 @@ export interface SessionHooks {
   /**
    * One statement finished: where it ran and why, how long it took (ns), its ERR number or 0, and
    * for the query digests its digest, user, schema and rows sent (`sample`: the session's one
-   * object, rewritten per statement; read it during the call, keep nothing of it).
+   * object, rewritten per statement; read it during the call, keep nothing of it). `endedAt`:
+   * Date.now() when it ended, when the caller has read it already (else the hook reads it).
    */
   onStatement(
     route: "primary" | "replica",
@@ -35,6 +36,7 @@ export interface SessionHooks {
     durationNs: number,
     errno: number,
     sample: StatementSample,
+    endedAt?: number,
   ): void;
   onClientError(errno: number): void;
   /**

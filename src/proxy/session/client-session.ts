@@ -210,9 +210,9 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     this.statementDone();
   }
 
-  statementDone(): void {
+  statementDone(now = Date.now()): void {
     if (this.phase === SessionPhase.CLOSED) return;
-    this.lastActiveAt = Date.now();
+    this.lastActiveAt = now;
     this.phase = SessionPhase.IDLE;
     if (this.ctx.draining()) {
       this.close();

@@ -54,11 +54,12 @@ export function placeAfter(
   pool: BackendPool,
   plan: RoutePlan,
   pins: number,
+  now = Date.now(),
 ): void {
   const pin = s.pin;
   if (pins === 0) {
     if (pin.conn !== null) s.unpin(false);
-    else pool.release(conn, s.login!.keyString);
+    else pool.release(conn, s.login!.keyString, now);
     return;
   }
   if (pin.conn === conn) {
