@@ -187,15 +187,17 @@ class DigestScanner {
           break;
         default: {
           const ch = lex.ch;
+          // `.5`: a number; `.5a` is none (numberEnd -1): a `.`, then the word `5a`.
+          const fraction =
+            ch === DOT && digit(buf[from + 1]) && !this.qualifies(from) ? numberEnd(buf, from, end) : -1;
           if (ch === LPAREN) this.open(from);
           else if (ch === RPAREN) this.close(from);
           else if (ch === COMMA) this.comma(from);
           else if (ch === QMARK) this.literal(from, from + 1);
-          else if (ch === DOT && digit(buf[from + 1]) && !this.qualifies(from)) {
-            const e = numberEnd(buf, from, end);
-            lex.pos = lex.tokEnd = e;
+          else if (fraction >= 0) {
+            lex.pos = lex.tokEnd = fraction;
             lex.ch = 0;
-            this.literal(from, e);
+            this.literal(from, fraction);
           } else if ((ch === MINUS || ch === PLUS) && this.unaryHere() && this.numberFollows(lex.pos)) {
             sign = from;
             signCh = ch;

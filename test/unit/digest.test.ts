@@ -46,6 +46,10 @@ const table: [sql: string, text: string][] = [
   ["UPDATE t SET a = -1 WHERE id = 2", "UPDATE t SET a = ? WHERE id = ?"],
   ["SELECT 1abc, t1, col2 FROM t2", "SELECT 1abc, t1, col2 FROM t2"],
   ["SELECT t.5col FROM t", "SELECT t.5col FROM t"],
+  // `.5` followed by letters is no number: a `.` and a word (this once sent the digest back to
+  // offset -1, looping for ever)
+  ["SELECT .5a FROM t", "SELECT .5a FROM t"],
+  ["SELECT -.5x, (.5e1x)", "SELECT -.5x, (.5e1x)"],
   // IN lists and VALUES tuples
   ["SELECT * FROM t WHERE id IN (1)", "SELECT * FROM t WHERE id IN (?)"],
   ["SELECT * FROM t WHERE id IN (1, 2, 3, 4, 5)", "SELECT * FROM t WHERE id IN (?)"],
