@@ -125,10 +125,17 @@ class DigestScanner {
     /** Where a unary sign started (-1: none pending). */
     let sign = -1;
     let signCh = 0;
+    /** Where the last token started: each one starts past it. */
+    let last = start - 1;
     for (;;) {
       const t = lex.next();
       if (t === Tok.EOF) break;
       const from = lex.start;
+      // A token at or before the last one means this scanner moved the lexer back, and would lex
+      // the statement again for ever on the event loop every session shares (`.5a` once did):
+      // the digest ends here instead.
+      if (from <= last) break;
+      last = from;
       if (t === Tok.PUNCT && lex.ch === SEMI) {
         if (this.prev !== C_NONE) semi = true;
         continue;
