@@ -251,6 +251,29 @@ describe("transparency with the server (issue #12)", () => {
     }
   });
 
+  test("numbers glued to words (`SELECT .5a`, which once looped the proxy's digest): the server's answers, and every session still served", async () => {
+    const statements = ["SELECT .5a", "SELECT 1.5e1x", "SELECT -.5x, (.5e1x)", "SELECT 0x1Fg", "SELECT .5e"];
+    const [d, p] = await both(async (c) => {
+      const out: unknown[] = [];
+      for (const sql of statements)
+        out.push(
+          await c.query({ sql, timeout: 5000 }).then(
+            ([rows]) => rows,
+            (e: { errno?: number; code?: string }) => e.errno ?? e.code,
+          ),
+        );
+      return out;
+    });
+    expect(p).toEqual(d);
+    const other = await viaProxy();
+    try {
+      const [rows] = await other.query({ sql: "SELECT 1 AS one", timeout: 5000 });
+      expect(rows).toEqual([{ one: 1 }]);
+    } finally {
+      await other.end();
+    }
+  });
+
   test("3. mysql2's serverStatus after SET @a = 1 is the server's (2, not 16386)", async () => {
     const [d, p] = await both(async (c) => {
       const [r] = await c.query("SET @a = 1");
