@@ -266,6 +266,11 @@ export const CLIENT_ERRORS = {
     sqlState: "08S01",
     message: `Unknown command ${name} (0x${command.toString(16).padStart(2, "0")}): rwsplit does not proxy it; use COM_QUERY or a supported command`,
   }),
+  changeUserRefused: (refusals: number): ClientErrorSpec => ({
+    errno: ERRNO.ER_UNKNOWN_COM_ERROR,
+    sqlState: "08S01",
+    message: `Unknown command: COM_CHANGE_USER is refused on a connection after ${refusals} failed ones, as the server does; open a new connection to log in as another user`,
+  }),
   malformedPacket: (detail: string): ClientErrorSpec => ({
     errno: ERRNO.ER_MALFORMED_PACKET,
     sqlState: "HY000",

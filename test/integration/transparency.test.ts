@@ -274,6 +274,32 @@ describe("transparency with the server (issue #12)", () => {
     }
   });
 
+  test("a refused COM_CHANGE_USER keeps the connection as the user it was, reset, in its database; the fourth is refused as an unknown command", async () => {
+    const [d, p] = await both(async (c) => {
+      c.on("error", () => {});
+      const out: unknown[] = [];
+      await c.query("USE app");
+      await c.query("SET @v = 42");
+      await c.query("SET sql_mode = 'ANSI_QUOTES'");
+      for (let i = 0; i < 4; i++) {
+        out.push(
+          await c.changeUser({ user: "app", password: "wrong" }).then(
+            () => "changed",
+            (e: { errno?: number; code?: string }) => e.errno ?? e.code,
+          ),
+        );
+        const [rows] = await c.query(
+          "SELECT @v AS v, DATABASE() AS db, CURRENT_USER() AS u, @@sql_mode LIKE '%ANSI_QUOTES%' AS ansi_quotes",
+        );
+        out.push(rows);
+      }
+      return out;
+    });
+    expect(d[0]).toBe(1045);
+    expect(d.at(-2)).toBe(1047);
+    expect(p).toEqual(d);
+  });
+
   test("3. mysql2's serverStatus after SET @a = 1 is the server's (2, not 16386)", async () => {
     const [d, p] = await both(async (c) => {
       const [r] = await c.query("SET @a = 1");

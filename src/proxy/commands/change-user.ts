@@ -6,9 +6,16 @@ import type { SessionPort } from "../session/session-port.js";
 /**
  * COM_CHANGE_USER: the client logs in again, maybe as another user (src/protocol/packets/
  * change-user.ts for the layout). On success the session starts over as that user: no pinned
- * connection, no prepared statements or cursors.
+ * connection, no prepared statements or cursors. Refused, it starts over all the same but as the
+ * user it was, in its database, and the ERR comes a second later; after three refusals the command
+ * itself is refused (1047), as MariaDB does.
  */
 export function changeUser(s: SessionPort, pkt: Packet): void {
+  // MariaDB refuses the command itself after three refused ones on a connection.
+  if (s.changeUserRefusals >= MAX_CHANGE_USER_REFUSALS) {
+    s.sendError(CLIENT_ERRORS.changeUserRefused(MAX_CHANGE_USER_REFUSALS), pkt.seq + 1);
+    return;
+  }
   let req: ChangeUserRequest;
   try {
     req = decodeChangeUser(pkt.payload, s.capabilities);
@@ -18,10 +25,23 @@ export function changeUser(s: SessionPort, pkt: Packet): void {
   }
   const collation = req.collation ?? s.login!.key.collation;
   const step = s.auth.changeUser(req.user, req.authResponse, req.plugin, pkt.seq + 1);
-  s.reauthenticate(step, (r) => {
-    s.unpin(true);
-    s.stmts.clear();
-    s.cursors.clear();
-    s.loggedIn({ ...r, capabilities: s.capabilities, collation, schema: req.schema ?? r.user.defaultSchema });
-  });
+  s.reauthenticate(
+    step,
+    (r) => {
+      s.unpin(true);
+      s.stmts.clear();
+      s.cursors.clear();
+      s.loggedIn({
+        ...r,
+        capabilities: s.capabilities,
+        collation,
+        schema: req.schema ?? r.user.defaultSchema,
+      });
+    },
+    // Refused (a wrong password, an unknown user): the connection stays, as the user it was.
+    (error, seq) => s.changeUserRefused(error, seq),
+  );
 }
+
+/** Refused COM_CHANGE_USERs after which MariaDB answers the command with 1047 (sql_parse.cc). */
+export const MAX_CHANGE_USER_REFUSALS = 3;

@@ -52,8 +52,15 @@ export class AuthFlow {
     }
   }
 
-  /** COM_CHANGE_USER: its first step, then the client's next packets, until done or refused. */
-  reauthenticate(first: AuthStep, onDone: (r: AuthResult) => void): void {
+  /**
+   * COM_CHANGE_USER: its first step, then the client's next packets, until done or refused. A
+   * refusal goes to `onRefused` (the server keeps the connection, as the user it was).
+   */
+  reauthenticate(
+    first: AuthStep,
+    onDone: (r: AuthResult) => void,
+    onRefused: (error: ClientErrorSpec, seq: number) => void,
+  ): void {
     this.host.enterAuth();
     const finish = (s: AuthStep) => {
       if (s.kind === "continue") {
@@ -62,7 +69,8 @@ export class AuthFlow {
       }
       this.continuation = null;
       if (s.kind === "done") onDone(s.result);
-      else if (s.kind === "fail") this.step(s);
+      else if (s.kind === "fail") onRefused(s.error, s.seq);
+      else this.step(s);
     };
     finish(first);
   }

@@ -23,6 +23,9 @@ import { SessionState } from "./session-state.js";
 import { type RunHost, StatementRun } from "./statement-run.js";
 import type { ClientTransport, TransportHandlers } from "./transport.js";
 
+/** MariaDB answers a refused COM_CHANGE_USER after a second (sql_parse.cc), as does rwsplit. */
+export const CHANGE_USER_REFUSAL_DELAY_MS = 1000;
+
 /** Client session phases (STYLE.md principle 4). */
 export const SessionPhase = {
   AUTH: "auth",
@@ -66,6 +69,8 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   private lastActiveAt = Date.now();
   readonly sample: StatementSample; // digest:
   private user: ProxyUser | null = null;
+  /** COM_CHANGE_USERs refused on this connection (SessionPort). */
+  changeUserRefusals = 0;
   private readonly framer: PacketFramer;
   private runner: StatementRun | null = null; // made for the first statement (issue #15)
   private readonly authFlow = new AuthFlow(this);
@@ -152,8 +157,42 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     }
   }
 
-  reauthenticate(step: AuthStep, onDone: (r: AuthResult) => void): void {
-    this.authFlow.reauthenticate(step, onDone);
+  reauthenticate(
+    step: AuthStep,
+    onDone: (r: AuthResult) => void,
+    onRefused: (error: ClientErrorSpec, seq: number) => void,
+  ): void {
+    this.authFlow.reauthenticate(step, onDone, onRefused);
+  }
+
+  changeUserRefused(error: ClientErrorSpec, seq: number): void {
+    this.changeUserRefusals++;
+    // As MariaDB: the session was reset before the password was checked (no pin, no prepared
+    // statement, cursor or session variable), and goes on as its user, in its database, with the
+    // character set it logged in with.
+    this.unpin(true);
+    this.stmts.clear();
+    this.cursors.clear();
+    const login = this.login!;
+    ({ login: this.login, state: this.state } = sessionStart(
+      {
+        user: this.user!,
+        compression: null,
+        capabilities: this.capabilities,
+        mariadbCapabilities: this.mariadbCapabilities,
+        collation: login.key.collation,
+        schema: this.state.schema,
+        okSeq: 0,
+      },
+      this.ctx,
+    ));
+    this.phase = SessionPhase.BUSY;
+    // The server answers a refused COM_CHANGE_USER a second later, against password guessing.
+    setTimeout(() => {
+      if (this.phase === SessionPhase.CLOSED) return;
+      this.sendError(error, seq);
+      this.statementDone();
+    }, CHANGE_USER_REFUSAL_DELAY_MS).unref();
   }
 
   enterAuth(): void {

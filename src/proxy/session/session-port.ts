@@ -52,9 +52,20 @@ export interface SessionPort {
    */
   unpin(discard: boolean): void;
   /** COM_CHANGE_USER: authentication continues with the client's next packets. */
-  reauthenticate(step: AuthStep, onDone: (r: AuthResult) => void): void;
+  reauthenticate(
+    step: AuthStep,
+    onDone: (r: AuthResult) => void,
+    onRefused: (error: ClientErrorSpec, seq: number) => void,
+  ): void;
   /** Logged in (again): the session starts over as `r.user`. */
   loggedIn(r: AuthResult): void;
+  /** COM_CHANGE_USER refusals so far on this connection. */
+  readonly changeUserRefusals: number;
+  /**
+   * COM_CHANGE_USER refused: the session starts over as the user it was, in its database, and the
+   * client gets `error` a second later.
+   */
+  changeUserRefused(error: ClientErrorSpec, seq: number): void;
   isClosed(): boolean;
   close(): void;
   /** During LOCAL INFILE: a packet of the client's file for the backend. */

@@ -1,6 +1,7 @@
-import { describe, expect, test } from "vitest";
+import { describe, expect, onTestFinished, test, vi } from "vitest";
 import { nativeToken } from "../../../src/protocol/auth/native-password.js";
 import { Command } from "../../../src/protocol/constants/commands.js";
+import { CHANGE_USER_REFUSAL_DELAY_MS } from "../../../src/proxy/session/client-session.js";
 import { MemoryTransport } from "../../helpers/memory-transport.js";
 import { errOf, okOf, SessionHarness, settle, textValue } from "../../helpers/session-harness.js";
 
@@ -149,7 +150,11 @@ describe("reset-connection and change-user", () => {
     expect(h.session.stmts.size).toBe(0);
   });
 
-  test("CHANGE_USER logs in again as another user; a wrong password closes the session with 1045", async () => {
+  test("CHANGE_USER logs in again as another user; refused, the session goes on as the user it was (1045 a second later), and after three refusals the command is refused (1047), as MariaDB does", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const h = await loggedIn();
     // The scramble of the greeting is the one COM_CHANGE_USER answers (mysql_native_password).
     const scramble = (h.session.auth as unknown as { scramble(): Buffer }).scramble();
@@ -167,9 +172,26 @@ describe("reset-connection and change-user", () => {
     const ok = await h.command(Command.CHANGE_USER, body("other", "other-pass"));
     expect(okOf(ok)).not.toBeNull();
     expect(h.session.userName).toBe("other");
-    const bad = await h.command(Command.CHANGE_USER, body("app", "wrong"));
-    expect(errOf(bad)?.errno).toBe(1045);
-    expect(h.session.isClosed()).toBe(true);
+    await h.query("SET @v = 1");
+    const refused = async () => {
+      h.client.command(Command.CHANGE_USER, body("app", "wrong"));
+      await settle();
+      expect(h.client.take()).toEqual([]);
+      await vi.advanceTimersByTimeAsync(CHANGE_USER_REFUSAL_DELAY_MS);
+      await h.idle();
+      return h.client.take();
+    };
+    for (let i = 0; i < 3; i++) {
+      expect(errOf(await refused())?.errno).toBe(1045);
+      expect(h.session.isClosed()).toBe(false);
+      expect(h.session.userName).toBe("other");
+    }
+    // The session was reset (the pinning user variable is gone) and still serves.
+    expect(h.session.pin.bits).toBe(0);
+    expect(errOf(await h.query("SELECT 1"))).toBeNull();
+    const fourth = await h.command(Command.CHANGE_USER, body("other", "other-pass"));
+    expect(errOf(fourth)?.errno).toBe(1047);
+    expect(h.session.userName).toBe("other");
   });
 });
 
