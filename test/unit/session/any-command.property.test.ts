@@ -35,6 +35,28 @@ describe(`any command, any body: an answer or a close, never a session left busy
     vi.useRealTimers();
   });
 
+  test("random login packets: an answer (ERR, an auth switch) or a close, never a session waiting on nothing", async () => {
+    const rnd = seededRandom(SEED ^ 0x5bd1e995);
+    for (let s = 0; s < SESSIONS * 4; s++) {
+      const h = new SessionHarness();
+      h.client.take(); // the greeting
+      const len = Math.floor(rnd() * 96);
+      const body = Buffer.alloc(len);
+      for (let j = 0; j < len; j++) body[j] = Math.floor(rnd() * 256);
+      // Half of them look like a HandshakeResponse41 (PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH).
+      if (len >= 4 && rnd() < 0.5) body.writeUInt32LE(0x000a8200 | (body.readUInt32LE(0) & 0x00ff7dff), 0);
+      const where = `login packet ${body.toString("hex")}`;
+      h.client.send(1, body);
+      await settle();
+      await vi.advanceTimersByTimeAsync(CHANGE_USER_REFUSAL_DELAY_MS);
+      await settle();
+      const answer = h.client.take();
+      if (h.session.isClosed()) continue;
+      expect(answer.length, `no answer, session ${h.session.phase} (${where})`).toBeGreaterThan(0);
+      h.session.close();
+    }
+  });
+
   test("random commands after a PREPARE", async () => {
     const rnd = seededRandom(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
