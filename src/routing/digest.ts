@@ -73,12 +73,6 @@ const decoder = new TextDecoder("utf-8");
 
 class DigestScanner {
   private readonly lex = new Lexer();
-
-  constructor() {
-    // Nothing here reads keyword ids (unary signs look at the words' bytes, digest-literals.ts).
-    this.lex.keywords = false;
-  }
-
   private buf: Uint8Array = new Uint8Array(0);
   private end = 0;
   /** Hash lanes of the innermost open group (or of the statement at depth 0). */
@@ -108,6 +102,11 @@ class DigestScanner {
   private parts: string[] | null = null;
   hi = 0;
   lo = 0;
+
+  constructor() {
+    // Nothing here reads keyword ids (unary signs look at the words' bytes, digest-literals.ts).
+    this.lex.keywords = false;
+  }
 
   run(buf: Uint8Array, start: number, end: number, text: boolean): void {
     const lex = this.lex;
