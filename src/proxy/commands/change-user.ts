@@ -25,12 +25,17 @@ export function changeUser(s: SessionPort, pkt: Packet): void {
   }
   const collation = req.collation ?? s.login!.key.collation;
   const step = s.auth.changeUser(req.user, req.authResponse, req.plugin, pkt.seq + 1);
+  // What a COM_CHANGE_USER takes away, accepted or refused (the server resets the session before
+  // it checks the password): the pinned connection, prepared statements and cursors.
+  const reset = () => {
+    s.unpin(true);
+    s.stmts.clear();
+    s.cursors.clear();
+  };
   s.reauthenticate(
     step,
     (r) => {
-      s.unpin(true);
-      s.stmts.clear();
-      s.cursors.clear();
+      reset();
       s.loggedIn({
         ...r,
         capabilities: s.capabilities,
@@ -39,7 +44,10 @@ export function changeUser(s: SessionPort, pkt: Packet): void {
       });
     },
     // Refused (a wrong password, an unknown user): the connection stays, as the user it was.
-    (error, seq) => s.changeUserRefused(error, seq),
+    (error, seq) => {
+      reset();
+      s.changeUserRefused(error, seq);
+    },
   );
 }
 

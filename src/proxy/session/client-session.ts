@@ -167,12 +167,9 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
 
   changeUserRefused(error: ClientErrorSpec, seq: number): void {
     this.changeUserRefusals++;
-    // As MariaDB: the session was reset before the password was checked (no pin, no prepared
-    // statement, cursor or session variable), and goes on as its user, in its database, with the
-    // character set it logged in with.
-    this.unpin(true);
-    this.stmts.clear();
-    this.cursors.clear();
+    // As MariaDB: the session's state starts over (no session variable; the command has dropped
+    // the pin, prepared statements and cursors) as its user, in its database, with the character
+    // set it logged in with.
     const login = this.login!;
     ({ login: this.login, state: this.state } = sessionStart(
       {

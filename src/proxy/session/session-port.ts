@@ -62,8 +62,8 @@ export interface SessionPort {
   /** COM_CHANGE_USER refusals so far on this connection. */
   readonly changeUserRefusals: number;
   /**
-   * COM_CHANGE_USER refused: the session starts over as the user it was, in its database, and the
-   * client gets `error` a second later.
+   * COM_CHANGE_USER refused: the session's state starts over as the user it was, in its database,
+   * and the client gets `error` a second later.
    */
   changeUserRefused(error: ClientErrorSpec, seq: number): void;
   isClosed(): boolean;
