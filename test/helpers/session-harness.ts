@@ -47,6 +47,8 @@ export interface LoginOptions {
   mariadb?: number;
   /** The compressed protocol: CLIENT_COMPRESS (zlib) or CLIENT_ZSTD_COMPRESSION_ALGORITHM. */
   compress?: "zlib" | "zstd";
+  /** CLIENT_IGNORE_SPACE, as mysql2 asks. */
+  ignoreSpace?: boolean;
 }
 
 /**
@@ -129,6 +131,7 @@ export class SessionHarness {
       (o.sessionTrack === false ? 0 : Capability.SESSION_TRACK) |
       (o.deprecateEof ? Capability.DEPRECATE_EOF : 0) |
       (o.multiStatements ? Capability.MULTI_STATEMENTS : 0) |
+      (o.ignoreSpace ? Capability.IGNORE_SPACE : 0) |
       (o.database === null ? 0 : Capability.CONNECT_WITH_DB) |
       (o.compress === "zlib" ? Capability.COMPRESS : 0) |
       (o.compress === "zstd" ? Capability.ZSTD_COMPRESSION_ALGORITHM : 0);

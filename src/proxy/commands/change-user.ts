@@ -42,11 +42,13 @@ export function changeUser(s: SessionPort, pkt: Packet): void {
         collation,
         schema: req.schema ?? r.user.defaultSchema,
       });
+      s.restarted();
     },
     // Refused (a wrong password, an unknown user): the connection stays, as the user it was.
     (error, seq) => {
       reset();
       s.changeUserRefused(error, seq);
+      s.restarted();
     },
   );
 }

@@ -16,7 +16,7 @@ import { CompressedTransport } from "./compressed-transport.js";
 import { OpenCursors } from "./cursors.js";
 import { describeSession } from "./describe.js";
 import type { Dispatch } from "./dispatch.js";
-import { type LoginHost, sendLoginOk, sessionStart } from "./login.js";
+import { type LoginHost, restartedLogin, sendLoginOk, sessionStart } from "./login.js";
 import { SessionPin } from "./pin.js";
 import { StatementRegistry } from "./prepared-statements.js";
 import { SessionState } from "./session-state.js";
@@ -190,6 +190,10 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
       this.sendError(error, seq);
       this.statementDone();
     }, CHANGE_USER_REFUSAL_DELAY_MS).unref();
+  }
+
+  restarted(): void {
+    this.login = restartedLogin(this.login!);
   }
 
   enterAuth(): void {

@@ -47,6 +47,25 @@ export function sessionStart(
   return { login, state };
 }
 
+/**
+ * Client flags the server applies to a session only as the connection logs in: CLIENT_IGNORE_SPACE
+ * puts IGNORE_SPACE into sql_mode. A COM_RESET_CONNECTION or a COM_CHANGE_USER (accepted or
+ * refused) starts the session over from the global sql_mode, without it (MariaDB 10.11).
+ */
+const LOGIN_ONLY_CAPABILITIES = Capability.IGNORE_SPACE;
+
+/**
+ * The login a session leases with once the server has started it over (COM_RESET_CONNECTION,
+ * COM_CHANGE_USER): backend connections logged in without the login-only flags, so that the next
+ * statement sees what the server's own session would.
+ */
+export function restartedLogin(login: AcquireRequest): AcquireRequest {
+  const wireFlags = login.key.wireFlags & ~LOGIN_ONLY_CAPABILITIES;
+  if (wireFlags === login.key.wireFlags) return login;
+  const key = { ...login.key, wireFlags };
+  return { ...login, key, keyString: poolKeyString(key) };
+}
+
 /** What finishing a login needs of its session. */
 export interface LoginHost {
   transport: ClientTransport;

@@ -66,6 +66,11 @@ export interface SessionPort {
    * and the client gets `error` a second later.
    */
   changeUserRefused(error: ClientErrorSpec, seq: number): void;
+  /**
+   * COM_RESET_CONNECTION or COM_CHANGE_USER: the server started the session over, so its backend
+   * connections come without what only a login sets (login.ts restartedLogin).
+   */
+  restarted(): void;
   isClosed(): boolean;
   close(): void;
   /** During LOCAL INFILE: a packet of the client's file for the backend. */

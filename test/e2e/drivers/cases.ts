@@ -30,7 +30,8 @@ export const CASES = {
   batch_insert:
     "the driver's batch insert (executemany, JDBC batch, batch()) of 100 rows, then one with a duplicate key",
   reset_connection: "the driver's reset: user variables, temporary tables and sql_mode gone, database kept",
-  change_user: "change user to the same (listed) account and another database: state reset",
+  change_user:
+    "change user to the same (listed) account and another database: state reset, sql_mode included",
   change_user_unlisted: "change user to an account that exists on the server but not in rwsplit's config",
   connect_unlisted: "log in as an account that exists on the server but not in rwsplit's config",
   compression:

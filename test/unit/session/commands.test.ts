@@ -1,6 +1,8 @@
 import { describe, expect, onTestFinished, test, vi } from "vitest";
 import { nativeToken } from "../../../src/protocol/auth/native-password.js";
+import { Capability } from "../../../src/protocol/constants/capabilities.js";
 import { Command } from "../../../src/protocol/constants/commands.js";
+import { poolKeyString } from "../../../src/proxy/backend-pool.js";
 import { CHANGE_USER_REFUSAL_DELAY_MS } from "../../../src/proxy/session/client-session.js";
 import { MemoryTransport } from "../../helpers/memory-transport.js";
 import { errOf, okOf, SessionHarness, settle, textValue } from "../../helpers/session-harness.js";
@@ -148,6 +150,18 @@ describe("reset-connection and change-user", () => {
     expect(held.state).toBe("closed");
     expect(h.session.pin.free).toBe(true);
     expect(h.session.stmts.size).toBe(0);
+  });
+
+  test("RESET_CONNECTION keeps the session's database; its connections come without CLIENT_IGNORE_SPACE, whose IGNORE_SPACE the server drops from sql_mode", async () => {
+    const h = new SessionHarness();
+    expect((await h.login({ ignoreSpace: true })).payload[0]).toBe(0x00);
+    expect(h.session.login!.key.wireFlags & Capability.IGNORE_SPACE).not.toBe(0);
+    expect(okOf(await h.command(Command.INIT_DB, "other"))).not.toBeNull();
+    expect(okOf(await h.command(Command.RESET_CONNECTION))).not.toBeNull();
+    expect(h.session.state.schema).toBe("other");
+    expect(h.session.login!.key.wireFlags & Capability.IGNORE_SPACE).toBe(0);
+    expect(h.session.login!.keyString).toBe(poolKeyString(h.session.login!.key));
+    expect(errOf(await h.query("SELECT 1"))).toBeNull();
   });
 
   test("CHANGE_USER logs in again as another user; refused, the session goes on as the user it was (1045 a second later), and after three refusals the command is refused (1047), as MariaDB does", async () => {

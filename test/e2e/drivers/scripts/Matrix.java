@@ -479,11 +479,12 @@ public class Matrix {
     }));
 
     all.put("reset_connection", () -> withConn(Map.of("reset", "1"), c -> {
+      q(c, "USE `" + E.get("RW_DB2") + "`");
       q(c, "SET @r = 1, SESSION lock_wait_timeout = 7");
       q(c, "CREATE TEMPORARY TABLE rt (i INT)");
       // Connector/J 2.7's reset(): COM_RESET_CONNECTION with useResetConnection on MariaDB 10.2.4+.
       step("reset()", () -> { c.unwrap(org.mariadb.jdbc.MariaDbConnection.class).reset(); return "ok"; });
-      q(c, "SELECT @r AS r, @@lock_wait_timeout AS lwt, DATABASE() AS db");
+      q(c, "SELECT @r AS r, @@lock_wait_timeout AS lwt, DATABASE() AS db, @@sql_mode AS m");
       q(c, "SELECT i FROM rt");
     }));
 

@@ -305,10 +305,13 @@ export async function runMysql2(
 
   await rec.run("reset_connection", () =>
     withConn(async (c) => {
+      // Another database, and sql_mode as the driver's login left it (mysql2 asks for IGNORE_SPACE):
+      // MariaDB keeps the database and puts the global sql_mode back.
+      await q(c, `USE \`${t.db2}\``);
       await q(c, "SET @r = 1, SESSION lock_wait_timeout = 7");
       await q(c, "CREATE TEMPORARY TABLE rt (i INT)");
       await rec.step("reset", () => c.reset());
-      await q(c, "SELECT @r AS r, @@lock_wait_timeout AS lwt, DATABASE() AS db");
+      await q(c, "SELECT @r AS r, @@lock_wait_timeout AS lwt, DATABASE() AS db, @@sql_mode AS m");
       await q(c, "SELECT i FROM rt");
     }),
   );
@@ -319,7 +322,7 @@ export async function runMysql2(
       await rec.step("changeUser", () =>
         c.changeUser({ user: t.user, password: t.password, database: t.db2 }),
       );
-      await q(c, "SELECT CURRENT_USER() AS u, DATABASE() AS db, @cu AS v");
+      await q(c, "SELECT CURRENT_USER() AS u, DATABASE() AS db, @cu AS v, @@sql_mode AS m");
     }),
   );
 
