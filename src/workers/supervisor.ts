@@ -63,7 +63,7 @@ export async function startSupervisor(
       fenced: [...cluster.upstreams.fenced],
     }),
     observations: () => [...cluster.latest.values()],
-    record: () => store!.current(),
+    record: () => store!.forWorkers(),
     onBackendFailure: (backend) => ha?.onBackendFailure(backend),
   });
   pool = workers;

@@ -221,6 +221,28 @@ describe("serve --workers 2", () => {
     expect(new Set(fingerprints).size).toBe(1);
   }, 60_000);
 
+  test("with Redis down, a drain still reaches every worker: no new read goes to the drained replica", async () => {
+    // Nothing listens on this port: the fleet's store is down from the start.
+    const s = await serve({ redis: { url: `redis://127.0.0.1:${await freePort()}` } });
+    const c = await sb.connect(sb.replicas[0]!);
+    const [[row]] = (await c.query("SELECT @@server_id AS id")) as unknown as [{ id: number }[]];
+    await c.end();
+    const res = await fetch(`${s.admin}/backends/replica1/drain`, { method: "POST", headers });
+    const body = (await res.json()) as { fleet: string };
+    expect(res.status).toBe(200);
+    expect(body.fleet).toMatch(/not shared/);
+    const conns = await connectMany(s, 8);
+    expect(new Set((await sessions(s)).map((x) => x.worker)).size).toBe(2);
+    const seen = new Set<number>();
+    for (let i = 0; i < 10; i++)
+      for (const conn of conns) {
+        const [rows] = await conn.query("SELECT @@server_id AS id");
+        seen.add((rows as { id: number }[])[0]!.id);
+      }
+    expect(seen.has(row!.id)).toBe(false);
+    expect(seen.size).toBeGreaterThan(0);
+  }, 90_000);
+
   test("failover under load: writes resume, no acknowledged write lost or duplicated, reads never fail, every worker follows the new primary", async () => {
     const { failover: f, replication: r } = sb.credentials;
     const s = await serve({

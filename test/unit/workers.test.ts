@@ -1,7 +1,13 @@
 import { describe, expect, test, vi } from "vitest";
 import type { BackendStatus } from "../../src/admin/status.js";
-import { applyChange, EMPTY_RECORD } from "../../src/cluster/runtime-record.js";
-import { LocalRuntimeStore } from "../../src/cluster/runtime-store.js";
+import {
+  applyChange,
+  EMPTY_RECORD,
+  type InstanceReport,
+  type RuntimeOp,
+  type RuntimeRecord,
+} from "../../src/cluster/runtime-record.js";
+import { LocalRuntimeStore, type RuntimeStore } from "../../src/cluster/runtime-store.js";
 import { loadConfig } from "../../src/config/load.js";
 import { mergeDigestListings } from "../../src/digests/merge.js";
 import type { DigestListing, DigestRowView } from "../../src/digests/store.js";
@@ -159,6 +165,75 @@ describe("runtime records to the workers", () => {
     follower.receive(r1);
     expect(seen).toEqual([2]);
     expect(follower.current()).toMatchObject({ version: 2, reloads: 1, drained: ["r1"] });
+  });
+});
+
+/** A fleet's store that can be down (its changes refused) and can hear other instances' records. */
+class FleetStub implements RuntimeStore {
+  readonly instanceId = "sup";
+  down = false;
+  #fleet: RuntimeRecord = EMPTY_RECORD;
+  readonly #cbs: ((r: RuntimeRecord) => void)[] = [];
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  current(): RuntimeRecord {
+    return this.#fleet;
+  }
+  onChange(cb: (r: RuntimeRecord) => void): () => void {
+    this.#cbs.push(cb);
+    return () => {};
+  }
+  async change(op: RuntimeOp, who: string): Promise<RuntimeRecord | null> {
+    if (this.down) return null;
+    this.hear(applyChange(this.#fleet, op, { instance: this.instanceId, who, at: 1 }));
+    return this.#fleet;
+  }
+  report(): void {}
+  instances(): InstanceReport[] {
+    return [];
+  }
+  health() {
+    return { shared: "redis" as const, connected: !this.down, lastError: null };
+  }
+  /** A record published in the fleet (by another instance, or this one's echoed back). */
+  hear(r: RuntimeRecord): void {
+    this.#fleet = r;
+    for (const cb of this.#cbs) cb(r);
+  }
+}
+
+describe("runtime records to the workers while the fleet's store is down", () => {
+  test("an unshared drain and reload reach the workers; the fleet's next record replaces the drains and its reloads still count", async () => {
+    const fleet = new FleetStub();
+    const relayed: RuntimeRecord[] = [];
+    const store = new RelayingRuntimeStore(fleet, (r) => relayed.push(r));
+    await store.start();
+    await store.change({ kind: "drain", backend: "r1" }, "ops");
+    expect(relayed.map((r) => r.version)).toEqual([1]);
+
+    fleet.down = true;
+    await store.change({ kind: "drain", backend: "r2" }, "ops");
+    await store.change({ kind: "reload", removed: [] }, "ops");
+    expect(store.current().version).toBe(1);
+    expect(relayed.at(-1)).toMatchObject({ version: 3, reloads: 1, drained: ["r1", "r2"] });
+
+    // A worker that starts now starts with them.
+    const worker = new FollowerRuntimeStore("worker-0", store.forWorkers());
+    expect(worker.current()).toMatchObject({ version: 3, drained: ["r1", "r2"] });
+
+    // Redis back: another instance reloads (the fleet's first reload): the workers reload again,
+    // and hold the fleet's drains (r2's was this instance's alone, as on the supervisor).
+    fleet.down = false;
+    fleet.hear(
+      applyChange(fleet.current(), { kind: "reload", removed: [] }, { instance: "b", who: "t", at: 2 }),
+    );
+    expect(relayed.at(-1)).toMatchObject({ version: 4, reloads: 2, drained: ["r1"], by: "b" });
+    // This instance's own change, answered and echoed: passed on once.
+    const before = relayed.length;
+    const r = await store.change({ kind: "undrain", backend: "r1" }, "ops");
+    fleet.hear(r!);
+    expect(relayed.length).toBe(before + 1);
+    expect(relayed.at(-1)).toMatchObject({ version: 5, reloads: 2, drained: [] });
   });
 });
 
