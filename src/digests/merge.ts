@@ -1,10 +1,18 @@
-import { type DigestListing, type DigestRowView, type DigestSort, SORT_KEYS } from "./store.js";
+import {
+  BUCKETS,
+  type DigestListing,
+  type DigestRowView,
+  type DigestSort,
+  quantileNs,
+  SORT_KEYS,
+} from "./store.js";
 
 /**
  * The listings of several worker processes as one (`serve --workers N`): rows of the same digest,
  * user and schema add up (counts, times, rows, errors, routes, reasons, backends); min, max,
- * first and last seen take the extremes. The p99 of the merged row is the largest of the rows'
- * p99s: an upper bound (each worker keeps its own histogram), exact with one worker.
+ * first and last seen take the extremes, and the latency histograms add up: the merged row's p99
+ * is read from the sum, as one process would read it. Rows without a histogram (none sent) keep
+ * the largest of their p99s, an upper bound.
  */
 export function mergeDigestListings(
   listings: readonly DigestListing[],
@@ -26,7 +34,7 @@ export function mergeDigestListings(
       rows.set(key, m === undefined ? copy(r) : add(m, r));
     }
   }
-  const digests = [...rows.values()];
+  const digests = [...rows.values()].map(withP99);
   const by = SORT_KEYS[sort];
   digests.sort((a, b) => by(b) - by(a));
   return {
@@ -41,7 +49,19 @@ export function mergeDigestListings(
 }
 
 function copy(r: DigestRowView): DigestRowView {
-  return { ...r, routes: { ...r.routes }, reasons: { ...r.reasons }, backends: { ...r.backends } };
+  const c = { ...r, routes: { ...r.routes }, reasons: { ...r.reasons }, backends: { ...r.backends } };
+  if (r.hist !== undefined) c.hist = [...r.hist];
+  return c;
+}
+
+/** The row as listed: its p99 from its (merged) histogram, which is not listed. */
+function withP99(r: DigestRowView): DigestRowView {
+  const { hist, ...row } = r;
+  if (hist === undefined) return row;
+  const dense = new Uint32Array(BUCKETS);
+  for (let i = 0; i + 1 < hist.length; i += 2) dense[hist[i]!]! += hist[i + 1]!;
+  const ns = quantileNs(dense, row.count, row.minMs * 1e6, row.maxMs * 1e6, 0.99);
+  return { ...row, p99Ms: Math.round(ns / 1000) / 1000 };
 }
 
 function add(m: DigestRowView, r: DigestRowView): DigestRowView {
@@ -68,5 +88,8 @@ function add(m: DigestRowView, r: DigestRowView): DigestRowView {
     // ISO 8601 times: in order as strings.
     firstSeen: [m.firstSeen, r.firstSeen].sort()[0]!,
     lastSeen: [m.lastSeen, r.lastSeen].sort()[1]!,
+    ...(m.hist === undefined || r.hist === undefined
+      ? { hist: undefined }
+      : { hist: [...m.hist, ...r.hist] }),
   };
 }

@@ -20,7 +20,7 @@ export const LATENCY_BOUNDS_US: Float64Array = Float64Array.from(
   { length: 41 },
   (_, i) => 10 * Math.SQRT2 ** i,
 );
-const BUCKETS = LATENCY_BOUNDS_US.length + 1;
+export const BUCKETS = LATENCY_BOUNDS_US.length + 1;
 
 export type DigestSort =
   | "total_time"
@@ -62,6 +62,12 @@ export interface DigestRowView {
   backends: Record<string, number>;
   firstSeen: string;
   lastSeen: string;
+  /**
+   * The latency histogram, sparse ([bucket, count, bucket, count, ...]): only in a worker's
+   * listing for the supervisor (`serve --workers N`), which merges the rows' histograms and reads
+   * the p99 from the sum (merge.ts); never in `GET /digests`.
+   */
+  hist?: number[];
 }
 
 export interface DigestListing {
@@ -230,10 +236,10 @@ export class DigestStore {
   }
 
   /** The rows, sorted (descending) by `sort`, ties most recently seen first; at most `limit`. */
-  list(sort: DigestSort = "total_time", limit = 50): DigestListing {
+  list(sort: DigestSort = "total_time", limit = 50, histograms = false): DigestListing {
     const rows: DigestRow[] = [];
     for (let r = this.newest; r !== null; r = r.older) rows.push(r);
-    const views = rows.map(view);
+    const views = rows.map((r) => view(r, histograms));
     const by = SORT_KEYS[sort];
     views.sort((a, b) => by(b) - by(a));
     return {
@@ -319,8 +325,8 @@ function pairs(names: readonly string[], counts: readonly number[]): Record<stri
   return out;
 }
 
-function view(r: DigestRow): DigestRowView {
-  return {
+function view(r: DigestRow, histogram: boolean): DigestRowView {
+  const v: DigestRowView = {
     digest: digestHex(r.hi, r.lo),
     text: r.text,
     kind: r.kind,
@@ -340,4 +346,12 @@ function view(r: DigestRow): DigestRowView {
     firstSeen: new Date(r.firstSeen).toISOString(),
     lastSeen: new Date(r.lastSeen).toISOString(),
   };
+  if (histogram) {
+    const sparse: number[] = [];
+    r.hist.forEach((n, i) => {
+      if (n > 0) sparse.push(i, n);
+    });
+    v.hist = sparse;
+  }
+  return v;
 }

@@ -156,7 +156,7 @@ export async function runWorker(
           (m) => DATA_PATH_FAMILIES.has(m.name) || !m.name.startsWith("rwsplit_"),
         );
       case "digests":
-        return digests.list(q.sort, q.limit);
+        return digests.list(q.sort, q.limit, true);
       case "digests-reset":
         digests.reset();
         return true;

@@ -10,7 +10,8 @@ import {
 import { LocalRuntimeStore, type RuntimeStore } from "../../src/cluster/runtime-store.js";
 import { loadConfig } from "../../src/config/load.js";
 import { mergeDigestListings } from "../../src/digests/merge.js";
-import type { DigestListing, DigestRowView } from "../../src/digests/store.js";
+import { StatementSample } from "../../src/digests/sample.js";
+import { type DigestListing, type DigestRowView, DigestStore } from "../../src/digests/store.js";
 import { mergeSharing, sumPools, sumTotals, withPoolCounts } from "../../src/workers/aggregate.js";
 import { FollowerRuntimeStore } from "../../src/workers/follower-store.js";
 import { IpcUserWriteLog } from "../../src/workers/ipc-user-writes.js";
@@ -99,6 +100,37 @@ describe("digests of several workers", () => {
     expect(m).toMatchObject({ evicted: 2, statements: 4, since: "2026-12-06T23:59:00.000Z", size: 1 });
     // The inputs are left as they were.
     expect(a.count).toBe(3);
+  });
+
+  test("with the workers' histograms, the merged p99 is the one a single process would read", () => {
+    const sample = () => {
+      const s = new StatementSample();
+      s.query(Buffer.from("\x03SELECT c FROM t WHERE id = 1"), 1, "read");
+      s.ran("app", "app", 1);
+      return s;
+    };
+    const one = new DigestStore(10);
+    const workers = [new DigestStore(10), new DigestStore(10)];
+    // Worker 0: 98 fast and 2 slow statements (its own p99 is slow); worker 1: 100 fast.
+    const runs: [number, number, number][] = [
+      [0, 98, 100_000],
+      [0, 2, 50_000_000],
+      [1, 100, 100_000],
+    ];
+    for (const [w, n, ns] of runs)
+      for (let i = 0; i < n; i++) {
+        workers[w]!.record(sample(), "replica", "r1", "read", ns, 0);
+        one.record(sample(), "replica", "r1", "read", ns, 0);
+      }
+    const lists = workers.map((w) => w.list("total_time", 10, true));
+    expect(lists[0]!.digests[0]!.p99Ms).toBeGreaterThan(40);
+    const merged = mergeDigestListings(lists, "total_time", 10, 10).digests[0]!;
+    const single = one.list("total_time", 10).digests[0]!;
+    expect(merged.count).toBe(200);
+    expect(merged.p99Ms).toBeCloseTo(single.p99Ms, 2);
+    expect(merged.p99Ms).toBeLessThan(1);
+    expect(merged.hist).toBeUndefined();
+    expect(single.hist).toBeUndefined();
   });
 
   test("other users, schemas and digests stay apart; sorted and cut to the limit", () => {
