@@ -20,7 +20,9 @@ export type KillStatement =
   | { kind: "query-id" }
   /** KILL [HARD|SOFT] [CONNECTION|QUERY] USER <name>. */
   | { kind: "user" }
-  /** An id that is not a plain number: an expression, a variable, CONNECTION_ID(), a string. */
+  /** KILL [HARD|SOFT] [CONNECTION|QUERY] CONNECTION_ID(): the issuing connection itself. */
+  | { kind: "own"; scope: KillScope }
+  /** An id that is not a plain number: an expression, a variable, a string. */
   | { kind: "expression" }
   /** KILL together with other statements in one COM_QUERY (multi-statements). */
   | { kind: "multi" }
@@ -55,6 +57,7 @@ export function parseKill(buf: Uint8Array, start = 0, end = buf.length): KillSta
     lex.next();
     return atStatementEnd(lex) ? finish(lex, { kind: "syntax" }) : finish(lex, { kind: "user" });
   }
+  if (ownConnectionId(lex)) return finish(lex, { kind: "own", scope });
   const idText = decimal(lex);
   if (idText === null) return finish(lex, { kind: "expression" });
   lex.next();
@@ -110,6 +113,10 @@ function atStatementEnd(lex: Lexer): boolean {
   return lex.type === Tok.EOF || (lex.type === Tok.PUNCT && lex.ch === 0x3b);
 }
 
+function isPunct(lex: Lexer, ch: number): boolean {
+  return lex.type === Tok.PUNCT && lex.ch === ch;
+}
+
 function isKeyword(lex: Lexer, kw: number): boolean {
   return lex.type === Tok.WORD && lex.kw === kw && !lex.qualified;
 }
@@ -121,6 +128,27 @@ function isWord(lex: Lexer, text: string): boolean {
     if (LOWER[lex.buf[lex.start + i]!] !== text.charCodeAt(i)) return false;
   }
   return true;
+}
+
+/**
+ * `CONNECTION_ID()` alone as the id (moves past it; else moves nothing it would need back): the
+ * server's own id for the connection, which through rwsplit is the session's own.
+ */
+function ownConnectionId(lex: Lexer): boolean {
+  if (!isWord(lex, "connection_id")) return false;
+  const at = lex.start;
+  lex.next();
+  if (isPunct(lex, 0x28)) {
+    lex.next();
+    if (isPunct(lex, 0x29)) {
+      lex.next();
+      if (atStatementEnd(lex)) return true;
+    }
+  }
+  // Something else (`CONNECTION_ID() + 1`): an expression, whatever follows.
+  lex.reset(lex.buf, at, lex.end);
+  lex.next();
+  return false;
 }
 
 /** The current token's text when it is a decimal integer literal (`12`, not `0x0c` or `1e3`). */

@@ -154,14 +154,17 @@ describe("KILL QUERY <rwsplit connection id>", () => {
     await b.end();
   });
 
-  test("its own id: 1317 as the server answers, and the connection goes on", async () => {
-    const a = await connect();
-    const err = await failure(a.query(`KILL QUERY ${a.threadId}`));
-    expect([err.errno, err.sqlState]).toEqual([1317, "70100"]);
-    const [rows] = await a.query("SELECT 4 AS four");
-    expect(rows).toEqual([{ four: 4 }]);
-    await a.end();
-  });
+  test.each(["its own id", "CONNECTION_ID()"])(
+    "%s: 1317 as the server answers, and the connection goes on",
+    async (form) => {
+      const a = await connect();
+      const err = await failure(a.query(`KILL QUERY ${form === "its own id" ? a.threadId : form}`));
+      expect([err.errno, err.sqlState]).toEqual([1317, "70100"]);
+      const [rows] = await a.query("SELECT 4 AS four");
+      expect(rows).toEqual([{ four: 4 }]);
+      await a.end();
+    },
+  );
 });
 
 describe("KILL [CONNECTION] <rwsplit connection id>", () => {
@@ -197,12 +200,15 @@ describe("KILL [CONNECTION] <rwsplit connection id>", () => {
     await b.end();
   });
 
-  test("its own id: 1927 Connection was killed, then closed", async () => {
-    const a = await connect();
-    const err = await failure(a.query(`KILL ${a.threadId}`));
-    expect([err.errno, err.sqlState]).toEqual([1927, "70100"]);
-    await failure(a.query("SELECT 1"));
-  });
+  test.each(["its own id", "CONNECTION_ID()"])(
+    "%s: 1927 Connection was killed, then closed",
+    async (form) => {
+      const a = await connect();
+      const err = await failure(a.query(`KILL ${form === "its own id" ? a.threadId : form}`));
+      expect([err.errno, err.sqlState]).toEqual([1927, "70100"]);
+      await failure(a.query("SELECT 1"));
+    },
+  );
 });
 
 describe("refusals", () => {
@@ -236,7 +242,7 @@ describe("refusals", () => {
     for (const sql of [
       "KILL USER app",
       "KILL QUERY ID 5",
-      "KILL CONNECTION_ID()",
+      "KILL CONNECTION_ID() + 0",
       "EXECUTE IMMEDIATE 'KILL 999999'",
       "PREPARE s FROM 'KILL QUERY ?'",
     ]) {

@@ -51,6 +51,8 @@ export function decideKill(
         return { action: "refuse", error: CLIENT_ERRORS.killDenied(stmt.idText) };
       }
       return { action: "kill", scope: stmt.scope, targetId: stmt.id, self: stmt.id === issuer.id };
+    case "own":
+      return { action: "kill", scope: stmt.scope, targetId: issuer.id, self: true };
     case "query-id":
       return refuse(
         "KILL QUERY ID",
@@ -64,7 +66,7 @@ export function decideKill(
     case "expression":
       return refuse(
         "KILL <expression>",
-        "give the connection id as a plain number, rwsplit's connection id from the handshake (CONNECTION_ID() returns a backend's id)",
+        "give the connection id as a plain number (or CONNECTION_ID() alone for this connection), rwsplit's connection id from the handshake (a SELECT of CONNECTION_ID() returns a backend's id)",
       );
     case "multi":
       return refuse("KILL in a multi-statement", "send KILL as a statement of its own");
