@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   CONFIG_INVALID: "config is invalid",
   CONFIG_UNREADABLE: "config file cannot be read",
   PROTOCOL_VIOLATION: "peer sent bytes that break the MySQL protocol",
+  PACKET_TOO_LARGE:
+    "a client sent a packet the servers' max_allowed_packet (or limits.max_allowed_packet) refuses",
   BACKEND_CONNECT_FAILED: "could not connect to a backend",
   BACKEND_AUTH_FAILED: "backend rejected our credentials",
   BACKEND_LOST: "backend connection closed unexpectedly",
@@ -61,6 +63,17 @@ export class RwsplitError extends Error {
     super(message ?? ERROR_CODES[code], options);
     this.name = "RwsplitError";
     this.code = code;
+  }
+}
+
+/** A packet over the framer's limit (protocol/framing.ts): the first of its header's sequence id. */
+export class PacketTooLargeError extends RwsplitError {
+  constructor(
+    readonly limit: number,
+    readonly seq: number,
+  ) {
+    super("PACKET_TOO_LARGE", `packet larger than the ${limit}-byte limit`);
+    this.name = "PacketTooLargeError";
   }
 }
 
@@ -395,7 +408,7 @@ export const CLIENT_ERRORS = {
   packetTooLarge: (max: number): ClientErrorSpec => ({
     errno: ERRNO.ER_NET_PACKET_TOO_LARGE,
     sqlState: "08S01",
-    message: `Got a packet bigger than 'max_allowed_packet' bytes (${max})`,
+    message: `Got a packet bigger than 'max_allowed_packet' bytes (${max}): send less at once, or raise max_allowed_packet on the servers (rwsplit reads the primary's at start) and limits.max_allowed_packet`,
   }),
 } as const;
 

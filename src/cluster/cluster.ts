@@ -354,6 +354,9 @@ export class Cluster {
     // The cache of prepared statements follows the server's max_prepared_stmt_count.
     if (o.maxPreparedStmtCount !== null)
       this.#poolOf(o.name)?.statementBudget.setServerLimit(o.maxPreparedStmtCount);
+    // So does the largest client packet a session takes, the primary's max_allowed_packet.
+    const pool = o.maxAllowedPacket === null ? undefined : this.#poolOf(o.name);
+    if (pool !== undefined) pool.serverMaxAllowedPacket = o.maxAllowedPacket;
     if (o.role === "replica") this.#feed(this.#balancer, o);
     this.#o.onObservation?.(o);
   }

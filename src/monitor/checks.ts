@@ -10,16 +10,19 @@ export const SET_UTC_SQL = "SET SESSION time_zone = '+00:00'";
 export const VERSION_SQL = "SELECT VERSION() AS version";
 
 /**
- * MariaDB: read_only, the three GTID positions and max_prepared_stmt_count (the bound of the
- * proxy's statement cache follows it) in one round trip.
+ * MariaDB: read_only, the three GTID positions, max_prepared_stmt_count (the bound of the
+ * proxy's statement cache follows it) and max_allowed_packet (so does the largest client packet
+ * rwsplit takes) in one round trip.
  */
 export const MARIADB_VARIABLES_SQL =
   "SELECT @@read_only AS read_only, @@gtid_slave_pos AS gtid_slave_pos, " +
   "@@gtid_current_pos AS gtid_current_pos, @@gtid_binlog_pos AS gtid_binlog_pos, " +
-  "@@global.max_prepared_stmt_count AS max_prepared_stmt_count";
+  "@@global.max_prepared_stmt_count AS max_prepared_stmt_count, " +
+  "@@global.max_allowed_packet AS max_allowed_packet";
 /** MySQL has no MariaDB GTID variables. */
 export const MYSQL_VARIABLES_SQL =
-  "SELECT @@read_only AS read_only, @@global.max_prepared_stmt_count AS max_prepared_stmt_count";
+  "SELECT @@read_only AS read_only, @@global.max_prepared_stmt_count AS max_prepared_stmt_count, " +
+  "@@global.max_allowed_packet AS max_allowed_packet";
 
 /**
  * Replication status statements, most specific first. MariaDB's SHOW ALL SLAVES STATUS lists every
@@ -111,6 +114,7 @@ export function parseServerVariables(row: Row): ServerVariables {
     gtidCurrentPos: text(row.gtid_current_pos),
     gtidBinlogPos: text(row.gtid_binlog_pos),
     maxPreparedStmtCount: int(row.max_prepared_stmt_count),
+    maxAllowedPacket: int(row.max_allowed_packet),
   };
 }
 

@@ -50,6 +50,8 @@ export interface BackendObservation {
   gtidBinlogPos: string | null;
   /** `@@global.max_prepared_stmt_count` (the proxy's statement cache follows it); null when down. */
   maxPreparedStmtCount: number | null;
+  /** `@@global.max_allowed_packet` (the largest client packet rwsplit takes follows the primary's). */
+  maxAllowedPacket: number | null;
   /** Why the check failed, or the replication error (Last_IO_Error / Last_SQL_Error), or the heartbeat writer's error (primary). */
   lastError: string | null;
   /** `Date.now()` when the check finished. 0 until the first check. */
@@ -97,6 +99,8 @@ export interface ServerVariables {
   gtidBinlogPos: string | null;
   /** `@@global.max_prepared_stmt_count`; null when not read. */
   maxPreparedStmtCount: number | null;
+  /** `@@global.max_allowed_packet`; null when not read. */
+  maxAllowedPacket: number | null;
 }
 
 /** A replica's heartbeat row, as its own clock sees it (microseconds since the epoch, UTC). */

@@ -1,4 +1,4 @@
-import { RwsplitError } from "../errors.js";
+import { PacketTooLargeError } from "../errors.js";
 import { MAX_PAYLOAD } from "./buffer-writer.js";
 
 /** A logical packet: continuation packets (payload 0xFFFFFF) already joined. */
@@ -60,7 +60,7 @@ export class PacketFramer {
       if (headChunk.length - at >= 4) {
         const len = headChunk[at]! | (headChunk[at + 1]! << 8) | (headChunk[at + 2]! << 16);
         if (len < MAX_PAYLOAD && headChunk.length - at >= 4 + len) {
-          if (len > this.maxPayload) this.tooLarge();
+          if (len > this.maxPayload) this.tooLarge(headChunk[at + 3]!);
           // A chunk holding exactly one packet (a client's command, as a rule) is the frame
           // itself: one Buffer view less per command (~50 ns).
           const whole = at === 0 && headChunk.length === 4 + len;
@@ -82,7 +82,7 @@ export class PacketFramer {
       const header = this.peek(4);
       const len = header[0]! | (header[1]! << 8) | (header[2]! << 16);
       const seq = header[3]!;
-      if (this.partsLength + len > this.maxPayload) this.tooLarge();
+      if (this.partsLength + len > this.maxPayload) this.tooLarge(seq);
       if (available < 4 + len) return null;
       this.skipBytes(4);
       const body = this.take(len);
@@ -102,11 +102,9 @@ export class PacketFramer {
     }
   }
 
-  private tooLarge(): never {
-    throw new RwsplitError(
-      "PROTOCOL_VIOLATION",
-      `packet larger than the ${this.maxPayload}-byte limit (limits.max_allowed_packet)`,
-    );
+  /** `seq`: the header that took the packet over the limit (the server answers it + 1). */
+  private tooLarge(seq: number): never {
+    throw new PacketTooLargeError(this.maxPayload, seq);
   }
 
   /** The next n bytes without consuming them (n <= 4 here, so a copy is cheap when split). */

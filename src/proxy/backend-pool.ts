@@ -102,6 +102,11 @@ export class BackendPool {
     giveBack: (conn) => this.release(conn, poolKeyString(conn)),
     trimIdle: () => this.trimIdle(),
   });
+  /**
+   * The server's `@@global.max_allowed_packet` as the monitor last read it (null before): the
+   * primary's bounds the packets a new client session may send (client-session.ts).
+   */
+  serverMaxAllowedPacket: number | null = null;
   /** Bytes to and from this backend over all its connections (rwsplit_bytes_total{backend}). */
   readonly bytes: ByteCounts = { in: 0, out: 0 };
 

@@ -15,6 +15,11 @@ export interface ServerDefaults {
   interactiveTimeoutS: number;
   /** max_prepared_stmt_count: statements prepared at once on the whole server. */
   maxPreparedStmtCount: number;
+  /**
+   * max_allowed_packet, bytes: a session's (the global value when it connects) refuses a client
+   * packet of this size or more with ERR 1153 and closes the connection.
+   */
+  maxAllowedPacket: number;
 }
 
 export const MARIADB_DEFAULTS: ServerDefaults = Object.freeze({
@@ -29,6 +34,7 @@ export const MARIADB_DEFAULTS: ServerDefaults = Object.freeze({
   waitTimeoutS: 28800,
   interactiveTimeoutS: 28800,
   maxPreparedStmtCount: 16382,
+  maxAllowedPacket: 16 * 1024 * 1024,
 }) as ServerDefaults;
 
 /** session_track_system_variables' value: "*" or a comma-separated list of names. */
@@ -60,7 +66,8 @@ export function transactionInfoSetting(value: string): 0 | 1 | 2 | null {
 const QUERY =
   "SELECT @@global.session_track_system_variables, @@global.session_track_schema, " +
   "@@global.session_track_state_change, @@global.session_track_transaction_info, " +
-  "@@global.wait_timeout, @@global.interactive_timeout, @@global.max_prepared_stmt_count";
+  "@@global.wait_timeout, @@global.interactive_timeout, @@global.max_prepared_stmt_count, " +
+  "@@global.max_allowed_packet";
 
 /** Reads the defaults on a connection to the primary; MariaDB's own where a value is missing. */
 export async function readServerDefaults(conn: BackendConnection): Promise<ServerDefaults> {
@@ -82,5 +89,6 @@ export async function readServerDefaults(conn: BackendConnection): Promise<Serve
     waitTimeoutS: num(row[4], d.waitTimeoutS),
     interactiveTimeoutS: num(row[5], d.interactiveTimeoutS),
     maxPreparedStmtCount: num(row[6], d.maxPreparedStmtCount),
+    maxAllowedPacket: num(row[7], d.maxAllowedPacket),
   };
 }

@@ -18,6 +18,7 @@ export function observation(over: Partial<BackendObservation> = {}): BackendObse
     gtidCurrentPos: null,
     gtidBinlogPos: null,
     maxPreparedStmtCount: 16382,
+    maxAllowedPacket: null,
     lastError: null,
     checkedAt: 1,
     checkDurationMs: 1,

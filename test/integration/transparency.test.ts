@@ -424,3 +424,62 @@ function shape(p: Buffer): string {
   if (p[0] === 0xfe && p.length < 9) return `EOF status=${p.readUInt16LE(3) & ~0x4000}`;
   return `data ${p.length}`;
 }
+
+describe("max_allowed_packet as on the server", () => {
+  test("a packet of max_allowed_packet bytes or more: the server's 1153 and a closed connection, and no backend connection is dropped for it", async () => {
+    const nodes = [sb.primary, ...sb.replicas];
+    const admin = await Promise.all(nodes.map((n) => sb.connect(n)));
+    const [[before]] = (await admin[0]!.query("SELECT @@global.max_allowed_packet AS m")) as unknown as [
+      { m: number }[],
+    ];
+    const max = 1024 * 1024;
+    try {
+      for (const c of admin) await c.query(`SET GLOBAL max_allowed_packet = ${max}`);
+      // The monitor reads it with its next check of the primary.
+      for (let i = 0; proxy.app.observations().get("primary")?.maxAllowedPacket !== max; i++) {
+        if (i > 100) throw new Error("the monitor never saw the new max_allowed_packet");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // COM_QUERY's payload: the command byte and the statement.
+      const statement = (payload: number) => {
+        const head = "SELECT LENGTH('";
+        const tail = "') AS n";
+        return `${head}${"x".repeat(payload - 1 - head.length - tail.length)}${tail}`;
+      };
+      const [d, p] = await both(async (c) => {
+        c.on("error", () => {});
+        const fits = await c.query(statement(max - 1));
+        const refused = await c.query(statement(max)).then(
+          () => "answered",
+          (e: { errno?: number; code?: string }) => e.errno ?? e.code,
+        );
+        const after = await c.query("SELECT 1").then(
+          () => "open",
+          () => "closed",
+        );
+        return { fits: fits[0], refused, after };
+      });
+      // The payload of max - 1 bytes: its command byte, the statement's 22 bytes and the x's.
+      expect(d.fits).toEqual([{ n: max - 1 - 1 - "SELECT LENGTH('') AS n".length }]);
+      expect(p.fits).toEqual(d.fits);
+      // The server sends its 1153 and closes; the client may only see the reset of the connection.
+      expect(d.after).toBe("closed");
+      expect(p.after).toBe("closed");
+      expect(p.refused).toBe(1153);
+      // No replica was taken out of the reads for it: both still serve new sessions.
+      const seen = new Set<number>();
+      for (let i = 0; i < 20 && seen.size < replicaIds.length; i++) {
+        const c = await viaProxy();
+        const [rows] = await c.query("SELECT @@server_id AS id");
+        seen.add((rows as { id: number }[])[0]!.id);
+        await c.end();
+      }
+      expect([...seen].sort()).toEqual([...replicaIds].sort());
+    } finally {
+      for (const c of admin) {
+        await c.query(`SET GLOBAL max_allowed_packet = ${before!.m}`);
+        await c.end();
+      }
+    }
+  });
+});

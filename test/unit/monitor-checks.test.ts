@@ -210,6 +210,7 @@ describe("parseServerVariables", () => {
         gtid_current_pos: "0-1-11",
         gtid_binlog_pos: "0-1-11",
         max_prepared_stmt_count: 16382,
+        max_allowed_packet: 16777216,
       },
       {
         readOnly: true,
@@ -217,6 +218,7 @@ describe("parseServerVariables", () => {
         gtidCurrentPos: "0-1-11",
         gtidBinlogPos: "0-1-11",
         maxPreparedStmtCount: 16382,
+        maxAllowedPacket: 16777216,
       },
     ],
     [
@@ -227,17 +229,19 @@ describe("parseServerVariables", () => {
         gtidCurrentPos: "0-1-3",
         gtidBinlogPos: "0-1-3",
         maxPreparedStmtCount: null,
+        maxAllowedPacket: null,
       },
     ],
     // MySQL: no MariaDB GTID variables (max_prepared_stmt_count as a string, as some drivers give it).
     [
-      { read_only: "1", max_prepared_stmt_count: "20" },
+      { read_only: "1", max_prepared_stmt_count: "20", max_allowed_packet: "67108864" },
       {
         readOnly: true,
         gtidSlavePos: null,
         gtidCurrentPos: null,
         gtidBinlogPos: null,
         maxPreparedStmtCount: 20,
+        maxAllowedPacket: 67108864,
       },
     ],
   ])("%j", (row, expected) => {

@@ -141,6 +141,7 @@ describe("observe", () => {
     gtidCurrentPos: "0-1-5",
     gtidBinlogPos: "0-1-5",
     maxPreparedStmtCount: 16382,
+    maxAllowedPacket: 16777216,
   };
   const result = (over: Partial<CheckResult> = {}): CheckResult => ({
     variables: vars,
@@ -176,6 +177,7 @@ describe("observe", () => {
       gtidCurrentPos: "0-1-5",
       gtidBinlogPos: "0-1-5",
       maxPreparedStmtCount: 16382,
+      maxAllowedPacket: 16777216,
       lastError: null,
       checkedAt: 5,
       checkDurationMs: 2,

@@ -1,5 +1,5 @@
 import { StatementSample } from "../../digests/sample.js";
-import { CLIENT_ERRORS, type ClientErrorSpec } from "../../errors.js";
+import { CLIENT_ERRORS, type ClientErrorSpec, PacketTooLargeError } from "../../errors.js";
 import { toPackets } from "../../protocol/buffer-writer.js";
 import { ServerStatus, STATUS_CLEAR_SET } from "../../protocol/constants/server-status.js";
 import { type Packet, PacketFramer } from "../../protocol/framing.js";
@@ -91,7 +91,11 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   ) {
     this.connectionId = ctx.nextConnectionId();
     this.sample = new StatementSample(ctx.config.digests.max > 0); // digest:
-    this.framer = new PacketFramer(ctx.config.limits.maxAllowedPacket);
+    // The server refuses a packet of its max_allowed_packet bytes or more (ERR 1153, and closes
+    // the connection; a session's value is the global one when it connects): so does rwsplit with
+    // the primary's, instead of sending it on to a backend that would drop the connection.
+    const serverMax = ctx.upstreams.primary.serverMaxAllowedPacket ?? ctx.serverDefaults().maxAllowedPacket;
+    this.framer = new PacketFramer(Math.min(ctx.config.limits.maxAllowedPacket, serverMax - 1));
     this.auth = new ClientAuth(ctx, this, this.connectionId);
     transport.attach(this);
     transport.write(this.auth.greeting());
@@ -152,7 +156,9 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
         else this.authFlow.onPacket(pkt);
       }
     } catch (e) {
-      this.sendError(CLIENT_ERRORS.malformedPacket((e as Error).message), 0);
+      if (e instanceof PacketTooLargeError) {
+        this.sendError(CLIENT_ERRORS.packetTooLarge(e.limit + 1), (e.seq + 1) & 0xff);
+      } else this.sendError(CLIENT_ERRORS.malformedPacket((e as Error).message), 0);
       this.close();
     }
   }

@@ -198,18 +198,18 @@ describe("PacketFramer: packets of 16 MiB and more", () => {
 });
 
 describe("PacketFramer: maxPayload", () => {
-  test("a packet at the limit passes, one byte more is a PROTOCOL_VIOLATION", () => {
+  test("a packet at the limit passes, one byte more is PACKET_TOO_LARGE", () => {
     const f = new PacketFramer(100);
     f.push(frames(0, Buffer.alloc(100)));
     expect(f.next()!.payload.length).toBe(100);
     f.push(frames(1, Buffer.alloc(101)));
-    expect(codeOf(() => f.next())).toBe("PROTOCOL_VIOLATION");
+    expect(codeOf(() => f.next())).toBe("PACKET_TOO_LARGE");
   });
 
   test("the announced length is refused as soon as the header is in, before the payload", () => {
     const f = new PacketFramer(100);
     f.push(hex("e80300 00 01 02"));
-    expect(codeOf(() => f.next())).toBe("PROTOCOL_VIOLATION");
+    expect(codeOf(() => f.next())).toBe("PACKET_TOO_LARGE");
   });
 
   test("the limit applies to the joined payload of continuation packets", () => {
@@ -218,7 +218,7 @@ describe("PacketFramer: maxPayload", () => {
     expect(frameAll([b], ok)[0]!.payload.length).toBe(MAX_PACKET + 10);
     const f = new PacketFramer(MAX_PACKET + 9);
     f.push(b);
-    expect(codeOf(() => f.next())).toBe("PROTOCOL_VIOLATION");
+    expect(codeOf(() => f.next())).toBe("PACKET_TOO_LARGE");
   });
 });
 
