@@ -4,14 +4,20 @@
  * as in production, over an in-memory client and backends that answer at once with a fixed
  * response. No socket, no database: what is measured is the proxy's work per statement (framing,
  * classification, routing, leasing, relaying, placement), for a text point select (COM_QUERY) and
- * a prepared one (COM_STMT_EXECUTE) on a replica.
+ * a prepared one (COM_STMT_EXECUTE) on a replica. As `serve` runs it: replicas picked by the
+ * lag-weighted balancer (both serving, lag 0), each statement counted in the metrics and digests.
  *
  * Not a test. Run: `npm run build && node dist/bench/session-loop.bench.js [rounds] [shape]`; a profile:
  * `node --cpu-prof dist/bench/session-loop.bench.js 3 prepared`. Prints CPU ns per statement, the median
- * of the rounds (a shared machine is noisy: CPU time, not wall time, and several rounds).
+ * of the rounds (a shared machine is noisy: CPU time, not wall time, and several rounds), and the
+ * bytes each statement allocates.
  */
 import pino from "pino";
+import { Balancer } from "../src/balancer/balancer.js";
 import { validateConfig } from "../src/config/load.js";
+import { sessionHooks } from "../src/data-path.js";
+import { DigestStore } from "../src/digests/store.js";
+import { Metrics } from "../src/metrics/registry.js";
 import { nativeToken } from "../src/protocol/auth/native-password.js";
 import { BACKEND_BASE_CAPABILITIES, Capability } from "../src/protocol/constants/capabilities.js";
 import { Command } from "../src/protocol/constants/commands.js";
@@ -25,6 +31,7 @@ import { encodeOk } from "../src/protocol/packets/ok.js";
 import { BackendConnection } from "../src/proxy/backend-connection.js";
 import type { BackendLink } from "../src/proxy/backend-link.js";
 import type { Connector } from "../src/proxy/backend-login.js";
+import { BalancedPicker } from "../src/proxy/balanced-picker.js";
 import type { ProxyContext } from "../src/proxy/context.js";
 import { MARIADB_DEFAULTS } from "../src/proxy/server-defaults.js";
 import { ClientSession } from "../src/proxy/session/client-session.js";
@@ -176,13 +183,30 @@ const config = validateConfig({
   routing: { consistency: "session" },
 });
 const noop = () => {};
+const upstreams = new Upstreams(config, connector);
+// The monitor's part (cluster.ts): a balancer over the replicas, both seen up with no lag.
+const replicaNames = upstreams.replicas.map((p) => p.endpoint.name);
+const balancer = new Balancer(
+  replicaNames.map((name) => ({ name, weight: 1 })),
+  config.lag,
+  { isExhausted: (name): boolean => picker.exhausted(name) },
+);
+for (const name of replicaNames) {
+  const at = Date.now();
+  balancer.observe(name, { up: true, replicating: true, lagMs: 0, readOnly: true, at }, at);
+}
+const picker: BalancedPicker = new BalancedPicker(upstreams.replicas, balancer, () => new Map());
+upstreams.picker = picker;
+if (!balancer.snapshot().every((r) => r.eligible)) throw new Error("replicas not serving");
+const metrics = new Metrics({ defaultMetrics: false });
+const kinds = { read: 0, write: 0, session: 0 };
 const ctx: ProxyContext = {
   config,
   users: new UserDirectory(config.users),
-  upstreams: new Upstreams(config, connector),
+  upstreams,
   tls: null,
   logger: pino({ level: "silent" }),
-  hooks: { onStatement: noop, onClientError: noop },
+  hooks: sessionHooks(metrics, new DigestStore(config.digests.max), kinds, noop),
   serverVersion: () => "10.11.0-MariaDB-loop",
   serverProtocol: () => ({ mariadb: true, extended: 0 }),
   serverDefaults: () => MARIADB_DEFAULTS,
@@ -237,10 +261,8 @@ function check(): void {
   if (client.last[4] === 0xff) throw new Error(`ERR: ${client.last.toString("latin1", 13)}`);
 }
 
-/** CPU ns per statement over `n` statements, every reply delivered at once (the sync hot path). */
-function perStatement(template: Buffer, n: number): number {
-  const work = Buffer.allocUnsafe(template.length);
-  const t0 = process.cpuUsage();
+/** `n` statements, every reply delivered at once (the sync hot path). */
+function serve(template: Buffer, work: Buffer, n: number): void {
   for (let i = 0; i < n; i++) {
     template.copy(work);
     client.handlers!.data(work);
@@ -248,9 +270,35 @@ function perStatement(template: Buffer, n: number): number {
     for (let r = pending.shift(); r !== undefined; r = pending.shift()) r.link.deliver(r.bytes);
     if (session.phase !== "idle") check();
   }
+}
+
+/** CPU ns per statement over `n` statements. */
+function perStatement(template: Buffer, n: number): number {
+  const work = Buffer.allocUnsafe(template.length);
+  const t0 = process.cpuUsage();
+  serve(template, work, n);
   const t = process.cpuUsage(t0);
   check();
   return ((t.user + t.system) * 1000) / n;
+}
+
+/**
+ * Bytes allocated on the JS heap per statement (the bench's own reply bookkeeping included): the
+ * heap's growth over a batch of 100 statements, the median of the batches that no garbage
+ * collection ran in (those where the heap shrank are left out).
+ */
+function allocatedPerStatement(template: Buffer, batches: number): number {
+  const work = Buffer.allocUnsafe(template.length);
+  const perBatch: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const before = process.memoryUsage().heapUsed;
+    serve(template, work, 100);
+    const grew = process.memoryUsage().heapUsed - before;
+    if (grew >= 0) perBatch.push(grew / 100);
+  }
+  check();
+  perBatch.sort((a, b) => a - b);
+  return perBatch[perBatch.length >> 1] ?? Number.NaN;
 }
 
 await login();
@@ -288,7 +336,14 @@ for (let r = 0; r < rounds + 1; r++) {
 for (const [name, xs] of results) {
   const sorted = [...xs].sort((a, b) => a - b);
   const median = sorted[sorted.length >> 1]!;
+  const bytes = allocatedPerStatement(shapes.find(([shape]) => shape === name)![1], 1000);
   console.log(
-    `${name.padEnd(22)} ${median.toFixed(0)} ns/statement  (min ${sorted[0]!.toFixed(0)}, ${xs.length} rounds of ${n})`,
+    `${name.padEnd(22)} ${median.toFixed(0)} ns/statement  (min ${sorted[0]!.toFixed(0)}, ${xs.length} rounds of ${n}), ${bytes.toFixed(0)} B allocated`,
   );
 }
+// Every statement above ran on a replica, and each was counted there.
+const onReplicas = replicaNames.reduce(
+  (n, name) => n + metrics.queryCounter("replica", name, "read").value,
+  0,
+);
+if (onReplicas !== kinds.read) throw new Error(`${kinds.read} reads, ${onReplicas} of them on replicas`);

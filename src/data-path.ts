@@ -53,39 +53,7 @@ export async function buildDataPath(o: DataPathOptions): Promise<DataPath> {
   const { config, logger, metrics, digests } = o;
   const tls: TlsContext | null = config.tls.enabled ? buildTlsContext(await tlsMaterial(o)) : null;
   const kinds: StatementKinds = { read: 0, write: 0, session: 0 };
-  const hooks: SessionHooks = {
-    onStatement(route, backend, reason, durationNs, errno, sample, endedAt) {
-      metrics.queryCounter(route, backend, reason).inc();
-      metrics.queryDuration(route).observe(durationNs / 1e9);
-      if (errno !== 0) metrics.errorCounter(errno).inc();
-      if (reason === "consistency_fallback" || reason === "no_replica")
-        metrics.readFallbackCounter(reason).inc();
-      const kind = sample.kind;
-      if (kind === "read") kinds.read++;
-      else if (kind === "write") kinds.write++;
-      else if (kind === "session") kinds.session++;
-      digests.record(sample, route, backend, reason, durationNs, errno, endedAt);
-    },
-    onClientError(errno) {
-      metrics.errorCounter(errno).inc();
-    },
-    onBackendFailure: (backend) => o.onBackendFailure(backend),
-    onReplicaWriteBlocked(backend) {
-      metrics.replicaWritesBlocked.get([backend]).inc();
-    },
-    onRelayStall() {
-      metrics.relayStalls.inc();
-    },
-    onConsistencyWait(backend, result) {
-      metrics.consistencyWaits.get([backend, result]).inc();
-    },
-    onClientConnect() {
-      metrics.clientConnected();
-    },
-    onClientDisconnect() {
-      metrics.clientDisconnected();
-    },
-  };
+  const hooks = sessionHooks(metrics, digests, kinds, o.onBackendFailure);
   // routing.consistency: user — each user's last write; shared with the other instances on redis.url.
   const routing = config.routing;
   const userWrites =
@@ -112,6 +80,51 @@ export async function buildDataPath(o: DataPathOptions): Promise<DataPath> {
     ...(o.peers === undefined ? {} : { peers: o.peers }),
   });
   return { proxy, kinds, userWrites };
+}
+
+/**
+ * The hooks that turn each statement into metrics, digests and the status page's counters: what
+ * the data path runs per statement besides the proxying itself (the session-loop bench runs them too).
+ */
+export function sessionHooks(
+  metrics: Metrics,
+  digests: DigestStore,
+  kinds: StatementKinds,
+  onBackendFailure: (backend: string) => void,
+): SessionHooks {
+  return {
+    onStatement(route, backend, reason, durationNs, errno, sample, endedAt) {
+      metrics.queryCounter(route, backend, reason).inc();
+      metrics.queryDuration(route).observe(durationNs / 1e9);
+      if (errno !== 0) metrics.errorCounter(errno).inc();
+      if (reason === "consistency_fallback" || reason === "no_replica")
+        metrics.readFallbackCounter(reason).inc();
+      const kind = sample.kind;
+      if (kind === "read") kinds.read++;
+      else if (kind === "write") kinds.write++;
+      else if (kind === "session") kinds.session++;
+      digests.record(sample, route, backend, reason, durationNs, errno, endedAt);
+    },
+    onClientError(errno) {
+      metrics.errorCounter(errno).inc();
+    },
+    onBackendFailure: (backend) => onBackendFailure(backend),
+    onReplicaWriteBlocked(backend) {
+      metrics.replicaWritesBlocked.get([backend]).inc();
+    },
+    onRelayStall() {
+      metrics.relayStalls.inc();
+    },
+    onConsistencyWait(backend, result) {
+      metrics.consistencyWaits.get([backend, result]).inc();
+    },
+    onClientConnect() {
+      metrics.clientConnected();
+    },
+    onClientDisconnect() {
+      metrics.clientDisconnected();
+    },
+  };
 }
 
 async function tlsMaterial(o: DataPathOptions): Promise<TlsMaterial> {
