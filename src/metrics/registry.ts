@@ -37,6 +37,12 @@ export const FAILOVER_DURATION_BUCKETS: readonly number[] = [0.5, 1, 2, 5, 10, 2
 export type Route = "primary" | "replica";
 
 /**
+ * How many label sets of rwsplit_queries_total `queryCounter` finds without the Map tree: a
+ * workload's busy ones (each replica's reads, the primary's writes and transactions) fit.
+ */
+const RECENT_QUERY_LABELS = 8;
+
+/**
  * Bytes between rwsplit and one backend, as the data path counts them (BackendPool.bytes): `in`
  * sent to the backend (the clients' statements and rwsplit's own), `out` received from it
  * (answers relayed to clients, and to rwsplit's own statements). Plain integers the connections
@@ -101,6 +107,12 @@ export class Metrics {
     "Statements routed, by route (primary|replica), backend and reason (write, read, in_transaction, pinned:<why>, consistency_fallback, hint, no_replica, ...).",
     ["route", "backend", "reason"] as const,
   );
+  /** queryCounter's last label sets (at most RECENT_QUERY_LABELS), replaced in turn. */
+  private readonly recentQueries: { route: Route; backend: string; reason: string; cell: CounterCell }[] = [];
+  private recentNext = 0;
+  /** queryDuration's cells, made when a statement first ends on each route (a series shows from then). */
+  private primaryDuration: HistogramCell | null = null;
+  private replicaDuration: HistogramCell | null = null;
   private readonly queryDurations = new CellHistogram(
     this.registry,
     "rwsplit_query_duration_seconds",
@@ -264,14 +276,32 @@ export class Metrics {
     this.#remote = f;
   }
 
-  /** Hold the returned cell and call `.inc()` per statement; the same label values return the same cell. */
+  /**
+   * Call `.inc()` on the returned cell per statement; the same label values return the same cell.
+   * Looked up per statement: the last label sets asked for are compared first (a few string
+   * compares), before the label array and three Map hits of the cells' tree (~100 ns).
+   */
   queryCounter(route: Route, backend: string, reason: string): CounterCell {
-    return this.queries.get([route, backend, reason]);
+    const recent = this.recentQueries;
+    for (let i = 0; i < recent.length; i++) {
+      const q = recent[i]!;
+      if (q.reason === reason && q.backend === backend && q.route === route) return q.cell;
+    }
+    const cell = this.queries.get([route, backend, reason]);
+    const q = { route, backend, reason, cell };
+    if (recent.length < RECENT_QUERY_LABELS) recent.push(q);
+    else recent[this.recentNext++ % RECENT_QUERY_LABELS] = q;
+    return cell;
   }
 
-  /** Hold the returned cell and call `.observe(seconds)` per statement. */
+  /** Call `.observe(seconds)` on the returned cell per statement (one cell per route). */
   queryDuration(route: Route): HistogramCell {
-    return this.queryDurations.cells.get([route]);
+    if (route === "primary") {
+      if (this.primaryDuration === null) this.primaryDuration = this.queryDurations.cells.get([route]);
+      return this.primaryDuration;
+    }
+    if (this.replicaDuration === null) this.replicaDuration = this.queryDurations.cells.get([route]);
+    return this.replicaDuration;
   }
 
   /** Reports `counts` (kept live by the data path, e.g. BackendPool.bytes) as `backend`'s bytes. */

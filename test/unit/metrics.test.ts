@@ -39,6 +39,26 @@ describe("Metrics cells", () => {
     expect(m.errorCounter(1040)).toBe(m.errorCounter("1040"));
   });
 
+  it("finds the same cell for a label set however many others were counted since", async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const reasons = Array.from({ length: 20 }, (_, i) => `reason${i}`);
+    const first = reasons.map((why) => m.queryCounter("primary", "p", why));
+    for (let round = 0; round < 3; round++) {
+      reasons.forEach((why, i) => {
+        const cell = m.queryCounter("primary", "p", why);
+        expect(cell).toBe(first[i]);
+        cell.inc();
+      });
+    }
+    const families = await scrape(m);
+    for (const why of reasons) {
+      expect(
+        sampleValue(families, "rwsplit_queries_total", { route: "primary", backend: "p", reason: why }),
+      ).toBe(3);
+    }
+    expect(m.queryDuration("replica")).not.toBe(m.queryDuration("primary"));
+  });
+
   it("folds counter cells at each scrape without counting twice", async () => {
     const m = new Metrics({ defaultMetrics: false });
     const reads = m.queryCounter("replica", "r1", "read");
