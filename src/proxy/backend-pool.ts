@@ -86,6 +86,8 @@ export interface StatementStats {
 export class BackendPool {
   private readonly idle = new Map<string, BackendConnection[]>();
   private readonly openByUser = new Map<string, number>();
+  /** Connections open or being opened, all users together (the sum of `openByUser`). */
+  private openCount = 0;
   private readonly waiters: Waiter[] = [];
   private readonly all = new Set<BackendConnection>();
   private connecting = 0;
@@ -180,6 +182,7 @@ export class BackendPool {
   private async open(req: AcquireRequest): Promise<BackendConnection> {
     const user = req.key.user;
     this.openByUser.set(user, this.countFor(user) + 1);
+    this.openCount++;
     this.connecting++;
     let conn: BackendConnection;
     try {
@@ -196,6 +199,7 @@ export class BackendPool {
     } catch (e) {
       this.connecting--;
       this.openByUser.set(user, this.countFor(user) - 1);
+      this.openCount--;
       const err = e instanceof RwsplitError ? e : new RwsplitError("BACKEND_CONNECT_FAILED", String(e));
       this.lastError = err.message;
       this.onConnectError?.(err);
@@ -289,6 +293,7 @@ export class BackendPool {
   private forget(conn: BackendConnection, user: string): void {
     if (!this.all.delete(conn)) return;
     this.openByUser.set(user, this.countFor(user) - 1);
+    this.openCount--;
     this.statementBudget.setConnections(this.all.size);
     if (this.waiters.length > 0) this.serveWaiters();
   }
@@ -331,6 +336,8 @@ export class BackendPool {
 
   /** No connection free and none may be opened for this user: a read should go elsewhere. */
   exhausted(user: string): boolean {
+    // Asked per replica per read: no user is at the limit while all of them together are below it.
+    if (this.openCount < this.opts.maxPerBackend) return false;
     if (this.countFor(user) < this.opts.maxPerBackend) return false;
     for (const list of this.idle.values()) if (list.length > 0) return false;
     return true;
