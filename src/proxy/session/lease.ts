@@ -129,15 +129,15 @@ export class Lease {
     return false;
   }
 
-  /** A pinned or idle, already-synced connection, or null when async work is needed. */
-  ready(): BackendConnection | null {
+  /** A pinned or idle, already-synced connection, or null when async work is needed. `now`: Date.now(). */
+  ready(now: number): BackendConnection | null {
     const s = this.s;
     const pin = s.pin;
     const pool = this.pool!;
     if (this.waitFor !== null) return null; // ryw: the wait is async
     if (pin.conn !== null && pin.pool === pool) return pin.conn.state === "closed" ? null : pin.conn;
     const key = s.login!.keyString;
-    const conn = pool.tryAcquire(key, Date.now(), s.state.schema === null);
+    const conn = pool.tryAcquire(key, now, s.state.schema === null);
     if (conn === null) return null;
     if (inSync(conn, s.state)) return conn;
     pool.release(conn, key);

@@ -6,6 +6,7 @@ import { replicaMaySend } from "../../routing/router.js";
 import type { BackendConnection, RelaySink } from "../backend-connection.js";
 import type { BackendPool } from "../backend-pool.js";
 import type { RunningStatement } from "../context.js";
+import { wallMs } from "../wall-clock.js";
 import { describeRun } from "./describe.js";
 import type { Dispatch, PrepareOkInfo, StatementOutcome } from "./dispatch.js";
 import { endReadOnlyTransaction } from "./end-read-only.js";
@@ -91,12 +92,14 @@ export class StatementRun implements RelaySink {
       void this.runAsync(null);
       return;
     }
-    const ready = lease.ready();
+    // One clock read for the pool's look at the connection's idle time and the statement's start.
+    const at = performance.now();
+    const ready = lease.ready(wallMs(at));
     if (ready !== null && d.steps?.before === undefined) {
       const lastId = d.statement?.usesLastInsertId === true && ready.lastInsertId !== host.state.lastInsertId;
       const bytes = lastId ? null : d.steps?.bytesFor !== undefined ? d.steps.bytesFor(ready) : d.bytes;
       if (bytes !== null) {
-        this.send(ready, bytes);
+        this.send(ready, bytes, at);
         return;
       }
     }
@@ -145,7 +148,7 @@ export class StatementRun implements RelaySink {
    * to the primary instead (inside a READ ONLY transaction on that replica: refused, as the server
    * refuses writes there).
    */
-  private send(conn: BackendConnection, bytes: Buffer): void {
+  private send(conn: BackendConnection, bytes: Buffer, at = performance.now()): void {
     const host = this.host;
     const d = this.d!;
     if (this.lease.pool !== host.ctx.upstreams.primary) {
@@ -156,7 +159,7 @@ export class StatementRun implements RelaySink {
       }
     }
     this.conn = conn;
-    this.startedMs = performance.now();
+    this.startedMs = at;
     if (this.held === null && d.steps?.holdsFor?.(conn) === true) this.held = new HeldResponse();
     conn.relay(d.kind, this, bytes);
   }
@@ -234,18 +237,12 @@ export class StatementRun implements RelaySink {
     const host = this.host;
     const lease = this.lease;
     const pool = lease.pool!;
+    const backend = pool.endpoint.name;
     this.conn = null;
     if (host.pin.conn === conn) host.unpin(true);
     host.sample.ran(host.userName ?? "", host.state.schema, conn.scanner.rows); // digest:
-    host.ctx.hooks.onStatement(
-      lease.route,
-      pool.endpoint.name,
-      lease.reason,
-      0,
-      ERRNO.CR_SERVER_LOST,
-      host.sample,
-    );
-    host.ctx.hooks.onBackendFailure?.(pool.endpoint.name);
+    host.ctx.hooks.onStatement(lease.route, backend, lease.reason, 0, ERRNO.CR_SERVER_LOST, host.sample);
+    host.ctx.hooks.onBackendFailure?.(backend);
     if (lease.replica !== null) {
       lease.readDone();
       host.ctx.upstreams.picker.markDown(pool, err.message);
@@ -294,13 +291,14 @@ export class StatementRun implements RelaySink {
     host.pin.bits = pins;
     lease.readDone();
     host.sample.ran(host.userName ?? "", host.state.schema, conn.scanner.rows); // digest:
-    // One clock read for the digests, the pool and the session's idle time (~45 ns each here).
-    const now = Date.now();
+    // One clock read for the duration, the digests, the pool and the session's idle time.
+    const end = performance.now();
+    const now = wallMs(end);
     host.ctx.hooks.onStatement(
       lease.route,
       pool.endpoint.name,
       lease.reason,
-      (performance.now() - this.startedMs) * 1e6,
+      (end - this.startedMs) * 1e6,
       outcome.errno,
       host.sample, // digest:
       now,
