@@ -74,9 +74,21 @@ function resultSet(row: Buffer): Buffer {
 const TEXT_RESULT = resultSet(lenencRow([]));
 const BINARY_RESULT = resultSet(lenencRow([0x00, 0x00]));
 const OK = encodeOk(1, { status: STATUS }, Capability.SESSION_TRACK);
+const SELECT = Buffer.from("SELECT");
 
-/** Where replies wait when the bench delivers them itself (`sync`), else each on the next turn. */
-const pending: { link: LoopLink; bytes: Buffer }[] = [];
+/** A COM_QUERY packet whose SQL starts with SELECT (byte by byte: Buffer#compare makes views). */
+function isSelect(b: Buffer): boolean {
+  for (let i = 0; i < SELECT.length; i++) if (b[5 + i] !== SELECT[i]) return false;
+  return true;
+}
+
+/**
+ * Where replies wait when the bench delivers them itself (`sync`), else each on the next turn: the
+ * links and their replies (two arrays, no object per reply: the bench's own garbage would count).
+ */
+const pendingLinks: LoopLink[] = [];
+const pendingReplies: Buffer[] = [];
+let pendingCount = 0;
 let sync = false;
 
 /** A backend that answers every command at once with a fixed response. */
@@ -91,8 +103,10 @@ class LoopLink implements BackendLink {
   write(b: Buffer): void {
     const reply = this.answer(b);
     if (reply === null) return;
-    if (sync) pending.push({ link: this, bytes: reply });
-    else setImmediate(() => this.onChunk!(reply));
+    if (sync) {
+      pendingLinks[pendingCount] = this;
+      pendingReplies[pendingCount++] = reply;
+    } else setImmediate(() => this.onChunk!(reply));
   }
 
   deliver(bytes: Buffer): void {
@@ -102,7 +116,7 @@ class LoopLink implements BackendLink {
   private answer(b: Buffer): Buffer | null {
     switch (b[4]) {
       case Command.QUERY:
-        return b.toString("latin1", 5, 11) === "SELECT" ? TEXT_RESULT : OK;
+        return isSelect(b) ? TEXT_RESULT : OK;
       case Command.STMT_EXECUTE:
         return BINARY_RESULT;
       case Command.STMT_PREPARE: {
@@ -267,7 +281,8 @@ function serve(template: Buffer, work: Buffer, n: number): void {
     template.copy(work);
     client.handlers!.data(work);
     // The backend's answer, as a socket read would bring it.
-    for (let r = pending.shift(); r !== undefined; r = pending.shift()) r.link.deliver(r.bytes);
+    for (let r = 0; r < pendingCount; r++) pendingLinks[r]!.deliver(pendingReplies[r]!);
+    pendingCount = 0;
     if (session.phase !== "idle") check();
   }
 }
