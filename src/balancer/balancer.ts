@@ -34,8 +34,11 @@ export type PickResult = { readonly backend: string } | { readonly backend: null
 export interface BalancerOptions {
   /** Uniform [0, 1); default Math.random. Tests pass seededRandom(seed). */
   random?: () => number;
-  /** The replica's pool is full (no connection free and none may be opened): skip it. */
-  isExhausted?: (name: string) => boolean;
+  /**
+   * The replica's pool is full (no connection free and none may be opened): skip it. `index`: its
+   * place in the list the balancer was built with (`replicaNames()`), to find it without a lookup.
+   */
+  isExhausted?: (name: string, index: number) => boolean;
   onTransition?: ((event: TransitionEvent) => void) | null;
   /**
    * The balancer this one replaces (replicas added or removed by a config reload): each replica
@@ -97,7 +100,7 @@ export class Balancer {
   /** One frozen answer per replica, so that a successful pick allocates nothing. */
   private readonly choices: PickResult[];
   private readonly random: () => number;
-  private readonly isExhausted: ((name: string) => boolean) | null;
+  private readonly isExhausted: ((name: string, index: number) => boolean) | null;
 
   constructor(
     replicas: readonly BalancerReplica[],
@@ -155,7 +158,7 @@ export class Balancer {
       if (!w.eligible || !(w.effectiveWeight > 0)) why = INELIGIBLE;
       else if (name === exclude) why = EXCLUDED;
       else if (maxLag !== null && (lagMs === null || lagMs > maxLag)) why = TOO_LAGGED;
-      else if (this.isExhausted?.(name)) why = EXHAUSTED;
+      else if (this.isExhausted?.(name, i)) why = EXHAUSTED;
       else if (reject !== null && reject(name) !== null) why = REJECTED;
       this.why[i] = why;
       t.allowed[i] = why === OK ? 1 : 0;
@@ -174,6 +177,11 @@ export class Balancer {
     if (i === undefined) return;
     const t = this.table;
     if (t.inFlight[i]! > 0) t.inFlight[i]! -= 1;
+  }
+
+  /** The replicas' names, in the order it was built with (isExhausted's `index`). */
+  replicaNames(): readonly string[] {
+    return this.table.names;
   }
 
   /** The balancer's view of every replica, in config order (for /backends and the metrics). */

@@ -12,6 +12,8 @@ import type { ReplicaChoice, ReplicaPicker, ReplicaRequest } from "./upstreams.j
  */
 export class BalancedPicker implements ReplicaPicker {
   private readonly byName = new Map<string, BackendPool>();
+  /** The pools in the balancer's order (its `isExhausted` index). */
+  private readonly byIndex: (BackendPool | undefined)[];
   /** One answer per replica, so that a successful pick allocates nothing (read-only for callers). */
   private readonly choices = new Map<string, ReplicaChoice>();
   /** The user of the pick in progress, for the balancer's pool-exhausted check (no allocation). */
@@ -41,6 +43,7 @@ export class BalancedPicker implements ReplicaPicker {
       this.byName.set(p.endpoint.name, p);
       this.choices.set(p.endpoint.name, Object.freeze({ pool: p }));
     }
+    this.byIndex = balancer.replicaNames().map((name) => this.byName.get(name));
   }
 
   pick(req: ReplicaRequest): ReplicaChoice {
@@ -113,10 +116,15 @@ export class BalancedPicker implements ReplicaPicker {
     this.confirmed.set(name, { position, at: Date.now() });
   }
 
-  /** For the balancer's `isExhausted`: the pool of `name` has no connection left for the picking user. */
-  exhausted(name: string): boolean {
+  /**
+   * For the balancer's `isExhausted` (asked per replica per read): the pool of `name`, the
+   * balancer's replica `index` when given, has no connection left for the picking user.
+   */
+  exhausted(name: string, index?: number): boolean {
     const user = this.user;
-    return user !== null && (this.byName.get(name)?.exhausted(user) ?? false);
+    if (user === null) return false;
+    const pool = index === undefined ? this.byName.get(name) : this.byIndex[index];
+    return pool?.exhausted(user) ?? false;
   }
 
   done(pool: BackendPool): void {

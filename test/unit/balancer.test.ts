@@ -120,6 +120,18 @@ describe("pickReplica: max_lag hint and exclude", () => {
     });
   });
 
+  test("isExhausted is told each replica's place in replicaNames()", () => {
+    const asked: [string, number][] = [];
+    const isExhausted = (n: string, i: number) => {
+      asked.push([n, i]);
+      return false;
+    };
+    const { b } = balancer([{ r1: 0, r2: 0, r3: 0 }], { isExhausted });
+    b.pickReplica();
+    expect(asked.length).toBe(3);
+    for (const [n, i] of asked) expect(b.replicaNames()[i]).toBe(n);
+  });
+
   test("reject: a per-read condition (e.g. read-your-writes) with its own reason", () => {
     const { b } = fresh();
     const reject = (n: string) => (n === "r1" ? "has not applied this session's last write" : null);
