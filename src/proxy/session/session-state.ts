@@ -1,5 +1,8 @@
+import { Capability } from "../../protocol/constants/capabilities.js";
+import { collationById } from "../../protocol/constants/charsets.js";
 import type { SessionStateChange } from "../../protocol/packets/ok.js";
 import type { TrackingFilter } from "../../protocol/packets/ok-for-client.js";
+import { CHARSET_VARIABLES } from "../../routing/set-assignments.js";
 
 /**
  * Session variables that are not replayed on another backend connection: the session-tracking
@@ -167,30 +170,108 @@ export class SessionState {
   }
 }
 
+/** What a backend connection logged in with that sets session variables (its pool key's). */
+export interface LoginBaseline {
+  /** The handshake collation id. */
+  collation: number;
+  wireFlags: number;
+}
+
 /**
  * The SET statement that brings a connection's variables to the session's: changed or new values
- * assigned, values the session never set put back to DEFAULT. Null when nothing differs.
+ * assigned, values the session never set put back to what the connection's login gave them.
+ * Null when nothing differs.
  */
 export function varsSyncSql(
   want: ReadonlyMap<string, string>,
   have: ReadonlyMap<string, string>,
+  login: LoginBaseline,
 ): string | null {
+  const head = charsetSync(want, have, login);
   const parts: string[] = [];
   const collations: string[] = [];
   for (const [name, value] of want) {
+    if (head !== null && CHARSET_NAMES.has(name)) {
+      // After the SET NAMES that restores the login's: the session's own values, whatever `have` says.
+      if (!head.all)
+        (name.startsWith("collation_") ? collations : parts).push(`${name} = ${varValue(name, value)}`);
+      continue;
+    }
     if (have.get(name) === value) continue;
     // A character set assignment resets its collation: collations go last.
-    (name.startsWith("collation_") ? collations : parts).push(`${quoteIdent(name)} = ${sqlValue(value)}`);
+    (name.startsWith("collation_") ? collations : parts).push(
+      `${quoteIdent(name)} = ${varValue(name, value)}`,
+    );
   }
   for (const name of have.keys()) {
-    if (!want.has(name)) parts.push(`${quoteIdent(name)} = DEFAULT`);
+    if (want.has(name) || (head !== null && CHARSET_NAMES.has(name))) continue;
+    (name.startsWith("collation_") ? collations : parts).push(
+      `${quoteIdent(name)} = ${loginValue(name, login)}`,
+    );
   }
   parts.push(...collations);
+  // SET NAMES takes no SESSION before it (it is a session's anyway); it goes first.
+  if (head !== null)
+    return parts.length === 0 ? `SET ${head.sql}` : `SET ${head.sql}, SESSION ${parts.join(", ")}`;
   return parts.length === 0 ? null : `SET SESSION ${parts.join(", ")}`;
+}
+
+/** The variables a login's collation sets (thd_init_client_charset), and SET NAMES too. */
+const CHARSET_NAMES: ReadonlySet<string> = new Set(CHARSET_VARIABLES);
+
+/**
+ * The connection character set as one `SET NAMES cs COLLATE c`, when it is to change. The server
+ * keeps a collation in character_set_results that only SET NAMES ... COLLATE (or the login's
+ * collation) sets and no variable shows: it is the collation id result columns carry (224 after
+ * `SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci` or a login with 224, 45 after `SET
+ * character_set_results = 'utf8mb4'`). So: the session's four values when they are one SET NAMES
+ * (`all`), else the login's (a client's 224 is not the global utf8mb4_general_ci that DEFAULT
+ * would give) followed by the session's own values. Null when nothing changes, or when the
+ * login's collation id is not one MariaDB has (then DEFAULT, variable by variable).
+ */
+function charsetSync(
+  want: ReadonlyMap<string, string>,
+  have: ReadonlyMap<string, string>,
+  login: LoginBaseline,
+): { sql: string; all: boolean } | null {
+  if (CHARSET_VARIABLES.every((n) => want.get(n) === have.get(n))) return null;
+  const cs = want.get("character_set_client");
+  const coll = want.get("collation_connection");
+  if (
+    cs !== undefined &&
+    coll !== undefined &&
+    want.get("character_set_results") === cs &&
+    want.get("character_set_connection") === cs &&
+    (coll === cs || coll.startsWith(`${cs}_`))
+  ) {
+    return { sql: `NAMES ${sqlValue(cs)} COLLATE ${sqlValue(coll)}`, all: true };
+  }
+  const c = collationById(login.collation);
+  if (c === null) return null;
+  return { sql: `NAMES ${sqlValue(c.charset)} COLLATE ${sqlValue(c.name)}`, all: false };
+}
+
+/**
+ * What a variable was right after the connection's login, as SQL: the global value (DEFAULT),
+ * but CLIENT_IGNORE_SPACE adds IGNORE_SPACE to sql_mode (sql_connect.cc), which DEFAULT would lose.
+ */
+function loginValue(name: string, login: LoginBaseline): string {
+  if (name === "sql_mode" && login.wireFlags & Capability.IGNORE_SPACE)
+    return "CONCAT_WS(',', NULLIF(@@GLOBAL.sql_mode, ''), 'IGNORE_SPACE')";
+  return "DEFAULT";
 }
 
 function quoteIdent(name: string): string {
   return /^[a-z_][a-z0-9_]*$/i.test(name) ? name : `\`${name.replace(/`/g, "``")}\``;
+}
+
+/**
+ * A variable's value as SQL. MariaDB's tracker (and a read-back) gives NULL as "": a character
+ * set variable that is NULL (`SET character_set_results = NULL`: results as stored) is replayed
+ * as NULL, which '' is not (1115).
+ */
+function varValue(name: string, v: string): string {
+  return v === "" && name.startsWith("character_set_") ? "NULL" : sqlValue(v);
 }
 
 function sqlValue(v: string): string {

@@ -66,7 +66,7 @@ export async function syncConnection(
     if (r.err) throw new BackendStatementError(r.err);
     conn.schema = s.schema;
   }
-  const sql = varsSyncSql(s.vars, conn.vars);
+  const sql = varsSyncSql(s.vars, conn.vars, conn);
   if (sql !== null) {
     const r = await conn.query(sql);
     if (r.err) throw new BackendStatementError(r.err);

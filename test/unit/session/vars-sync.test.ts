@@ -1,0 +1,99 @@
+import { describe, expect, test } from "vitest";
+import { Capability } from "../../../src/protocol/constants/capabilities.js";
+import { varsSyncSql } from "../../../src/proxy/session/session-state.js";
+
+// The SET that brings a pooled backend connection to a session's variables. What the session never
+// set goes back to what the connection's login gave it, which is not always the global value
+// (DEFAULT): found by the session-state differential test.
+
+const UNICODE_CI = { collation: 224, wireFlags: 0 }; // mysql2's handshake collation
+const vars = (o: Record<string, string>) => new Map(Object.entries(o));
+
+describe("varsSyncSql", () => {
+  test.each([
+    ["nothing differs", {}, {}, UNICODE_CI, null],
+    ["a new value", { time_zone: "+01:00" }, {}, UNICODE_CI, "SET SESSION time_zone = '+01:00'"],
+    [
+      "a value the session never set: DEFAULT",
+      {},
+      { time_zone: "+01:00" },
+      UNICODE_CI,
+      "SET SESSION time_zone = DEFAULT",
+    ],
+    [
+      "another session's SET NAMES latin1: back to the login's utf8mb4_unicode_ci (SET NAMES ... COLLATE, the one form that gives result columns 224 again), not the global utf8mb4_general_ci",
+      {},
+      {
+        character_set_client: "latin1",
+        character_set_connection: "latin1",
+        character_set_results: "latin1",
+        collation_connection: "latin1_swedish_ci",
+      },
+      UNICODE_CI,
+      "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_unicode_ci'",
+    ],
+    [
+      "a collation id MariaDB does not have: DEFAULT",
+      {},
+      { character_set_results: "latin1", collation_connection: "latin1_bin" },
+      { collation: 255, wireFlags: 0 },
+      "SET SESSION character_set_results = DEFAULT, collation_connection = DEFAULT",
+    ],
+    [
+      "the session's own character_set_results after the login's others",
+      { character_set_results: "latin1" },
+      { character_set_results: "utf8mb4", character_set_client: "latin1" },
+      UNICODE_CI,
+      "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_unicode_ci', SESSION character_set_results = 'latin1'",
+    ],
+    [
+      "sql_mode of a CLIENT_IGNORE_SPACE login: the global one with IGNORE_SPACE",
+      {},
+      { sql_mode: "ANSI_QUOTES" },
+      { collation: 224, wireFlags: Capability.IGNORE_SPACE },
+      "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@GLOBAL.sql_mode, ''), 'IGNORE_SPACE')",
+    ],
+    [
+      "character_set_results NULL (the tracker says ''): NULL, after the login's SET NAMES",
+      {
+        character_set_client: "utf8mb4",
+        character_set_connection: "utf8mb4",
+        character_set_results: "",
+        collation_connection: "utf8mb4_unicode_ci",
+      },
+      {},
+      UNICODE_CI,
+      "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_unicode_ci', SESSION character_set_client = 'utf8mb4', character_set_connection = 'utf8mb4', character_set_results = NULL, collation_connection = 'utf8mb4_unicode_ci'",
+    ],
+    ["an empty sql_mode stays ''", { sql_mode: "" }, {}, UNICODE_CI, "SET SESSION sql_mode = ''"],
+    [
+      "sql_mode of any other login: DEFAULT",
+      {},
+      { sql_mode: "ANSI_QUOTES" },
+      UNICODE_CI,
+      "SET SESSION sql_mode = DEFAULT",
+    ],
+    [
+      "collations last: a character set assignment resets its collation",
+      { collation_connection: "utf8mb4_bin", character_set_connection: "utf8mb4" },
+      {},
+      UNICODE_CI,
+      "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_unicode_ci', SESSION character_set_connection = 'utf8mb4', collation_connection = 'utf8mb4_bin'",
+    ],
+    [
+      "a session's SET NAMES ... COLLATE replayed as one (the collation result columns carry)",
+      {
+        character_set_client: "utf8mb4",
+        character_set_connection: "utf8mb4",
+        character_set_results: "utf8mb4",
+        collation_connection: "utf8mb4_unicode_520_ci",
+        time_zone: "+01:00",
+      },
+      { character_set_client: "latin1", time_zone: "+01:00" },
+      { collation: 45, wireFlags: 0 },
+      "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_unicode_520_ci'",
+    ],
+  ])("%s", (_, want, have, login, sql) => {
+    expect(varsSyncSql(vars(want), vars(have), login)).toBe(sql);
+  });
+});
