@@ -28,7 +28,9 @@ const WORDS = [
   // system variables with routing consequences
   "autocommit", "identity", "warning_count", "error_count", "read_only", "super_read_only",
   "innodb_read_only", "session_track_system_variables", "session_track_schema",
-  "session_track_state_change", "session_track_transaction_info", "variables",
+  "session_track_state_change", "session_track_transaction_info", "variables", "timestamp",
+  "insert_id", "rand_seed1", "rand_seed2", "tx_isolation", "tx_read_only", "transaction_isolation",
+  "transaction_read_only",
 ] as const;
 
 type Word = (typeof WORDS)[number];

@@ -47,6 +47,25 @@ export function setStatement(scan: StatementScan, body: () => number): number {
   return global ? WRITE : scan.result(SESSION);
 }
 
+/**
+ * Values the server keeps per connection and its session tracker does not report when set
+ * (MariaDB 10.11): the next insert's id, LAST_INSERT_ID(), the statement time, RAND()'s seed,
+ * and the session's transaction characteristics (as SET SESSION TRANSACTION, which pins too).
+ * rwsplit does not replay them: setting one pins the session to the connection that ran it.
+ */
+const CONNECTION_VALUES = new Set<number>([
+  KW.TIMESTAMP,
+  KW.INSERT_ID,
+  KW.LAST_INSERT_ID,
+  KW.IDENTITY,
+  KW.RAND_SEED1,
+  KW.RAND_SEED2,
+  KW.TX_ISOLATION,
+  KW.TX_READ_ONLY,
+  KW.TRANSACTION_ISOLATION,
+  KW.TRANSACTION_READ_ONLY,
+]);
+
 /** One assignment; returns 0 (session), 1 (global: a write), -1 (not understood). */
 function assignment(scan: StatementScan): number {
   const lex = scan.lex;
@@ -93,7 +112,10 @@ function assignment(scan: StatementScan): number {
   } else if (type !== Tok.QUOTED_IDENT) {
     return -1;
   }
-  if (type !== Tok.USER_VAR && !global) scan.lo |= F.SET_VAR;
+  if (type !== Tok.USER_VAR && !global) {
+    scan.lo |= F.SET_VAR;
+    if (CONNECTION_VALUES.has(name)) scan.lo |= F.SESSION_STATE;
+  }
   lex.next();
   // A structured variable name: keycache1.key_buffer_size = ...
   while (scan.isPunct(DOT)) {

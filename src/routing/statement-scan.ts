@@ -54,6 +54,8 @@ export class StatementScan {
   private prevCh = 0;
   /** A user variable was the previous token: `:=` makes it a write, anything else a read. */
   private pendingVar = false;
+  /** The token before this one was LAST_INSERT_ID's `(`: an argument sets the value. */
+  private lastInsertIdArg = false;
   /** After SELECT ... INTO: the `@x, @y` that follow are written. */
   private intoVars = false;
   /** CALL's arguments: a user variable there may be an OUT or INOUT parameter, written by the call. */
@@ -62,7 +64,7 @@ export class StatementScan {
   /** Forgets what the previous tokens were (a new statement, or a SET value). */
   resetTokens(): void {
     this.flushVar();
-    this.readType = this.withMode = this.intoVars = this.outVars = false;
+    this.readType = this.withMode = this.intoVars = this.outVars = this.lastInsertIdArg = false;
     this.depth = this.prev1 = this.prev2 = this.prevType = this.prevCh = 0;
   }
 
@@ -135,6 +137,11 @@ export class StatementScan {
       } else this.lo |= F.USER_VAR_READ;
     }
     if (this.intoVars && type !== Tok.USER_VAR && ch !== COMMA) this.intoVars = false;
+    if (this.lastInsertIdArg) {
+      this.lastInsertIdArg = false;
+      // LAST_INSERT_ID(expr) sets the connection's value, and no OK packet says so: pin.
+      if (ch !== RPAREN) this.lo |= F.SESSION_STATE;
+    }
     const atTop = this.depth === 0;
     const afterParen = this.prevType === Tok.PUNCT && this.prevCh === RPAREN;
     let kw = 0;
@@ -213,6 +220,7 @@ export class StatementScan {
     switch (fn) {
       case KW.LAST_INSERT_ID:
         this.lo |= F.LAST_INSERT_ID;
+        this.lastInsertIdArg = true;
         break;
       case KW.FOUND_ROWS:
         this.lo |= F.FOUND_ROWS;

@@ -328,6 +328,15 @@ const sets: Case[] = [
   ["SET sql_mode = 'STRICT_ALL_TABLES'", "session", ["SET_VAR"]],
   ["SET SESSION sql_mode = CONCAT(@@sql_mode, ',X')", "session", ["SET_VAR"]],
   ["SET @@sql_mode := 'A,B'", "session", ["SET_VAR"]],
+  // Values the server keeps per connection, not reported by its tracker: the session pins.
+  ["SET timestamp = 1000000000", "session", ["SET_VAR", "SESSION_STATE"]],
+  ["SET @@session.insert_id = 500", "session", ["SET_VAR", "SESSION_STATE"]],
+  ["SET LOCAL last_insert_id = 7", "session", ["SET_VAR", "SESSION_STATE"]],
+  ["SET @@identity = 7", "session", ["SET_VAR", "SESSION_STATE"]],
+  ["SET rand_seed1 = 1, rand_seed2 = 2", "session", ["SET_VAR", "SESSION_STATE"]],
+  ["SET tx_isolation = 'READ-COMMITTED'", "session", ["SET_VAR", "SESSION_STATE"]],
+  ["SET @@session.transaction_read_only = 1", "session", ["SET_VAR", "SESSION_STATE"]],
+  ["SET GLOBAL timestamp = 1", "write", []],
   ["SET `sql_mode` = ''", "session", ["SET_VAR"]],
   ["SET time_zone = '+00:00', wait_timeout = 600", "session", ["SET_VAR"]],
   ["SET keycache1.key_buffer_size = 128 * 1024", "session", ["SET_VAR"]],
@@ -433,10 +442,13 @@ const variables: Case[] = [
 
 const functions: Case[] = [
   ["SELECT LAST_INSERT_ID()", "write", ["LAST_INSERT_ID"]],
+  // LAST_INSERT_ID(expr) sets the connection's value (no OK packet says so): the session pins.
+  ["SELECT LAST_INSERT_ID(5)", "write", ["LAST_INSERT_ID", "SESSION_STATE"]],
+  ["DO LAST_INSERT_ID(LAST_INSERT_ID() + 1)", "write", ["LAST_INSERT_ID", "SESSION_STATE"]],
+  ["UPDATE t SET id = LAST_INSERT_ID(id + 1)", "write", ["LAST_INSERT_ID", "SESSION_STATE"]],
   ["select last_insert_id ()", "write", ["LAST_INSERT_ID"]],
   ["SELECT * FROM t WHERE id = LAST_INSERT_ID()", "write", ["LAST_INSERT_ID"]],
   ["INSERT INTO c (parent) VALUES (LAST_INSERT_ID())", "write", ["LAST_INSERT_ID"]],
-  ["UPDATE t SET id = LAST_INSERT_ID(id + 1)", "write", ["LAST_INSERT_ID"]],
   ["SELECT FOUND_ROWS()", "write", ["FOUND_ROWS"]],
   ["SELECT ROW_COUNT()", "write", ["ROW_COUNT"]],
   ["SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 10", "write", ["SQL_CALC_FOUND_ROWS"]],
