@@ -182,6 +182,26 @@ describe("transparency with the server (issue #12)", () => {
     );
   });
 
+  test("2d. what another session set on a pooled connection goes back to this login's values: its collation (224 in result columns too), IGNORE_SPACE", async () => {
+    // mysql2 logs in with utf8mb4_unicode_ci (224) and CLIENT_IGNORE_SPACE: neither is the global value.
+    for (let i = 0; i < 4; i++) {
+      const c = await viaProxy();
+      await c.query("SET NAMES latin1, sql_mode = 'ANSI_QUOTES'");
+      await c.query("SELECT i FROM tt");
+      await c.end();
+    }
+    const [d, p] = await both(async (c) => {
+      const [rows, fields] = await c.query(
+        "SELECT @@server_id AS id, @@collation_connection AS coll, @@character_set_results AS results, @@sql_mode AS mode",
+      );
+      const r = (rows as { id: number; coll: string; results: string; mode: string }[])[0]!;
+      return { ...r, columns: (fields as mysql.FieldPacket[]).map((f) => f.characterSet) };
+    });
+    expect(replicaIds).toContain(p.id);
+    expect(d.columns).toContain(224);
+    expect({ ...p, id: 0 }).toEqual({ ...d, id: 0 });
+  });
+
   test("2c. a session with no default database does not find another session's tables", async () => {
     // Other sessions leave pooled connections in database `app`.
     for (let i = 0; i < 4; i++) {
