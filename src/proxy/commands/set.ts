@@ -40,6 +40,8 @@ export function setSteps(s: SessionPort, stmt: RoutedStatement, payload: Buffer)
   const names = new Set(set.session.map((a) => a.name));
   // The connection charset and collation move together: read all four back if one moved.
   if (set.session.some((a) => CHARSET.includes(a.name))) for (const n of CHARSET) names.add(n);
+  // max_join_size sets sql_big_selects (session-state.ts bigSelectsLast): read both back.
+  if (names.has("max_join_size")) names.add("sql_big_selects");
   // The client's own session_track_* are read back too: only those it assigned (the others on
   // the connection are rwsplit's).
   const tracking = TRACKING.some((n) => names.has(n));

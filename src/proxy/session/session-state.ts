@@ -209,11 +209,26 @@ export function varsSyncSql(
       `${quoteIdent(name)} = ${loginValue(name, login)}`,
     );
   }
+  bigSelectsLast(parts, want);
   parts.push(...collations);
   // SET NAMES takes no SESSION before it (it is a session's anyway); it goes first.
   if (head !== null)
     return parts.length === 0 ? `SET ${head.sql}` : `SET ${head.sql}, SESSION ${parts.join(", ")}`;
   return parts.length === 0 ? null : `SET SESSION ${parts.join(", ")}`;
+}
+
+/**
+ * Setting max_join_size sets sql_big_selects too (OFF, or ON for the maximum; sys_vars.cc
+ * fix_max_join_size): the session's own sql_big_selects goes after it, also when `have` already
+ * holds that value. (A SET of max_join_size reads sql_big_selects back: commands/set.ts.)
+ */
+function bigSelectsLast(parts: string[], want: ReadonlyMap<string, string>): void {
+  const at = parts.findIndex((p) => p.startsWith("sql_big_selects = "));
+  const own = at >= 0 ? parts.splice(at, 1)[0]! : null;
+  const sbs = want.get("sql_big_selects");
+  if (parts.some((p) => p.startsWith("max_join_size = ")) && sbs !== undefined)
+    parts.push(`sql_big_selects = ${sqlValue(sbs)}`);
+  else if (own !== null) parts.push(own);
 }
 
 /** The variables a login's collation sets (thd_init_client_charset), and SET NAMES too. */

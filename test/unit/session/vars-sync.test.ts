@@ -65,6 +65,27 @@ describe("varsSyncSql", () => {
       UNICODE_CI,
       "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_unicode_ci', SESSION character_set_client = 'utf8mb4', character_set_connection = 'utf8mb4', character_set_results = NULL, collation_connection = 'utf8mb4_unicode_ci'",
     ],
+    [
+      "max_join_size sets sql_big_selects: the session's own sql_big_selects after it",
+      { sql_big_selects: "1", max_join_size: "1000" },
+      { sql_big_selects: "1" },
+      UNICODE_CI,
+      "SET SESSION max_join_size = 1000, sql_big_selects = 1",
+    ],
+    [
+      "another session's sql_big_selects reset, the session's max_join_size kept: sql_big_selects still after it",
+      { max_join_size: "1000", sql_big_selects: "0" },
+      { max_join_size: "1000", sql_big_selects: "1" },
+      UNICODE_CI,
+      "SET SESSION sql_big_selects = 0",
+    ],
+    [
+      "both another session's: max_join_size DEFAULT first",
+      {},
+      { sql_big_selects: "0", max_join_size: "1000" },
+      UNICODE_CI,
+      "SET SESSION max_join_size = DEFAULT, sql_big_selects = DEFAULT",
+    ],
     ["an empty sql_mode stays ''", { sql_mode: "" }, {}, UNICODE_CI, "SET SESSION sql_mode = ''"],
     [
       "sql_mode of any other login: DEFAULT",
