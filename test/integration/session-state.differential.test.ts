@@ -36,6 +36,11 @@ interface Side {
   c: mysql.Connection;
   /** "d" (direct) or "p" (through rwsplit): its own auto-increment table and lock names. */
   tag: "d" | "p";
+  /**
+   * Its lock name, new in each sequence: a lock the previous sequence's connection held is
+   * released as the server cleans that connection up, which may not be done yet.
+   */
+  lock: string;
   /** The connection died (a fatal error): the rest of the sequence is skipped, on both sides. */
   dead: boolean;
 }
@@ -116,7 +121,7 @@ function outcome(r: unknown, fields: unknown): unknown {
 }
 
 async function query(s: Side, sql: string): Promise<unknown> {
-  const text = sql.replaceAll("{t}", `sd.ai_${s.tag}`).replaceAll("{lock}", `sessdiff_${s.tag}`);
+  const text = sql.replaceAll("{t}", `sd.ai_${s.tag}`).replaceAll("{lock}", s.lock);
   try {
     const [r, fields] = await s.c.query({ sql: text, timeout: 20_000 });
     return outcome(r, fields);
@@ -666,8 +671,8 @@ describe(`session state, direct and through rwsplit, differentially (seed ${SEED
       await root.end();
       await sb.waitForReplicas();
       const [dc, pc] = await connectBoth();
-      const d: Side = { c: dc, tag: "d", dead: false };
-      const p: Side = { c: pc, tag: "p", dead: false };
+      const d: Side = { c: dc, tag: "d", lock: `sessdiff_d${seq}`, dead: false };
+      const p: Side = { c: pc, tag: "p", lock: `sessdiff_p${seq}`, dead: false };
       dc.on("error", () => {});
       pc.on("error", () => {});
       const done: string[] = [];
