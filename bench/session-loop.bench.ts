@@ -203,7 +203,7 @@ const replicaNames = upstreams.replicas.map((p) => p.endpoint.name);
 const balancer = new Balancer(
   replicaNames.map((name) => ({ name, weight: 1 })),
   config.lag,
-  { isExhausted: (name, i): boolean => picker.exhausted(name, i) },
+  { isExhausted: (_name, i): boolean => picker.exhausted(i) },
 );
 for (const name of replicaNames) {
   const at = Date.now();

@@ -379,7 +379,7 @@ export class Cluster {
       this.#lagPolicy,
       {
         // Cheap on the hot path: counts, no allocation; per user (pool limits are per user).
-        isExhausted: (name, i) => this.#picker.exhausted(name, i),
+        isExhausted: (_name, i) => this.#picker.exhausted(i),
         // Logged once per transition, never silently (ProxySQL #3340: no flapping unnoticed).
         onTransition: (t) => {
           if (this.#o.follower === true) {

@@ -117,14 +117,13 @@ export class BalancedPicker implements ReplicaPicker {
   }
 
   /**
-   * For the balancer's `isExhausted` (asked per replica per read): the pool of `name`, the
-   * balancer's replica `index` when given, has no connection left for the picking user.
+   * For the balancer's `isExhausted` (asked per replica per read): the pool of the balancer's
+   * replica `index` has no connection left for the picking user.
    */
-  exhausted(name: string, index?: number): boolean {
+  exhausted(index: number): boolean {
     const user = this.user;
     if (user === null) return false;
-    const pool = index === undefined ? this.byName.get(name) : this.byIndex[index];
-    return pool?.exhausted(user) ?? false;
+    return this.byIndex[index]?.exhausted(user) ?? false;
   }
 
   done(pool: BackendPool): void {
