@@ -57,7 +57,10 @@ export function parseKill(buf: Uint8Array, start = 0, end = buf.length): KillSta
     lex.next();
     return atStatementEnd(lex) ? finish(lex, { kind: "syntax" }) : finish(lex, { kind: "user" });
   }
-  if (ownConnectionId(lex)) return finish(lex, { kind: "own", scope });
+  if (isWord(lex, "connection_id")) {
+    // CONNECTION_ID() alone is the issuing connection; anything more an expression.
+    return finish(lex, emptyCall(lex) ? { kind: "own", scope } : { kind: "expression" });
+  }
   const idText = decimal(lex);
   if (idText === null) return finish(lex, { kind: "expression" });
   lex.next();
@@ -130,25 +133,14 @@ function isWord(lex: Lexer, text: string): boolean {
   return true;
 }
 
-/**
- * `CONNECTION_ID()` alone as the id (moves past it; else moves nothing it would need back): the
- * server's own id for the connection, which through rwsplit is the session's own.
- */
-function ownConnectionId(lex: Lexer): boolean {
-  if (!isWord(lex, "connection_id")) return false;
-  const at = lex.start;
+/** Moves past a function name and its `()`: whether they are all the statement holds. */
+function emptyCall(lex: Lexer): boolean {
   lex.next();
-  if (isPunct(lex, 0x28)) {
-    lex.next();
-    if (isPunct(lex, 0x29)) {
-      lex.next();
-      if (atStatementEnd(lex)) return true;
-    }
-  }
-  // Something else (`CONNECTION_ID() + 1`): an expression, whatever follows.
-  lex.reset(lex.buf, at, lex.end);
+  if (!isPunct(lex, 0x28)) return false;
   lex.next();
-  return false;
+  if (!isPunct(lex, 0x29)) return false;
+  lex.next();
+  return atStatementEnd(lex);
 }
 
 /** The current token's text when it is a decimal integer literal (`12`, not `0x0c` or `1e3`). */
