@@ -190,45 +190,42 @@ export function varsSyncSql(
   const head = charsetSync(want, have, login);
   const parts: string[] = [];
   const collations: string[] = [];
+  // sql_big_selects goes after any max_join_size, which sets it (see below).
+  let bigSelects: string | null = null;
+  let maxJoinSize = false;
+  const add = (name: string, value: string) => {
+    const sql = `${quoteIdent(name)} = ${value}`;
+    if (name === "sql_big_selects") bigSelects = sql;
+    else {
+      if (name === "max_join_size") maxJoinSize = true;
+      // A character set assignment resets its collation: collations go last.
+      (name.startsWith("collation_") ? collations : parts).push(sql);
+    }
+  };
   for (const [name, value] of want) {
     if (head !== null && CHARSET_NAMES.has(name)) {
       // After the SET NAMES that restores the login's: the session's own values, whatever `have` says.
-      if (!head.all)
-        (name.startsWith("collation_") ? collations : parts).push(`${name} = ${varValue(name, value)}`);
+      if (!head.all) add(name, varValue(name, value));
       continue;
     }
     if (have.get(name) === value) continue;
-    // A character set assignment resets its collation: collations go last.
-    (name.startsWith("collation_") ? collations : parts).push(
-      `${quoteIdent(name)} = ${varValue(name, value)}`,
-    );
+    add(name, varValue(name, value));
   }
   for (const name of have.keys()) {
     if (want.has(name) || (head !== null && CHARSET_NAMES.has(name))) continue;
-    (name.startsWith("collation_") ? collations : parts).push(
-      `${quoteIdent(name)} = ${loginValue(name, login)}`,
-    );
+    add(name, loginValue(name, login));
   }
-  bigSelectsLast(parts, want);
+  // Setting max_join_size sets sql_big_selects too (OFF, or ON for the maximum; sys_vars.cc
+  // fix_max_join_size): the session's own sql_big_selects goes after it, also when `have` already
+  // holds that value. (A SET of max_join_size reads sql_big_selects back: commands/set.ts.)
+  const sbs = want.get("sql_big_selects");
+  if (maxJoinSize && sbs !== undefined) parts.push(`sql_big_selects = ${sqlValue(sbs)}`);
+  else if (bigSelects !== null) parts.push(bigSelects);
   parts.push(...collations);
   // SET NAMES takes no SESSION before it (it is a session's anyway); it goes first.
   if (head !== null)
     return parts.length === 0 ? `SET ${head.sql}` : `SET ${head.sql}, SESSION ${parts.join(", ")}`;
   return parts.length === 0 ? null : `SET SESSION ${parts.join(", ")}`;
-}
-
-/**
- * Setting max_join_size sets sql_big_selects too (OFF, or ON for the maximum; sys_vars.cc
- * fix_max_join_size): the session's own sql_big_selects goes after it, also when `have` already
- * holds that value. (A SET of max_join_size reads sql_big_selects back: commands/set.ts.)
- */
-function bigSelectsLast(parts: string[], want: ReadonlyMap<string, string>): void {
-  const at = parts.findIndex((p) => p.startsWith("sql_big_selects = "));
-  const own = at >= 0 ? parts.splice(at, 1)[0]! : null;
-  const sbs = want.get("sql_big_selects");
-  if (parts.some((p) => p.startsWith("max_join_size = ")) && sbs !== undefined)
-    parts.push(`sql_big_selects = ${sqlValue(sbs)}`);
-  else if (own !== null) parts.push(own);
 }
 
 /** The variables a login's collation sets (thd_init_client_charset), and SET NAMES too. */
