@@ -113,6 +113,10 @@ export class ResponseScanner {
   private paramsLeft = 0;
   /** Status flags of the last OK/EOF seen. */
   status = 0;
+  /** Warning count of the last OK/EOF seen in this response (0 before one). */
+  warnings = 0;
+  /** This response has held a result set (a column count was seen). */
+  resultSet = false;
   /** During `onPacket`: the offset just past the packet in the current chunk. */
   packetEnd = 0;
   /**
@@ -153,6 +157,8 @@ export class ResponseScanner {
     this.kind = kind;
     this.captureColumns = captureColumns;
     this.errno = 0;
+    this.warnings = 0;
+    this.resultSet = false;
     this.rows = 0;
     this.skipLeft = 0;
     this.headHave = 0;
@@ -326,12 +332,16 @@ export class ResponseScanner {
   private handle(type: Captured, buf: Buffer, start: number, end: number, at: number): void {
     const len = end - start;
     switch (type) {
-      case Captured.OK:
-        this.status = okStatusFlags(buf, start, end);
+      case Captured.OK: {
+        const at = okStatusAt(buf, start, end);
+        this.status = at + 1 < end ? buf[at]! | (buf[at + 1]! << 8) : 0;
+        this.warnings = at + 3 < end ? buf[at + 2]! | (buf[at + 3]! << 8) : 0;
         this.phase = this.status & ServerStatus.MORE_RESULTS_EXISTS ? Phase.First : Phase.Done;
         break;
+      }
       case Captured.EOF: {
         this.status = len >= 5 ? buf[start + 3]! | (buf[start + 4]! << 8) : this.status;
+        this.warnings = len >= 3 ? buf[start + 1]! | (buf[start + 2]! << 8) : 0;
         if (this.phase === Phase.ColumnsEof) {
           // A cursor was opened (COM_STMT_EXECUTE with CURSOR_TYPE_READ_ONLY): rows come by COM_STMT_FETCH.
           this.phase = this.status & ServerStatus.CURSOR_EXISTS ? Phase.Done : Phase.Rows;
@@ -356,6 +366,7 @@ export class ResponseScanner {
         const follows = !this.cacheMetadata || flagAt >= end || buf[flagAt] !== 0;
         this.metadataFollows = follows;
         this.columnsLeft = count;
+        this.resultSet = true;
         if (count === 0) this.phase = Phase.Rows;
         else if (follows) this.phase = Phase.Columns;
         else this.phase = this.deprecateEof ? Phase.Rows : Phase.ColumnsEof;
@@ -419,12 +430,13 @@ function lenencSize(first: number): number {
 }
 
 /**
- * OK packet (0x00 or 0xFE header) in `buf[start, end)`: status flags after two length-encoded
- * integers (a length byte past the end counts as a 9-byte integer: the status is then 0).
+ * OK packet (0x00 or 0xFE header) in `buf[start, end)`: where its status flags are, after two
+ * length-encoded integers; the warning count follows them (a length byte past the end counts as
+ * a 9-byte integer: both then read as 0).
  */
-function okStatusFlags(buf: Buffer, start: number, end: number): number {
+function okStatusAt(buf: Buffer, start: number, end: number): number {
   let off = start + 1;
   off += off < end ? lenencSize(buf[off]!) : 9;
   off += off < end ? lenencSize(buf[off]!) : 9;
-  return off + 1 < end ? buf[off]! | (buf[off + 1]! << 8) : 0;
+  return off;
 }

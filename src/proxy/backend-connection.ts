@@ -124,6 +124,16 @@ export class BackendConnection implements ScannerListener {
   /** Prepared statements on this connection, held by client statements or cached (statement-cache.ts). */
   readonly statements = new StatementCache(this);
   lastUsedAt = Date.now();
+  /**
+   * Times the connection went back to its pool: a session that let it go after its statement
+   * finds it untouched (the same count, still idle) for a statement about that one.
+   */
+  releases = 0;
+  /**
+   * Idle, but kept for the session that let it go (it may ask about its last statement): other
+   * sessions take it only when the pool is at its limit (backend-pool.ts).
+   */
+  kept = false;
   lastError: string | null = null;
   /** Plain integers, bumped per chunk; the pool gives all its connections its own object. */
   bytes: ByteCounts = { in: 0, out: 0 };

@@ -7,6 +7,7 @@ import {
   type ByteCounts,
 } from "./backend-connection.js";
 import { type Connector, connectBackend } from "./backend-login.js";
+import { takeIdle } from "./idle-connections.js";
 import { StatementBudget } from "./statement-budget.js";
 
 export interface PoolOptions {
@@ -130,7 +131,7 @@ export class BackendPool {
   tryAcquire(keyString: string, now: number, noSchema = false): BackendConnection | null {
     const list = this.idle.get(keyString);
     if (list === undefined) return null;
-    const conn = takeIdle(list, noSchema);
+    const conn = takeIdle(list, noSchema, false);
     if (conn === null) return null;
     if (now - conn.lastUsedAt > this.opts.pingAfterIdleMs) {
       // Long idle: may have been closed by the server's wait_timeout. Checked asynchronously.
@@ -144,9 +145,15 @@ export class BackendPool {
   async acquire(req: AcquireRequest): Promise<BackendConnection> {
     if (this.closed) throw new RwsplitError("SHUTTING_DOWN");
     const list = this.idle.get(req.keyString);
+    // Connections kept for another session's next statement are taken only at the limit.
+    let kept = false;
     for (;;) {
-      const conn = list === undefined ? null : takeIdle(list, req.schema === null);
-      if (conn === null) break;
+      const conn = list === undefined ? null : takeIdle(list, req.schema === null, kept);
+      if (conn === null) {
+        if (kept || this.countFor(req.key.user) < this.opts.maxPerBackend) break;
+        kept = true;
+        continue;
+      }
       conn.state = BackendState.LEASED;
       if (Date.now() - conn.lastUsedAt > this.opts.pingAfterIdleMs) {
         // mysqljs/mysql #1816: a pooled connection killed by wait_timeout must not reach a client.
@@ -221,14 +228,20 @@ export class BackendPool {
     return conn;
   }
 
-  /** Returns a connection after a statement (ended at `now`); it goes to a waiter first. */
-  release(conn: BackendConnection, keyString: string, now = Date.now()): void {
+  /**
+   * Returns a connection after a statement (ended at `now`); it goes to a waiter first. `keep`:
+   * the session may ask about that statement next (it left warnings or an error): the connection
+   * waits at the far end of the idle list, taken by another session only when no other is idle.
+   */
+  release(conn: BackendConnection, keyString: string, now = Date.now(), keep = false): void {
     if (conn.state === BackendState.CLOSED) return;
     if (conn.busy) {
       conn.destroy();
       return;
     }
     conn.lastUsedAt = now;
+    conn.releases++;
+    conn.kept = false;
     // Statements released while the connection was busy, or a bound that shrank meanwhile.
     conn.statements.trim();
     const w = this.waiters.length > 0 ? this.takeWaiter(keyString, conn.schema === null) : null;
@@ -242,13 +255,36 @@ export class BackendPool {
       return;
     }
     conn.state = BackendState.IDLE;
+    conn.kept = keep;
     let list = this.idle.get(keyString);
     if (list === undefined) {
       list = [];
       this.idle.set(keyString, list);
     }
-    list.push(conn);
+    if (keep) list.unshift(conn);
+    else list.push(conn);
     if (this.waiters.length > 0) this.serveWaiters();
+  }
+
+  /**
+   * `conn` leased again, if it is idle and has not been leased since its `releases`-th release
+   * (what its last statement left, warnings, row counts, is still there); else null.
+   */
+  takeBack(
+    conn: BackendConnection,
+    keyString: string,
+    releases: number,
+    now: number,
+  ): BackendConnection | null {
+    if (conn.state !== BackendState.IDLE || conn.releases !== releases) return null;
+    if (now - conn.lastUsedAt > this.opts.pingAfterIdleMs) return null;
+    const list = this.idle.get(keyString);
+    const i = list === undefined ? -1 : list.lastIndexOf(conn);
+    if (i < 0) return null;
+    list!.splice(i, 1);
+    conn.state = BackendState.LEASED;
+    conn.kept = false;
+    return conn;
   }
 
   /** The first waiter this connection can serve (one with a default database, or none: `noSchema`). */
@@ -406,23 +442,4 @@ export class BackendPool {
     this.close();
     for (const c of [...this.all]) c.destroy();
   }
-}
-
-/**
- * The most recently used idle connection of `list` (taken out), skipping closed ones; with
- * `noSchema`, the most recent one with no default database, the others left in place.
- */
-function takeIdle(list: BackendConnection[], noSchema: boolean): BackendConnection | null {
-  for (let i = list.length - 1; i >= 0; i--) {
-    const conn = list[i]!;
-    if (conn.state !== BackendState.IDLE) {
-      list.splice(i, 1);
-      continue;
-    }
-    if (noSchema && conn.schema !== null) continue;
-    if (i === list.length - 1) list.pop();
-    else list.splice(i, 1);
-    return conn;
-  }
-  return null;
 }

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { type AcquireRequest, BackendPool, poolKeyString } from "../../src/proxy/backend-pool.js";
+import { ScriptedServer } from "../helpers/scripted-backend.js";
+
+function request(user: string): AcquireRequest {
+  const key = { user, wireFlags: 0, mariadbFlags: 0, collation: 45 };
+  return {
+    key,
+    keyString: poolKeyString(key),
+    credentials: { user, password: "pw", stage1: null, stage2: null },
+    schema: null,
+  };
+}
+
+function pool(): BackendPool {
+  return new BackendPool(
+    { name: "p", host: "127.0.0.1", port: 1 },
+    {
+      maxPerBackend: 4,
+      connectTimeoutMs: 1000,
+      idleTimeoutMs: 60_000,
+      pingAfterIdleMs: 5000,
+      acquireTimeoutMs: 1000,
+    },
+    new ScriptedServer().connector,
+  );
+}
+
+// A statement about the previous one (SHOW WARNINGS, ROW_COUNT(), ...) runs on that one's connection
+// when nobody leased it since (src/proxy/session/previous-statement.ts).
+describe("BackendPool: the previous statement's connection", () => {
+  it("is taken back while untouched, and not once another lease has used it", async () => {
+    const p = pool();
+    const a = request("a");
+    const conn = await p.acquire(a);
+    p.release(conn, a.keyString);
+    const releases = conn.releases;
+    expect(p.takeBack(conn, a.keyString, releases, Date.now())).toBe(conn);
+    p.release(conn, a.keyString);
+    expect(p.tryAcquire(a.keyString, Date.now())).toBe(conn); // another session's statement
+    p.release(conn, a.keyString);
+    expect(p.takeBack(conn, a.keyString, releases + 1, Date.now())).toBeNull();
+    p.destroyAll();
+  });
+
+  it("is not taken back while leased, nor after it idled past the ping threshold", async () => {
+    const p = pool();
+    const a = request("a");
+    const conn = await p.acquire(a);
+    p.release(conn, a.keyString);
+    const releases = conn.releases;
+    expect(p.tryAcquire(a.keyString, Date.now())).toBe(conn);
+    expect(p.takeBack(conn, a.keyString, releases, Date.now())).toBeNull();
+    p.release(conn, a.keyString, Date.now());
+    expect(p.takeBack(conn, a.keyString, conn.releases, Date.now() + 60_000)).toBeNull();
+    p.destroyAll();
+  });
+
+  it("kept (warnings, an error, a write): another session opens a connection rather than take it, but takes it at the limit", async () => {
+    const p = pool();
+    const a = request("a");
+    const [c1, c2, c3] = [await p.acquire(a), await p.acquire(a), await p.acquire(a)];
+    p.release(c1, a.keyString);
+    p.release(c2, a.keyString, Date.now(), true);
+    p.release(c3, a.keyString);
+    const now = Date.now();
+    expect(p.tryAcquire(a.keyString, now)).toBe(c3);
+    expect(p.tryAcquire(a.keyString, now)).toBe(c1);
+    expect(p.tryAcquire(a.keyString, now)).toBeNull();
+    const c4 = await p.acquire(a); // under the limit (4): a new one
+    expect([c1, c2, c3]).not.toContain(c4);
+    expect(await p.acquire(a)).toBe(c2); // at the limit
+    expect(c2.kept).toBe(false);
+    p.destroyAll();
+  });
+
+  it("a kept connection let go by its session is taken like any other", async () => {
+    const p = pool();
+    const a = request("a");
+    const conn = await p.acquire(a);
+    p.release(conn, a.keyString, Date.now(), true);
+    expect(p.tryAcquire(a.keyString, Date.now())).toBeNull();
+    conn.kept = false; // previous-statement.ts: the session's next statement asked nothing of it
+    expect(p.tryAcquire(a.keyString, Date.now())).toBe(conn);
+    p.destroyAll();
+  });
+});
