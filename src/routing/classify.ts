@@ -9,6 +9,7 @@ import {
   H_IMPLICIT_COMMIT,
   H_KILL,
   H_LOAD_DATA,
+  H_NO_TABLES,
   H_READS_TRACKING,
   H_SAVEPOINT,
   H_UNKNOWN,
@@ -33,9 +34,10 @@ import { beginStatement, endStatement, startStatement, xaStatement } from "./tra
  *   SQL-level PREPARE and DEALLOCATE PREPARE. The router replays these or pins.
  * - write: everything else, anything we cannot parse (the safe side), and reads that must see the
  *   primary or this connection: locking reads, SELECT ... INTO, GET_LOCK()/RELEASE_LOCK()/
- *   IS_USED_LOCK()/IS_FREE_LOCK(), LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(), SQL_CALC_FOUND_ROWS,
- *   sequences, `@x :=`, SHOW WARNINGS. Transaction control (BEGIN, COMMIT, ...) is a write too: the
- *   router follows the transaction through the TX_* flags.
+ *   IS_USED_LOCK()/IS_FREE_LOCK(), LAST_INSERT_ID(), SQL_CALC_FOUND_ROWS, sequences, `@x :=`.
+ *   Transaction control (BEGIN, COMMIT, ...) is a write too: the router follows the transaction
+ *   through the TX_* flags. Reads about the previous statement (SHOW WARNINGS, ROW_COUNT(),
+ *   FOUND_ROWS(), ...) stay reads, flagged: the router sends them where that statement ran.
  * A multi-statement is a read only when every part is; otherwise a write (flags are the union).
  */
 
@@ -70,8 +72,18 @@ for (const kw of [
   KW.INSTALL, KW.UNINSTALL, KW.RESET, KW.CHANGE, KW.STOP, KW.CACHE, KW.ANALYZE,
 ]) COMMITTING_VERBS[kw] = 1;
 
+/** Verbs of statements that use no table unless a FROM says so (NO_TABLES). */
+const TABLELESS_VERBS = new Uint8Array(KW_COUNT);
+// biome-ignore format: a table reads better packed
+for (const kw of [
+  KW.SELECT, KW.VALUES, KW.DO, KW.SET, KW.USE, KW.BEGIN, KW.START, KW.COMMIT, KW.ROLLBACK,
+  KW.SAVEPOINT, KW.RELEASE,
+]) TABLELESS_VERBS[kw] = 1;
+
 class Classifier extends StatementScan {
   private readonly body = (): number => this.statement();
+  /** The current statement's verb (its first keyword after any opening parentheses). */
+  private verb = 0;
 
   run(buf: Uint8Array, start: number, end: number): Classification {
     const lex = this.lex;
@@ -79,6 +91,7 @@ class Classifier extends StatementScan {
     this.lo = this.hi = 0;
     let count = 0;
     let allRead = true;
+    let noTables = true;
     let kind = WRITE;
     lex.next();
     while (lex.type !== Tok.EOF) {
@@ -88,10 +101,14 @@ class Classifier extends StatementScan {
       }
       this.resetTokens();
       this.force = false;
+      this.tables = 0;
+      this.verb = 0;
       kind = this.statement();
       count++;
       if (kind !== READ) allRead = false;
+      if (TABLELESS_VERBS[this.verb] !== 1 || this.tables > 0) noTables = false;
     }
+    if (noTables && count > 0) this.hi |= H_NO_TABLES;
     if (lex.error || count === 0) {
       kind = WRITE;
       this.hi |= H_UNKNOWN;
@@ -113,6 +130,7 @@ class Classifier extends StatementScan {
       lex.next();
     }
     const kw = this.word();
+    this.verb = kw;
     if (
       kw === 0 ||
       (parens > 0 && kw !== KW.SELECT && kw !== KW.WITH && kw !== KW.VALUES && kw !== KW.TABLE)
@@ -252,9 +270,8 @@ class Classifier extends StatementScan {
       case KW.COUNT: // SHOW COUNT(*) WARNINGS|ERRORS
       case KW.PROFILE:
       case KW.PROFILES:
-        // About the previous statement, which most often was a write, on the primary.
+        // About the previous statement: a read where that one ran (router.ts "previous").
         this.lo |= F.LAST_STATEMENT_INFO;
-        this.force = true;
         break;
       case KW.MASTER:
       case KW.BINARY:

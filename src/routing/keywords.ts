@@ -21,7 +21,7 @@ const WORDS = [
   "password", "role", "default", "statement", "tables", "immediate", "data", "xml", "warnings",
   "errors", "count", "profile", "profiles", "master", "slave", "replica", "replicas", "binary",
   "processlist", "full", "as", "export", "diagnostics", "sql_calc_found_rows", "on", "off", "true",
-  "false", "index",
+  "false", "index", "from", "dual",
   // functions that tie a statement to one server or connection
   "last_insert_id", "found_rows", "row_count", "get_lock", "release_lock", "release_all_locks",
   "is_used_lock", "is_free_lock", "nextval", "lastval", "setval", "currval", "connection_id",

@@ -16,6 +16,11 @@ import { CLIENT_ERRORS, type ClientErrorSpec } from "../errors.js";
  */
 
 export type StatementKind = "read" | "write" | "session";
+/**
+ * What a statement asks of earlier ones on its connection (RouteStatement.asks): about the
+ * previous statement (ROW_COUNT()), the last result set (FOUND_ROWS()), the warnings list.
+ */
+export type Asks = "statement" | "rows" | "warnings";
 
 /** What the router needs to know about a statement (derived from the classifier's flags). */
 export interface RouteStatement {
@@ -24,8 +29,12 @@ export interface RouteStatement {
   beginReadOnly: boolean;
   /** Starts a transaction (BEGIN, START TRANSACTION, XA START) or turns autocommit off. */
   beginsTransaction: boolean;
-  /** A read that still must see the primary (reads a user variable this session set, ...). */
-  needsPrimary: boolean;
+  /**
+   * Asks what the server keeps per connection about earlier statements: about the previous
+   * statement (ROW_COUNT()), the last result set (FOUND_ROWS()), or the warnings list (SHOW
+   * WARNINGS/ERRORS, @@warning_count, @@error_count, GET DIAGNOSTICS); null: none of them.
+   */
+  asks: Asks | null;
   /**
    * Safe inside a READ ONLY transaction that runs on a replica: reads, COMMIT/ROLLBACK,
    * savepoints, locking reads, plain session variables and USE. Not: writes, anything that
@@ -76,6 +85,16 @@ export type RoutePlan =
   | { readonly target: "pinned"; readonly reason: "pinned" }
   | {
       /**
+       * The connection the session's previous statement ran on, if no other session has leased it
+       * since (a replica's only when `anyBackend`: the statement is a read), else the primary.
+       */
+      readonly target: "previous";
+      readonly reason: "previous";
+      readonly anyBackend: boolean;
+      readonly asks: Asks;
+    }
+  | {
+      /**
        * Commit the READ ONLY transaction on the pinned replica connection (the session's pin ends
        * with it), then carry out `next`: the statement commits implicitly on the server too.
        */
@@ -95,7 +114,8 @@ export type RouteReason =
   | "in_transaction"
   | "read_only_transaction"
   | "consistency_primary"
-  | "needs_primary";
+  | "needs_primary"
+  | "previous";
 
 // The common plans are constants: routing a statement allocates nothing.
 const PINNED: RoutePlan = Object.freeze({ target: "pinned", reason: "pinned" });
@@ -104,7 +124,13 @@ const P_HINT = primary("hint");
 const P_TRANSACTION = primary("in_transaction");
 const P_WRITE = primary("write");
 const P_SESSION = primary("session");
-const P_NEEDS = primary("needs_primary");
+const previous = (anyBackend: boolean, asks: Asks): RoutePlan =>
+  Object.freeze({ target: "previous", reason: "previous", anyBackend, asks });
+const PREVIOUS: Readonly<Record<Asks, readonly [RoutePlan, RoutePlan]>> = {
+  statement: [previous(false, "statement"), previous(true, "statement")],
+  rows: [previous(false, "rows"), previous(true, "rows")],
+  warnings: [previous(false, "warnings"), previous(true, "warnings")],
+};
 const P_CONSISTENCY = primary("consistency_primary");
 const replica = (reason: RouteReason, requireCaughtUp: boolean, pinOnReplica: boolean): RoutePlan =>
   Object.freeze({ target: "replica", reason, maxLagMs: null, requireCaughtUp, pinOnReplica });
@@ -138,6 +164,8 @@ export function route(stmt: RouteStatement, session: RouteSession): RoutePlan {
   if (stmt.beginReadOnly && session.consistency !== "primary")
     return caughtUp ? R_READ_ONLY_TX_CAUGHT_UP : R_READ_ONLY_TX;
   if (stmt.beginsTransaction) return P_TRANSACTION;
+  // SHOW WARNINGS, ROW_COUNT(), ...: where the previous statement ran, whatever it was.
+  if (stmt.asks !== null) return PREVIOUS[stmt.asks][stmt.kind === "read" ? 1 : 0]!;
   if (stmt.kind === "write") return P_WRITE;
   if (stmt.kind === "session") return P_SESSION;
   const hint = stmt.hint;
@@ -152,7 +180,6 @@ export function route(stmt: RouteStatement, session: RouteSession): RoutePlan {
       pinOnReplica: false,
     });
   }
-  if (stmt.needsPrimary) return P_NEEDS;
   if (session.consistency === "primary") return P_CONSISTENCY;
   if (hint?.maxLagMs !== undefined) {
     return Object.freeze({

@@ -101,6 +101,12 @@ export const StatementFlag = {
    * START TRANSACTION commit too; they carry TX_BEGIN.
    */
   IMPLICIT_COMMIT: HIGH * (1 << 9),
+  /**
+   * Every statement uses no table (SELECT or VALUES with no FROM but FROM DUAL, DO, SET, USE,
+   * transaction control, savepoints): the server keeps the previous statement's warnings and
+   * errors for SHOW WARNINGS then (they are cleared by a statement that uses a table).
+   */
+  NO_TABLES: HIGH * (1 << 10),
 } as const;
 
 export type StatementFlagName = keyof typeof StatementFlag;

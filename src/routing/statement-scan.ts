@@ -26,6 +26,7 @@ export const H_SAVEPOINT = F.SAVEPOINT / HIGH;
 export const H_SET_STATEMENT = F.SET_STATEMENT / HIGH;
 export const H_READS_TRACKING = F.READS_TRACKING / HIGH;
 export const H_IMPLICIT_COMMIT = F.IMPLICIT_COMMIT / HIGH;
+export const H_NO_TABLES = F.NO_TABLES / HIGH;
 
 export const SEMI = 0x3b;
 export const COMMA = 0x2c;
@@ -60,6 +61,8 @@ export class StatementScan {
   private intoVars = false;
   /** CALL's arguments: a user variable there may be an OUT or INOUT parameter, written by the call. */
   outVars = false;
+  /** FROM clauses of the statement so far, but FROM DUAL (a statement without one uses no table). */
+  tables = 0;
 
   /** Forgets what the previous tokens were (a new statement, or a SET value). */
   resetTokens(): void {
@@ -202,6 +205,12 @@ export class StatementScan {
           this.intoVars = true;
         }
         break;
+      case KW.FROM:
+        this.tables++;
+        break;
+      case KW.DUAL:
+        if (this.prev1 === KW.FROM) this.tables--;
+        break;
       case KW.SQL_CALC_FOUND_ROWS:
         // FOUND_ROWS() must run where this ran: keep both on the primary.
         this.lo |= F.SQL_CALC_FOUND_ROWS;
@@ -223,11 +232,12 @@ export class StatementScan {
         this.lastInsertIdArg = true;
         break;
       case KW.FOUND_ROWS:
+        // About the previous statement: a read where that one ran (router.ts "previous").
         this.lo |= F.FOUND_ROWS;
-        break;
+        return;
       case KW.ROW_COUNT:
         this.lo |= F.ROW_COUNT;
-        break;
+        return;
       case KW.GET_LOCK:
         this.lo |= F.GET_LOCK;
         break;
@@ -264,7 +274,6 @@ export class StatementScan {
       case KW.WARNING_COUNT:
       case KW.ERROR_COUNT:
         this.lo |= F.LAST_STATEMENT_INFO;
-        this.force = true;
         break;
       case KW.SESSION_TRACK_SYSTEM_VARIABLES:
       case KW.SESSION_TRACK_SCHEMA:

@@ -1,6 +1,6 @@
 import { type Classification, classify, type StatementKind } from "./classify.js";
 import { Pin } from "./pins.js";
-import type { RouteStatement } from "./router.js";
+import type { Asks, RouteStatement } from "./router.js";
 import { StatementFlag as F, hasFlag } from "./statement-flags.js";
 
 export interface RoutedStatement {
@@ -11,7 +11,22 @@ export interface RoutedStatement {
   usesLastInsertId: boolean;
   /** Classifier flags, for debug output and metrics. */
   flags: number;
+  /** What the statement leaves as it was for a later question about earlier ones (Keeps bits). */
+  keeps: number;
 }
+
+/**
+ * What a statement leaves as the server kept it, for a later question about earlier statements
+ * (src/proxy/session/previous-statement.ts; measured on MariaDB 10.11).
+ */
+export const Keeps = {
+  /** Uses no table (NO_TABLES) and leaves no warning: SHOW WARNINGS still shows the earlier ones. */
+  WARNINGS: 1,
+  /** SHOW WARNINGS / ERRORS: FOUND_ROWS() still counts the earlier result set. */
+  FOUND_ROWS: 2,
+  /** SELECT ... INTO: FOUND_ROWS() counts its rows though no result set is sent. */
+  COUNTS_ROWS: 4,
+} as const;
 
 /**
  * What the router and the session need to know about one statement, from the classifier's view
@@ -21,7 +36,10 @@ export function routeStatement(payload: Uint8Array, start: number): RoutedStatem
   const c = classify(payload, start);
   // No flag and no hint (a plain SELECT, INSERT, ...): the answer depends on the kind alone, one
   // shared frozen object per kind instead of two new ones and a dozen flag tests (~90 ns).
-  if (c.flags === 0 && c.hint === null) return PLAIN[c.kind];
+  if (c.hint === null) {
+    if (c.flags === 0) return PLAIN[c.kind];
+    if (c.flags === F.NO_TABLES) return PLAIN_NO_TABLES[c.kind]; // SELECT 1, SET, BEGIN, ...
+  }
   return routed(c);
 }
 
@@ -46,7 +64,7 @@ function routed(c: Classification): RoutedStatement {
       beginReadOnly: hasFlag(f, F.TX_BEGIN_READ_ONLY),
       beginsTransaction: hasFlag(f, F.TX_BEGIN) || hasFlag(f, F.AUTOCOMMIT_OFF) || hasFlag(f, F.XA),
       // SHOW WARNINGS and friends answer about the previous statement: where it ran.
-      needsPrimary: hasFlag(f, F.LAST_STATEMENT_INFO),
+      asks: asks(f),
       readOnlyTxnSafe: readOnlyTxnSafe(c.kind, f),
       // One statement: a multi-statement's parts would each need it (refused in a READ ONLY one).
       implicitCommit:
@@ -58,9 +76,24 @@ function routed(c: Classification): RoutedStatement {
     pinAfter,
     usesLastInsertId: hasFlag(f, F.LAST_INSERT_ID),
     flags: f,
+    keeps: keeps(f),
   };
 }
 
+function keeps(f: number): number {
+  const noTables = hasFlag(f, F.NO_TABLES);
+  let k = noTables ? Keeps.WARNINGS : 0;
+  if (hasFlag(f, F.LAST_STATEMENT_INFO) && !noTables) k |= Keeps.FOUND_ROWS;
+  if (hasFlag(f, F.SELECT_INTO)) k |= Keeps.COUNTS_ROWS;
+  return k;
+}
+
+/** What the statement asks of earlier ones on its connection (one place: the first that applies). */
+function asks(f: number): Asks | null {
+  if (hasFlag(f, F.ROW_COUNT)) return "statement";
+  if (hasFlag(f, F.FOUND_ROWS)) return "rows";
+  return hasFlag(f, F.LAST_STATEMENT_INFO) ? "warnings" : null;
+}
 /** Session statements that change only what rwsplit replays on any connection. */
 const REPLAYED_ONLY = F.SET_VAR | F.SET_NAMES | F.USE;
 /** Session statements that leave state on the connection, or open/close transactions. */
@@ -91,9 +124,9 @@ function readOnlyTxnSafe(kind: RouteStatement["kind"], f: number): boolean {
   return onlyTxControl && !hasFlag(f, F.CALL) && !hasFlag(f, F.SELECT_INTO);
 }
 
-/** The answer for a statement with no flag and no hint, by kind (after the constants it uses). */
-function frozen(kind: StatementKind): RoutedStatement {
-  const r = routed({ kind, flags: 0, hint: null });
+/** The answer for a statement with only `flags` and no hint, by kind (after the constants it uses). */
+function frozen(kind: StatementKind, flags = 0): RoutedStatement {
+  const r = routed({ kind, flags, hint: null });
   Object.freeze(r.route);
   return Object.freeze(r);
 }
@@ -102,4 +135,9 @@ const PLAIN: Readonly<Record<StatementKind, RoutedStatement>> = {
   read: frozen("read"),
   write: frozen("write"),
   session: frozen("session"),
+};
+const PLAIN_NO_TABLES: Readonly<Record<StatementKind, RoutedStatement>> = {
+  read: frozen("read", F.NO_TABLES),
+  write: frozen("write", F.NO_TABLES),
+  session: frozen("session", F.NO_TABLES),
 };

@@ -503,3 +503,122 @@ describe("max_allowed_packet as on the server", () => {
     }
   });
 });
+
+describe("what the server keeps about earlier statements: warnings, errors, row counts", () => {
+  type Answer = { rows?: unknown; errno?: number; id?: number };
+
+  /** Each statement's answer, `@@server_id AS id` taken out of its rows. */
+  async function run(c: mysql.Connection, statements: string[]): Promise<Answer[]> {
+    const out: Answer[] = [];
+    for (const sql of statements) {
+      try {
+        const [rows] = await c.query(sql);
+        if (!Array.isArray(rows)) {
+          out.push({ rows: "ok" });
+          continue;
+        }
+        const r = rows as Record<string, unknown>[];
+        const id = r[0]?.id as number | undefined;
+        out.push({ rows: r.map(({ id: _id, ...rest }) => rest), ...(id === undefined ? {} : { id }) });
+      } catch (e) {
+        out.push({ errno: (e as { errno: number }).errno });
+      }
+    }
+    return out;
+  }
+
+  const statements = [
+    "SELECT @@server_id AS id, 'a' + 1 AS x",
+    "SELECT 1 AS one",
+    "SET @@session.sql_select_limit = 1000",
+    "SELECT @@warning_count AS wc",
+    "SHOW WARNINGS",
+    "SELECT i FROM tt WHERE i = 1",
+    "SHOW WARNINGS",
+    "SELECT @@server_id AS id, 'b' + 1 AS x",
+    "USE app",
+    "BEGIN",
+    "SELECT i FROM tt WHERE i = 2",
+    "COMMIT",
+    "SHOW WARNINGS",
+    "SELECT @@server_id AS id, 'c' + 1 AS x",
+    "BEGIN",
+    "SELECT 1 AS one",
+    "COMMIT",
+    "SHOW COUNT(*) WARNINGS",
+    "INSERT IGNORE INTO tt VALUES (1), (70)",
+    "SELECT 2 AS two",
+    "SHOW WARNINGS",
+    "UPDATE tt SET i = i WHERE i < 3",
+    "SELECT ROW_COUNT() AS rc",
+    "DELETE FROM tt WHERE i = 70",
+    "SELECT ROW_COUNT() AS rc",
+    "SELECT @@server_id AS id, i FROM tt WHERE i < 3",
+    "SELECT FOUND_ROWS() AS fr",
+    "SELECT * FROM nosuch",
+    "SELECT 1 AS one",
+    "SHOW ERRORS",
+    "SELECT @@error_count AS ec",
+    // Last: GET DIAGNOSTICS into a user variable ties the session to the primary.
+    "INSERT IGNORE INTO tt VALUES (1)",
+    "SELECT 3 AS three",
+    "GET DIAGNOSTICS @n = NUMBER",
+    "SELECT @n AS n",
+  ];
+
+  test("SHOW WARNINGS / ERRORS, @@warning_count, ROW_COUNT(), FOUND_ROWS(), GET DIAGNOSTICS answer as on the server, about statements that ran on replicas too", async () => {
+    await replicasFresh();
+    const [d, p] = await both((c) => run(c, statements));
+    expect(p.map(({ id: _id, ...a }) => a)).toEqual(d.map(({ id: _id, ...a }) => a));
+    // The warnings asked about were a replica's: no other connection had them to show.
+    const ids = p.flatMap((a) => (a.id === undefined ? [] : [a.id]));
+    expect(ids.filter((id) => replicaIds.includes(id)).length).toBeGreaterThanOrEqual(3);
+    expect(d[4]!.rows).toHaveLength(1); // the server kept 'a''s warning through SELECT 1 and SET
+    expect(blockedWrites()).toBe(0);
+  });
+
+  test("a prepared statement's warnings, then SHOW WARNINGS (as Rails, Connector/J and PHP ask for them)", async () => {
+    const [d, p] = await both(async (c) => {
+      const [rows] = await c.execute("SELECT @@server_id AS id, ? + 1 AS x", ["q"]);
+      const [warnings] = await c.query("SHOW WARNINGS");
+      return { id: (rows as { id: number }[])[0]!.id, warnings };
+    });
+    expect(replicaIds).toContain(p.id);
+    expect(p.warnings).toEqual(d.warnings);
+    expect(d.warnings).toHaveLength(1);
+  });
+
+  test("with other sessions busy beside it, the answer is still this session's", async () => {
+    const [expected] = await both((c) =>
+      run(c, [
+        "SELECT 'z' + 1 AS x",
+        "SHOW WARNINGS",
+        "UPDATE tt SET i = i WHERE i < 3",
+        "SELECT ROW_COUNT() AS rc",
+      ]),
+    );
+    let stop = false;
+    const busy = await Promise.all([1, 2, 3, 4].map(() => viaProxy()));
+    const loops = busy.map(async (c, n) => {
+      while (!stop) {
+        await c.query(n % 2 === 0 ? "SELECT i FROM tt WHERE i = 1" : "UPDATE tt SET i = i WHERE i = 3");
+      }
+    });
+    const c = await viaProxy();
+    try {
+      for (let i = 0; i < 40; i++) {
+        const got = await run(c, [
+          "SELECT 'z' + 1 AS x",
+          "SHOW WARNINGS",
+          "UPDATE tt SET i = i WHERE i < 3",
+          "SELECT ROW_COUNT() AS rc",
+        ]);
+        expect(got).toEqual(expected);
+      }
+    } finally {
+      stop = true;
+      await Promise.all(loops);
+      await Promise.all([...busy, c].map((x) => x.end()));
+    }
+  });
+});

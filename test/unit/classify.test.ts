@@ -436,8 +436,8 @@ const variables: Case[] = [
   ["SELECT @@identity", "write", ["LAST_INSERT_ID"]],
   ["SELECT @@last_insert_id", "write", ["LAST_INSERT_ID"]],
   ["SELECT @@session.identity", "write", ["LAST_INSERT_ID"]],
-  ["SELECT @@warning_count", "write", ["LAST_STATEMENT_INFO"]],
-  ["SELECT @@error_count", "write", ["LAST_STATEMENT_INFO"]],
+  ["SELECT @@warning_count", "read", ["LAST_STATEMENT_INFO"]],
+  ["SELECT @@error_count", "read", ["LAST_STATEMENT_INFO"]],
 ];
 
 const functions: Case[] = [
@@ -449,8 +449,8 @@ const functions: Case[] = [
   ["select last_insert_id ()", "write", ["LAST_INSERT_ID"]],
   ["SELECT * FROM t WHERE id = LAST_INSERT_ID()", "write", ["LAST_INSERT_ID"]],
   ["INSERT INTO c (parent) VALUES (LAST_INSERT_ID())", "write", ["LAST_INSERT_ID"]],
-  ["SELECT FOUND_ROWS()", "write", ["FOUND_ROWS"]],
-  ["SELECT ROW_COUNT()", "write", ["ROW_COUNT"]],
+  ["SELECT FOUND_ROWS()", "read", ["FOUND_ROWS"]],
+  ["SELECT ROW_COUNT()", "read", ["ROW_COUNT"]],
   ["SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 10", "write", ["SQL_CALC_FOUND_ROWS"]],
   ["SELECT CONNECTION_ID()", "read", ["CONNECTION_ID"]],
   ["SELECT NEXTVAL(s)", "write", ["SEQUENCE"]],
@@ -466,11 +466,14 @@ const functions: Case[] = [
 ];
 
 const diagnostics: Case[] = [
-  ["SHOW WARNINGS", "write", ["LAST_STATEMENT_INFO"]],
-  ["SHOW WARNINGS LIMIT 10", "write", ["LAST_STATEMENT_INFO"]],
-  ["SHOW ERRORS", "write", ["LAST_STATEMENT_INFO"]],
-  ["SHOW COUNT(*) WARNINGS", "write", ["LAST_STATEMENT_INFO"]],
-  ["SHOW PROFILES", "write", ["LAST_STATEMENT_INFO"]],
+  ["SHOW WARNINGS", "read", ["LAST_STATEMENT_INFO"]],
+  ["SHOW WARNINGS LIMIT 10", "read", ["LAST_STATEMENT_INFO"]],
+  ["SHOW ERRORS", "read", ["LAST_STATEMENT_INFO"]],
+  ["SHOW COUNT(*) WARNINGS", "read", ["LAST_STATEMENT_INFO"]],
+  ["SHOW PROFILES", "read", ["LAST_STATEMENT_INFO"]],
+  // A write that asks stays a write (the router sends it where the previous ran only on the primary).
+  ["INSERT INTO t SELECT ROW_COUNT()", "write", ["ROW_COUNT"]],
+  ["SELECT ROW_COUNT() FOR UPDATE", "write", ["LOCKING_READ", "ROW_COUNT"]],
   ["GET DIAGNOSTICS @n = NUMBER", "write", ["LAST_STATEMENT_INFO", "USER_VAR_WRITE"]],
   [
     "GET CURRENT DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT",
@@ -529,13 +532,56 @@ describe("classify: table", () => {
     describe(group, () => {
       test.each(cases)("%j → %s %j", (sql, kind, flags) => {
         const c = classifyString(sql);
-        expect({ kind: c.kind, flags: describeFlags(c.flags).sort() }).toEqual({
+        // NO_TABLES changes no route: its own table below.
+        const routing = describeFlags(c.flags).filter((f) => f !== "NO_TABLES");
+        expect({ kind: c.kind, flags: routing.sort() }).toEqual({
           kind,
           flags: [...flags].sort(),
         });
       });
     });
   }
+});
+
+// The server keeps the previous statement's warnings through a statement that uses no table
+// (measured on MariaDB 10.11: SELECT 1, SELECT @@x, SET, DO, USE, BEGIN, COMMIT keep them; a FROM
+// with a table, a derived table, SHOW TABLES clear them).
+describe("classify: NO_TABLES", () => {
+  const cases: [string, boolean][] = [
+    ["SELECT 1", true],
+    ["SELECT @@version, NOW()", true],
+    ["SELECT 1 FROM DUAL", true],
+    ["SELECT 1 UNION SELECT 2", true],
+    ["(SELECT 1)", true],
+    ["VALUES (1)", true],
+    ["SELECT 'a' + 1 INTO @w", true],
+    ["SET @x = 1", true],
+    ["SET SESSION sql_mode = ''", true],
+    ["DO 1", true],
+    ["USE app", true],
+    ["BEGIN", true],
+    ["START TRANSACTION READ ONLY", true],
+    ["COMMIT", true],
+    ["ROLLBACK", true],
+    ["SAVEPOINT a", true],
+    ["SELECT @@warning_count", true],
+    ["SELECT 1; SELECT 2", true],
+    ["SELECT * FROM t", false],
+    ["SELECT * FROM (SELECT 1) d", false],
+    ["SELECT (SELECT 1 FROM t LIMIT 1)", false],
+    ["SET @y = (SELECT COUNT(*) FROM t)", false],
+    ["TABLE t", false],
+    ["WITH a AS (SELECT 1) SELECT * FROM a", false],
+    ["SHOW TABLES", false],
+    ["SHOW WARNINGS", false],
+    ["INSERT INTO t VALUES (1)", false],
+    ["UPDATE t SET a = 1", false],
+    ["SELECT 1; SELECT * FROM t", false],
+    ["CALL p()", false],
+  ];
+  test.each(cases)("%j → %s", (sql, expected) => {
+    expect(hasFlag(classifyString(sql).flags, StatementFlag.NO_TABLES)).toBe(expected);
+  });
 });
 
 describe("classify: Buffer offsets", () => {
@@ -570,11 +616,11 @@ describe("classify: Buffer offsets", () => {
   test("bytes just past end never complete a token", () => {
     // `-` + `- ` past end would make a comment; `:` + `=` past end an assignment.
     const dash = Buffer.from("SELECT 1 -- x", "latin1");
-    expect(describeFlags(classify(dash, 0, "SELECT 1 -".length).flags)).toEqual([]);
+    expect(describeFlags(classify(dash, 0, "SELECT 1 -".length).flags)).toEqual(["NO_TABLES"]);
     const assign = Buffer.from("SELECT @x := 1", "latin1");
     const c = classify(assign, 0, "SELECT @x :".length);
     expect(c.kind).toBe("read");
-    expect(describeFlags(c.flags)).toEqual(["USER_VAR_READ"]);
+    expect(describeFlags(c.flags)).toEqual(["USER_VAR_READ", "NO_TABLES"]);
   });
 
   test("out-of-range offsets are clamped, never thrown", () => {

@@ -6,12 +6,13 @@ import {
   route,
   routeCommand,
 } from "../../src/routing/router.js";
+import { routeStatement } from "../../src/routing/statement.js";
 
 const read: RouteStatement = {
   kind: "read",
   beginReadOnly: false,
   beginsTransaction: false,
-  needsPrimary: false,
+  asks: null,
   readOnlyTxnSafe: true,
   implicitCommit: false,
   hint: null,
@@ -246,10 +247,34 @@ describe("route", () => {
       { target: "pinned", reason: "pinned" },
     ],
     [
-      "a read that needs the primary",
-      { ...read, needsPrimary: true },
+      "a read about the previous statement goes where that ran, replica or primary",
+      { ...read, asks: "statement" },
       free,
-      { target: "primary", reason: "needs_primary" },
+      { target: "previous", reason: "previous", anyBackend: true, asks: "statement" },
+    ],
+    [
+      "so does one about warnings, with read-your-writes pending and under consistency primary",
+      { ...read, asks: "warnings" },
+      { ...free, hasUnreplicatedWrite: true, consistency: "primary" },
+      { target: "previous", reason: "previous", anyBackend: true, asks: "warnings" },
+    ],
+    [
+      "a write about the previous statement goes where that ran only on the primary",
+      { ...write, asks: "warnings" },
+      free,
+      { target: "previous", reason: "previous", anyBackend: false, asks: "warnings" },
+    ],
+    [
+      "a pinned session asks its pinned connection",
+      { ...read, asks: "statement" },
+      { ...free, pinned: "replica" },
+      { target: "pinned", reason: "pinned" },
+    ],
+    [
+      "a primary hint wins over the previous statement's connection",
+      { ...read, asks: "warnings", hint: { route: "primary" } },
+      free,
+      { target: "primary", reason: "hint" },
     ],
   ];
   test.each(cases)("%s", (_name, stmt, session, expected) => {
@@ -276,5 +301,24 @@ describe("replicaMaySend: the send-time guard", () => {
   ];
   test.each(cases)("%s", (_name, stmt, inTxn, expected) => {
     expect(replicaMaySend(stmt, inTxn)).toBe(expected);
+  });
+});
+
+// What a statement asks of earlier ones on its connection (src/proxy/session/previous-statement.ts).
+describe("routeStatement: asks", () => {
+  const cases: [string, string | null, string][] = [
+    ["SELECT ROW_COUNT()", "statement", "read"],
+    ["SELECT FOUND_ROWS()", "rows", "read"],
+    ["SELECT ROW_COUNT(), FOUND_ROWS()", "statement", "read"],
+    ["SHOW WARNINGS", "warnings", "read"],
+    ["SHOW ERRORS LIMIT 1", "warnings", "read"],
+    ["SELECT @@warning_count, @@error_count", "warnings", "read"],
+    ["GET DIAGNOSTICS @n = NUMBER", "warnings", "write"],
+    ["INSERT INTO t SELECT ROW_COUNT()", "statement", "write"],
+    ["SELECT 1", null, "read"],
+  ];
+  test.each(cases)("%s asks about %s (a %s)", (sql, asks, kind) => {
+    const r = routeStatement(Buffer.from(`\x03${sql}`, "latin1"), 1);
+    expect({ asks: r.route.asks, kind: r.route.kind }).toEqual({ asks, kind });
   });
 });

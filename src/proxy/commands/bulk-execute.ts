@@ -78,7 +78,7 @@ function asWrite(r: RoutedStatement): RoutedStatement {
       ...r.route,
       kind: "write",
       beginReadOnly: false,
-      needsPrimary: false,
+      asks: null,
       readOnlyTxnSafe: false,
       implicitCommit: false,
       hint: null,

@@ -19,6 +19,7 @@ import type { Dispatch } from "./dispatch.js";
 import { type LoginHost, restartedLogin, sendLoginOk, sessionStart } from "./login.js";
 import { SessionPin } from "./pin.js";
 import { StatementRegistry } from "./prepared-statements.js";
+import { PreviousStatement } from "./previous-statement.js";
 import { SessionState } from "./session-state.js";
 import { type RunHost, StatementRun } from "./statement-run.js";
 import type { ClientTransport, TransportHandlers } from "./transport.js";
@@ -61,6 +62,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   readonly stmts = new StatementRegistry();
   readonly cursors = new OpenCursors();
   readonly pin = new SessionPin();
+  readonly previous = new PreviousStatement();
   capabilities = 0;
   mariadbCapabilities = 0;
   login: AcquireRequest | null = null;
@@ -337,6 +339,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     // A connection mid-response or holding session state cannot go back to a pool.
     this.runner?.abandon();
     this.pin.letGo()?.destroy();
+    this.previous.close();
     // Its prepared statements are let go on the connections that stay (closed there unless cached).
     this.stmts.clear();
     this.transport.destroy();

@@ -19,6 +19,10 @@ export interface StatementOutcome {
   status: number;
   /** The ERR's error number, or 0. */
   errno: number;
+  /** The warning count of the last OK/EOF. */
+  warnings: number;
+  /** The response held a result set. */
+  resultSet: boolean;
 }
 
 /**

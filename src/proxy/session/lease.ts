@@ -28,6 +28,8 @@ export class Lease {
    */
   waitFor: string | null = null;
   private readonly replicaReq: ReplicaRequest = { maxLagMs: null, minGtid: null, exclude: null, user: null };
+  /** The previous statement's connection, leased again for a statement about it (plan "previous"). */
+  private taken: BackendConnection | null = null;
 
   constructor(private readonly s: SessionPort) {}
 
@@ -41,6 +43,12 @@ export class Lease {
     const pin = s.pin;
     this.replica = null;
     this.waitFor = null; // ryw:
+    this.taken = null;
+    if (plan.target === "previous") {
+      this.previous(plan, label);
+      return null;
+    }
+    s.previous.forget();
     if (plan.target === "pinned") {
       this.reason = "pinned";
       if (pin.conn !== null && pin.pool !== null) {
@@ -86,6 +94,26 @@ export class Lease {
     }
     this.toPrimary(label ?? (plan.target === "primary" ? plan.reason : "session"));
     return null;
+  }
+
+  /**
+   * A statement about the previous one: on that one's connection if nobody leased it since (a
+   * replica's only for a read), else on the primary, where it answers about whatever that
+   * connection ran last (as before rwsplit remembered).
+   */
+  private previous(plan: RoutePlan & { target: "previous" }, label: string | null): void {
+    const s = this.s;
+    const primary = s.ctx.upstreams.primary;
+    const onlyOn = plan.anyBackend ? null : primary;
+    const there = s.previous.take(plan.asks, s.login!.keyString, onlyOn, Date.now());
+    if (there === null) {
+      this.toPrimary(label ?? "needs_primary");
+      return;
+    }
+    this.pool = there.pool;
+    this.route = there.pool === primary ? "primary" : "replica";
+    this.reason = label ?? "previous";
+    this.taken = there.conn;
   }
 
   /** Runs on the primary from now on, reported as `reason`. */
@@ -134,6 +162,8 @@ export class Lease {
     const s = this.s;
     const pin = s.pin;
     const pool = this.pool!;
+    // Out of step (rare: it ran this session's previous statement): acquire() brings it in step.
+    if (this.taken !== null) return inSync(this.taken, s.state) ? this.takeTaken() : null;
     if (this.waitFor !== null) return null; // ryw: the wait is async
     if (pin.conn !== null && pin.pool === pool) return pin.conn.state === "closed" ? null : pin.conn;
     const key = s.login!.keyString;
@@ -153,6 +183,7 @@ export class Lease {
   async acquire(): Promise<BackendConnection> {
     const s = this.s;
     const up = s.ctx.upstreams;
+    if (this.taken !== null) return this.takeTaken();
     if (this.replica !== null) {
       const conn = await this.acquireReplica();
       // ryw: a connect failure moved the read elsewhere (waitFor cleared); else wait here first.
@@ -236,6 +267,12 @@ export class Lease {
       }
     }
     return pool.acquire({ ...s.login!, schema: s.state.schema });
+  }
+
+  private takeTaken(): BackendConnection {
+    const conn = this.taken!;
+    this.taken = null;
+    return conn;
   }
 
   /** A leased connection the statement will not use: back to its pool, or closed when `broken`. */

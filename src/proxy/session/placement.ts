@@ -1,6 +1,5 @@
 import { ServerStatus } from "../../protocol/constants/server-status.js";
 import { Pin } from "../../routing/pins.js";
-import type { RoutePlan } from "../../routing/router.js";
 import type { BackendConnection } from "../backend-connection.js";
 import type { BackendPool } from "../backend-pool.js";
 import type { Dispatch, StatementOutcome } from "./dispatch.js";
@@ -40,7 +39,8 @@ export function pinsAfter(
  * What the session is tied to after a statement ran on `conn` (from `pool`, as `plan` said), now
  * that its pin bits are `pins`:
  *
- *   pins = 0                     free: the connection goes back to its pool
+ *   pins = 0                     free: the connection goes back to its pool, remembered for a
+ *                                statement about this one (previous-statement.ts)
  *   already held on `conn`       stays, unless a READ ONLY transaction on a replica ended and left
  *                                other state there: that moves to the primary
  *   on the primary               held
@@ -52,16 +52,20 @@ export function placeAfter(
   s: SessionPort,
   conn: BackendConnection,
   pool: BackendPool,
-  plan: RoutePlan,
+  d: Dispatch,
+  outcome: StatementOutcome,
   pins: number,
   now = Date.now(),
 ): void {
   const pin = s.pin;
+  // What the session may ask about this statement next (SHOW WARNINGS, ROW_COUNT(), ...) is there.
+  const keep = s.previous.ran(conn, pool, d, outcome, pins === 0);
   if (pins === 0) {
     if (pin.conn !== null) s.unpin(false);
-    else pool.release(conn, s.login!.keyString, now);
+    else pool.release(conn, s.login!.keyString, now, keep);
     return;
   }
+  const plan = d.plan;
   if (pin.conn === conn) {
     if (pin.onReplica && !(pins & Pin.TRANSACTION) && (pins & ~REPLICA_PINS) !== 0) {
       moveToPrimary(s, conn, pool, pins);

@@ -9,6 +9,7 @@ import type { OpenCursors } from "./cursors.js";
 import type { Dispatch } from "./dispatch.js";
 import type { SessionPin } from "./pin.js";
 import type { StatementRegistry } from "./prepared-statements.js";
+import type { PreviousStatement } from "./previous-statement.js";
 import type { SessionState } from "./session-state.js";
 
 /**
@@ -22,6 +23,8 @@ export interface SessionPort {
   readonly stmts: StatementRegistry;
   readonly cursors: OpenCursors;
   readonly pin: SessionPin;
+  /** The connection the previous statement ran on, for a statement about that one. */
+  readonly previous: PreviousStatement;
   readonly auth: ClientAuth;
   /** Capabilities the client negotiated. */
   readonly capabilities: number;

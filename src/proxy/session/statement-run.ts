@@ -48,7 +48,7 @@ export class StatementRun implements RelaySink {
   private held: HeldResponse | null = null;
   private prepared: PrepareOkInfo | null = null;
   /** How the statement ended: the ERR's number (0: none), the last OK/EOF's status at the end. */
-  private readonly outcome: StatementOutcome = { status: 0, errno: 0 };
+  private readonly outcome: StatementOutcome = { status: 0, errno: 0, warnings: 0, resultSet: false };
   /** When the stall watchdog first saw this run paused with a writable client (0: not seen). */
   private stalledSince = 0;
   /** What reaches the client: the backend's bytes, with OK/EOF as its own session would get them. */
@@ -287,6 +287,8 @@ export class StatementRun implements RelaySink {
     this.conn = null;
     this.d = null;
     outcome.status = host.lastStatus;
+    outcome.warnings = conn.scanner.warnings;
+    outcome.resultSet = conn.scanner.resultSet;
     const pins = pinsAfter(host, conn, pool, d, outcome);
     host.pin.bits = pins;
     lease.readDone();
@@ -308,7 +310,7 @@ export class StatementRun implements RelaySink {
       return;
     }
     if (this.held !== null) this.flushHeld(conn, d);
-    placeAfter(host, conn, pool, d.plan, pins, now);
+    placeAfter(host, conn, pool, d, outcome, pins, now);
     this.done(d, null, now);
   }
 
@@ -338,7 +340,7 @@ export class StatementRun implements RelaySink {
     if (this.conn !== conn) return; // the session closed meanwhile (abandon() closed conn)
     this.conn = null;
     if (this.held !== null) this.flushHeld(conn, d);
-    placeAfter(host, conn, pool, d.plan, host.pin.bits);
+    placeAfter(host, conn, pool, d, outcome, host.pin.bits);
     this.done(d, null);
   }
 

@@ -1,0 +1,134 @@
+import { Command } from "../../protocol/constants/commands.js";
+import type { Asks } from "../../routing/router.js";
+import { Keeps } from "../../routing/statement.js";
+import type { BackendConnection } from "../backend-connection.js";
+import type { BackendPool } from "../backend-pool.js";
+import type { Dispatch, StatementOutcome } from "./dispatch.js";
+
+/** A backend connection as the session left it: valid while nobody else has leased it since. */
+class Left {
+  conn: BackendConnection | null = null;
+  pool: BackendPool | null = null;
+  /** `conn.releases` once the session let it go: unchanged while no other lease has used it. */
+  releases = 0;
+
+  set(conn: BackendConnection, pool: BackendPool, releases: number): void {
+    this.conn = conn;
+    this.pool = pool;
+    this.releases = releases;
+  }
+
+  clear(): void {
+    this.conn = null;
+    this.pool = null;
+  }
+
+  /** The connection is no longer kept for this session (unless someone else's since). */
+  letGo(): void {
+    const conn = this.conn;
+    if (conn !== null && conn.releases === this.releases) conn.kept = false;
+    this.clear();
+  }
+}
+
+/**
+ * Where the server keeps what a session may ask about its previous statement, once that
+ * statement's connection went back to its pool:
+ *
+ *   ROW_COUNT()                       about the previous statement, whatever it was
+ *   FOUND_ROWS()                      about the last result set (SELECT, SHOW; not SHOW WARNINGS,
+ *                                     a failed statement, DO, SET, DML)
+ *   SHOW WARNINGS / ERRORS,           about the last statement that used a table or left warnings
+ *   @@warning_count, @@error_count,   or an error: a statement without a table (SELECT 1, SET, USE,
+ *   GET DIAGNOSTICS                   BEGIN, ...) leaves the list as it was
+ *
+ * (measured on MariaDB 10.11).
+ *
+ * A statement that asks (the router's "previous" plan) runs on that connection when no other
+ * session has leased it since; a connection that holds warnings or an error, or whose statement
+ * wrote, waits at the far end of the pool's idle list meanwhile (backend-pool.ts `release(keep)`),
+ * taken by another session only when no other is idle. Else the statement runs on the primary
+ * and answers for whatever that connection ran last.
+ */
+export class PreviousStatement {
+  /** The previous statement's connection: forgotten as the next statement starts. */
+  private readonly statement = new Left();
+  /** The connection of the last statement that answered with a result set. */
+  private readonly rows = new Left();
+  /** The connection whose warnings list is the session's. */
+  private readonly warnings = new Left();
+  /** That list holds warnings or an error. */
+  private conditions = false;
+
+  /**
+   * Statement `d` ended (`outcome`) on `conn` from `pool`; `released`: the connection goes back to
+   * the pool now (else the session keeps it pinned). Returns whether to keep it aside in the pool:
+   * the session's warnings or error are there, or the statement wrote (ROW_COUNT()).
+   */
+  ran(
+    conn: BackendConnection,
+    pool: BackendPool,
+    d: Dispatch,
+    outcome: StatementOutcome,
+    released: boolean,
+  ): boolean {
+    const releases = conn.releases + (released ? 1 : 0);
+    const st = d.statement;
+    const keeps = st === null ? commandKeeps(d.command) : st.keeps;
+    this.statement.set(conn, pool, releases);
+    const rows = outcome.resultSet ? (keeps & Keeps.FOUND_ROWS) === 0 : (keeps & Keeps.COUNTS_ROWS) !== 0;
+    if (outcome.errno === 0 && rows) this.rows.set(conn, pool, releases);
+    else if (this.rows.conn === conn) this.rows.releases = releases;
+    const conditions = outcome.errno !== 0 || outcome.warnings > 0;
+    if (conditions || (keeps & Keeps.WARNINGS) === 0) {
+      if (this.warnings.conn !== conn) this.warnings.letGo();
+      this.warnings.set(conn, pool, releases);
+      this.conditions = conditions;
+    } else if (this.warnings.conn === conn) {
+      this.warnings.releases = releases;
+    }
+    return (this.conditions && this.warnings.conn === conn) || st?.route.kind === "write";
+  }
+
+  /** A new statement starts: what the previous one left is the next one's to ask about only. */
+  forget(): void {
+    if (this.statement.conn === this.warnings.conn) this.statement.clear();
+    else this.statement.letGo();
+  }
+
+  /** The session ends: nothing is kept for it any more. */
+  close(): void {
+    this.forget();
+    this.warnings.letGo();
+  }
+
+  /**
+   * The connection that holds the answer to what a statement `asks`, leased again if it is
+   * untouched and on `onlyOn` when that is set, else null.
+   */
+  take(
+    asks: Asks,
+    keyString: string,
+    onlyOn: BackendPool | null,
+    now: number,
+  ): { conn: BackendConnection; pool: BackendPool } | null {
+    const left = asks === "warnings" ? this.warnings : asks === "rows" ? this.rows : this.statement;
+    const conn = left.conn;
+    const pool = left.pool;
+    const releases = left.releases;
+    this.forget();
+    if (conn === null || pool === null || (onlyOn !== null && pool !== onlyOn)) return null;
+    const taken = pool.takeBack(conn, keyString, releases, now);
+    return taken === null ? null : { conn: taken, pool };
+  }
+}
+
+/** COM_PING, COM_INIT_DB, COM_SET_OPTION, COM_STATISTICS use no table; other commands do. */
+function commandKeeps(command: number): number {
+  return command === Command.PING ||
+    command === Command.INIT_DB ||
+    command === Command.SET_OPTION ||
+    command === Command.STATISTICS
+    ? Keeps.WARNINGS | Keeps.FOUND_ROWS
+    : 0;
+}

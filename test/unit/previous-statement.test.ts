@@ -1,0 +1,215 @@
+import { describe, expect, it } from "vitest";
+import { Command } from "../../src/protocol/constants/commands.js";
+import type { BackendConnection } from "../../src/proxy/backend-connection.js";
+import { type AcquireRequest, BackendPool, poolKeyString } from "../../src/proxy/backend-pool.js";
+import type { Dispatch, StatementOutcome } from "../../src/proxy/session/dispatch.js";
+import { PreviousStatement } from "../../src/proxy/session/previous-statement.js";
+import type { Asks } from "../../src/routing/router.js";
+import { routeStatement } from "../../src/routing/statement.js";
+import { ScriptedServer } from "../helpers/scripted-backend.js";
+
+const key = { user: "a", wireFlags: 0, mariadbFlags: 0, collation: 45 };
+const req: AcquireRequest = {
+  key,
+  keyString: poolKeyString(key),
+  credentials: { user: "a", password: "pw", stage1: null, stage2: null },
+  schema: null,
+};
+
+function dispatch(sql: string | null, command: number = Command.QUERY): Dispatch {
+  const statement = sql === null ? null : routeStatement(Buffer.from(`\x03${sql}`, "latin1"), 1);
+  return { command, statement } as unknown as Dispatch;
+}
+
+type Ran = [sql: string | null, outcome: Partial<StatementOutcome>, command?: number];
+
+/**
+ * Each statement runs on its own connection (as a pool under load may give), then goes back to
+ * the pool; which of them does a question about earlier statements go to? (Measured on MariaDB
+ * 10.11; see previous-statement.ts.)
+ */
+const cases: [string, Ran[], Asks, number | null][] = [
+  [
+    "ROW_COUNT(): the previous statement, whatever it was",
+    [
+      ["UPDATE t SET a = 1", {}],
+      ["DO 1", {}],
+    ],
+    "statement",
+    1,
+  ],
+  [
+    "FOUND_ROWS(): the last result set",
+    [
+      ["SELECT a FROM t", { resultSet: true }],
+      ["DO 1", {}],
+    ],
+    "rows",
+    0,
+  ],
+  [
+    "FOUND_ROWS(): SET and DML keep it",
+    [
+      ["SELECT a FROM t", { resultSet: true }],
+      ["SET @x = 1", {}],
+      ["UPDATE t SET a = 1", {}],
+    ],
+    "rows",
+    0,
+  ],
+  [
+    "FOUND_ROWS(): a failed SELECT keeps it",
+    [
+      ["SELECT a FROM t", { resultSet: true }],
+      ["SELECT a FROM nosuch", { errno: 1146 }],
+    ],
+    "rows",
+    0,
+  ],
+  [
+    "FOUND_ROWS(): SHOW WARNINGS keeps it",
+    [
+      ["SELECT a FROM t", { resultSet: true }],
+      ["SHOW WARNINGS", { resultSet: true }],
+    ],
+    "rows",
+    0,
+  ],
+  [
+    "FOUND_ROWS(): SELECT @@warning_count is a result set",
+    [
+      ["SELECT a FROM t", { resultSet: true }],
+      ["SELECT @@warning_count", { resultSet: true }],
+    ],
+    "rows",
+    1,
+  ],
+  [
+    "FOUND_ROWS(): SELECT ... INTO counts",
+    [
+      ["SELECT a FROM t", { resultSet: true }],
+      ["SELECT a INTO @x FROM t", {}],
+    ],
+    "rows",
+    1,
+  ],
+  [
+    "warnings: kept through statements without a table",
+    [
+      ["SELECT 'a' + 1", { warnings: 1 }],
+      ["SELECT 1", {}],
+      ["SET sql_mode = ''", {}],
+      ["USE app", {}],
+    ],
+    "warnings",
+    0,
+  ],
+  [
+    "warnings: COM_PING and COM_INIT_DB keep them",
+    [
+      ["SELECT 'a' + 1", { warnings: 1 }],
+      [null, {}, Command.PING],
+      [null, {}, Command.INIT_DB],
+    ],
+    "warnings",
+    0,
+  ],
+  [
+    "warnings: a statement with a table clears them",
+    [
+      ["SELECT 'a' + 1", { warnings: 1 }],
+      ["SELECT a FROM t", {}],
+    ],
+    "warnings",
+    1,
+  ],
+  [
+    "warnings: an error replaces them",
+    [
+      ["SELECT 'a' + 1", { warnings: 1 }],
+      ["SELECT nosuch()", { errno: 1305 }],
+      ["SELECT 1", {}],
+    ],
+    "warnings",
+    1,
+  ],
+  [
+    "warnings: new ones replace them",
+    [
+      ["SELECT a FROM t", {}],
+      ["SELECT 'b' + 1", { warnings: 1 }],
+      ["DO 1", {}],
+    ],
+    "warnings",
+    1,
+  ],
+  [
+    "warnings: COM_STMT_PREPARE clears them",
+    [
+      ["SELECT 'a' + 1", { warnings: 1 }],
+      [null, {}, Command.STMT_PREPARE],
+    ],
+    "warnings",
+    1,
+  ],
+  ["nothing ran yet", [], "warnings", null],
+];
+
+describe("PreviousStatement: where the answer is", () => {
+  it.each(cases)("%s", async (_name, ran, asks, expected) => {
+    const pool = new BackendPool(
+      { name: "p", host: "127.0.0.1", port: 1 },
+      {
+        maxPerBackend: 10,
+        connectTimeoutMs: 1000,
+        idleTimeoutMs: 60_000,
+        pingAfterIdleMs: 5000,
+        acquireTimeoutMs: 1000,
+      },
+      new ScriptedServer().connector,
+    );
+    const conns: BackendConnection[] = [];
+    for (let i = 0; i < ran.length; i++) conns.push(await pool.acquire(req));
+    const prev = new PreviousStatement();
+    ran.forEach(([sql, outcome, command], i) => {
+      const o: StatementOutcome = { status: 0, errno: 0, warnings: 0, resultSet: false, ...outcome };
+      prev.forget();
+      const keep = prev.ran(conns[i]!, pool, dispatch(sql, command), o, true);
+      pool.release(conns[i]!, req.keyString, Date.now(), keep);
+    });
+    const there = prev.take(asks, req.keyString, null, Date.now());
+    expect(there === null ? null : conns.indexOf(there.conn)).toBe(expected);
+    pool.destroyAll();
+  });
+
+  it("another session's lease in between: no answer (the question goes to the primary)", async () => {
+    const pool = new BackendPool(
+      { name: "p", host: "127.0.0.1", port: 1 },
+      {
+        maxPerBackend: 1,
+        connectTimeoutMs: 1000,
+        idleTimeoutMs: 60_000,
+        pingAfterIdleMs: 5000,
+        acquireTimeoutMs: 1000,
+      },
+      new ScriptedServer().connector,
+    );
+    const conn = await pool.acquire(req);
+    const prev = new PreviousStatement();
+    const keep = prev.ran(
+      conn,
+      pool,
+      dispatch("SELECT 'a' + 1"),
+      { status: 0, errno: 0, warnings: 1, resultSet: true },
+      true,
+    );
+    pool.release(conn, req.keyString, Date.now(), keep);
+    expect(keep).toBe(true);
+    // At the limit, another session takes the kept connection.
+    const other = await pool.acquire(req);
+    expect(other).toBe(conn);
+    pool.release(other, req.keyString);
+    expect(prev.take("warnings", req.keyString, null, Date.now())).toBeNull();
+    pool.destroyAll();
+  });
+});
