@@ -116,6 +116,8 @@ export class BackendConnection implements ScannerListener {
   /** Session state as the server holds it on this connection (kept in sync by the session). */
   readonly vars = new Map<string, string>();
   schema: string | null;
+  /** Its @@collation_database is the global one, not its database's (SessionState's, synced). */
+  globalDatabaseCharset = false;
   lastInsertId = 0;
   multiStatements: boolean;
   /** Which session state (owner object + version) this connection was last synced to. */

@@ -5,7 +5,8 @@ import type { SessionPort } from "../session/session-port.js";
 /**
  * COM_RESET_CONNECTION: the session starts over (no transaction, variables, temporary tables,
  * prepared statements; sql_mode the global one, without what CLIENT_IGNORE_SPACE added at login)
- * in the database it was in, as MariaDB does. rwsplit drops the connection that held any of it and
+ * in the database it was in, as MariaDB does, but with the global @@character_set_database and
+ * @@collation_database until the next USE (SessionState.reset). rwsplit drops the connection that held any of it and
  * forgets the rest; the next statement gets a clean pooled connection.
  */
 export function resetConnection(s: SessionPort, pkt: Packet): void {

@@ -177,7 +177,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     this.changeUserRefusals++;
     // As MariaDB: the session's state starts over (no session variable; the command has dropped
     // the pin, prepared statements and cursors) as its user, in its database, with the character
-    // set it logged in with.
+    // set it logged in with, and the global database character set (as after COM_RESET_CONNECTION).
     const login = this.login!;
     ({ login: this.login, state: this.state } = sessionStart(
       {
@@ -191,6 +191,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
       },
       this.ctx,
     ));
+    this.state.globalDatabaseCharset = true;
     this.phase = SessionPhase.BUSY;
     // The server answers a refused COM_CHANGE_USER a second later, against password guessing.
     setTimeout(() => {

@@ -58,6 +58,13 @@ export class SessionState {
   /** Made on the first variable set (NO_VARS until then: an empty Map is 180 bytes per session). */
   private ownVars: Map<string, string> | null = null;
   multiStatements: boolean;
+  /**
+   * The session's @@character_set_database / @@collation_database are the global ones, not its
+   * database's: after COM_RESET_CONNECTION the server starts the session's variables from the
+   * globals but keeps its database, and only the next USE or COM_INIT_DB (even of the same
+   * database) brings the database's character set back (MariaDB 10.11).
+   */
+  globalDatabaseCharset = false;
   lastInsertId = 0;
   /**
    * GTID of the session's last write on the primary (MariaDB reports `last_gtid` through session
@@ -129,8 +136,9 @@ export class SessionState {
         explained = true;
         // "" when the current database was dropped: the session has none (DATABASE() is NULL).
         const schema = c.schema === "" ? null : c.schema;
-        if (this.schema !== schema) {
+        if (this.schema !== schema || this.globalDatabaseCharset) {
           this.schema = schema;
+          this.globalDatabaseCharset = false;
           this.version++;
         }
       } else if (c.type === "state-change") {
@@ -138,13 +146,6 @@ export class SessionState {
       }
     }
     return stateChanged && !explained;
-  }
-
-  setSchema(schema: string): void {
-    if (this.schema !== schema) {
-      this.schema = schema;
-      this.version++;
-    }
   }
 
   setMultiStatements(on: boolean): void {
@@ -161,10 +162,12 @@ export class SessionState {
     this.version++;
   }
 
+  /** COM_RESET_CONNECTION: the same database, everything else as the server starts it over. */
   reset(schema: string | null, multiStatements: boolean): void {
     this.schema = schema;
     this.ownVars = null;
     this.multiStatements = multiStatements;
+    this.globalDatabaseCharset = true;
     this.lastInsertId = 0;
     this.version++;
   }
@@ -178,14 +181,28 @@ export interface LoginBaseline {
 }
 
 /**
+ * Where a connection's @@collation_database (and @@character_set_database, the same value) is to
+ * go, when it is to change: "global" for a session just reset (SessionState.globalDatabaseCharset),
+ * "schema" back to its database's, as a USE would set it (the variable's DEFAULT is the current
+ * database's collation, not the global one: sys_vars.cc Sys_var_collation_dbs).
+ */
+export type DatabaseCharsetSync = "global" | "schema" | null;
+
+const DATABASE_CHARSET_SQL = {
+  global: "collation_database = @@GLOBAL.collation_database",
+  schema: "collation_database = DEFAULT",
+} as const;
+
+/**
  * The SET statement that brings a connection's variables to the session's: changed or new values
- * assigned, values the session never set put back to what the connection's login gave them.
- * Null when nothing differs.
+ * assigned, values the session never set put back to what the connection's login gave them, and
+ * the database character set moved as `databaseCharset` says. Null when nothing differs.
  */
 export function varsSyncSql(
   want: ReadonlyMap<string, string>,
   have: ReadonlyMap<string, string>,
   login: LoginBaseline,
+  databaseCharset: DatabaseCharsetSync = null,
 ): string | null {
   const head = charsetSync(want, have, login);
   const parts: string[] = [];
@@ -222,6 +239,7 @@ export function varsSyncSql(
   if (maxJoinSize && sbs !== undefined) parts.push(`sql_big_selects = ${sqlValue(sbs)}`);
   else if (bigSelects !== null) parts.push(bigSelects);
   parts.push(...collations);
+  if (databaseCharset !== null) parts.push(DATABASE_CHARSET_SQL[databaseCharset]);
   // SET NAMES takes no SESSION before it (it is a session's anyway); it goes first.
   if (head !== null)
     return parts.length === 0 ? `SET ${head.sql}` : `SET ${head.sql}, SESSION ${parts.join(", ")}`;
@@ -265,7 +283,8 @@ function charsetSync(
 
 /**
  * What a variable was right after the connection's login, as SQL: the global value (DEFAULT),
- * but CLIENT_IGNORE_SPACE adds IGNORE_SPACE to sql_mode (sql_connect.cc), which DEFAULT would lose.
+ * but CLIENT_IGNORE_SPACE adds IGNORE_SPACE to sql_mode (sql_connect.cc), which DEFAULT would
+ * lose.
  */
 function loginValue(name: string, login: LoginBaseline): string {
   if (name === "sql_mode" && login.wireFlags & Capability.IGNORE_SPACE)

@@ -9,7 +9,7 @@ import type { RoutedStatement } from "../../routing/statement.js";
 import { StatementFlag as F, hasFlag } from "../../routing/statement-flags.js";
 import type { BackendConnection } from "../backend-connection.js";
 import type { SessionPort } from "./session-port.js";
-import { type SessionState, varsSyncSql } from "./session-state.js";
+import { type DatabaseCharsetSync, type SessionState, varsSyncSql } from "./session-state.js";
 
 /**
  * Bringing a backend connection's session state in step with a client session's, before the
@@ -31,6 +31,7 @@ export class BackendStatementError extends RwsplitError {
 export function inSync(conn: BackendConnection, s: SessionState): boolean {
   if (conn.syncedOwner === s && conn.syncedVersion === s.version) return true;
   if (conn.schema !== s.schema) return false;
+  if (databaseCharsetSync(conn, s) !== null) return false;
   if (conn.multiStatements !== s.multiStatements) return false;
   if (conn.vars.size !== s.vars.size) return false;
   for (const [k, v] of s.vars) if (conn.vars.get(k) !== v) return false;
@@ -65,13 +66,15 @@ export async function syncConnection(
     const r = await conn.command(payload);
     if (r.err) throw new BackendStatementError(r.err);
     conn.schema = s.schema;
+    conn.globalDatabaseCharset = false;
   }
-  const sql = varsSyncSql(s.vars, conn.vars, conn);
+  const sql = varsSyncSql(s.vars, conn.vars, conn, databaseCharsetSync(conn, s));
   if (sql !== null) {
     const r = await conn.query(sql);
     if (r.err) throw new BackendStatementError(r.err);
     conn.vars.clear();
     for (const [k, v] of s.vars) conn.vars.set(k, v);
+    conn.globalDatabaseCharset = s.globalDatabaseCharset;
   }
   if (conn.multiStatements !== s.multiStatements) {
     // COM_SET_OPTION: int<2> 0 = MYSQL_OPTION_MULTI_STATEMENTS_ON, 1 = OFF.
@@ -83,9 +86,21 @@ export async function syncConnection(
   conn.syncedVersion = s.version;
 }
 
+/**
+ * How `conn`'s database character set must move to be `s`'s (session-state.ts varsSyncSql). Only
+ * with a database: a connection without one serves only sessions without one (backend-pool.ts),
+ * whose character_set_database is the global value anyway (or, after a DROP DATABASE of the
+ * session's, the server's character set: not followed).
+ */
+function databaseCharsetSync(conn: BackendConnection, s: SessionState): DatabaseCharsetSync {
+  if (s.schema === null || conn.globalDatabaseCharset === s.globalDatabaseCharset) return null;
+  return s.globalDatabaseCharset ? "global" : "schema";
+}
+
 /** The connection made a change itself (the statement that changed the session ran on it). */
 export function markSynced(conn: BackendConnection, s: SessionState): void {
   conn.schema = s.schema;
+  conn.globalDatabaseCharset = s.globalDatabaseCharset;
   conn.vars.clear();
   for (const [k, v] of s.vars) conn.vars.set(k, v);
   conn.syncedOwner = s;

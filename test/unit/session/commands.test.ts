@@ -164,6 +164,30 @@ describe("reset-connection and change-user", () => {
     expect(errOf(await h.query("SELECT 1"))).toBeNull();
   });
 
+  test("RESET_CONNECTION: the database's character set is the global one until the next USE, even of the same database; a connection left so gets its database's back for another session", async () => {
+    const h = await loggedIn();
+    const sets = () =>
+      h.server.log.filter((c) => c.sql?.includes("collation_database")).map((c) => `${c.backend}: ${c.sql}`);
+    expect(okOf(await h.command(Command.RESET_CONNECTION))).not.toBeNull();
+    expect(h.session.state.globalDatabaseCharset).toBe(true);
+    expect(errOf(await h.query("INSERT INTO t VALUES (1)"))).toBeNull();
+    expect(sets()).toEqual(["primary: SET SESSION collation_database = @@GLOBAL.collation_database"]);
+    // A write's connection is kept for its session's next statement (previous-statement.ts): this
+    // one asks about the write there, and lets it go.
+    expect(errOf(await h.query("SHOW WARNINGS"))).toBeNull();
+    // Another session in the same database, on the same pooled connection: back to the database's.
+    const other = await h.connect();
+    expect(errOf(await other.query("INSERT INTO t VALUES (2)"))).toBeNull();
+    expect(sets().slice(1)).toEqual(["primary: SET SESSION collation_database = DEFAULT"]);
+    other.close();
+    // The connection is synced before the COM_INIT_DB (which may fail); after it, nothing to do.
+    expect(okOf(await h.command(Command.INIT_DB, "app"))).not.toBeNull();
+    expect(h.session.state.globalDatabaseCharset).toBe(false);
+    expect(sets()).toHaveLength(3);
+    expect(errOf(await h.query("INSERT INTO t VALUES (3)"))).toBeNull();
+    expect(sets()).toHaveLength(3);
+  });
+
   test("CHANGE_USER logs in again as another user; refused, the session goes on as the user it was (1045 a second later), and after three refusals the command is refused (1047), as MariaDB does", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     onTestFinished(() => {

@@ -117,4 +117,19 @@ describe("varsSyncSql", () => {
   ])("%s", (_, want, have, login, sql) => {
     expect(varsSyncSql(vars(want), vars(have), login)).toBe(sql);
   });
+
+  // After COM_RESET_CONNECTION the session's database character set is the global one until the
+  // next USE; the variable's DEFAULT is the current database's (what USE sets).
+  test.each([
+    ["to the global one", "global", {}, "SET SESSION collation_database = @@GLOBAL.collation_database"],
+    ["back to the database's", "schema", {}, "SET SESSION collation_database = DEFAULT"],
+    [
+      "last, after the session's variables",
+      "global",
+      { time_zone: "+01:00" },
+      "SET SESSION time_zone = '+01:00', collation_database = @@GLOBAL.collation_database",
+    ],
+  ] as const)("the database character set %s", (_, databaseCharset, want, sql) => {
+    expect(varsSyncSql(vars(want), vars({}), UNICODE_CI, databaseCharset)).toBe(sql);
+  });
 });
