@@ -49,7 +49,7 @@ export interface BackendCredentials {
 export interface BackendLoginInfo {
   endpoint: BackendEndpoint;
   user: string;
-  /** Wire-format flags the client negotiated (WIRE_FORMAT_CAPABILITIES subset). */
+  /** Client flags in the pool key: wire-format ones and login-only ones (session/login.ts). */
   wireFlags: number;
   /** MariaDB extended capabilities negotiated (MARIADB_WIRE_FORMAT_CAPABILITIES subset). */
   mariadbFlags: number;

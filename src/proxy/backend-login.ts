@@ -20,7 +20,7 @@ import { ReadBuffer } from "./read-buffer.js";
 export interface ConnectOptions {
   endpoint: BackendEndpoint;
   credentials: BackendCredentials;
-  /** Wire-format flags the client negotiated (WIRE_FORMAT_CAPABILITIES subset). */
+  /** Client flags in the pool key: wire-format ones and login-only ones (session/login.ts). */
   wireFlags: number;
   /**
    * MariaDB extended capabilities the client negotiated (MARIADB_WIRE_FORMAT_CAPABILITIES

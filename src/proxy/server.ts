@@ -239,7 +239,8 @@ export class ProxyServer {
     const warnMs = this.config.limits.relayStallWarnMs;
     for (const s of this.sessions.values()) {
       const idle = s.idleSince();
-      const interactive = (s.capabilities & Capability.INTERACTIVE) !== 0;
+      // As the pool key says: a reset or COM_CHANGE_USER starts wait_timeout from the global one.
+      const interactive = ((s.login?.key.wireFlags ?? 0) & Capability.INTERACTIVE) !== 0;
       if (idle !== null && now - idle >= idleLimitMs(s.state.vars, interactive, this.serverDefaults)) {
         s.close();
         this.opts.logger.info(

@@ -49,6 +49,8 @@ export interface LoginOptions {
   compress?: "zlib" | "zstd";
   /** CLIENT_IGNORE_SPACE, as mysql2 asks. */
   ignoreSpace?: boolean;
+  /** CLIENT_INTERACTIVE, as the mariadb CLI asks on a terminal. */
+  interactive?: boolean;
 }
 
 /**
@@ -132,6 +134,7 @@ export class SessionHarness {
       (o.deprecateEof ? Capability.DEPRECATE_EOF : 0) |
       (o.multiStatements ? Capability.MULTI_STATEMENTS : 0) |
       (o.ignoreSpace ? Capability.IGNORE_SPACE : 0) |
+      (o.interactive ? Capability.INTERACTIVE : 0) |
       (o.database === null ? 0 : Capability.CONNECT_WITH_DB) |
       (o.compress === "zlib" ? Capability.COMPRESS : 0) |
       (o.compress === "zstd" ? Capability.ZSTD_COMPRESSION_ALGORITHM : 0);

@@ -15,8 +15,9 @@ import type { ClientTransport, TransportHandlers } from "./transport.js";
 /**
  * What a session starts with once its client logged in (or changed user): how its backend
  * connections are leased (pool key: user, the wire-format flags that change the bytes relayed,
- * MariaDB's extended capabilities that do, the collation) and its state (schema, multi-statements, the client's own session tracking,
- * as the server would start it). Backend connections always track the session
+ * the login-only flags that set session variables, MariaDB's extended capabilities that change
+ * the bytes, the collation) and its state (schema, multi-statements, the client's own session
+ * tracking, as the server would start it). Backend connections always track the session
  * (CLIENT_SESSION_TRACK is not in the pool key); the client's OK packets are rewritten to what it
  * asked for (ok-for-client.ts).
  */
@@ -24,7 +25,7 @@ export function sessionStart(
   r: AuthResult,
   ctx: ProxyContext,
 ): { login: AcquireRequest; state: SessionState } {
-  const wireFlags = r.capabilities & WIRE_FORMAT_CAPABILITIES;
+  const wireFlags = r.capabilities & (WIRE_FORMAT_CAPABILITIES | LOGIN_ONLY_CAPABILITIES);
   const mariadbFlags = r.mariadbCapabilities & MARIADB_WIRE_FORMAT_CAPABILITIES;
   const key = { user: r.user.name, wireFlags, mariadbFlags, collation: r.collation };
   const login: AcquireRequest = {
@@ -48,11 +49,14 @@ export function sessionStart(
 }
 
 /**
- * Client flags the server applies to a session only as the connection logs in: CLIENT_IGNORE_SPACE
- * puts IGNORE_SPACE into sql_mode. A COM_RESET_CONNECTION or a COM_CHANGE_USER (accepted or
- * refused) starts the session over from the global sql_mode, without it (MariaDB 10.11).
+ * Client flags the server applies to a session only as the connection logs in (sql_connect.cc):
+ * CLIENT_IGNORE_SPACE puts IGNORE_SPACE into sql_mode, CLIENT_INTERACTIVE copies the global
+ * interactive_timeout into wait_timeout. A COM_RESET_CONNECTION or a COM_CHANGE_USER (accepted or
+ * refused) starts the session over from the global sql_mode and wait_timeout (MariaDB 10.11).
+ * They are in the pool key: a backend connection logs in with them, and the server sets them up
+ * there as on a direct connection, on the primary and on each replica with its own globals.
  */
-const LOGIN_ONLY_CAPABILITIES = Capability.IGNORE_SPACE;
+const LOGIN_ONLY_CAPABILITIES = (Capability.IGNORE_SPACE | Capability.INTERACTIVE) >>> 0;
 
 /**
  * The login a session leases with once the server has started it over (COM_RESET_CONNECTION,

@@ -284,11 +284,13 @@ function charsetSync(
 /**
  * What a variable was right after the connection's login, as SQL: the global value (DEFAULT),
  * but CLIENT_IGNORE_SPACE adds IGNORE_SPACE to sql_mode (sql_connect.cc), which DEFAULT would
- * lose.
+ * lose, and CLIENT_INTERACTIVE gives wait_timeout the global interactive_timeout.
  */
 function loginValue(name: string, login: LoginBaseline): string {
   if (name === "sql_mode" && login.wireFlags & Capability.IGNORE_SPACE)
     return "CONCAT_WS(',', NULLIF(@@GLOBAL.sql_mode, ''), 'IGNORE_SPACE')";
+  if (name === "wait_timeout" && login.wireFlags & Capability.INTERACTIVE)
+    return "@@GLOBAL.interactive_timeout";
   return "DEFAULT";
 }
 

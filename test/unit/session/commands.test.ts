@@ -152,14 +152,16 @@ describe("reset-connection and change-user", () => {
     expect(h.session.stmts.size).toBe(0);
   });
 
-  test("RESET_CONNECTION keeps the session's database; its connections come without CLIENT_IGNORE_SPACE, whose IGNORE_SPACE the server drops from sql_mode", async () => {
+  test("RESET_CONNECTION keeps the session's database; its connections come without CLIENT_IGNORE_SPACE and CLIENT_INTERACTIVE, whose IGNORE_SPACE in sql_mode and interactive_timeout in wait_timeout the server drops", async () => {
     const h = new SessionHarness();
-    expect((await h.login({ ignoreSpace: true })).payload[0]).toBe(0x00);
+    expect((await h.login({ ignoreSpace: true, interactive: true })).payload[0]).toBe(0x00);
     expect(h.session.login!.key.wireFlags & Capability.IGNORE_SPACE).not.toBe(0);
+    expect(h.session.login!.key.wireFlags & Capability.INTERACTIVE).not.toBe(0);
     expect(okOf(await h.command(Command.INIT_DB, "other"))).not.toBeNull();
     expect(okOf(await h.command(Command.RESET_CONNECTION))).not.toBeNull();
     expect(h.session.state.schema).toBe("other");
     expect(h.session.login!.key.wireFlags & Capability.IGNORE_SPACE).toBe(0);
+    expect(h.session.login!.key.wireFlags & Capability.INTERACTIVE).toBe(0);
     expect(h.session.login!.keyString).toBe(poolKeyString(h.session.login!.key));
     expect(errOf(await h.query("SELECT 1"))).toBeNull();
   });

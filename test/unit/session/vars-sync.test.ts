@@ -114,6 +114,13 @@ describe("varsSyncSql", () => {
       { collation: 45, wireFlags: 0 },
       "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_unicode_520_ci'",
     ],
+    [
+      "an interactive login's wait_timeout is the global interactive_timeout, which DEFAULT is not",
+      {},
+      { wait_timeout: "77" },
+      { collation: 45, wireFlags: Capability.INTERACTIVE },
+      "SET SESSION wait_timeout = @@GLOBAL.interactive_timeout",
+    ],
   ])("%s", (_, want, have, login, sql) => {
     expect(varsSyncSql(vars(want), vars(have), login)).toBe(sql);
   });
