@@ -1,31 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type AcquireRequest, BackendPool, poolKeyString } from "../../src/proxy/backend-pool.js";
-import { ScriptedServer } from "../helpers/scripted-backend.js";
-
-function request(user: string): AcquireRequest {
-  const key = { user, wireFlags: 0, mariadbFlags: 0, collation: 45 };
-  return {
-    key,
-    keyString: poolKeyString(key),
-    credentials: { user, password: "pw", stage1: null, stage2: null },
-    schema: null,
-  };
-}
-
-function pool(maxPerBackend: number): BackendPool {
-  const server = new ScriptedServer();
-  return new BackendPool(
-    { name: "r1", host: "127.0.0.1", port: 1 },
-    {
-      maxPerBackend,
-      connectTimeoutMs: 1000,
-      idleTimeoutMs: 60_000,
-      pingAfterIdleMs: 5000,
-      acquireTimeoutMs: 1000,
-    },
-    server.connector,
-  );
-}
+import { scriptedPool as pool, poolRequest as request } from "../helpers/scripted-pool.js";
 
 // pool.max_per_backend is per user: the balancer skips a replica only for the user at the limit there.
 describe("BackendPool.exhausted", () => {

@@ -1,30 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { type AcquireRequest, BackendPool, poolKeyString } from "../../src/proxy/backend-pool.js";
-import { ScriptedServer } from "../helpers/scripted-backend.js";
+import { poolRequest as request, scriptedPool } from "../helpers/scripted-pool.js";
 
-function request(user: string): AcquireRequest {
-  const key = { user, wireFlags: 0, mariadbFlags: 0, collation: 45 };
-  return {
-    key,
-    keyString: poolKeyString(key),
-    credentials: { user, password: "pw", stage1: null, stage2: null },
-    schema: null,
-  };
-}
-
-function pool(): BackendPool {
-  return new BackendPool(
-    { name: "p", host: "127.0.0.1", port: 1 },
-    {
-      maxPerBackend: 4,
-      connectTimeoutMs: 1000,
-      idleTimeoutMs: 60_000,
-      pingAfterIdleMs: 5000,
-      acquireTimeoutMs: 1000,
-    },
-    new ScriptedServer().connector,
-  );
-}
+const pool = () => scriptedPool(4);
 
 // A statement about the previous one (SHOW WARNINGS, ROW_COUNT(), ...) runs on that one's connection
 // when nobody leased it since (src/proxy/session/previous-statement.ts).

@@ -1,20 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { Command } from "../../src/protocol/constants/commands.js";
 import type { BackendConnection } from "../../src/proxy/backend-connection.js";
-import { type AcquireRequest, BackendPool, poolKeyString } from "../../src/proxy/backend-pool.js";
 import type { Dispatch, StatementOutcome } from "../../src/proxy/session/dispatch.js";
 import { PreviousStatement } from "../../src/proxy/session/previous-statement.js";
 import type { Asks } from "../../src/routing/router.js";
 import { routeStatement } from "../../src/routing/statement.js";
-import { ScriptedServer } from "../helpers/scripted-backend.js";
+import { poolRequest, scriptedPool } from "../helpers/scripted-pool.js";
 
-const key = { user: "a", wireFlags: 0, mariadbFlags: 0, collation: 45 };
-const req: AcquireRequest = {
-  key,
-  keyString: poolKeyString(key),
-  credentials: { user: "a", password: "pw", stage1: null, stage2: null },
-  schema: null,
-};
+const req = poolRequest("a");
 
 function dispatch(sql: string | null, command: number = Command.QUERY): Dispatch {
   const statement = sql === null ? null : routeStatement(Buffer.from(`\x03${sql}`, "latin1"), 1);
@@ -157,17 +150,7 @@ const cases: [string, Ran[], Asks, number | null][] = [
 
 describe("PreviousStatement: where the answer is", () => {
   it.each(cases)("%s", async (_name, ran, asks, expected) => {
-    const pool = new BackendPool(
-      { name: "p", host: "127.0.0.1", port: 1 },
-      {
-        maxPerBackend: 10,
-        connectTimeoutMs: 1000,
-        idleTimeoutMs: 60_000,
-        pingAfterIdleMs: 5000,
-        acquireTimeoutMs: 1000,
-      },
-      new ScriptedServer().connector,
-    );
+    const pool = scriptedPool(10);
     const conns: BackendConnection[] = [];
     for (let i = 0; i < ran.length; i++) conns.push(await pool.acquire(req));
     const prev = new PreviousStatement();
@@ -183,17 +166,7 @@ describe("PreviousStatement: where the answer is", () => {
   });
 
   it("another session's lease in between: no answer (the question goes to the primary)", async () => {
-    const pool = new BackendPool(
-      { name: "p", host: "127.0.0.1", port: 1 },
-      {
-        maxPerBackend: 1,
-        connectTimeoutMs: 1000,
-        idleTimeoutMs: 60_000,
-        pingAfterIdleMs: 5000,
-        acquireTimeoutMs: 1000,
-      },
-      new ScriptedServer().connector,
-    );
+    const pool = scriptedPool(1);
     const conn = await pool.acquire(req);
     const prev = new PreviousStatement();
     const keep = prev.ran(
