@@ -36,6 +36,11 @@ export interface RouteStatement {
    */
   asks: Asks | null;
   /**
+   * Reads LAST_INSERT_ID(): the session's value is synced on whichever connection runs it; a read
+   * goes to the primary, whose connection most likely holds it already (none to sync).
+   */
+  readsLastInsertId: boolean;
+  /**
    * Safe inside a READ ONLY transaction that runs on a replica: reads, COMMIT/ROLLBACK,
    * savepoints, locking reads, plain session variables and USE. Not: writes, anything that
    * leaves state on the connection (user variables, temporary tables, locks, autocommit), BEGIN
@@ -126,6 +131,7 @@ const P_WRITE = primary("write");
 const P_SESSION = primary("session");
 const previous = (anyBackend: boolean, asks: Asks): RoutePlan =>
   Object.freeze({ target: "previous", reason: "previous", anyBackend, asks });
+const P_NEEDS = primary("needs_primary");
 const PREVIOUS: Readonly<Record<Asks, readonly [RoutePlan, RoutePlan]>> = {
   statement: [previous(false, "statement"), previous(true, "statement")],
   rows: [previous(false, "rows"), previous(true, "rows")],
@@ -180,6 +186,7 @@ export function route(stmt: RouteStatement, session: RouteSession): RoutePlan {
       pinOnReplica: false,
     });
   }
+  if (stmt.readsLastInsertId) return P_NEEDS;
   if (session.consistency === "primary") return P_CONSISTENCY;
   if (hint?.maxLagMs !== undefined) {
     return Object.freeze({

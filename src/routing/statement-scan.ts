@@ -143,7 +143,10 @@ export class StatementScan {
     if (this.lastInsertIdArg) {
       this.lastInsertIdArg = false;
       // LAST_INSERT_ID(expr) sets the connection's value, and no OK packet says so: pin.
-      if (ch !== RPAREN) this.lo |= F.SESSION_STATE;
+      if (ch !== RPAREN) {
+        this.lo |= F.SESSION_STATE;
+        this.force = true;
+      }
     }
     const atTop = this.depth === 0;
     const afterParen = this.prevType === Tok.PUNCT && this.prevCh === RPAREN;
@@ -228,9 +231,12 @@ export class StatementScan {
   private call(fn: number): void {
     switch (fn) {
       case KW.LAST_INSERT_ID:
+        // A read of the session's value (the router sends it to the primary, where it most likely
+        // is already; inside a READ ONLY transaction the replica gets it synced); with an argument,
+        // a write that pins (visit()).
         this.lo |= F.LAST_INSERT_ID;
         this.lastInsertIdArg = true;
-        break;
+        return;
       case KW.FOUND_ROWS:
         // About the previous statement: a read where that one ran (router.ts "previous").
         this.lo |= F.FOUND_ROWS;
@@ -269,7 +275,6 @@ export class StatementScan {
       case KW.IDENTITY:
       case KW.LAST_INSERT_ID:
         this.lo |= F.LAST_INSERT_ID;
-        this.force = true;
         break;
       case KW.WARNING_COUNT:
       case KW.ERROR_COUNT:

@@ -65,6 +65,7 @@ function routed(c: Classification): RoutedStatement {
       beginsTransaction: hasFlag(f, F.TX_BEGIN) || hasFlag(f, F.AUTOCOMMIT_OFF) || hasFlag(f, F.XA),
       // SHOW WARNINGS and friends answer about the previous statement: where it ran.
       asks: asks(f),
+      readsLastInsertId: hasFlag(f, F.LAST_INSERT_ID),
       readOnlyTxnSafe: readOnlyTxnSafe(c.kind, f),
       // One statement: a multi-statement's parts would each need it (refused in a READ ONLY one).
       implicitCommit:

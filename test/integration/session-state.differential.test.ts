@@ -83,12 +83,11 @@ interface Model {
  * server runs it or refuses it with another error: what would leave state on the replica's
  * connection (user variables, values the server keeps per connection, temporary tables, locks,
  * SQL prepared statements, autocommit, transaction characteristics) and multi-statements that are
- * not all reads. The README documents it ("What a client sees"). TODO(issue): LAST_INSERT_ID()
- * read alone too, which rwsplit could serve on the replica (it syncs the value on any connection)
- * but classifies with LAST_INSERT_ID(expr), which sets it.
+ * not all reads. The README documents it ("What a client sees"). LAST_INSERT_ID() read alone is
+ * served there (the session's value synced on the replica's connection); LAST_INSERT_ID(expr) sets it.
  */
 const PINNING_SET =
-  /@v\d\s*:?=|INTO @|\b(timestamp|insert_id|last_insert_id|identity|rand_seed[12]|tx_isolation|tx_read_only|autocommit)\s*=|LAST_INSERT_ID\(|TEMPORARY|app\.tmp1|_LOCK\(|PREPARE|EXECUTE|SET (SESSION )?TRANSACTION|;/i;
+  /@v\d\s*:?=|INTO @|\b(timestamp|insert_id|last_insert_id|identity|rand_seed[12]|tx_isolation|tx_read_only|autocommit)\s*=|LAST_INSERT_ID\(\s*[^)\s]|TEMPORARY|app\.tmp1|_LOCK\(|PREPARE|EXECUTE|SET (SESSION )?TRANSACTION|;/i;
 const CHARSET_VARIABLES = /\b(character_set_(client|connection|results)|collation_connection)\s*=/i;
 
 // --- How a step's answer is compared -------------------------------------------------------------
@@ -227,7 +226,8 @@ const PROBE = `SELECT @@server_id AS sid, DATABASE() AS db, @@sql_mode AS sql_mo
 /**
  * What the session set that rwsplit keeps apart from the connection: user variables (they pin the
  * session) and LAST_INSERT_ID() (synced where it is read). Reading either sends a statement to
- * the primary (classify.ts), so they are a probe of their own.
+ * the primary (router.ts), or inside a READ ONLY transaction keeps it on its replica, so they are
+ * a probe of their own.
  */
 const PROBE_PRIMARY = "SELECT @v1 AS v1, @v2 AS v2, @v3 AS v3, LAST_INSERT_ID() AS lii";
 
@@ -646,23 +646,15 @@ function describeRun(seq: number, done: string[], where: string, d: unknown, p: 
   ].join("\n");
 }
 
-async function probeBoth(s: Side, model: Model): Promise<unknown> {
+async function probeBoth(s: Side): Promise<unknown> {
   const session = await query(s, PROBE);
-  // In a READ ONLY transaction, LAST_INSERT_ID() is refused through rwsplit (PINNING_SET's TODO).
-  const own = await query(
-    s,
-    model.readOnlyTx ? PROBE_PRIMARY.replace(", LAST_INSERT_ID() AS lii", "") : PROBE_PRIMARY,
-  );
+  const own = await query(s, PROBE_PRIMARY);
   return { ...(session as object), own };
 }
 
 /** Both sides' probes: the same values, @@server_id aside (counted: did the read go to a replica?). */
-async function probe(
-  d: Side,
-  p: Side,
-  model: Model,
-): Promise<{ d: unknown; p: unknown; onReplica: boolean }> {
-  const [rd, rp] = await Promise.all([probeBoth(d, model), probeBoth(p, model)]);
+async function probe(d: Side, p: Side): Promise<{ d: unknown; p: unknown; onReplica: boolean }> {
+  const [rd, rp] = await Promise.all([probeBoth(d), probeBoth(p)]);
   const strip = (x: unknown): [unknown, number | null] => {
     const rows = (x as { rows?: Record<string, unknown>[] }).rows;
     if (!rows) return [x, null];
@@ -731,7 +723,7 @@ describe(`session state, direct and through rwsplit, differentially (seed ${SEED
           if (!isDeepStrictEqual(sd, sp))
             expect(sp, describeRun(seq, done, "the last step's answer", sd, sp)).toEqual(sd);
           if (d.dead || p.dead) break;
-          const pr = await probe(d, p, model);
+          const pr = await probe(d, p);
           probes++;
           if (pr.onReplica) onReplica++;
           const [qd, qp] = [columnsCompared(pr.d, model), columnsCompared(pr.p, model)];

@@ -622,3 +622,23 @@ describe("what the server keeps about earlier statements: warnings, errors, row 
     }
   });
 });
+
+describe("LAST_INSERT_ID() as on the server", () => {
+  test("read inside START TRANSACTION READ ONLY: the session's value, answered by the replica the transaction runs on", async () => {
+    const [d, p] = await both(async (c) => {
+      await c.query("CREATE TABLE IF NOT EXISTS ai_lii (id INT AUTO_INCREMENT PRIMARY KEY, v INT)");
+      const [ins] = await c.query("INSERT INTO ai_lii (v) VALUES (1), (2)");
+      await c.query("SELECT 1 AS pad"); // another connection in between, through rwsplit
+      await c.query("START TRANSACTION READ ONLY");
+      const [rows] = await c.query("SELECT @@server_id AS id, LAST_INSERT_ID() AS lii, @@identity AS ident");
+      await c.query("COMMIT");
+      const r = (rows as { id: number; lii: number; ident: number }[])[0]!;
+      return { first: (ins as mysql.ResultSetHeader).insertId, ...r };
+    });
+    expect(replicaIds).toContain(p.id);
+    expect(p.lii).toBe(p.first);
+    expect(d.lii).toBe(d.first);
+    expect(p.ident).toBe(p.lii);
+    expect(blockedWrites()).toBe(0);
+  });
+});

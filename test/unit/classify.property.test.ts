@@ -131,7 +131,8 @@ const write: Parts = fc.oneof(
   seq(simpleSelect, kw("for"), kw("update")),
   seq(simpleSelect, kw("lock"), kw("in"), kw("share"), kw("mode")),
   seq(kw("select"), columns, kw("into"), "@v", kw("from"), ident),
-  seq(kw("select"), kw("last_insert_id"), "(", ")"),
+  // LAST_INSERT_ID(expr) sets the value (LAST_INSERT_ID() alone is a read the router keeps on the primary).
+  seq(kw("select"), kw("last_insert_id"), "(", literal, ")"),
   seq(kw("create"), kw("table"), ident, "(", ident, kw("int"), ")"),
 );
 

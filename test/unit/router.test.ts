@@ -13,6 +13,7 @@ const read: RouteStatement = {
   beginReadOnly: false,
   beginsTransaction: false,
   asks: null,
+  readsLastInsertId: false,
   readOnlyTxnSafe: true,
   implicitCommit: false,
   hint: null,
@@ -263,6 +264,18 @@ describe("route", () => {
       { ...write, asks: "warnings" },
       free,
       { target: "previous", reason: "previous", anyBackend: false, asks: "warnings" },
+    ],
+    [
+      "a read of LAST_INSERT_ID() goes to the primary, whose connection most likely holds it",
+      { ...read, readsLastInsertId: true },
+      free,
+      { target: "primary", reason: "needs_primary" },
+    ],
+    [
+      "inside a READ ONLY transaction on a replica it stays there (the value is synced)",
+      { ...read, readsLastInsertId: true },
+      { ...free, pinned: "replica" },
+      { target: "pinned", reason: "pinned" },
     ],
     [
       "a pinned session asks its pinned connection",

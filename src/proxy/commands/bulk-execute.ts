@@ -79,6 +79,7 @@ function asWrite(r: RoutedStatement): RoutedStatement {
       kind: "write",
       beginReadOnly: false,
       asks: null,
+      readsLastInsertId: false,
       readOnlyTxnSafe: false,
       implicitCommit: false,
       hint: null,
