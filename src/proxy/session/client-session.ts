@@ -203,6 +203,8 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
 
   restarted(): void {
     this.login = restartedLogin(this.login!);
+    // The server starts the session's diagnostics over too: no earlier statement to ask about.
+    this.previous.close();
   }
 
   enterAuth(): void {

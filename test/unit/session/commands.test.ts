@@ -166,6 +166,35 @@ describe("reset-connection and change-user", () => {
     expect(errOf(await h.query("SELECT 1"))).toBeNull();
   });
 
+  test("RESET_CONNECTION and CHANGE_USER: no earlier statement is left to ask about (SHOW WARNINGS, ROW_COUNT())", async () => {
+    const h = await loggedIn();
+    // Whether the session has a connection to ask (given back at once).
+    const left = () => {
+      const key = h.session.login!.keyString;
+      const there = h.session.previous.take("warnings", key, null, Date.now());
+      there?.pool.release(there.conn, key);
+      return there !== null;
+    };
+    expect(errOf(await h.query("INSERT INTO t VALUES (1)"))).toBeNull();
+    expect(left()).toBe(true); // the write's connection, kept for the session
+    expect(errOf(await h.query("INSERT INTO t VALUES (2)"))).toBeNull();
+    expect(okOf(await h.command(Command.RESET_CONNECTION))).not.toBeNull();
+    expect(left()).toBe(false);
+    expect(errOf(await h.query("INSERT INTO t VALUES (3)"))).toBeNull();
+    const scramble = (h.session.auth as unknown as { scramble(): Buffer }).scramble();
+    const token = nativeToken("other-pass", scramble);
+    const body = Buffer.concat([
+      Buffer.from("other\0"),
+      Buffer.from([token.length]),
+      token,
+      Buffer.from("app\0"),
+      Buffer.from([45, 0]),
+      Buffer.from("mysql_native_password\0"),
+    ]);
+    expect(okOf(await h.command(Command.CHANGE_USER, body))).not.toBeNull();
+    expect(left()).toBe(false);
+  });
+
   test("RESET_CONNECTION: the database's character set is the global one until the next USE, even of the same database; a connection left so gets its database's back for another session", async () => {
     const h = await loggedIn();
     const sets = () =>
