@@ -11,8 +11,14 @@ const req = poolRequest("a");
 
 function dispatch(sql: string | null, command: number = Command.QUERY): Dispatch {
   const statement = sql === null ? null : routeStatement(Buffer.from(`\x03${sql}`, "latin1"), 1);
+  // A COM_STMT_PREPARE runs no statement: its steps say which one it prepares (prepare.ts).
+  if (command === Command.STMT_PREPARE && statement !== null)
+    return { command, statement: null, steps: { prepares: statement } } as unknown as Dispatch;
   return { command, statement } as unknown as Dispatch;
 }
+
+/** A COM_STMT_PREPARE of `sql` (the lease does not forget the statement before it). */
+const PREPARE = Command.STMT_PREPARE;
 
 type Ran = [sql: string | null, outcome: Partial<StatementOutcome>, command?: number];
 
@@ -145,6 +151,60 @@ const cases: [string, Ran[], Asks, number | null][] = [
     "warnings",
     1,
   ],
+  [
+    "ROW_COUNT(): a COM_STMT_PREPARE keeps the statement before it",
+    [
+      ["UPDATE t SET a = 1", {}],
+      ["SELECT ROW_COUNT()", {}, PREPARE],
+    ],
+    "statement",
+    0,
+  ],
+  [
+    "ROW_COUNT(): a failed COM_STMT_PREPARE is the previous statement",
+    [
+      ["UPDATE t SET a = 1", {}],
+      ["SELECT a FROM nosuch", { errno: 1146 }, PREPARE],
+    ],
+    "statement",
+    1,
+  ],
+  [
+    "FOUND_ROWS(): a COM_STMT_PREPARE keeps it",
+    [
+      ["SELECT a FROM t", { resultSet: true }],
+      ["SELECT a FROM t WHERE a = ?", {}, PREPARE],
+    ],
+    "rows",
+    0,
+  ],
+  [
+    "warnings: a COM_STMT_PREPARE without a table keeps them",
+    [
+      ["SELECT 'a' + 1", { warnings: 1 }],
+      ["SELECT @@warning_count", {}, PREPARE],
+    ],
+    "warnings",
+    0,
+  ],
+  [
+    "warnings: a prepared SHOW WARNINGS keeps them (PDO prepares every statement)",
+    [
+      ["SELECT 'a' + 1", { warnings: 1 }],
+      ["SHOW WARNINGS", {}, PREPARE],
+    ],
+    "warnings",
+    0,
+  ],
+  [
+    "warnings: a COM_STMT_PREPARE with a table clears them",
+    [
+      ["SELECT 'a' + 1", { warnings: 1 }],
+      ["SELECT a FROM t WHERE a = ?", {}, PREPARE],
+    ],
+    "warnings",
+    1,
+  ],
   ["nothing ran yet", [], "warnings", null],
 ];
 
@@ -156,7 +216,7 @@ describe("PreviousStatement: where the answer is", () => {
     const prev = new PreviousStatement();
     ran.forEach(([sql, outcome, command], i) => {
       const o: StatementOutcome = { status: 0, errno: 0, warnings: 0, resultSet: false, ...outcome };
-      prev.forget();
+      if (command !== PREPARE || sql === null) prev.forget();
       const keep = prev.ran(conns[i]!, pool, dispatch(sql, command), o, true);
       pool.release(conns[i]!, req.keyString, Date.now(), keep);
     });

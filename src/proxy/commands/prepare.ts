@@ -49,6 +49,10 @@ class PrepareSteps implements CommandSteps {
     private readonly routed: RoutedStatement,
   ) {}
 
+  get prepares(): RoutedStatement {
+    return this.routed;
+  }
+
   heldResponse(held: Buffer, conn: BackendConnection, prepared: PrepareOkInfo | null): Buffer {
     // PREPARE_OK is the first packet: 4 header bytes, then 0x00 and int<4> statement_id.
     if (prepared === null || held[4] !== 0x00) return held;

@@ -71,6 +71,12 @@ export interface CommandSteps {
   retryAfter?(conn: BackendConnection, held: Buffer, errno: number): Promise<boolean> | null;
   /** After the response: the session's pin bits given what it said (cursors open or close). */
   afterResponse?(conn: BackendConnection, outcome: StatementOutcome, pins: number): number;
+  /**
+   * COM_STMT_PREPARE of this statement: the server answers ROW_COUNT() and FOUND_ROWS() about the
+   * statement before it, and keeps the warnings list unless the statement uses a table
+   * (previous-statement.ts).
+   */
+  readonly prepares?: RoutedStatement;
 }
 
 /**

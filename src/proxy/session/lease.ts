@@ -6,6 +6,7 @@ import type { BackendPool } from "../backend-pool.js";
 import { waitForGtid } from "../consistency/gtid-wait.js";
 import { sessionReadAfter } from "../consistency/user-write-log.js";
 import type { ReplicaRequest } from "../upstreams.js";
+import type { CommandSteps } from "./dispatch.js";
 import type { SessionPort } from "./session-port.js";
 import { inSync } from "./state-sync.js";
 
@@ -35,9 +36,10 @@ export class Lease {
 
   /**
    * Carries out the router's plan: which pool, reported how. Returns the error to answer instead
-   * when the plan cannot be served (no replica and routing.read_fallback=error).
+   * when the plan cannot be served (no replica and routing.read_fallback=error). After a
+   * COM_STMT_PREPARE (`steps.prepares`) the server still answers about the statement before it.
    */
-  choose(plan: RoutePlan, label: string | null): ClientErrorSpec | null {
+  choose(plan: RoutePlan, label: string | null, steps: CommandSteps | null = null): ClientErrorSpec | null {
     const s = this.s;
     const up = s.ctx.upstreams;
     const pin = s.pin;
@@ -48,7 +50,7 @@ export class Lease {
       this.previous(plan, label);
       return null;
     }
-    s.previous.forget();
+    if (steps?.prepares === undefined) s.previous.forget();
     if (plan.target === "pinned") {
       this.reason = "pinned";
       if (pin.conn !== null && pin.pool !== null) {

@@ -73,6 +73,12 @@ export class PreviousStatement {
     released: boolean,
   ): boolean {
     const releases = conn.releases + (released ? 1 : 0);
+    const prepares = d.steps?.prepares;
+    if (prepares !== undefined && outcome.errno === 0) {
+      // SHOW WARNINGS and SHOW ERRORS prepared keep the list too.
+      const keeps = prepares.route.asks === "warnings" ? Keeps.WARNINGS : prepares.keeps;
+      return this.prepared(conn, pool, keeps, outcome, releases);
+    }
     const st = d.statement;
     const keeps = st === null ? commandKeeps(d.command) : st.keeps;
     this.statement.set(conn, pool, releases);
@@ -88,6 +94,31 @@ export class PreviousStatement {
       this.warnings.releases = releases;
     }
     return (this.conditions && this.warnings.conn === conn) || st?.route.kind === "write";
+  }
+
+  /**
+   * A COM_STMT_PREPARE that succeeded on `conn` (a failed one counts as a statement): ROW_COUNT()
+   * and FOUND_ROWS() still answer about the statement before it, where that ran; the warnings list
+   * is the prepare's own (emptied) when the statement uses a table or the prepare warned, else it
+   * stays where it was, a prepared SHOW WARNINGS's included (measured on MariaDB 10.11).
+   */
+  private prepared(
+    conn: BackendConnection,
+    pool: BackendPool,
+    keeps: number,
+    outcome: StatementOutcome,
+    releases: number,
+  ): boolean {
+    if (this.statement.conn === conn) this.statement.releases = releases;
+    if (this.rows.conn === conn) this.rows.releases = releases;
+    if (outcome.warnings > 0 || (keeps & Keeps.WARNINGS) === 0) {
+      if (this.warnings.conn !== conn) this.warnings.letGo();
+      this.warnings.set(conn, pool, releases);
+      this.conditions = outcome.warnings > 0;
+    } else if (this.warnings.conn === conn) {
+      this.warnings.releases = releases;
+    }
+    return (this.conditions && this.warnings.conn === conn) || this.statement.conn === conn;
   }
 
   /** A new statement starts: what the previous one left is the next one's to ask about only. */

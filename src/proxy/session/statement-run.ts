@@ -78,7 +78,7 @@ export class StatementRun implements RelaySink {
     this.prepared = null;
     this.writer.reset();
     host.state.clearReported();
-    const refusal = plan.target === "refuse" ? plan.error : this.lease.choose(plan, d.label);
+    const refusal = plan.target === "refuse" ? plan.error : this.lease.choose(plan, d.label, d.steps);
     if (refusal !== null) {
       if (plan.target !== "refuse") {
         host.sample.ran(host.userName ?? "", host.state.schema, 0); // digest:
