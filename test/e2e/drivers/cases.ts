@@ -42,6 +42,8 @@ export const CASES = {
   read_then_write:
     "a read, then DDL and a multi-statement write on the same connection (CLIENT_MULTI_STATEMENTS)",
   server_status: "the server status flags the driver exposes after SET, BEGIN, COMMIT",
+  warnings:
+    "warnings the driver's way (its API, else SHOW WARNINGS) and @@warning_count after reads leaving some on a replica (no table, a table, prepared), INSERT IGNORE of a duplicate then ROW_COUNT(), an error then SHOW ERRORS and @@error_count, a warning then SELECT 1",
   execute_prepare_cache_default:
     "mariadb: execute() with the default prepare cache (pipelined PREPARE+EXECUTE)",
   execute_prepare_cache_off:

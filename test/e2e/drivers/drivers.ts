@@ -27,6 +27,7 @@ const COMMON: readonly CaseName[] = [
   "connect_unlisted",
   "many_connections",
   "session_settings",
+  "warnings",
 ];
 
 const CONNECTOR_J = "/usr/share/java/mariadb-java-client.jar";

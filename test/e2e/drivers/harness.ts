@@ -55,6 +55,8 @@ export interface RunResult {
 export interface Matrix {
   sandbox: TestSandbox;
   app: TestApp;
+  /** Each node's @@server_id: what a case's `@where` notes are checked against. */
+  serverIds: { primary: number; replicas: number[] };
   run(driver: DriverSpec, via: "direct" | "rwsplit"): Promise<RunResult>;
   close(): Promise<void>;
 }
@@ -94,6 +96,10 @@ export async function startMatrix(): Promise<Matrix> {
     throw e;
   }
   const proxy = app;
+  const serverIds = {
+    primary: await serverId(sandbox, sandbox.primary),
+    replicas: await Promise.all(sandbox.replicas.map((r) => serverId(sandbox, r))),
+  };
   const [directRelay, proxyRelay] = relays as [CountingRelay, CountingRelay];
   const adminUrl = `http://${proxy.app.adminListen!.host}:${proxy.app.adminListen!.port}`;
 
@@ -152,7 +158,17 @@ export async function startMatrix(): Promise<Matrix> {
     await proxy.close();
     await sandbox.down();
   };
-  return { sandbox, app: proxy, run, close };
+  return { sandbox, app: proxy, serverIds, run, close };
+}
+
+async function serverId(sandbox: TestSandbox, node: { host: string; port: number }): Promise<number> {
+  const c = await sandbox.connect(node);
+  try {
+    const [rows] = await c.query("SELECT @@server_id AS id");
+    return Number((rows as { id: unknown }[])[0]!.id);
+  } finally {
+    await c.end();
+  }
 }
 
 /** Waits until the monitor has every replica up with a known lag, so reads can go there. */
@@ -201,7 +217,9 @@ async function replicaStatements(adminUrl: string): Promise<Record<string, numbe
  *   Node.js connector's "(conn:N, no: ...)" (another connection, another id, by design);
  * - the port in Connector/J's "address=(host=...)(port=N)" of a connect error: the primary's port
  *   directly, rwsplit's through it.
- * Connection ids, server ids and timestamps are never recorded by the scripts in the first place.
+ * Connection ids and timestamps are never recorded by the scripts in the first place; a server id
+ * only as a step labelled `@where` (the @@server_id a statement ran on, read in that statement):
+ * such steps are taken out of the steps into the case's `where`, checked on their own.
  */
 export function normalise(t: Transcript, target: DriverTarget): Transcript {
   const text = JSON.stringify(t)
@@ -211,8 +229,18 @@ export function normalise(t: Transcript, target: DriverTarget): Transcript {
     .replace(/\(conn=\d+\)/g, "(conn=N)")
     .replace(/\(conn:\d+, no:/g, "(conn:N, no:")
     .replace(/\(port=\d+\)/g, "(port=N)");
-  return JSON.parse(text) as Transcript;
+  const out = JSON.parse(text) as Transcript;
+  for (const c of Object.values(out.cases)) {
+    const where = c.steps.filter(([label]) => label === WHERE).map(([, v]) => Number(v));
+    if (where.length === 0) continue;
+    c.steps = c.steps.filter(([label]) => label !== WHERE);
+    c.where = where;
+  }
+  return out;
 }
+
+/** The label of a step that records the @@server_id its statement ran on (see `normalise`). */
+export const WHERE = "@where";
 
 /**
  * Runs a driver script as a child process with the target in its environment (RW_*) and parses

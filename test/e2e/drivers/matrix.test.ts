@@ -94,8 +94,17 @@ function describeDriver(driver: DriverSpec): void {
       (cause ? test.fails : test)(
         `${name}: ${CASES[name]}${cause ? ` [fails today: ${label(cause)}]` : ""}`,
         judged(name, cause !== undefined, () => {
-          expect(direct.transcript.cases[name]?.fatal).toBeUndefined();
-          expect(proxied.transcript.cases[name]).toEqual(direct.transcript.cases[name]);
+          const d = direct.transcript.cases[name];
+          const p = proxied.transcript.cases[name];
+          expect(d?.fatal).toBeUndefined();
+          expect({ ...p, where: undefined }).toEqual({ ...d, where: undefined });
+          if (d?.where) {
+            // Where the case's reads ran (its `@where` steps): directly all on the primary;
+            // through rwsplit as many, at least one on a replica.
+            expect(d.where.every((id) => id === matrix.serverIds.primary)).toBe(true);
+            expect(p?.where?.length).toBe(d.where.length);
+            expect(p?.where?.some((id) => matrix.serverIds.replicas.includes(id))).toBe(true);
+          }
           if (name === "compression") {
             // The direct run proves the driver compresses; through rwsplit it must too.
             expect(direct.compressedBytes).toBeLessThan(COMPRESSED_LIMIT);

@@ -23,6 +23,8 @@ export type Step = [label: string, value: unknown];
 export interface CaseResult {
   steps: Step[];
   fatal?: ErrorInfo;
+  /** The @@server_id of each statement the case read it in (steps labelled `@where`). */
+  where?: number[];
 }
 
 export interface Transcript {

@@ -202,6 +202,21 @@ public class Matrix {
     });
   }
 
+  /** The first row without its sid column, which is recorded as the step `@where`. */
+  static Object whereRow(ResultSet rs) throws SQLException {
+    @SuppressWarnings("unchecked")
+    Map<String, Object> row = (Map<String, Object>) rows(rs).get(0);
+    note("@where", row.remove("sid"));
+    return row;
+  }
+
+  /** A SQLWarning chain as [error code, SQL state, message] triples. */
+  static Object warnings(SQLWarning w) {
+    List<Object> out = new ArrayList<>();
+    for (; w != null; w = w.getNextWarning()) out.add(Arrays.asList(w.getErrorCode(), w.getSQLState(), w.getMessage()));
+    return out;
+  }
+
   static void bind(PreparedStatement ps, Object[] params) throws SQLException {
     for (int i = 0; i < params.length; i++) {
       Object p = params[i];
@@ -566,6 +581,52 @@ public class Matrix {
       q(c, "SET time_zone = '+05:00'");
       q(c, "SELECT @@time_zone AS tz, CAST(FROM_UNIXTIME(0) AS CHAR) AS t");
       q(c, "SELECT @@session_track_state_change AS s, @@session_track_system_variables AS v");
+    }));
+
+    // Statement.getWarnings(): Connector/J sends SHOW WARNINGS when the statement's OK or EOF
+    // packet counted some, and hands the application a SQLWarning chain.
+    all.put("warnings", () -> withConn(c -> {
+      for (String sql : new String[] {"SELECT 'a' + 1 AS x, @@server_id AS sid",
+          "SELECT CAST('x' AS SIGNED) AS n, @@server_id AS sid FROM pdb"}) {
+        try (Statement st = c.createStatement()) {
+          step(sql, () -> {
+            try (ResultSet rs = st.executeQuery(sql)) { return whereRow(rs); }
+          });
+          step("getWarnings()", () -> warnings(st.getWarnings()));
+        }
+        q(c, "SELECT @@warning_count AS w");
+      }
+      try (PreparedStatement ps = c.prepareStatement("SELECT ? + 1 AS x, @@server_id AS sid")) {
+        step("prepared ? + 1", () -> {
+          ps.setString(1, "q");
+          try (ResultSet rs = ps.executeQuery()) { return whereRow(rs); }
+        });
+        step("getWarnings()", () -> warnings(ps.getWarnings()));
+      }
+      q(c, "SELECT @@warning_count AS w");
+      // The server keeps the warnings list through a statement without a table.
+      step("SELECT 'b' + 1", () -> {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT 'b' + 1 AS x, @@server_id AS sid")) {
+          return whereRow(rs);
+        }
+      });
+      q(c, "SELECT 1 AS one");
+      q(c, "SHOW WARNINGS");
+      q(c, "SELECT @@warning_count AS w");
+      q(c, "CREATE TABLE wn (id INT PRIMARY KEY)");
+      q(c, "INSERT INTO wn VALUES (1)");
+      try (Statement st = c.createStatement()) {
+        step("INSERT IGNORE", () -> st.executeUpdate("INSERT IGNORE INTO wn VALUES (1)"));
+        step("getWarnings()", () -> warnings(st.getWarnings()));
+      }
+      q(c, "SELECT ROW_COUNT() AS rc");
+      q(c, "INSERT IGNORE INTO wn VALUES (1), (2)");
+      q(c, "SELECT ROW_COUNT() AS rc");
+      q(c, "SELECT @@warning_count AS w");
+      q(c, "SHOW WARNINGS");
+      q(c, "SELECT * FROM nosuch_table");
+      q(c, "SHOW ERRORS");
+      q(c, "SELECT @@error_count AS e, @@warning_count AS w");
     }));
 
     for (Map.Entry<String, Body> e : all.entrySet()) {

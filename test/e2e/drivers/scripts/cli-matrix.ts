@@ -335,6 +335,45 @@ export async function runCli(t: DriverTarget, only: ReadonlySet<string> | null =
     ]);
   });
 
+  await rec.run("warnings", async () => {
+    // --show-warnings: after a statement whose OK or EOF packet counted warnings, the client runs
+    // SHOW WARNINGS and prints them ("Warning (Code 1292): ..."). No @@server_id: the transcript
+    // is the whole output.
+    await session(
+      "show-warnings",
+      [
+        "SELECT 'a' + 1 AS x;",
+        "SELECT @@warning_count AS w;",
+        "SELECT CAST('x' AS SIGNED) AS n FROM pdb;",
+        "SELECT @@warning_count AS w;",
+        "SELECT 'b' + 1 AS x;",
+        "SELECT 1 AS one;",
+        "SHOW WARNINGS;",
+        "SELECT @@warning_count AS w;",
+        "CREATE TABLE wn (id INT PRIMARY KEY);",
+        "INSERT INTO wn VALUES (1);",
+        "INSERT IGNORE INTO wn VALUES (1);",
+        "SELECT ROW_COUNT() AS rc;",
+        "INSERT IGNORE INTO wn VALUES (1), (2);",
+        "SELECT @@warning_count AS w;",
+        "SELECT * FROM nosuch_table;",
+        "SHOW ERRORS;",
+        "SELECT @@error_count AS e, @@warning_count AS w;",
+      ],
+      ["--show-warnings"],
+    );
+    // \W turns the same on from inside the script; a SQL prepared statement.
+    await session("\\W and PREPARE", [
+      "\\W",
+      "PREPARE s FROM 'SELECT ? + 1 AS x';",
+      "SET @p = 'q';",
+      "EXECUTE s USING @p;",
+      "SELECT @@warning_count AS w;",
+      "DEALLOCATE PREPARE s;",
+      "SHOW WARNINGS;",
+    ]);
+  });
+
   const version = await mariadb(t, "", ["--version"]).catch(() => null);
   const v = version?.stdout.match(/Ver \S+ Distrib \S+/)?.[0] ?? "?";
   return { driver: `mariadb CLI ${v}`, cases: rec.cases };

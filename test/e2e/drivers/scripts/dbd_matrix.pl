@@ -446,6 +446,56 @@ push @CASES, session_settings => sub {
     });
 };
 
+# The warning count the OK/EOF packet gave ($sth->{mysql_warning_count} / mariadb_warning_count,
+# the same on $dbh for do()); neither DBD fetches the warnings: the application runs SHOW WARNINGS.
+push @CASES, warnings => sub {
+    with_conn(sub {
+        my ($c) = @_;
+        my $read = sub {
+            my ($label, $sql, $server, @params) = @_;
+            step($label, sub {
+                $last_handle = $c;
+                my $sth = $c->prepare($sql, $server ? { "${P}_server_prepare" => 1 } : {});
+                $last_handle = $sth;
+                $sth->execute(@params);
+                my $row = $sth->fetchrow_hashref;
+                $sth->finish;
+                note('@where', delete $row->{sid});
+                return { row => $row, warning_count => $sth->{"${P}_warning_count"} + 0 };
+            });
+        };
+        my $count = sub { tq($c, 'SELECT @@warning_count AS w') };
+        for my $sql (q{SELECT 'a' + 1 AS x, @@server_id AS sid}, q{SELECT CAST('x' AS SIGNED) AS n, @@server_id AS sid FROM pdb}) {
+            $read->($sql, $sql, 0);
+            tq($c, 'SHOW WARNINGS');
+            $count->();
+        }
+        $read->('prepared ? + 1', 'SELECT ? + 1 AS x, @@server_id AS sid', 1, 'q');
+        tq($c, 'SHOW WARNINGS');
+        $count->();
+        # The server keeps the warnings list through a statement without a table.
+        $read->(q{SELECT 'b' + 1}, q{SELECT 'b' + 1 AS x, @@server_id AS sid}, 0);
+        tq($c, 'SELECT 1 AS one');
+        tq($c, 'SHOW WARNINGS');
+        $count->();
+        tq($c, 'CREATE TABLE wn (id INT PRIMARY KEY)');
+        tq($c, 'INSERT INTO wn VALUES (1)');
+        step('do INSERT IGNORE', sub {
+            my $n = $c->do('INSERT IGNORE INTO wn VALUES (1)');
+            return { affected => $n + 0, warning_count => $c->{"${P}_warning_count"} + 0 };
+        });
+        tq($c, 'SHOW WARNINGS');
+        tq($c, 'SELECT ROW_COUNT() AS rc');
+        tq($c, 'INSERT IGNORE INTO wn VALUES (1), (2)');
+        tq($c, 'SELECT ROW_COUNT() AS rc');
+        $count->();
+        tq($c, 'SHOW WARNINGS');
+        tq($c, 'SELECT * FROM nosuch_table');
+        tq($c, 'SHOW ERRORS');
+        tq($c, 'SELECT @@error_count AS e, @@warning_count AS w');
+    });
+};
+
 my %only = map { $_ => 1 } grep { length } split /,/, ($E{RW_ONLY} // '');
 while (my ($name, $fn) = splice(@CASES, 0, 2)) {
     run_case($name, $fn) if !%only || $only{$name};

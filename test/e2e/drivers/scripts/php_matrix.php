@@ -584,6 +584,59 @@ $CASES['session_settings'] = fn() => with_conn(function (Db $c) {
     q($c, 'SELECT @@session_track_state_change AS s, @@session_track_system_variables AS v');
 });
 
+// mysqli: the warning count the OK/EOF packet gave ($mysqli->warning_count) and get_warnings()
+// (mysqlnd sends SHOW WARNINGS). PDO has neither: the application runs SHOW WARNINGS.
+$CASES['warnings'] = fn() => with_conn(function (Db $c) use ($rec, $MODE) {
+    $warnings = function (string $label) use ($c, $rec, $MODE) {
+        if ($MODE === 'pdo') return q($c, 'SHOW WARNINGS');
+        $rec->step("$label: warning_count, get_warnings()", function () use ($c) {
+            $m = $c->c;
+            $out = ['warning_count' => $m->warning_count, 'warnings' => []];
+            $w = $m->get_warnings();
+            if ($w) {
+                do {
+                    $out['warnings'][] = [$w->errno, $w->sqlstate, $w->message];
+                } while ($w->next());
+            }
+            return $out;
+        });
+    };
+    $read = function (string $label, callable $run) use ($rec) {
+        $rec->step($label, function () use ($run, $rec) {
+            $row = $run()[0];
+            $rec->note('@where', $row['sid']);
+            unset($row['sid']);
+            return $row;
+        });
+    };
+    $count = fn() => q($c, 'SELECT @@warning_count AS w');
+    foreach (["SELECT 'a' + 1 AS x, @@server_id AS sid", "SELECT CAST('x' AS SIGNED) AS n, @@server_id AS sid FROM pdb"] as $sql) {
+        $read($sql, fn() => $c->q($sql));
+        $warnings($sql);
+        $count();
+    }
+    $read('prepared ? + 1', fn() => $c->x('SELECT ? + 1 AS x, @@server_id AS sid', ['q']));
+    $warnings('prepared');
+    $count();
+    // The server keeps the warnings list through a statement without a table.
+    $read("SELECT 'b' + 1", fn() => $c->q("SELECT 'b' + 1 AS x, @@server_id AS sid"));
+    q($c, 'SELECT 1 AS one');
+    q($c, 'SHOW WARNINGS');
+    $count();
+    q($c, 'CREATE TABLE wn (id INT PRIMARY KEY)');
+    q($c, 'INSERT INTO wn VALUES (1)');
+    q($c, 'INSERT IGNORE INTO wn VALUES (1)');
+    $warnings('INSERT IGNORE');
+    q($c, 'SELECT ROW_COUNT() AS rc');
+    q($c, 'INSERT IGNORE INTO wn VALUES (1), (2)');
+    q($c, 'SELECT ROW_COUNT() AS rc');
+    $count();
+    $warnings('after ROW_COUNT()');
+    q($c, 'SELECT * FROM nosuch_table');
+    q($c, 'SHOW ERRORS');
+    q($c, 'SELECT @@error_count AS e, @@warning_count AS w');
+});
+
 $only = array_filter(explode(',', $E['RW_ONLY'] ?? ''));
 $list = $MODE === 'pdo'
     ? array_diff(array_keys($CASES), ['change_user', 'change_user_unlisted'])

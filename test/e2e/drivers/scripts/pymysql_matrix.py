@@ -411,6 +411,47 @@ def server_status(c):
         rec.step(sql, lambda sql=sql: (c.cursor().execute(sql), c.server_status)[1])
 
 
+def warnings(c):
+    # PyMySQL hands the application no warning count (1.0 dropped the automatic SHOW WARNINGS);
+    # conn.show_warnings() runs SHOW WARNINGS. No server-side prepares: no prepared step.
+    def read(sql):
+        def run():
+            with c.cursor() as cur:
+                cur.execute(sql)
+                row = cur.fetchone()
+                rec.note("@where", row[-1])
+                return list(row[:-1])
+
+        return rec.step(sql, run)
+
+    def show():
+        rec.step("show_warnings()", lambda: [list(w) for w in c.show_warnings()])
+
+    read("SELECT 'a' + 1 AS x, @@server_id AS sid")
+    show()
+    q(c, "SELECT @@warning_count AS w")
+    read("SELECT CAST('x' AS SIGNED) AS n, @@server_id AS sid FROM pdb")
+    show()
+    q(c, "SELECT @@warning_count AS w")
+    # The server keeps the warnings list through a statement without a table.
+    read("SELECT 'b' + 1 AS x, @@server_id AS sid")
+    q(c, "SELECT 1 AS one")
+    q(c, "SHOW WARNINGS")
+    q(c, "SELECT @@warning_count AS w")
+    q(c, "CREATE TABLE wn (id INT PRIMARY KEY)")
+    q(c, "INSERT INTO wn VALUES (1)")
+    q(c, "INSERT IGNORE INTO wn VALUES (1)")
+    show()
+    q(c, "SELECT ROW_COUNT() AS rc")
+    q(c, "INSERT IGNORE INTO wn VALUES (1), (2)")
+    q(c, "SELECT ROW_COUNT() AS rc")
+    q(c, "SELECT @@warning_count AS w")
+    show()
+    q(c, "SELECT * FROM nosuch_table")
+    q(c, "SHOW ERRORS")
+    q(c, "SELECT @@error_count AS e, @@warning_count AS w")
+
+
 CASES = [
     ("crud_utf8mb4", lambda: with_conn(crud)),
     ("transaction_commit_rollback", lambda: with_conn(transactions)),
@@ -431,6 +472,7 @@ CASES = [
     ("session_settings", lambda: with_conn(session_settings)),
     ("read_then_write", read_then_write_multi),
     ("server_status", lambda: with_conn(server_status)),
+    ("warnings", lambda: with_conn(warnings)),
 ]
 
 if __name__ == "__main__":
