@@ -132,10 +132,10 @@ export class BackendConnection implements ScannerListener {
    */
   releases = 0;
   /**
-   * Idle, but kept for the session that let it go (it may ask about its last statement): other
-   * sessions take it only when the pool is at its limit (backend-pool.ts).
+   * Idle, but kept until then (ms, wall clock) for the session that let it go, which may ask
+   * about its last statement (idle-connections.ts KEPT_FOR_MS); 0: not kept.
    */
-  kept = false;
+  keptUntil = 0;
   lastError: string | null = null;
   /** Plain integers, bumped per chunk; the pool gives all its connections its own object. */
   bytes: ByteCounts = { in: 0, out: 0 };

@@ -7,7 +7,7 @@ import {
   type ByteCounts,
 } from "./backend-connection.js";
 import { type Connector, connectBackend } from "./backend-login.js";
-import { takeIdle } from "./idle-connections.js";
+import { KEPT_FOR_MS, Keep, takeIdle } from "./idle-connections.js";
 import { StatementBudget } from "./statement-budget.js";
 
 export interface PoolOptions {
@@ -131,7 +131,7 @@ export class BackendPool {
   tryAcquire(keyString: string, now: number, noSchema = false): BackendConnection | null {
     const list = this.idle.get(keyString);
     if (list === undefined) return null;
-    const conn = takeIdle(list, noSchema, false);
+    const conn = takeIdle(list, noSchema, now, false);
     if (conn === null) return null;
     if (now - conn.lastUsedAt > this.opts.pingAfterIdleMs) {
       // Long idle: may have been closed by the server's wait_timeout. Checked asynchronously.
@@ -148,7 +148,7 @@ export class BackendPool {
     // Connections kept for another session's next statement are taken only at the limit.
     let kept = false;
     for (;;) {
-      const conn = list === undefined ? null : takeIdle(list, req.schema === null, kept);
+      const conn = list === undefined ? null : takeIdle(list, req.schema === null, Date.now(), kept);
       if (conn === null) {
         if (kept || this.countFor(req.key.user) < this.opts.maxPerBackend) break;
         kept = true;
@@ -230,10 +230,9 @@ export class BackendPool {
 
   /**
    * Returns a connection after a statement (ended at `now`); it goes to a waiter first. `keep`:
-   * the session may ask about that statement next (it left warnings or an error): the connection
-   * waits at the far end of the idle list, taken by another session only when no other is idle.
+   * the session may ask about that statement next (idle-connections.ts Keep).
    */
-  release(conn: BackendConnection, keyString: string, now = Date.now(), keep = false): void {
+  release(conn: BackendConnection, keyString: string, now = Date.now(), keep: Keep = Keep.NO): void {
     if (conn.state === BackendState.CLOSED) return;
     if (conn.busy) {
       conn.destroy();
@@ -241,7 +240,7 @@ export class BackendPool {
     }
     conn.lastUsedAt = now;
     conn.releases++;
-    conn.kept = false;
+    conn.keptUntil = 0;
     // Statements released while the connection was busy, or a bound that shrank meanwhile.
     conn.statements.trim();
     const w = this.waiters.length > 0 ? this.takeWaiter(keyString, conn.schema === null) : null;
@@ -255,13 +254,13 @@ export class BackendPool {
       return;
     }
     conn.state = BackendState.IDLE;
-    conn.kept = keep;
+    if (keep === Keep.RESERVED) conn.keptUntil = now + KEPT_FOR_MS;
     let list = this.idle.get(keyString);
     if (list === undefined) {
       list = [];
       this.idle.set(keyString, list);
     }
-    if (keep) list.unshift(conn);
+    if (keep !== Keep.NO) list.unshift(conn);
     else list.push(conn);
     if (this.waiters.length > 0) this.serveWaiters();
   }
@@ -283,7 +282,7 @@ export class BackendPool {
     if (i < 0) return null;
     list!.splice(i, 1);
     conn.state = BackendState.LEASED;
-    conn.kept = false;
+    conn.keptUntil = 0;
     return conn;
   }
 

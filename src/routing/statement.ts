@@ -22,7 +22,7 @@ export interface RoutedStatement {
 export const Keeps = {
   /** Uses no table (NO_TABLES) and leaves no warning: SHOW WARNINGS still shows the earlier ones. */
   WARNINGS: 1,
-  /** SHOW WARNINGS / ERRORS: FOUND_ROWS() still counts the earlier result set. */
+  /** SHOW WARNINGS / ERRORS, GET DIAGNOSTICS: FOUND_ROWS() still counts the earlier result set. */
   FOUND_ROWS: 2,
   /** SELECT ... INTO: FOUND_ROWS() counts its rows though no result set is sent. */
   COUNTS_ROWS: 4,
@@ -84,7 +84,8 @@ function routed(c: Classification): RoutedStatement {
 function keeps(f: number): number {
   const noTables = hasFlag(f, F.NO_TABLES);
   let k = noTables ? Keeps.WARNINGS : 0;
-  if (hasFlag(f, F.LAST_STATEMENT_INFO) && !noTables) k |= Keeps.FOUND_ROWS;
+  // SHOW WARNINGS / ERRORS, GET DIAGNOSTICS: diagnostics, which change neither.
+  if (hasFlag(f, F.LAST_STATEMENT_INFO) && !noTables) k |= Keeps.FOUND_ROWS | Keeps.WARNINGS;
   if (hasFlag(f, F.SELECT_INTO)) k |= Keeps.COUNTS_ROWS;
   return k;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Command } from "../../src/protocol/constants/commands.js";
 import type { BackendConnection } from "../../src/proxy/backend-connection.js";
+import { Keep } from "../../src/proxy/idle-connections.js";
 import type { Dispatch, StatementOutcome } from "../../src/proxy/session/dispatch.js";
 import { PreviousStatement } from "../../src/proxy/session/previous-statement.js";
 import type { Asks } from "../../src/routing/router.js";
@@ -109,6 +110,15 @@ const cases: [string, Ran[], Asks, number | null][] = [
       ["SELECT 'a' + 1", { warnings: 1 }],
       [null, {}, Command.PING],
       [null, {}, Command.INIT_DB],
+    ],
+    "warnings",
+    0,
+  ],
+  [
+    "warnings: SHOW WARNINGS keeps them (a diagnostic)",
+    [
+      ["SELECT 'a' + 1", { warnings: 1 }],
+      ["SHOW WARNINGS", { resultSet: true }],
     ],
     "warnings",
     0,
@@ -237,12 +247,34 @@ describe("PreviousStatement: where the answer is", () => {
       true,
     );
     pool.release(conn, req.keyString, Date.now(), keep);
-    expect(keep).toBe(true);
+    expect(keep).toBe(Keep.RESERVED);
     // At the limit, another session takes the kept connection.
     const other = await pool.acquire(req);
     expect(other).toBe(conn);
     pool.release(other, req.keyString);
     expect(prev.take("warnings", req.keyString, null, Date.now())).toBeNull();
+    pool.destroyAll();
+  });
+
+  it("a write's connection waits behind the others; one holding warnings stays reserved until they are gone", async () => {
+    const pool = scriptedPool(10);
+    const [w, r, t] = [await pool.acquire(req), await pool.acquire(req), await pool.acquire(req)];
+    const prev = new PreviousStatement();
+    const o = (warnings: number): StatementOutcome => ({ status: 0, errno: 0, warnings, resultSet: false });
+    const run = (conn: BackendConnection, sql: string, warnings: number): Keep => {
+      prev.forget();
+      const keep = prev.ran(conn, pool, dispatch(sql), o(warnings), true);
+      pool.release(conn, req.keyString, Date.now(), keep);
+      return keep;
+    };
+    expect(run(w, "UPDATE t SET a = 1", 0)).toBe(Keep.AT_END);
+    expect(w.keptUntil).toBe(0);
+    expect(run(r, "SELECT 'a' + 1", 1)).toBe(Keep.RESERVED);
+    expect(r.keptUntil).toBeGreaterThan(0);
+    prev.forget(); // a statement without a table next: the warnings stay where they are
+    expect(r.keptUntil).toBeGreaterThan(0);
+    expect(run(t, "SELECT a FROM t", 0)).toBe(Keep.NO); // a table empties the list: r goes back
+    expect(r.keptUntil).toBe(0);
     pool.destroyAll();
   });
 });

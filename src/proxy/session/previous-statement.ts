@@ -3,6 +3,7 @@ import type { Asks } from "../../routing/router.js";
 import { Keeps } from "../../routing/statement.js";
 import type { BackendConnection } from "../backend-connection.js";
 import type { BackendPool } from "../backend-pool.js";
+import { Keep } from "../idle-connections.js";
 import type { Dispatch, StatementOutcome } from "./dispatch.js";
 
 /** A backend connection as the session left it: valid while nobody else has leased it since. */
@@ -26,7 +27,7 @@ class Left {
   /** The connection is no longer kept for this session (unless someone else's since). */
   letGo(): void {
     const conn = this.conn;
-    if (conn !== null && conn.releases === this.releases) conn.kept = false;
+    if (conn !== null && conn.releases === this.releases) conn.keptUntil = 0;
     this.clear();
   }
 }
@@ -45,10 +46,10 @@ class Left {
  * (measured on MariaDB 10.11).
  *
  * A statement that asks (the router's "previous" plan) runs on that connection when no other
- * session has leased it since; a connection that holds warnings or an error, or whose statement
- * wrote, waits at the far end of the pool's idle list meanwhile (backend-pool.ts `release(keep)`),
- * taken by another session only when no other is idle. Else the statement runs on the primary
- * and answers for whatever that connection ran last.
+ * session has leased it since; meanwhile a connection whose statement wrote waits at the far end
+ * of the pool's idle list, and one that holds warnings or an error is reserved: other sessions
+ * open another rather than take it, until the pool's limit (backend-pool.ts `release(keep)`).
+ * Else the statement runs on the primary and answers for whatever that connection ran last.
  */
 export class PreviousStatement {
   /** The previous statement's connection: forgotten as the next statement starts. */
@@ -62,8 +63,8 @@ export class PreviousStatement {
 
   /**
    * Statement `d` ended (`outcome`) on `conn` from `pool`; `released`: the connection goes back to
-   * the pool now (else the session keeps it pinned). Returns whether to keep it aside in the pool:
-   * the session's warnings or error are there, or the statement wrote (ROW_COUNT()).
+   * the pool now (else the session keeps it pinned). Returns how the pool keeps it for the
+   * session: reserved when the session's warnings or error are there, at the end after a write.
    */
   ran(
     conn: BackendConnection,
@@ -71,7 +72,7 @@ export class PreviousStatement {
     d: Dispatch,
     outcome: StatementOutcome,
     released: boolean,
-  ): boolean {
+  ): Keep {
     const releases = conn.releases + (released ? 1 : 0);
     const prepares = d.steps?.prepares;
     if (prepares !== undefined && outcome.errno === 0) {
@@ -93,7 +94,13 @@ export class PreviousStatement {
     } else if (this.warnings.conn === conn) {
       this.warnings.releases = releases;
     }
-    return (this.conditions && this.warnings.conn === conn) || st?.route.kind === "write";
+    return this.keep(conn, st?.route.kind === "write");
+  }
+
+  /** How the pool keeps `conn` for the session: reserved for its warnings, behind the others after a write. */
+  private keep(conn: BackendConnection, wrote: boolean): Keep {
+    if (this.conditions && this.warnings.conn === conn) return Keep.RESERVED;
+    return wrote ? Keep.AT_END : Keep.NO;
   }
 
   /**
@@ -108,7 +115,7 @@ export class PreviousStatement {
     keeps: number,
     outcome: StatementOutcome,
     releases: number,
-  ): boolean {
+  ): Keep {
     if (this.statement.conn === conn) this.statement.releases = releases;
     if (this.rows.conn === conn) this.rows.releases = releases;
     if (outcome.warnings > 0 || (keeps & Keeps.WARNINGS) === 0) {
@@ -118,12 +125,13 @@ export class PreviousStatement {
     } else if (this.warnings.conn === conn) {
       this.warnings.releases = releases;
     }
-    return (this.conditions && this.warnings.conn === conn) || this.statement.conn === conn;
+    return this.keep(conn, this.statement.conn === conn);
   }
 
   /** A new statement starts: what the previous one left is the next one's to ask about only. */
   forget(): void {
-    if (this.statement.conn === this.warnings.conn) this.statement.clear();
+    // Still kept only as the connection that holds the session's warnings or error.
+    if (this.conditions && this.statement.conn === this.warnings.conn) this.statement.clear();
     else this.statement.letGo();
   }
 
