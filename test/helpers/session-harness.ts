@@ -225,6 +225,24 @@ async function idleOf(session: ClientSession, timeoutMs: number): Promise<void> 
 }
 
 /** Lets replies that were scheduled (setImmediate) arrive and be relayed. */
+/**
+ * A COM_CHANGE_USER body (without the command byte) for `session`'s client: `user` with
+ * `password` (mysql_native_password, answering the scramble of the session's greeting), into
+ * database `app`, collation 45.
+ */
+export function changeUserBody(session: ClientSession, user: string, password: string): Buffer {
+  const scramble = (session.auth as unknown as { scramble(): Buffer }).scramble();
+  const token = nativeToken(password, scramble);
+  return Buffer.concat([
+    Buffer.from(`${user}\0`),
+    Buffer.from([token.length]),
+    token,
+    Buffer.from("app\0"),
+    Buffer.from([45, 0]),
+    Buffer.from("mysql_native_password\0"),
+  ]);
+}
+
 export async function settle(turns = 5): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
 }

@@ -1,11 +1,17 @@
 import { describe, expect, onTestFinished, test, vi } from "vitest";
-import { nativeToken } from "../../../src/protocol/auth/native-password.js";
 import { Capability } from "../../../src/protocol/constants/capabilities.js";
 import { Command } from "../../../src/protocol/constants/commands.js";
 import { poolKeyString } from "../../../src/proxy/backend-pool.js";
 import { CHANGE_USER_REFUSAL_DELAY_MS } from "../../../src/proxy/session/client-session.js";
 import { MemoryTransport } from "../../helpers/memory-transport.js";
-import { errOf, okOf, SessionHarness, settle, textValue } from "../../helpers/session-harness.js";
+import {
+  changeUserBody,
+  errOf,
+  okOf,
+  SessionHarness,
+  settle,
+  textValue,
+} from "../../helpers/session-harness.js";
 
 // One test (at least) per command family, each through the session port as in production.
 
@@ -181,16 +187,7 @@ describe("reset-connection and change-user", () => {
     expect(okOf(await h.command(Command.RESET_CONNECTION))).not.toBeNull();
     expect(left()).toBe(false);
     expect(errOf(await h.query("INSERT INTO t VALUES (3)"))).toBeNull();
-    const scramble = (h.session.auth as unknown as { scramble(): Buffer }).scramble();
-    const token = nativeToken("other-pass", scramble);
-    const body = Buffer.concat([
-      Buffer.from("other\0"),
-      Buffer.from([token.length]),
-      token,
-      Buffer.from("app\0"),
-      Buffer.from([45, 0]),
-      Buffer.from("mysql_native_password\0"),
-    ]);
+    const body = changeUserBody(h.session, "other", "other-pass");
     expect(okOf(await h.command(Command.CHANGE_USER, body))).not.toBeNull();
     expect(left()).toBe(false);
   });
@@ -226,18 +223,7 @@ describe("reset-connection and change-user", () => {
     });
     const h = await loggedIn();
     // The scramble of the greeting is the one COM_CHANGE_USER answers (mysql_native_password).
-    const scramble = (h.session.auth as unknown as { scramble(): Buffer }).scramble();
-    const body = (user: string, password: string) => {
-      const token = nativeToken(password, scramble);
-      return Buffer.concat([
-        Buffer.from(`${user}\0`),
-        Buffer.from([token.length]),
-        token,
-        Buffer.from("app\0"),
-        Buffer.from([45, 0]),
-        Buffer.from("mysql_native_password\0"),
-      ]);
-    };
+    const body = (user: string, password: string) => changeUserBody(h.session, user, password);
     const ok = await h.command(Command.CHANGE_USER, body("other", "other-pass"));
     expect(okOf(ok)).not.toBeNull();
     expect(h.session.userName).toBe("other");

@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, test } from "vitest";
-import { nativeToken } from "../../../src/protocol/auth/native-password.js";
 import {
   CompressedReader,
   CompressedWriter,
@@ -13,7 +12,7 @@ import { Command } from "../../../src/protocol/constants/commands.js";
 import { type Packet, PacketFramer, packet } from "../../../src/protocol/framing.js";
 import { CompressedTransport } from "../../../src/proxy/session/compressed-transport.js";
 import { MemoryTransport } from "../../helpers/memory-transport.js";
-import { SessionHarness, textValue } from "../../helpers/session-harness.js";
+import { changeUserBody, SessionHarness, textValue } from "../../helpers/session-harness.js";
 
 // The compressed protocol between a client and rwsplit (issue #14), through a whole session over
 // memory: the login is plain, then every byte either way is a frame (frame.ts); each command's
@@ -158,18 +157,8 @@ describe("a compressed session", () => {
   test("COM_CHANGE_USER is answered compressed, and the session stays compressed", async () => {
     const { h, c } = await compressedSession("zlib");
     const transport = h.session.transport;
-    const scramble = (h.session.auth as unknown as { scramble(): Buffer }).scramble();
-    const token = nativeToken("other-pass", scramble);
     c.send(
-      Buffer.concat([
-        Buffer.from([Command.CHANGE_USER]),
-        Buffer.from("other\0"),
-        Buffer.from([token.length]),
-        token,
-        Buffer.from("app\0"),
-        Buffer.from([45, 0]),
-        Buffer.from("mysql_native_password\0"),
-      ]),
+      Buffer.concat([Buffer.from([Command.CHANGE_USER]), changeUserBody(h.session, "other", "other-pass")]),
     );
     await h.idle();
     expect(c.take().map((p) => p.payload[0])).toEqual([0x00]);

@@ -1,10 +1,9 @@
 import { describe, expect, test } from "vitest";
-import { nativeToken } from "../../../src/protocol/auth/native-password.js";
 import { Command } from "../../../src/protocol/constants/commands.js";
 import type { Packet } from "../../../src/protocol/framing.js";
 import type { ClientSession } from "../../../src/proxy/session/client-session.js";
 import { MemoryTransport } from "../../helpers/memory-transport.js";
-import { errOf, okOf, SessionHarness, settle } from "../../helpers/session-harness.js";
+import { changeUserBody, errOf, okOf, SessionHarness, settle } from "../../helpers/session-harness.js";
 
 // Prepared statements as the server bounds them (issue #12, point 4): COM_STMT_CLOSE closes the
 // backend statement unless another client statement still holds it there; what nobody holds is
@@ -163,16 +162,7 @@ describe("COM_STMT_CLOSE closes on the backend", () => {
     expect(h.server.openStatements("primary")).toBe(0);
 
     await a.prepare("INSERT INTO t VALUES (5)");
-    const scramble = (h.session.auth as unknown as { scramble(): Buffer }).scramble();
-    const token = nativeToken("other-pass", scramble);
-    const body = Buffer.concat([
-      Buffer.from("other\0"),
-      Buffer.from([token.length]),
-      token,
-      Buffer.from("app\0"),
-      Buffer.from([45, 0]),
-      Buffer.from("mysql_native_password\0"),
-    ]);
+    const body = changeUserBody(h.session, "other", "other-pass");
     expect(h.server.openStatements("primary")).toBe(1);
     expect(okOf(await a.command(Command.CHANGE_USER, body))).not.toBeNull();
     expect(h.server.openStatements("primary")).toBe(0);
