@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import * as mariadb from "mariadb";
 import { type DriverTarget, Recorder, type Transcript } from "../transcript.js";
+import { warningsCase } from "./node-warnings.js";
 
 // The matrix scenario (../cases.ts) for MariaDB Connector/Node.js (`mariadb` 3.x), in-process.
 // query() is the text protocol (client-side `?` escaping), execute() and prepare() the binary
@@ -499,49 +500,17 @@ export async function runMariadb(
   );
 
   await rec.run("warnings", () =>
-    withConn(async (c) => {
-      // The connector hands the application an OK packet's warning count (warningStatus) and
-      // nothing of a result set's: it has no warnings call, the application runs SHOW WARNINGS.
-      const read = (label: string, run: () => Promise<unknown>) =>
-        rec.step(label, async () => {
-          const { sid, ...row } = ((await run()) as { sid: number }[])[0]!;
-          rec.note("@where", sid);
-          return row;
-        });
-      const show = () => q(c, "SHOW WARNINGS");
-      const count = () => q(c, "SELECT @@warning_count AS w");
-      for (const sql of [
-        "SELECT 'a' + 1 AS x, @@server_id AS sid",
-        "SELECT CAST('x' AS SIGNED) AS n, @@server_id AS sid FROM pdb",
-      ]) {
-        await read(sql, () => c.query(sql));
-        await show();
-        await count();
-      }
-      await read("prepared ? + 1", () => prepared(c, "SELECT ? + 1 AS x, @@server_id AS sid", ["q"]));
-      await show();
-      await count();
-      await read("execute ? + 1", () => c.execute("SELECT ? + 1 AS x, @@server_id AS sid", ["r"]));
-      await show();
-      await count();
-      // The server keeps the warnings list through a statement without a table.
-      await read("SELECT 'b' + 1", () => c.query("SELECT 'b' + 1 AS x, @@server_id AS sid"));
-      await q(c, "SELECT 1 AS one");
-      await show();
-      await count();
-      await q(c, "CREATE TABLE wn (id INT PRIMARY KEY)");
-      await q(c, "INSERT INTO wn VALUES (1)");
-      await q(c, "INSERT IGNORE INTO wn VALUES (1)");
-      await show();
-      await q(c, "SELECT ROW_COUNT() AS rc");
-      await q(c, "INSERT IGNORE INTO wn VALUES (1), (2)");
-      await q(c, "SELECT ROW_COUNT() AS rc");
-      await count();
-      await show();
-      await q(c, "SELECT * FROM nosuch_table");
-      await q(c, "SHOW ERRORS");
-      await q(c, "SELECT @@error_count AS e, @@warning_count AS w");
-    }),
+    withConn((c) =>
+      warningsCase(
+        rec,
+        (sql) => q(c, sql),
+        (sql) => c.query(sql),
+        [
+          ["prepared ? + 1", () => prepared(c, "SELECT ? + 1 AS x, @@server_id AS sid", ["q"])],
+          ["execute ? + 1", () => c.execute("SELECT ? + 1 AS x, @@server_id AS sid", ["r"])],
+        ],
+      ),
+    ),
   );
 
   return { driver: `mariadb (Connector/Node.js) ${mariadb.version}`, cases: rec.cases };

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import mysql from "mysql2/promise";
 import { type DriverTarget, Recorder, type Transcript } from "../transcript.js";
+import { warningsCase } from "./node-warnings.js";
 
 // The matrix scenario (../cases.ts) for mysql2, in-process. Statements with `?` go through
 // execute() (server-side prepared, binary protocol); query() is the text protocol.
@@ -440,49 +441,19 @@ export async function runMysql2(
   );
 
   await rec.run("warnings", () =>
-    withConn(async (c) => {
-      // mysql2 hands the application an OK packet's warning count (warningStatus) and nothing of
-      // a result set's: it has no warnings call, the application runs SHOW WARNINGS.
-      const read = (label: string, run: () => Promise<unknown>) =>
-        rec.step(label, async () => {
-          const { sid, ...row } = ((await run()) as { sid: number }[])[0]!;
-          rec.note("@where", sid);
-          return row;
-        });
-      const show = () => q(c, "SHOW WARNINGS");
-      const count = () => q(c, "SELECT @@warning_count AS w");
-      for (const sql of [
-        "SELECT 'a' + 1 AS x, @@server_id AS sid",
-        "SELECT CAST('x' AS SIGNED) AS n, @@server_id AS sid FROM pdb",
-      ]) {
-        await read(sql, async () => (await c.query(sql))[0]);
-        await show();
-        await count();
-      }
-      await read(
-        "prepared ? + 1",
-        async () => (await c.execute("SELECT ? + 1 AS x, @@server_id AS sid", ["q"]))[0],
-      );
-      await show();
-      await count();
-      // The server keeps the warnings list through a statement without a table.
-      await read("SELECT 'b' + 1", async () => (await c.query("SELECT 'b' + 1 AS x, @@server_id AS sid"))[0]);
-      await q(c, "SELECT 1 AS one");
-      await show();
-      await count();
-      await q(c, "CREATE TABLE wn (id INT PRIMARY KEY)");
-      await q(c, "INSERT INTO wn VALUES (1)");
-      await q(c, "INSERT IGNORE INTO wn VALUES (1)");
-      await show();
-      await q(c, "SELECT ROW_COUNT() AS rc");
-      await q(c, "INSERT IGNORE INTO wn VALUES (1), (2)");
-      await q(c, "SELECT ROW_COUNT() AS rc");
-      await count();
-      await show();
-      await q(c, "SELECT * FROM nosuch_table");
-      await q(c, "SHOW ERRORS");
-      await q(c, "SELECT @@error_count AS e, @@warning_count AS w");
-    }),
+    withConn((c) =>
+      warningsCase(
+        rec,
+        (sql) => q(c, sql),
+        async (sql) => (await c.query(sql))[0],
+        [
+          [
+            "prepared ? + 1",
+            async () => (await c.execute("SELECT ? + 1 AS x, @@server_id AS sid", ["q"]))[0],
+          ],
+        ],
+      ),
+    ),
   );
 
   return { driver: `mysql2 ${await pkgVersion()}`, cases: rec.cases };
