@@ -148,7 +148,9 @@ export class RedisUserWriteLog extends UserWriteLog {
 
   override loggingIn(user: string): Promise<void> | null {
     const c = this.#client;
-    if (c === null || c.status !== "ready" || this.#failing) return null;
+    // As status() says: not shared while either connection is down (the subscriber often notices
+    // a dead Redis first), and then a login does not wait for a read that cannot answer.
+    if (c === null || c.status !== "ready" || this.#sub?.status !== "ready" || this.#failing) return null;
     return bounded(c.rywRead(this.#key(user)), this.#opTimeoutMs, "redis read").then(
       ([pttl, fields]) => {
         this.#recovered();
