@@ -24,6 +24,11 @@ class Left {
     this.pool = null;
   }
 
+  /** `conn` ran another statement of the session that leaves this answer as it was. */
+  follow(conn: BackendConnection, releases: number): void {
+    if (this.conn === conn) this.releases = releases;
+  }
+
   /** The connection is no longer kept for this session (unless someone else's since). */
   letGo(): void {
     const conn = this.conn;
@@ -85,16 +90,29 @@ export class PreviousStatement {
     this.statement.set(conn, pool, releases);
     const rows = outcome.resultSet ? (keeps & Keeps.FOUND_ROWS) === 0 : (keeps & Keeps.COUNTS_ROWS) !== 0;
     if (outcome.errno === 0 && rows) this.rows.set(conn, pool, releases);
-    else if (this.rows.conn === conn) this.rows.releases = releases;
-    const conditions = outcome.errno !== 0 || outcome.warnings > 0;
+    else this.rows.follow(conn, releases);
+    this.listed(conn, pool, releases, outcome.errno !== 0 || outcome.warnings > 0, keeps);
+    return this.keep(conn, st?.route.kind === "write");
+  }
+
+  /**
+   * The warnings list after a statement on `conn` that left `conditions` (warnings, an error): the
+   * statement's own when it left some or uses a table, else the one before, where it was.
+   */
+  private listed(
+    conn: BackendConnection,
+    pool: BackendPool,
+    releases: number,
+    conditions: boolean,
+    keeps: number,
+  ): void {
     if (conditions || (keeps & Keeps.WARNINGS) === 0) {
       if (this.warnings.conn !== conn) this.warnings.letGo();
       this.warnings.set(conn, pool, releases);
       this.conditions = conditions;
-    } else if (this.warnings.conn === conn) {
-      this.warnings.releases = releases;
+    } else {
+      this.warnings.follow(conn, releases);
     }
-    return this.keep(conn, st?.route.kind === "write");
   }
 
   /** How the pool keeps `conn` for the session: reserved for its warnings, behind the others after a write. */
@@ -116,15 +134,9 @@ export class PreviousStatement {
     outcome: StatementOutcome,
     releases: number,
   ): Keep {
-    if (this.statement.conn === conn) this.statement.releases = releases;
-    if (this.rows.conn === conn) this.rows.releases = releases;
-    if (outcome.warnings > 0 || (keeps & Keeps.WARNINGS) === 0) {
-      if (this.warnings.conn !== conn) this.warnings.letGo();
-      this.warnings.set(conn, pool, releases);
-      this.conditions = outcome.warnings > 0;
-    } else if (this.warnings.conn === conn) {
-      this.warnings.releases = releases;
-    }
+    this.statement.follow(conn, releases);
+    this.rows.follow(conn, releases);
+    this.listed(conn, pool, releases, outcome.warnings > 0, keeps);
     return this.keep(conn, this.statement.conn === conn);
   }
 
