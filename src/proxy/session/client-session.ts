@@ -62,14 +62,15 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   readonly stmts = new StatementRegistry();
   readonly cursors = new OpenCursors();
   readonly pin = new SessionPin();
-  readonly previous = new PreviousStatement();
+  /** Made for the first statement: an idle connection holds none (issue #15). */
+  private previousStatement: PreviousStatement | null = null;
   capabilities = 0;
   mariadbCapabilities = 0;
   login: AcquireRequest | null = null;
   lastStatus: number = ServerStatus.AUTOCOMMIT;
   /** When the client last sent bytes or was last answered (wait_timeout counts from here). */
   private lastActiveAt = Date.now();
-  readonly sample: StatementSample; // digest:
+  private statementSample: StatementSample | null = null; // digest: made for the first command
   private user: ProxyUser | null = null;
   /** COM_CHANGE_USERs refused on this connection (SessionPort). */
   changeUserRefusals = 0;
@@ -92,7 +93,6 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     private readonly onClosed: (s: ClientSession) => void,
   ) {
     this.connectionId = ctx.nextConnectionId();
-    this.sample = new StatementSample(ctx.config.digests.max > 0); // digest:
     // The server refuses a packet of its max_allowed_packet bytes or more (ERR 1153, and closes
     // the connection; a session's value is the global one when it connects): so does rwsplit with
     // the primary's, instead of sending it on to a backend that would drop the connection.
@@ -101,6 +101,19 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     this.auth = new ClientAuth(ctx, this, this.connectionId);
     transport.attach(this);
     transport.write(this.auth.greeting());
+  }
+
+  /** What the digests learn of the statement being served. */
+  get sample(): StatementSample {
+    if (this.statementSample === null)
+      this.statementSample = new StatementSample(this.ctx.config.digests.max > 0);
+    return this.statementSample;
+  }
+
+  /** Where the server keeps what the session may ask about its earlier statements. */
+  get previous(): PreviousStatement {
+    if (this.previousStatement === null) this.previousStatement = new PreviousStatement();
+    return this.previousStatement;
   }
 
   get remoteHost(): string {
@@ -204,7 +217,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   restarted(): void {
     this.login = restartedLogin(this.login!);
     // The server starts the session's diagnostics over too: no earlier statement to ask about.
-    this.previous.close();
+    this.previousStatement?.close();
   }
 
   enterAuth(): void {
@@ -342,7 +355,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
     // A connection mid-response or holding session state cannot go back to a pool.
     this.runner?.abandon();
     this.pin.letGo()?.destroy();
-    this.previous.close();
+    this.previousStatement?.close();
     // Its prepared statements are let go on the connections that stay (closed there unless cached).
     this.stmts.clear();
     this.transport.destroy();
