@@ -378,20 +378,30 @@ function stormSection(l: Loadgen): string[] {
 
 function startMemorySection(start: StartMemoryResult): string[] {
   const heap = (b: number | undefined) => fmt(b === undefined ? Number.NaN : b / 2 ** 20, 1);
+  // Runs from before the floors have none: no column then.
+  const floorNames = Object.keys(start.readings[0]?.floors ?? {});
   return [
     "### rwsplit at start: idle, no client",
     "",
-    "A fresh `rwsplit serve` (TLS off, no backup, no Redis, admin on), read at fixed times after it was ready (every replica checked), monitor and status page running. RSS is VmRSS (the Node binary's own pages included, ~40 MB of it); heap and external are Node's figures from /metrics. The early reading is what `ps` shows right after a start; by the later one (full runs only) V8's memory reducer has usually run (with `young_generation: elastic` it gives back the young generation startup grew; the default `fixed` never grows it).",
+    "A fresh `rwsplit serve` (TLS off, no backup, no Redis, admin on), read at fixed times after it was ready (every replica checked), monitor and status page running. RSS is VmRSS (the Node binary's own pages included, ~40 MB of it); heap and external are Node's figures from /metrics. The early reading is what `ps` shows right after a start; by the later one (full runs only) V8's memory reducer has usually run (with `young_generation: elastic` it gives back the young generation startup grew; the default `fixed` never grows it). The floors, read at the same moments, idle beside it since before it started (bench/memory-floor.ts): Node alone, and Node with the libraries `serve` loads (fastify, prom-client, pino, mysql2, zod, yaml, commander) loaded and doing nothing.",
     "",
     ...table(
-      ["after ready s", "RSS MB", "heap used MB", "heap total MB", "external MB"],
-      "rrrrr",
+      [
+        "after ready s",
+        "RSS MB",
+        "heap used MB",
+        "heap total MB",
+        "external MB",
+        ...floorNames.map((n) => `${n}, RSS MB`),
+      ],
+      `rrrrr${"r".repeat(floorNames.length)}`,
       start.readings.map((x) => [
         fmt(x.afterMs / 1000, 0),
         fmt(mb(x.rssKb), 1),
         heap(x.node?.heapUsed),
         heap(x.node?.heapTotal),
         heap(x.node?.external),
+        ...floorNames.map((n) => fmt(mb(x.floors?.[n] ?? Number.NaN), 1)),
       ]),
     ),
   ];

@@ -68,6 +68,7 @@ import {
   type RwsplitTarget,
   replicaWritesBlocked,
   startHaproxy,
+  startMemoryFloor,
   startNodeRelay,
   startRwsplit,
   stopAll,
@@ -454,10 +455,16 @@ async function main(): Promise<void> {
         label: `${nRw} idle connections`,
         target: "rwsplit",
         run: async (progress) => {
+          // The floors under its memory at start, idle beside it: Node alone, and with the
+          // libraries `serve` loads (bench/memory-floor.ts). Started first and stopped at once.
+          const floors = [await startMemoryFloor("node", track), await startMemoryFloor("libraries", track)];
           // A fresh process, so the heap must grow for the connections: one that served the other
           // scenarios has free heap that would hide part of their cost.
           const fresh = await startRwsplit("rwsplit-idle", sb, track, {
             RWSPLIT__LIMITS__MAX_CLIENT_CONNECTIONS: String(MAX_CLIENT_CONNECTIONS),
+          }).catch(async (e) => {
+            await stopAll(floors.map((f) => f.child));
+            throw e;
           });
           const metrics = `http://127.0.0.1:${fresh.adminPort}/metrics`;
           try {
@@ -467,7 +474,8 @@ async function main(): Promise<void> {
               metrics,
               readyAt: Date.now(),
               atMs: S.startReadingsMs,
-            });
+              floors,
+            }).finally(() => stopAll(floors.map((f) => f.child)));
             const ep = endpoint(fresh.host, fresh.port);
             const idle = { endpoint: ep, concurrency: IDLE_CONCURRENCY, settleMs: S.idleSettleMs };
             // Warm-up: the first connections compile the code they run; that is not per connection.

@@ -229,6 +229,33 @@ export async function startNodeRelay(
   return { name: "node-relay", host: "127.0.0.1", port, pid: child.pid, child };
 }
 
+/**
+ * The floor under rwsplit's memory at start (bench/memory-floor.ts): Node alone (`node`) or with the
+ * libraries an idle `serve` loads (`libraries`), idle, listening only to say it is ready.
+ */
+export async function startMemoryFloor(
+  kind: "node" | "libraries",
+  track: (c: ChildProcess) => void,
+): Promise<ProcessTarget> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      fileURLToPath(new URL("./memory-floor.js", import.meta.url)),
+      "--listen",
+      String(port),
+      ...(kind === "libraries" ? ["--libraries"] : []),
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  track(child);
+  const stderr = stderrTail(child);
+  const name = `floor: ${kind === "node" ? "Node alone" : "Node + libraries"}`;
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  await waitReady(child, port, name, stderr);
+  return { name, host: "127.0.0.1", port, pid: child.pid, child };
+}
+
 /** SIGTERM to each child still running, by its own pid; SIGKILL after `graceMs`. */
 export async function stopAll(children: readonly ChildProcess[], graceMs = 10_000): Promise<void> {
   await Promise.all(
