@@ -351,6 +351,8 @@ export class Cluster {
 
   #observe(o: BackendObservation): void {
     this.latest.set(o.name, o);
+    // Sessions that log in after a SET GLOBAL lease connections that copied the new values.
+    this.upstreams.globals.observe(o.name, o.globals);
     // The cache of prepared statements follows the server's max_prepared_stmt_count.
     if (o.maxPreparedStmtCount !== null)
       this.#poolOf(o.name)?.statementBudget.setServerLimit(o.maxPreparedStmtCount);

@@ -1,6 +1,7 @@
 import type { Connection as PromiseConnection } from "mysql2/promise";
 import { ERRNO, serverErrno } from "../errors.js";
 import {
+  GLOBALS_DIGEST_SQL,
   isMariaDb,
   MARIADB_VARIABLES_SQL,
   MYSQL_VARIABLES_SQL,
@@ -24,7 +25,13 @@ export interface CheckSession {
   mariadb: boolean;
   /** The replication status statement this server accepts, once found. */
   statusSql: string | null;
+  /** The last digest of the server's session globals, and when it was read (`Date.now()`). */
+  globals: string | null;
+  globalsReadAt: number;
 }
+
+/** How often the digest of the session globals is read again: a `SET GLOBAL` is seen within it. */
+export const GLOBALS_EVERY_MS = 2000;
 
 export interface CheckResult {
   variables: ServerVariables;
@@ -34,13 +41,15 @@ export interface CheckResult {
   replicationError: string | null;
   heartbeat: HeartbeatReading | null;
   heartbeatError: string | null;
+  /** GLOBALS_DIGEST_SQL's digest, as last read (every GLOBALS_EVERY_MS); null on MySQL or unread. */
+  globals: string | null;
 }
 
 export async function initCheckSession(c: PromiseConnection): Promise<CheckSession> {
   await c.query(SET_UTC_SQL);
   const [rows] = await c.query(VERSION_SQL);
   const version = String((rows as Record<string, unknown>[])[0]?.version ?? "");
-  return { mariadb: isMariaDb(version), statusSql: null };
+  return { mariadb: isMariaDb(version), statusSql: null, globals: null, globalsReadAt: 0 };
 }
 
 export async function runBackendCheck(
@@ -60,7 +69,34 @@ export async function runBackendCheck(
     replicationError = (e as Error).message;
   }
   const hb = heartbeatSchema ? await readHeartbeat(c, heartbeatSchema) : { reading: null, error: null };
-  return { variables, replication, replicationError, heartbeat: hb.reading, heartbeatError: hb.error };
+  const globals = await globalsDigest(c, session, Date.now());
+  return {
+    variables,
+    replication,
+    replicationError,
+    heartbeat: hb.reading,
+    heartbeatError: hb.error,
+    globals,
+  };
+}
+
+/** The session globals' digest, read again once GLOBALS_EVERY_MS has passed (MariaDB only). */
+async function globalsDigest(
+  c: PromiseConnection,
+  session: CheckSession,
+  now: number,
+): Promise<string | null> {
+  if (!session.mariadb || now - session.globalsReadAt < GLOBALS_EVERY_MS) return session.globals;
+  session.globalsReadAt = now;
+  try {
+    const [rows] = await c.query(GLOBALS_DIGEST_SQL);
+    const v = (rows as Record<string, unknown>[])[0]?.globals;
+    session.globals = typeof v === "string" ? v : null;
+  } catch (e) {
+    if (!isServerError(e)) throw e;
+    session.globals = null;
+  }
+  return session.globals;
 }
 
 /** Tries the status statements in order until one parses, and remembers it for this connection. */

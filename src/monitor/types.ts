@@ -52,6 +52,8 @@ export interface BackendObservation {
   maxPreparedStmtCount: number | null;
   /** `@@global.max_allowed_packet` (the largest client packet rwsplit takes follows the primary's). */
   maxAllowedPacket: number | null;
+  /** A digest of the global values a new session copies (GLOBALS_DIGEST_SQL); null when not read. */
+  globals: string | null;
   /** Why the check failed, or the replication error (Last_IO_Error / Last_SQL_Error), or the heartbeat writer's error (primary). */
   lastError: string | null;
   /** `Date.now()` when the check finished. 0 until the first check. */

@@ -107,6 +107,8 @@ export class BackendConnection implements ScannerListener {
   readonly wireFlags: number;
   readonly mariadbFlags: number;
   readonly collation: number;
+  /** The session-globals generation of the sessions it serves (pool key; proxy/server-globals.ts). */
+  globals = 0;
   readonly serverVersion: string;
   readonly threadId: number;
   readonly capabilities: number;

@@ -29,10 +29,12 @@ export interface PoolKey {
   /** MARIADB_WIRE_FORMAT_CAPABILITIES the client negotiated (0 in front of MySQL). */
   mariadbFlags: number;
   collation: number;
+  /** The generation of the servers' session globals the session logged in with (server-globals.ts). */
+  globals: number;
 }
 
 export function poolKeyString(k: PoolKey): string {
-  return `${k.user}\u0000${k.wireFlags}\u0000${k.mariadbFlags}\u0000${k.collation}`;
+  return `${k.user}\u0000${k.wireFlags}\u0000${k.mariadbFlags}\u0000${k.collation}\u0000${k.globals}`;
 }
 
 export interface AcquireRequest {
@@ -220,6 +222,7 @@ export class BackendPool {
       throw new RwsplitError("SHUTTING_DOWN");
     }
     this.all.add(conn);
+    conn.globals = req.key.globals;
     conn.statements.budget = this.statementBudget;
     this.statementBudget.setConnections(this.all.size);
     conn.bytes = this.bytes;

@@ -4,6 +4,7 @@ import type { TopologyView } from "../ha/topology-view.js";
 import type { BackendEndpoint } from "./backend-connection.js";
 import type { Connector } from "./backend-login.js";
 import { BackendPool, type PoolOptions } from "./backend-pool.js";
+import { ServerGlobals } from "./server-globals.js";
 
 /** What a read needs from the replica it runs on. */
 export interface ReplicaRequest {
@@ -58,6 +59,8 @@ export class Upstreams {
   replicas: BackendPool[];
   picker: ReplicaPicker;
   generation = 0;
+  /** The generation of the servers' session globals new sessions log in with. */
+  readonly globals = new ServerGlobals();
   fenced: readonly string[] = [];
   readonly #pools: Map<string, BackendPool>;
   /** Shared by every pool, so a reload's new `pool.*` values reach them all (`setPoolOptions`). */

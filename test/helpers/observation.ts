@@ -19,6 +19,7 @@ export function observation(over: Partial<BackendObservation> = {}): BackendObse
     gtidBinlogPos: null,
     maxPreparedStmtCount: 16382,
     maxAllowedPacket: null,
+    globals: null,
     lastError: null,
     checkedAt: 1,
     checkDurationMs: 1,

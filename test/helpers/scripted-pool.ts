@@ -3,7 +3,7 @@ import { ScriptedServer } from "./scripted-backend.js";
 
 /** What a session of `user` leases with (no schema, the usual wire flags and collation). */
 export function poolRequest(user: string): AcquireRequest {
-  const key = { user, wireFlags: 0, mariadbFlags: 0, collation: 45 };
+  const key = { user, wireFlags: 0, mariadbFlags: 0, collation: 45, globals: 0 };
   return {
     key,
     keyString: poolKeyString(key),

@@ -148,6 +148,7 @@ describe("observe", () => {
     replication: status(),
     replicationError: null,
     heartbeat: { tsUs: T0, replicaNowUs: T0 + ms(12) },
+    globals: null,
     heartbeatError: null,
     ...over,
   });
@@ -178,6 +179,7 @@ describe("observe", () => {
       gtidBinlogPos: "0-1-5",
       maxPreparedStmtCount: 16382,
       maxAllowedPacket: 16777216,
+      globals: null,
       lastError: null,
       checkedAt: 5,
       checkDurationMs: 2,

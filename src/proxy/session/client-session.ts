@@ -215,7 +215,7 @@ export class ClientSession implements RunHost, SessionHandle, AuthIo, AuthHost, 
   }
 
   restarted(): void {
-    this.login = restartedLogin(this.login!);
+    this.login = restartedLogin(this.login!, this.ctx.upstreams.globals.generation);
     // The server starts the session's diagnostics over too: no earlier statement to ask about.
     this.previousStatement?.close();
   }

@@ -27,7 +27,8 @@ export function sessionStart(
 ): { login: AcquireRequest; state: SessionState } {
   const wireFlags = r.capabilities & (WIRE_FORMAT_CAPABILITIES | LOGIN_ONLY_CAPABILITIES);
   const mariadbFlags = r.mariadbCapabilities & MARIADB_WIRE_FORMAT_CAPABILITIES;
-  const key = { user: r.user.name, wireFlags, mariadbFlags, collation: r.collation };
+  const globals = ctx.upstreams.globals.generation;
+  const key = { user: r.user.name, wireFlags, mariadbFlags, collation: r.collation, globals };
   const login: AcquireRequest = {
     key,
     keyString: poolKeyString(key),
@@ -63,10 +64,10 @@ const LOGIN_ONLY_CAPABILITIES = (Capability.IGNORE_SPACE | Capability.INTERACTIV
  * COM_CHANGE_USER): backend connections logged in without the login-only flags, so that the next
  * statement sees what the server's own session would.
  */
-export function restartedLogin(login: AcquireRequest): AcquireRequest {
+export function restartedLogin(login: AcquireRequest, globals: number): AcquireRequest {
   const wireFlags = login.key.wireFlags & ~LOGIN_ONLY_CAPABILITIES;
-  if (wireFlags === login.key.wireFlags) return login;
-  const key = { ...login.key, wireFlags };
+  if (wireFlags === login.key.wireFlags && globals === login.key.globals) return login;
+  const key = { ...login.key, wireFlags, globals };
   return { ...login, key, keyString: poolKeyString(key) };
 }
 
