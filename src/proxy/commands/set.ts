@@ -71,6 +71,7 @@ class SetSteps implements CommandSteps {
     if (r.err !== null) throw new BackendStatementError(r.err);
     const row = r.rows[0] ?? [];
     const tracking = { ...state.tracking };
+    const lastInsertId = state.lastInsertId;
     missing.forEach((name, i) => {
       const value = row[i] ?? "";
       if (!applyTracking(tracking, name, value)) state.setVariable(name, value);
@@ -81,8 +82,9 @@ class SetSteps implements CommandSteps {
       const restored = await conn.query(RESTORE_TRACKING);
       if (restored.err !== null) throw new BackendStatementError(restored.err);
     }
-    // The connection ran the SET itself: it holds the session's state now.
+    // The connection ran the SET itself: it holds the session's state now (LAST_INSERT_ID() too).
     markSynced(conn, state);
+    if (state.lastInsertId !== lastInsertId) conn.lastInsertId = state.lastInsertId;
   }
 
   /** The statement's OK, as the client's new tracking settings make it. */

@@ -127,7 +127,7 @@ export class SessionState {
         // SET STATEMENT ... FOR reports the values it sets for one statement: not the session's.
         if (!variables) continue;
         this.ownReportedSet().add(name);
-        if (NOT_REPLAYED.has(name)) continue;
+        if (this.setLastInsertId(name, c.value) || NOT_REPLAYED.has(name)) continue;
         if (this.vars.get(name) !== c.value) {
           this.ownVarsMap().set(name, c.value);
           this.version++;
@@ -157,9 +157,21 @@ export class SessionState {
 
   /** Sets a variable rwsplit read back from the server (the tracker did not report it). */
   setVariable(name: string, value: string): void {
-    if (NOT_REPLAYED.has(name) || this.vars.get(name) === value) return;
+    if (this.setLastInsertId(name, value) || NOT_REPLAYED.has(name) || this.vars.get(name) === value) return;
     this.ownVarsMap().set(name, value);
     this.version++;
+  }
+
+  /**
+   * `SET @@last_insert_id = n` (or `@@identity`): what LAST_INSERT_ID() answers from now on (the OK
+   * packet's insert id stays 0). Not replayed by a SET: a statement that reads it syncs it
+   * (state-sync.ts). True when `name` is one of the two.
+   */
+  private setLastInsertId(name: string, value: string): boolean {
+    if (name !== "last_insert_id" && name !== "identity") return false;
+    const n = Number(value);
+    if (Number.isSafeInteger(n) && n >= 0) this.lastInsertId = n;
+    return true;
   }
 
   /** COM_RESET_CONNECTION: the same database, everything else as the server starts it over. */

@@ -132,7 +132,10 @@ export function learnFromOk(
   const before = state.version;
   const variables = statement === null || !hasFlag(statement.flags, F.SET_STATEMENT);
   const gtid = state.lastWriteGtid; // ryw:
+  const lastInsertId = state.lastInsertId;
   if (state.apply(ok.sessionState, variables)) host.pin.bits |= Pin.UNTRACKED_STATE;
+  // SET @@last_insert_id = n ran here: this connection holds the session's value.
+  if (state.lastInsertId !== lastInsertId) conn.lastInsertId = state.lastInsertId;
   // ryw: the write's GTID (last_gtid) counts for every connection of its user (consistency: user).
   if (state.lastWriteGtid !== gtid && host.userName !== null) {
     host.ctx.userWrites?.wrote(host.userName, state.lastWriteGtid!);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { Capability } from "../../../src/protocol/constants/capabilities.js";
-import { varsSyncSql } from "../../../src/proxy/session/session-state.js";
+import { SessionState, varsSyncSql } from "../../../src/proxy/session/session-state.js";
 
 // The SET that brings a pooled backend connection to a session's variables. What the session never
 // set goes back to what the connection's login gave it, which is not always the global value
@@ -138,5 +138,32 @@ describe("varsSyncSql", () => {
     ],
   ] as const)("the database character set %s", (_, databaseCharset, want, sql) => {
     expect(varsSyncSql(vars(want), vars({}), UNICODE_CI, databaseCharset)).toBe(sql);
+  });
+});
+
+describe("SET @@last_insert_id: what LAST_INSERT_ID() answers next", () => {
+  test.each([
+    {
+      how: "read back after the SET",
+      learn: (s: SessionState) => s.setVariable("last_insert_id", "7"),
+      want: 7,
+    },
+    { how: "read back, @@identity", learn: (s: SessionState) => s.setVariable("identity", "12"), want: 12 },
+    {
+      how: "reported by the tracker",
+      learn: (s: SessionState) => s.apply([{ type: "variable", name: "LAST_INSERT_ID", value: "9" }]),
+      want: 9,
+    },
+    {
+      how: "SET STATEMENT ... FOR: not the session's",
+      learn: (s: SessionState) => s.apply([{ type: "variable", name: "last_insert_id", value: "9" }], false),
+      want: 0,
+    },
+  ])("$how", ({ learn, want }) => {
+    const s = new SessionState("app", false);
+    learn(s);
+    expect(s.lastInsertId).toBe(want);
+    // Never replayed as a SET on another connection: the statement that reads it syncs it.
+    expect(s.vars.has("last_insert_id") || s.vars.has("identity")).toBe(false);
   });
 });
