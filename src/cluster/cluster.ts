@@ -329,6 +329,7 @@ export class Cluster {
     this.#drains.delete(name);
     this.#backends = this.#backends.filter((b) => b.name !== name);
     this.upstreams.remove(name);
+    this.upstreams.globals.forget(name);
     this.#balancer = this.#build({ from: this.#balancer });
     this.latest.delete(name);
     this.#o.metrics.forgetBackend(name);
