@@ -145,6 +145,8 @@ export class ScriptedLink implements BackendLink {
   private onChunk: ((chunk: Buffer) => void) | null = null;
   private onClose: (() => void) | null = null;
   private readonly framer = new PacketFramer();
+  /** The sequence id the answer to the last request starts at (1 after a one-packet request). */
+  private replySeq = 1;
   private readonly queue: Buffer[] = [];
   /** Open prepared statements: id → SQL. */
   readonly statements = new Map<number, string>();
@@ -172,7 +174,11 @@ export class ScriptedLink implements BackendLink {
   write(b: Buffer): void {
     if (this.closed) return;
     this.framer.push(Buffer.from(b));
-    for (let p = this.framer.next(); p !== null; p = this.framer.next()) this.handle(p.payload);
+    for (let p = this.framer.next(); p !== null; p = this.framer.next()) {
+      // As a server numbers its answer: after the request's last physical packet.
+      this.replySeq = (p.lastSeq + 1) & 0xff;
+      this.handle(p.payload);
+    }
   }
 
   pause(): void {
@@ -216,7 +222,7 @@ export class ScriptedLink implements BackendLink {
 
   /** Replies come on a later turn of the event loop, as from a socket (in chunks, if set). */
   private reply(w: Wire | Buffer): void {
-    const b = w instanceof Wire ? w.bytes() : w;
+    const b = w instanceof Wire ? numbered(w, this.replySeq) : w;
     const size = this.server.chunkSize > 0 ? this.server.chunkSize : b.length;
     const send = (at: number) => {
       if (this.closed || at >= b.length) return;
@@ -483,4 +489,12 @@ export class ScriptedLink implements BackendLink {
   }
 
   static okPayload = okPayload;
+}
+
+/** A scripted answer (numbered from 1) numbered from `first` instead. */
+function numbered(w: Wire, first: number): Buffer {
+  if (first === 1) return w.bytes();
+  const b = Buffer.from(w.bytes());
+  for (const at of w.starts) b[at + 3] = (b[at + 3]! + first - 1) & 0xff;
+  return b;
 }

@@ -152,6 +152,36 @@ describe("COM_STMT_CLOSE closes on the backend", () => {
     expect(sent()[11]).toBe(0);
   });
 
+  test("types added that take an EXECUTE past 0xFFFFFF bytes: the response numbered after the client's packets", async () => {
+    const { h, a } = await harness();
+    const b = await another(h);
+    const sql = "INSERT INTO t VALUES (?)";
+    const idA = await a.prepare(sql);
+    const idB = await b.prepare(sql);
+    const head = (id: number, bound: number) => Buffer.concat([executeBody(id), Buffer.from([0x00, bound])]);
+    const VAR_STRING = Buffer.from([0xfd, 0x00]);
+    const LONG = Buffer.from([0x03, 0x00]);
+    const sent = () => h.server.log.filter((c) => c.command === Command.STMT_EXECUTE).at(-1)!.payload;
+    await a.command(Command.STMT_EXECUTE, Buffer.concat([head(idA, 1), VAR_STRING, Buffer.from([1, 0x78])]));
+    await b.command(Command.STMT_EXECUTE, Buffer.concat([head(idB, 1), LONG, u32(7)]));
+    // a sends no types, in one packet of 0xFFFFFE bytes (command byte, 11 bytes of head, a string
+    // of 4 + n bytes); with a's types put back it is 0x1000000 bytes: two packets to the server.
+    const n = 0xfffffe - 16;
+    const value = Buffer.alloc(4 + n, 0x61);
+    value[0] = 0xfd;
+    value.writeUIntLE(n, 1, 3);
+    const response = await a.command(Command.STMT_EXECUTE, Buffer.concat([head(idA, 0), value]));
+    expect(sent().length).toBe(0x1000000);
+    expect(sent().subarray(10, 14)).toEqual(Buffer.from([0, 1, 0xfd, 0x00]));
+    expect(okOf(response)).not.toBeNull();
+    // The client sent one packet (0): the server's answer is packet 1 for it, as a direct one is.
+    expect(response.map((p) => p.seq)).toEqual([1]);
+    // The next EXECUTE, the same size without a change of types: as the client sent it.
+    const again = await a.command(Command.STMT_EXECUTE, Buffer.concat([head(idA, 0), value]));
+    expect(sent().length).toBe(0xfffffe);
+    expect(again.map((p) => p.seq)).toEqual([1]);
+  });
+
   test("a session's end, COM_RESET_CONNECTION and COM_CHANGE_USER let go of its statements", async () => {
     const { h, a } = await harness();
     noCache(h);
