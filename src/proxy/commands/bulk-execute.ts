@@ -6,6 +6,7 @@ import type { Packet } from "../../protocol/framing.js";
 import type { Captured } from "../../protocol/response-scanner.js";
 import { ResponseKind } from "../../protocol/response-scanner.js";
 import { type PacketEdit, rewriteResponse } from "../../protocol/result-metadata.js";
+import { sequenceShift, shiftSequenceIds } from "../../protocol/sequence-shift.js";
 import { route } from "../../routing/router.js";
 import type { RoutedStatement } from "../../routing/statement.js";
 import type { BackendConnection } from "../backend-connection.js";
@@ -89,6 +90,8 @@ function asWrite(r: RoutedStatement): RoutedStatement {
 
 class BulkSteps implements CommandSteps {
   private readonly columns: ResultColumns | null;
+  /** The client's packets minus those sent for it (protocol/sequence-shift.ts). */
+  private seqShift = 0;
 
   constructor(
     private readonly s: SessionPort,
@@ -110,7 +113,7 @@ class BulkSteps implements CommandSteps {
   }
 
   holdsFor(conn: BackendConnection): boolean {
-    return this.columns?.holds(conn) ?? false;
+    return this.seqShift !== 0 || (this.columns?.holds(conn) ?? false);
   }
 
   onColumns(conn: BackendConnection, type: Captured, payload: Buffer): void {
@@ -118,7 +121,8 @@ class BulkSteps implements CommandSteps {
   }
 
   heldResponse(held: Buffer, conn: BackendConnection, _p: unknown, edits: readonly PacketEdit[]): Buffer {
-    return this.columns?.rewrite(held, conn, edits) ?? rewriteResponse(held, edits);
+    const out = this.columns?.rewrite(held, conn, edits) ?? rewriteResponse(held, edits);
+    return this.seqShift === 0 ? out : shiftSequenceIds(out, this.seqShift);
   }
 
   afterResponse(conn: BackendConnection, outcome: StatementOutcome, pins: number): number {
@@ -140,6 +144,7 @@ class BulkSteps implements CommandSteps {
       payload.writeUInt16LE(payload.readUInt16LE(FLAGS_AT) | SEND_TYPES_TO_SERVER, FLAGS_AT);
     }
     if (this.typesSent || payload !== pkt.payload) have.types = types;
+    this.seqShift = payload === pkt.payload ? 0 : sequenceShift(pkt.payload.length, payload.length);
     payload.writeUInt32LE(have.id, 1);
     return payload === pkt.payload && pkt.frame !== null ? pkt.frame : toPackets(payload, pkt.seq);
   }

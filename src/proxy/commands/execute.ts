@@ -1,11 +1,12 @@
 import { CLIENT_ERRORS, RwsplitError } from "../../errors.js";
-import { MAX_PAYLOAD, toPackets } from "../../protocol/buffer-writer.js";
+import { toPackets } from "../../protocol/buffer-writer.js";
 import { MariadbCapability } from "../../protocol/constants/capabilities.js";
 import { Command } from "../../protocol/constants/commands.js";
 import type { Packet } from "../../protocol/framing.js";
 import { decodeStmtPrepareOk } from "../../protocol/packets/stmt-prepare-ok.js";
 import { Captured, ResponseKind } from "../../protocol/response-scanner.js";
 import { type PacketEdit, rewriteResponse } from "../../protocol/result-metadata.js";
+import { sequenceShift, shiftSequenceIds } from "../../protocol/sequence-shift.js";
 import { type RoutePlan, route, routeCommand } from "../../routing/router.js";
 import type { BackendConnection } from "../backend-connection.js";
 import { requestsCursor } from "../session/cursors.js";
@@ -105,11 +106,7 @@ class ExecuteSteps implements CommandSteps {
   private bound = false;
   private longData: readonly Buffer[] = NO_LONG_DATA;
   private cursorStmt = 0;
-  /**
-   * Physical packets the client sent for this EXECUTE minus those sent for it (parameter types
-   * added can take it past 0xFFFFFF bytes, and into one packet more): the server numbers its
-   * response after the packets it got, the client expects it after its own (0: as they are).
-   */
+  /** The client's packets minus those sent for this EXECUTE (protocol/sequence-shift.ts). */
   private seqShift = 0;
   private readonly d: ExecuteDispatch;
 
@@ -225,7 +222,7 @@ class ExecuteSteps implements CommandSteps {
       payload = withParamTypes(p, stmt.numParams, stmt.paramTypes);
     }
     if (flagAt >= 0 && (bound || payload !== p)) have.types = stmt.paramTypes;
-    this.seqShift = payload === p ? 0 : physicalPackets(p.length) - physicalPackets(payload.length);
+    this.seqShift = payload === p ? 0 : sequenceShift(p.length, payload.length);
     payload.writeUInt32LE(have.id, 1);
     for (const ld of this.longData) {
       ld.writeUInt32LE(have.id, 5);
@@ -278,17 +275,4 @@ export function longData(s: SessionPort, pkt: Packet): void {
   const stmt = p.length >= 5 ? s.stmts.get(p.readUInt32LE(1)) : undefined;
   if (stmt === undefined) return;
   stmt.longData.push(Buffer.from(pkt.frame ?? toPackets(p, pkt.seq)));
-}
-
-/** Physical packets a payload of `length` bytes takes (an empty one follows a multiple of 0xFFFFFF). */
-function physicalPackets(length: number): number {
-  return Math.floor(length / MAX_PAYLOAD) + 1;
-}
-
-/** `response` with every packet's sequence id moved by `shift` (mod 256), in place when it can be. */
-function shiftSequenceIds(response: Buffer, shift: number): Buffer {
-  for (let at = 0; at + 4 <= response.length; at += 4 + response.readUIntLE(at, 3)) {
-    response[at + 3] = (response[at + 3]! + shift) & 0xff;
-  }
-  return response;
 }
